@@ -1,0 +1,249 @@
+"""A site's climate years, as read from the indicator cube.
+
+:class:`SiteClimate` is the value the cube reader returns for one site and the input of every
+model in ``models``. It holds the nearest cell's per-year and per-month series at the cube's
+reference height; :meth:`SiteClimate.summary` turns them into the site-climate object of the
+API contract (DESIGN.md) at a chosen hub height.
+
+Missing data (STYLE.md §5): a year whose coverage is below :data:`YEAR_COVERAGE_MIN` is
+*incomplete*. Its values stay in the arrays (for display) but ``complete`` is False, the
+summary reports it as ``null``, and it takes no part in any multi-year figure.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+#: Smallest fraction of a year's hours with valid wind for the year to count as complete.
+YEAR_COVERAGE_MIN = 0.95
+#: Smallest fraction of a month's hours with valid wind for the month to count as complete.
+MONTH_COVERAGE_MIN = 0.90
+#: Number of latest complete years in the trailing mean (the Changji rule).
+TRAILING_YEARS = 3
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Provenance of the cube a site was read from."""
+
+    id: str
+    sha256: str
+    synthetic: bool
+    start: str
+    end: str
+
+
+@dataclass(frozen=True, eq=False)
+class SiteClimate:
+    """Per-year and per-month climate of the cell nearest to a site.
+
+    All wind figures are at ``reference_height_m``; use :meth:`height_factor` to move them
+    to a hub height with the cell's shear exponent (power law).
+
+    Attributes
+    ----------
+    lat, lon : float
+        Requested site [degrees].
+    cell_lat, cell_lon : float
+        Centre of the nearest cell [degrees].
+    distance_km : float
+        Great-circle distance from the site to the cell centre [km].
+    dataset : DatasetInfo
+        Cube provenance.
+    reference_height_m : float
+        Height of every wind figure here [m].
+    years : ndarray of int, shape (Y,)
+        Calendar years, ascending.
+    coverage : ndarray, shape (Y,)
+        Fraction of each year's hours with valid wind [0-1].
+    wind_mean_ms : ndarray, shape (Y,)
+        Annual mean wind speed at the reference height [m s-1].
+    wind_hist_hours : ndarray, shape (Y, B)
+        Hours per wind-speed bin at the reference height, per year [h].
+    wind_bin_edges_ms : ndarray, shape (B + 1,)
+        Bin edges [m s-1].
+    shear_exponent : float
+        Power-law (Hellman) exponent of the cell [-].
+    shear_from_data : bool
+        True when the exponent was fitted from two heights, False for the default.
+    air_density_kg_m3 : ndarray, shape (Y,)
+        Annual mean air density at the reference height [kg m-3].
+    weibull_k, weibull_c_ms : float
+        Weibull shape [-] and scale [m s-1] of all complete hours at the reference height.
+    months : ndarray of datetime64[M], shape (M,)
+        Calendar months, ascending.
+    monthly_coverage : ndarray, shape (M,)
+        Fraction of each month's hours with valid wind [0-1].
+    monthly_wind_mean_ms : ndarray, shape (M,)
+        Monthly mean wind speed at the reference height [m s-1].
+    monthly_wind_hist_hours : ndarray, shape (M, B)
+        Hours per wind-speed bin per month [h].
+    monthly_air_density_kg_m3 : ndarray, shape (M,)
+        Monthly mean air density [kg m-3].
+    sunshine_hours, ghi_kwh_m2, pv_yield_kwh_kwp : ndarray, shape (Y,), or None
+        Annual sunshine duration [h], global horizontal irradiation [kWh m-2] and specific
+        yield of the reference PV system [kWh kWp-1]; None when the source has no radiation.
+    monthly_sunshine_hours, monthly_ghi_kwh_m2, monthly_pv_yield_kwh_kwp : ndarray or None
+        The same per month.
+    """
+
+    lat: float
+    lon: float
+    cell_lat: float
+    cell_lon: float
+    distance_km: float
+    dataset: DatasetInfo
+    reference_height_m: float
+    years: NDArray[np.int64]
+    coverage: NDArray[np.float64]
+    wind_mean_ms: NDArray[np.float64]
+    wind_hist_hours: NDArray[np.float64]
+    wind_bin_edges_ms: NDArray[np.float64]
+    shear_exponent: float
+    shear_from_data: bool
+    air_density_kg_m3: NDArray[np.float64]
+    weibull_k: float
+    weibull_c_ms: float
+    months: NDArray[np.datetime64]
+    monthly_coverage: NDArray[np.float64]
+    monthly_wind_mean_ms: NDArray[np.float64]
+    monthly_wind_hist_hours: NDArray[np.float64]
+    monthly_air_density_kg_m3: NDArray[np.float64]
+    sunshine_hours: NDArray[np.float64] | None = None
+    ghi_kwh_m2: NDArray[np.float64] | None = None
+    pv_yield_kwh_kwp: NDArray[np.float64] | None = None
+    monthly_sunshine_hours: NDArray[np.float64] | None = None
+    monthly_ghi_kwh_m2: NDArray[np.float64] | None = None
+    monthly_pv_yield_kwh_kwp: NDArray[np.float64] | None = None
+
+    @property
+    def complete(self) -> NDArray[np.bool_]:
+        """Which years meet the coverage rule (``coverage >= YEAR_COVERAGE_MIN``)."""
+        return np.asarray(self.coverage >= YEAR_COVERAGE_MIN)
+
+    @property
+    def monthly_complete(self) -> NDArray[np.bool_]:
+        """Which months meet the coverage rule (``coverage >= MONTH_COVERAGE_MIN``)."""
+        return np.asarray(self.monthly_coverage >= MONTH_COVERAGE_MIN)
+
+    @property
+    def complete_years(self) -> NDArray[np.int64]:
+        """The complete calendar years, ascending."""
+        return self.years[self.complete]
+
+    @property
+    def has_solar(self) -> bool:
+        """True when the source carried radiation."""
+        return self.sunshine_hours is not None
+
+    @property
+    def wind_bin_centres_ms(self) -> NDArray[np.float64]:
+        """Centres of the wind-speed bins [m s-1]."""
+        e = self.wind_bin_edges_ms
+        return np.asarray(0.5 * (e[:-1] + e[1:]))
+
+    def height_factor(self, hub_height_m: float) -> float:
+        r"""Ratio of wind speed at ``hub_height_m`` to wind speed at the reference height.
+
+        Notes
+        -----
+        Power law (Hellman): :math:`v_h = v_{ref} (h / h_{ref})^{\alpha}` with the cell's
+        shear exponent :math:`\alpha`.
+        """
+        if not hub_height_m > 0:
+            raise ValueError(f"hub height must be positive, got {hub_height_m} m")
+        return float((hub_height_m / self.reference_height_m) ** self.shear_exponent)
+
+    def trailing_years(self, n: int = TRAILING_YEARS) -> NDArray[np.int64]:
+        """The latest ``n`` complete years (fewer when the data has fewer)."""
+        return self.complete_years[-n:]
+
+    def summary(self, hub_height_m: float | None = None) -> dict[str, Any]:
+        """The site-climate object of API contract v1 at ``hub_height_m``.
+
+        Parameters
+        ----------
+        hub_height_m : float, optional
+            Height of the wind figures [m]; the cube's reference height when omitted.
+
+        Returns
+        -------
+        dict
+            JSON-ready; incomplete years are ``None`` in per-year maps and excluded from every
+            multi-year figure. Multi-year figures are ``None`` when too few complete years exist.
+        """
+        from climate_data import wind as wind_ind
+
+        h = self.reference_height_m if hub_height_m is None else float(hub_height_m)
+        f = self.height_factor(h)
+        ok = self.complete
+        annual = self.wind_mean_ms * f
+        good = annual[ok]
+        trailing = self.trailing_years()
+        trailing_vals = annual[np.isin(self.years, trailing)]
+        months_ok = self.monthly_complete
+        monthly = self.monthly_wind_mean_ms[months_ok] * f
+
+        def per_year(values: NDArray[np.float64], digits: int) -> dict[str, float | None]:
+            return {
+                str(int(y)): (_round(v, digits) if c else None)
+                for y, v, c in zip(self.years, values, ok, strict=True)
+            }
+
+        wind = {
+            "height_m": _round(h, 2),
+            "annual_mean_ms": per_year(annual, 3),
+            "trailing_3y_mean_ms": (
+                _round(float(trailing_vals.mean()), 3) if len(trailing) == TRAILING_YEARS else None
+            ),
+            "trailing_3y_years": [int(y) for y in trailing],
+            "long_term_mean_ms": _round(float(good.mean()), 3) if good.size else None,
+            "iav": _round(float(wind_ind.inter_annual_variability(good)), 4) if good.size >= 2 else None,
+            "monthly_cv": (
+                _round(float(wind_ind.monthly_cv(monthly)), 4) if monthly.size >= 12 else None
+            ),
+            "weibull_k": _round(self.weibull_k, 3),
+            "weibull_c_ms": _round(self.weibull_c_ms * f, 3),
+            "shear_exponent": _round(self.shear_exponent, 4),
+            "shear_from_data": self.shear_from_data,
+        }
+        solar: dict[str, Any] | None = None
+        if self.sunshine_hours is not None and self.ghi_kwh_m2 is not None:
+            sun_ok = self.sunshine_hours[ok]
+            solar = {
+                "annual_sunshine_hours": per_year(self.sunshine_hours, 1),
+                "mean_sunshine_hours": _round(float(sun_ok.mean()), 1) if sun_ok.size else None,
+                "annual_ghi_kwh_m2": per_year(self.ghi_kwh_m2, 1),
+                "mean_ghi_kwh_m2": _round(float(self.ghi_kwh_m2[ok].mean()), 1) if sun_ok.size else None,
+            }
+            if self.pv_yield_kwh_kwp is not None:
+                solar["annual_pv_yield_kwh_kwp"] = per_year(self.pv_yield_kwh_kwp, 1)
+        return {
+            "site": {"lat": self.lat, "lon": self.lon},
+            "cell": {
+                "lat": self.cell_lat,
+                "lon": self.cell_lon,
+                "distance_km": _round(self.distance_km, 2),
+            },
+            "dataset": {
+                "id": self.dataset.id,
+                "sha256": self.dataset.sha256,
+                "synthetic": self.dataset.synthetic,
+                "start": self.dataset.start,
+                "end": self.dataset.end,
+            },
+            "wind": wind,
+            "solar": solar,
+            "coverage": {str(int(y)): _round(c, 4) for y, c in zip(self.years, self.coverage, strict=True)},
+        }
+
+
+def _round(value: float, digits: int) -> float | None:
+    """Round for JSON; NaN or inf become None (JSON has no NaN)."""
+    v = float(value)
+    return round(v, digits) if math.isfinite(v) else None

@@ -1,0 +1,1 @@
+"""Service: command-line interface, and (later) the Flask API and web page."""
