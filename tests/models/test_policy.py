@@ -1,0 +1,402 @@
+"""Lending policies: loading, validation and evaluation (models/policy.py)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from models.policy import (
+    DEFAULT_POLICY,
+    INSUFFICIENT_DATA,
+    METRICS,
+    SEVERITY,
+    PolicyError,
+    default_policy,
+    evaluate,
+    list_policies,
+    load_policy,
+    metric_value,
+    parse_policy,
+)
+
+
+def _rule(**over: Any) -> dict[str, Any]:
+    rule: dict[str, Any] = {
+        "id": "trailing_wind",
+        "metric": "climate.wind.trailing_3y_mean_ms",
+        "operator": ">=",
+        "threshold": 6.5,
+        "outcome": "decline",
+        "code": "WIND_LOW",
+        "reason": {
+            "en": "wind {value} below {threshold} {unit}",
+            "zh": "风速 {value} 低于 {threshold}",
+        },
+    }
+    rule.update(over)
+    return rule
+
+
+def _policy(*rules: dict[str, Any], **over: Any) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "id": "test_policy",
+        "version": "1",
+        "name": {"en": "Test", "zh": "测试"},
+        "technology": "wind",
+        "rules": list(rules) or [_rule()],
+    }
+    raw.update(over)
+    return raw
+
+
+def _assessment(**metrics: float | None) -> dict[str, Any]:
+    """A minimal assessment object holding every registered metric (all passing by default)."""
+    base: dict[str, float | None] = {
+        "climate.complete_years": 17,
+        "climate.cell.distance_km": 10.0,
+        "climate.wind.trailing_3y_mean_ms": 7.0,
+        "climate.wind.trailing_3y_min_ms": 6.8,
+        "climate.wind.long_term_mean_ms": 7.0,
+        "climate.wind.iav": 0.04,
+        "climate.wind.monthly_cv": 0.2,
+        "climate.solar.mean_sunshine_hours": 2800.0,
+        "climate.solar.trailing_3y_min_sunshine_hours": 2700.0,
+        "climate.solar.mean_ghi_kwh_m2": 1500.0,
+        "energy.p50_mwh": 100_000.0,
+        "energy.p90_mwh": 88_000.0,
+        "energy.p99_mwh": 80_000.0,
+        "energy.p90_10y_mwh": 92_000.0,
+        "energy.sigma": 0.09,
+        "energy.capacity_factor_p50": 0.3,
+        "repayment.dscr_p50_min": 1.6,
+        "repayment.dscr_p90_min": 1.35,
+        "repayment.dscr_p99_min": 1.1,
+        "repayment.llcr": 1.7,
+        "repayment.pd_tenor": 0.01,
+        "repayment.pd_annual": 0.001,
+        "repayment.expected_loss": 1000.0,
+    }
+    base.update({k.replace("__", "."): v for k, v in metrics.items()})
+    out: dict[str, Any] = {}
+    for path, value in base.items():
+        node = out
+        *parents, leaf = path.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+# ------------------------------------------------------------------------------ registry
+
+
+def test_every_metric_has_unit_and_description() -> None:
+    for path, m in METRICS.items():
+        assert m.path == path
+        assert m.unit and m.description
+        assert path.split(".")[0] in {"climate", "energy", "repayment"}
+
+
+def test_test_assessment_covers_registry() -> None:
+    # the helper must hold every registered metric, or evaluate() would raise KeyError
+    a = _assessment()
+    for path in METRICS:
+        assert metric_value(a, path) is not None
+
+
+# ----------------------------------------------------------------------- packaged policies
+
+
+def test_packaged_policies_load() -> None:
+    ids = {p.id for p in list_policies()}
+    assert {"wind_changji_v1", "solar_default_v1"} <= ids
+    for tech, pid in DEFAULT_POLICY.items():
+        p = default_policy(tech)
+        assert p.id == pid and p.technology == tech
+        assert load_policy(pid) is p  # cached: one parse per process
+
+
+def test_changji_policy_encodes_65_rule() -> None:
+    p = load_policy("wind_changji_v1")
+    rule = next(r for r in p.rules if r.metric == "climate.wind.trailing_3y_mean_ms")
+    assert (rule.operator, rule.threshold, rule.outcome) == (">=", 6.5, "decline")
+    assert {r.metric for r in p.rules} >= {
+        "climate.complete_years",
+        "climate.wind.iav",
+        "repayment.dscr_p90_min",
+        "repayment.pd_annual",
+    }
+
+
+def test_solar_policy_rules() -> None:
+    p = load_policy("solar_default_v1")
+    assert {r.metric for r in p.rules} >= {
+        "climate.solar.mean_sunshine_hours",
+        "climate.solar.mean_ghi_kwh_m2",
+        "repayment.dscr_p90_min",
+        "repayment.pd_annual",
+    }
+
+
+def test_policy_to_dict_is_yaml_round_trip() -> None:
+    p = load_policy("wind_changji_v1")
+    d = p.to_dict()
+    for r in d["rules"]:
+        del r["unit"]
+    again = parse_policy(d, "round trip")
+    assert again == p
+
+
+# ---------------------------------------------------------------------- the 6.5 m/s rule
+
+
+@pytest.mark.parametrize(
+    ("value", "passed", "decision"),
+    [
+        (6.5, True, "approve"),
+        (6.49, False, "decline"),
+        (6.501, True, "approve"),
+        (9.0, True, "approve"),
+    ],
+)
+def test_changji_threshold_exact(value: float, passed: bool, decision: str) -> None:
+    p = load_policy("wind_changji_v1")
+    dec, reasons, results = evaluate(p, _assessment(climate__wind__trailing_3y_mean_ms=value))
+    res = next(r for r in results if r.rule.id == "trailing_3y_wind")
+    assert res.passed is passed
+    assert res.value == value
+    assert dec == decision
+    if not passed:
+        assert [r.code for r in reasons] == ["WIND_TRAILING_3Y_BELOW_MIN"]
+        assert "6.49 m/s" in reasons[0].message and "6.5 m/s" in reasons[0].message
+        assert "6.49" in reasons[0].message_zh
+
+
+def test_each_of_three_years_variant() -> None:
+    # "each of the latest three complete years >= 6.5" reads the minimum of the three years:
+    # a mean of 6.6 from years (6.9, 6.45, 6.45) passes the mean rule but not this one.
+    raw = _policy(
+        _rule(),
+        _rule(id="each_year", metric="climate.wind.trailing_3y_min_ms", code="WIND_YEAR_LOW"),
+    )
+    p = parse_policy(raw)
+    a = _assessment(climate__wind__trailing_3y_mean_ms=6.6, climate__wind__trailing_3y_min_ms=6.45)
+    dec, reasons, results = evaluate(p, a)
+    assert [r.passed for r in results] == [True, False]
+    assert dec == "decline" and [r.code for r in reasons] == ["WIND_YEAR_LOW"]
+    a_ok = _assessment(
+        climate__wind__trailing_3y_mean_ms=6.6, climate__wind__trailing_3y_min_ms=6.5
+    )
+    assert evaluate(p, a_ok)[0] == "approve"
+
+
+# ---------------------------------------------------------------------- missing data
+
+
+def test_null_metric_refers_with_insufficient_data() -> None:
+    p = load_policy("wind_changji_v1")
+    a = _assessment(climate__wind__trailing_3y_mean_ms=None, climate__complete_years=2)
+    dec, reasons, results = evaluate(p, a)
+    res = next(r for r in results if r.rule.id == "trailing_3y_wind")
+    # the rule's own outcome is decline, but a null value must refer, never decline or pass
+    assert (res.passed, res.value, res.outcome) == (False, None, "refer")
+    assert res.reason is not None and res.reason.code == INSUFFICIENT_DATA
+    assert dec == "refer"
+    assert {r.code for r in reasons} == {INSUFFICIENT_DATA, "DATA_TOO_FEW_YEARS"}
+    assert "climate.wind.trailing_3y_mean_ms" in res.reason.message
+
+
+def test_null_parent_object_is_null_metric() -> None:
+    # a wind-only source has "solar": null; a solar policy must refer, not crash
+    p = load_policy("solar_default_v1")
+    a = _assessment()
+    a["climate"]["solar"] = None
+    dec, reasons, _ = evaluate(p, a)
+    assert dec == "refer"
+    assert [r.code for r in reasons] == [INSUFFICIENT_DATA, INSUFFICIENT_DATA]
+
+
+def test_nan_metric_is_null() -> None:
+    a = _assessment(repayment__llcr=float("nan"))
+    assert metric_value(a, "repayment.llcr") is None
+
+
+def test_absent_metric_is_a_bug_not_missing_data() -> None:
+    a = _assessment()
+    del a["repayment"]["pd_annual"]
+    with pytest.raises(KeyError, match="pd_annual"):
+        evaluate(load_policy("wind_changji_v1"), a)
+
+
+# --------------------------------------------------------------------- decision = worst
+
+
+def test_decision_is_worst_outcome() -> None:
+    p = load_policy("wind_changji_v1")
+    assert evaluate(p, _assessment())[0] == "approve"
+    # one refer (IAV) -> refer
+    dec, reasons, _ = evaluate(p, _assessment(climate__wind__iav=0.08))
+    assert dec == "refer" and [r.code for r in reasons] == ["WIND_VOLATILITY_HIGH"]
+    # refer + decline -> decline, both reasons reported in rule order
+    dec, reasons, _ = evaluate(
+        p, _assessment(climate__wind__iav=0.08, climate__wind__trailing_3y_mean_ms=6.0)
+    )
+    assert dec == "decline"
+    assert [r.code for r in reasons] == ["WIND_TRAILING_3Y_BELOW_MIN", "WIND_VOLATILITY_HIGH"]
+
+
+_OUTCOMES = st.sampled_from(["refer", "decline"])
+
+
+@given(st.lists(st.tuples(_OUTCOMES, st.booleans()), min_size=1, max_size=8))
+def test_decision_worst_property(spec: list[tuple[str, bool]]) -> None:
+    # rule i reads repayment.llcr >= (0 if it should pass else 99); decision is the most
+    # severe failed outcome, approve when none fails
+    rules = [
+        _rule(
+            id=f"r{i}",
+            metric="repayment.llcr",
+            threshold=0.0 if passes else 99.0,
+            outcome=outcome,
+            code=f"C{i}",
+        )
+        for i, (outcome, passes) in enumerate(spec)
+    ]
+    dec, reasons, results = evaluate(parse_policy(_policy(*rules)), _assessment())
+    failed = [o for o, passes in spec if not passes]
+    expected = max(failed, key=SEVERITY.__getitem__) if failed else "approve"
+    assert dec == expected
+    assert len(reasons) == len(failed)
+    assert [r.passed for r in results] == [p for _, p in spec]
+
+
+@given(
+    st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
+    st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
+    st.sampled_from([">=", ">", "<=", "<", "=="]),
+)
+def test_operator_semantics(value: float, threshold: float, op: str) -> None:
+    p = parse_policy(_policy(_rule(metric="repayment.llcr", operator=op, threshold=threshold)))
+    _, _, (res,) = evaluate(p, _assessment(repayment__llcr=value))
+    expected = {
+        ">=": value >= threshold,
+        ">": value > threshold,
+        "<=": value <= threshold,
+        "<": value < threshold,
+        "==": value == threshold,
+    }[op]
+    assert res.passed is expected
+    assert res.outcome == ("approve" if expected else "decline")
+
+
+# ------------------------------------------------------------------------ load errors
+
+
+@pytest.mark.parametrize(
+    ("rule", "match"),
+    [
+        (_rule(id="bad_metric", metric="climate.wind.speed"), r"rule 'bad_metric'.*unknown metric"),
+        (_rule(id="bad_op", operator="=>"), r"rule 'bad_op'.*bad operator '=>'"),
+        (_rule(id="bad_outcome", outcome="approve"), r"rule 'bad_outcome'.*'outcome'"),
+        (_rule(id="bad_thr", threshold="6.5"), r"rule 'bad_thr'.*finite number"),
+        (_rule(id="nan_thr", threshold=float("nan")), r"rule 'nan_thr'.*finite number"),
+        (_rule(id="bool_thr", threshold=True), r"rule 'bool_thr'.*finite number"),
+        (_rule(id="bad_code", code="low wind"), r"rule 'bad_code'.*'code'"),
+        (_rule(id="reserved", code=INSUFFICIENT_DATA), r"rule 'reserved'.*reserved"),
+        (_rule(id="no_zh", reason={"en": "x"}), r"rule 'no_zh'.*'en' and 'zh'"),
+        (_rule(id="bad_tpl", reason={"en": "{speed}", "zh": "x"}), r"rule 'bad_tpl'.*placeholder"),
+        (_rule(id="extra", weight=2), r"rule 'extra'.*unknown field.*weight"),
+    ],
+)
+def test_rule_errors_name_the_rule(rule: dict[str, Any], match: str) -> None:
+    with pytest.raises(PolicyError, match=match):
+        parse_policy(_policy(rule))
+
+
+@pytest.mark.parametrize("field", ["metric", "operator", "threshold", "outcome", "code", "reason"])
+def test_missing_rule_field_names_rule(field: str) -> None:
+    rule = _rule(id="incomplete")
+    del rule[field]
+    with pytest.raises(PolicyError, match=rf"rule 'incomplete'.*missing field.*'{field}'"):
+        parse_policy(_policy(rule))
+
+
+def test_duplicate_rule_id() -> None:
+    with pytest.raises(PolicyError, match=r"duplicate rule id 'same'"):
+        parse_policy(_policy(_rule(id="same"), _rule(id="same", code="OTHER")))
+
+
+def test_rule_without_id() -> None:
+    rule = _rule()
+    del rule["id"]
+    with pytest.raises(PolicyError, match=r"rule #1.*'id'"):
+        parse_policy(_policy(rule))
+
+
+@pytest.mark.parametrize(
+    ("over", "match"),
+    [
+        ({"technology": "hydro"}, "'technology'"),
+        ({"rules": []}, "non-empty list"),
+        ({"name": "Test"}, "'name'"),
+        ({"owner": "me"}, "unknown field.*owner"),
+        ({"id": "Bad Id"}, "'id'"),
+    ],
+)
+def test_policy_level_errors(over: dict[str, Any], match: str) -> None:
+    with pytest.raises(PolicyError, match=match):
+        parse_policy(_policy(**over))
+
+
+def test_missing_policy_field() -> None:
+    raw = _policy()
+    del raw["version"]
+    with pytest.raises(PolicyError, match=r"missing field.*'version'"):
+        parse_policy(raw)
+
+
+def test_load_from_path_and_errors(tmp_path: Path) -> None:
+    good = tmp_path / "mine.yaml"
+    good.write_text(yaml.safe_dump(_policy(), allow_unicode=True), encoding="utf-8")
+    assert load_policy(good).id == "test_policy"
+    assert load_policy(str(good)).rules[0].threshold == 6.5
+
+    bad = tmp_path / "bad.yaml"
+    raw = _policy(_rule(id="wrong_metric", metric="nope"))
+    bad.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    with pytest.raises(PolicyError, match=r"bad\.yaml.*rule 'wrong_metric'"):
+        load_policy(bad)
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("rules: [\n", encoding="utf-8")
+    with pytest.raises(PolicyError, match="not valid YAML"):
+        load_policy(broken)
+
+    # yaml.safe_load refuses arbitrary Python objects
+    evil = tmp_path / "evil.yaml"
+    evil.write_text("!!python/object/apply:os.system ['true']\n", encoding="utf-8")
+    with pytest.raises(PolicyError, match="not valid YAML"):
+        load_policy(evil)
+
+    with pytest.raises(PolicyError, match="cannot read policy file"):
+        load_policy(tmp_path / "absent.yaml")
+
+
+def test_unknown_policy_id_lists_known() -> None:
+    with pytest.raises(PolicyError, match=r"unknown policy 'wind_nowhere_v9'.*wind_changji_v1"):
+        load_policy("wind_nowhere_v9")
+    with pytest.raises(PolicyError, match="no default policy"):
+        default_policy("hydro")
+
+
+def test_evaluate_does_not_mutate_assessment() -> None:
+    a = _assessment(climate__wind__iav=None)
+    before = copy.deepcopy(a)
+    evaluate(load_policy("wind_changji_v1"), a)
+    assert a == before
