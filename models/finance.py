@@ -1,0 +1,837 @@
+"""Project-finance cash flow, debt service, cover ratios and debt sizing.
+
+Annual periods. Year ``t = 1 … n`` ends ``t`` years after financial close; the loan is drawn in
+full at financial close, interest accrues on the opening balance of each year and debt service is
+paid at the end of the year. All money amounts are in the currency of :class:`FinanceTerms`.
+
+Pure functions and frozen dataclasses only: every function returns a new value and never mutates
+its input. Arrays held by the dataclasses are made read-only.
+
+References
+----------
+.. [1] Yescombe, E. R. (2014). *Principles of Project Finance*, 2nd ed., chapters 12–14
+   (cover ratios, debt sculpting, sizing). Academic Press. doi:10.1016/C2010-0-67010-9
+.. [2] Gilman, P. et al. (2018). *SAM Photovoltaic Model Technical Reference Update*,
+   NREL/TP-6A20-67399 (Single Owner debt sizing by DSCR). doi:10.2172/1429291
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, get_args
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "REPAYMENT_PROFILES",
+    "DebtMetrics",
+    "DebtSchedule",
+    "FinanceTerms",
+    "Repayment",
+    "SizingResult",
+    "annuity_payment",
+    "cfads",
+    "debt_metrics",
+    "debt_service",
+    "dscr",
+    "llcr",
+    "llcr_by_year",
+    "size_debt",
+]
+
+Repayment = Literal["annuity", "equal_principal", "sculpted"]
+REPAYMENT_PROFILES: tuple[str, ...] = get_args(Repayment)
+
+MAX_TENOR_YEARS = 30
+"""Longest tenor accepted [years]; renewable project loans rarely exceed 20–25 years."""
+
+FloatArray = NDArray[np.float64]
+
+
+def _frozen(values: ArrayLike) -> FloatArray:
+    """Return a read-only float64 copy of ``values``."""
+    arr = np.array(values, dtype=np.float64, copy=True)
+    arr.setflags(write=False)
+    return arr
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_
+    )
+
+
+def _check_real(
+    name: str,
+    value: object,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    unit: str = "",
+) -> float:
+    """Validate one scalar; raise ``ValueError`` naming the field."""
+    if not _is_real(value):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    x = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(x):
+        raise ValueError(f"{name} must be finite, got {x}")
+    suffix = f" {unit}" if unit else ""
+    if low is not None and (x <= low if low_open else x < low):
+        op = ">" if low_open else ">="
+        raise ValueError(f"{name} must be {op} {low:g}{suffix}, got {x:g}{suffix}")
+    if high is not None and (x >= high if high_open else x > high):
+        op = "<" if high_open else "<="
+        raise ValueError(f"{name} must be {op} {high:g}{suffix}, got {x:g}{suffix}")
+    return x
+
+
+def _check_series(
+    name: str, values: ArrayLike, n: int | None = None, *, positive: bool = False
+) -> FloatArray:
+    """Return ``values`` as a finite 1-D float array of length ``n`` or raise ``ValueError``."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one value per year (1-D), got shape {arr.shape}")
+    if n is not None and arr.size != n:
+        raise ValueError(f"{name} has {arr.size} years but the loan tenor is {n} years")
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        raise ValueError(
+            f"{name} is missing (NaN or infinite) in year {int(bad[0]) + 1}; "
+            "exclude incomplete years before the finance model"
+        )
+    if positive:
+        nonpos = np.flatnonzero(arr <= 0.0)
+        if nonpos.size:
+            raise ValueError(
+                f"{name} must be > 0 in every year, got {arr[nonpos[0]]:g} in year "
+                f"{int(nonpos[0]) + 1}"
+            )
+    return arr
+
+
+@dataclass(frozen=True)
+class FinanceTerms:
+    """Loan and revenue terms of a project, validated on construction.
+
+    Parameters
+    ----------
+    loan_amount : float
+        Senior debt drawn at financial close [currency], > 0.
+    currency : str
+        ISO 4217 code, three upper-case letters (e.g. ``"CNY"``, ``"EUR"``).
+    tenor_years : int
+        Loan life [years], 1 to 30.
+    interest_rate_pct : float
+        Fixed annual interest rate [%], 0 ≤ rate < 100.
+    repayment : {"annuity", "equal_principal", "sculpted"}
+        Repayment profile, see :func:`debt_service`.
+    tariff_per_mwh : float
+        Price received in year 1 [currency MWh-1], ≥ 0.
+    opex_per_year : float
+        Operating cost in year 1 [currency year-1], ≥ 0.
+    tariff_escalation_pct : float, default 0.0
+        Annual tariff escalation [% year-1], > -100.
+    opex_inflation_pct : float, default 0.0
+        Annual opex inflation [% year-1], > -100.
+    target_dscr : float, default 1.30
+        DSCR the sculpted profile is designed for [-], ≥ 1. Only used by
+        ``repayment="sculpted"``: the sculpted debt capacity is Σ (CFADS_t / target) v^t. The
+        default 1.30 sits in the covenant range seen for renewables (wind 1.35–1.40 at P50 or
+        1.20–1.25 at P90, solar 1.20–1.30; ``shared/reference/finance.md``). :func:`size_debt`
+        takes its P50 and P90 targets as explicit arguments instead.
+
+    Raises
+    ------
+    ValueError
+        When a field is out of range; the message names the field.
+    """
+
+    loan_amount: float
+    currency: str
+    tenor_years: int
+    interest_rate_pct: float
+    repayment: Repayment
+    tariff_per_mwh: float
+    opex_per_year: float
+    tariff_escalation_pct: float = 0.0
+    opex_inflation_pct: float = 0.0
+    target_dscr: float = 1.30
+
+    def __post_init__(self) -> None:
+        _check_real("loan_amount", self.loan_amount, low=0.0, low_open=True)
+        if (
+            not isinstance(self.currency, str)
+            or len(self.currency) != 3
+            or not self.currency.isascii()
+            or not self.currency.isalpha()
+            or not self.currency.isupper()
+        ):
+            raise ValueError(
+                f"currency must be an ISO 4217 code of three upper-case letters such as "
+                f"'CNY' or 'EUR', got {self.currency!r}"
+            )
+        if (
+            not isinstance(self.tenor_years, int | np.integer)
+            or isinstance(self.tenor_years, bool)
+            or not 1 <= int(self.tenor_years) <= MAX_TENOR_YEARS
+        ):
+            raise ValueError(
+                f"tenor_years must be a whole number of years from 1 to {MAX_TENOR_YEARS}, "
+                f"got {self.tenor_years!r}"
+            )
+        _check_real(
+            "interest_rate_pct",
+            self.interest_rate_pct,
+            low=0.0,
+            high=100.0,
+            high_open=True,
+            unit="%",
+        )
+        if self.repayment not in REPAYMENT_PROFILES:
+            raise ValueError(
+                f"repayment must be one of {', '.join(REPAYMENT_PROFILES)}, got {self.repayment!r}"
+            )
+        _check_real("tariff_per_mwh", self.tariff_per_mwh, low=0.0)
+        _check_real("opex_per_year", self.opex_per_year, low=0.0)
+        _check_real(
+            "tariff_escalation_pct", self.tariff_escalation_pct, low=-100.0, low_open=True, unit="%"
+        )
+        _check_real(
+            "opex_inflation_pct", self.opex_inflation_pct, low=-100.0, low_open=True, unit="%"
+        )
+        _check_real("target_dscr", self.target_dscr, low=1.0)
+
+    @property
+    def rate(self) -> float:
+        """Interest rate as a fraction per year [-]."""
+        return float(self.interest_rate_pct) / 100.0
+
+
+@dataclass(frozen=True, eq=False)
+class DebtSchedule:
+    """Year-by-year debt schedule (arrays of length ``tenor_years``, year 1 first).
+
+    Attributes
+    ----------
+    repayment : str
+        Profile that produced the schedule.
+    loan_amount : float
+        Debt at financial close [currency].
+    interest_rate_pct : float
+        Annual interest rate [%].
+    opening_balance, interest, principal, debt_service, closing_balance : ndarray
+        Per year [currency]; ``debt_service = interest + principal`` and
+        ``closing_balance = opening_balance - principal``; the last closing balance is 0.
+    sculpted_dscr : float or None
+        For a sculpted schedule, the constant DSCR it gives on the CFADS it was sculpted on
+        [-]; ``None`` otherwise. Below ``target_dscr`` when the loan exceeds the sculpted debt
+        capacity.
+    sculpted_debt_capacity : float or None
+        For a sculpted schedule, Σ (CFADS_t / target_dscr) / (1 + r)^t [currency].
+    """
+
+    repayment: str
+    loan_amount: float
+    interest_rate_pct: float
+    opening_balance: FloatArray
+    interest: FloatArray
+    principal: FloatArray
+    debt_service: FloatArray
+    closing_balance: FloatArray
+    sculpted_dscr: float | None = None
+    sculpted_debt_capacity: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("opening_balance", "interest", "principal", "debt_service", "closing_balance"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+
+    @property
+    def tenor_years(self) -> int:
+        """Number of years [years]."""
+        return int(self.debt_service.size)
+
+    @property
+    def years(self) -> NDArray[np.int64]:
+        """Loan years 1 … n."""
+        return np.arange(1, self.tenor_years + 1, dtype=np.int64)
+
+    @property
+    def meets_target(self) -> bool | None:
+        """Whether a sculpted loan fits within its sculpted debt capacity; ``None`` otherwise."""
+        if self.sculpted_debt_capacity is None:
+            return None
+        return self.loan_amount <= self.sculpted_debt_capacity * (1.0 + 1e-12)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (lists per year)."""
+        return {
+            "repayment": self.repayment,
+            "loan_amount": self.loan_amount,
+            "interest_rate_pct": self.interest_rate_pct,
+            "years": self.years.tolist(),
+            "opening_balance": self.opening_balance.tolist(),
+            "interest": self.interest.tolist(),
+            "principal": self.principal.tolist(),
+            "debt_service": self.debt_service.tolist(),
+            "closing_balance": self.closing_balance.tolist(),
+            "sculpted_dscr": self.sculpted_dscr,
+            "sculpted_debt_capacity": self.sculpted_debt_capacity,
+        }
+
+
+def annuity_payment(loan_amount: float, interest_rate_pct: float, tenor_years: int) -> float:
+    r"""Constant yearly payment that repays a loan over its tenor.
+
+    Parameters
+    ----------
+    loan_amount : float
+        Debt at financial close [currency].
+    interest_rate_pct : float
+        Annual interest rate [%].
+    tenor_years : int
+        Number of yearly payments [years].
+
+    Returns
+    -------
+    float
+        Annuity payment A [currency year-1].
+
+    Notes
+    -----
+    .. math:: A = D \frac{r}{1 - (1 + r)^{-n}}, \\qquad A = D / n \text{ when } r = 0.
+
+    Examples
+    --------
+    >>> round(annuity_payment(1_000_000, 6.0, 10), 2)
+    135867.96
+    """
+    r = float(interest_rate_pct) / 100.0
+    if r == 0.0:
+        return float(loan_amount) / tenor_years
+    return float(loan_amount) * r / (1.0 - (1.0 + r) ** (-tenor_years))
+
+
+def cfads(
+    energy_mwh_by_year: ArrayLike,
+    terms: FinanceTerms,
+    degradation_factors: ArrayLike | None = None,
+) -> FloatArray:
+    r"""Cash flow available for debt service per year.
+
+    Parameters
+    ----------
+    energy_mwh_by_year : array_like
+        Net energy sold [MWh year-1], year 1 first along the last axis. Extra leading axes
+        (e.g. Monte Carlo paths) are kept. NaN propagates to NaN CFADS (never filled).
+    terms : FinanceTerms
+        Tariff, opex, escalation and inflation.
+    degradation_factors : array_like, optional
+        Output factor per year [-] (e.g. 1, 0.995, 0.990, …), same length as the last axis;
+        ``None`` means no degradation.
+
+    Returns
+    -------
+    ndarray
+        CFADS [currency year-1], same shape as ``energy_mwh_by_year``.
+
+    Raises
+    ------
+    ValueError
+        If energy is negative, or degradation factors are negative, non-finite or of the wrong
+        length.
+
+    Notes
+    -----
+    .. math:: CFADS_t = E_t \, d_t \, p (1 + e)^{t-1} - O (1 + i)^{t-1}
+
+    with energy :math:`E_t`, degradation :math:`d_t`, tariff :math:`p`, escalation :math:`e`,
+    opex :math:`O` and inflation :math:`i`. Tax and working capital are outside the model.
+    """
+    energy = np.asarray(energy_mwh_by_year, dtype=np.float64)
+    if energy.ndim == 0:
+        raise ValueError("energy_mwh_by_year must have one value per year, got a scalar")
+    if np.any(energy < 0.0):
+        raise ValueError("energy_mwh_by_year must be >= 0 MWh in every year")
+    n = energy.shape[-1]
+    t = np.arange(n, dtype=np.float64)
+    tariff = float(terms.tariff_per_mwh) * (1.0 + float(terms.tariff_escalation_pct) / 100.0) ** t
+    opex = float(terms.opex_per_year) * (1.0 + float(terms.opex_inflation_pct) / 100.0) ** t
+    if degradation_factors is not None:
+        deg = _check_series("degradation_factors", degradation_factors, n)
+        if np.any(deg < 0.0):
+            raise ValueError("degradation_factors must be >= 0 in every year")
+        tariff = tariff * deg
+    out: FloatArray = energy * tariff - opex
+    return out
+
+
+def _schedule_from_closing_balances(
+    terms: FinanceTerms, closing: FloatArray, **extra: float | None
+) -> DebtSchedule:
+    """Build a schedule from closing balances B_1 … B_n (B_n = 0)."""
+    d = float(terms.loan_amount)
+    opening = np.concatenate(([d], closing[:-1]))
+    interest = terms.rate * opening
+    principal = opening - closing
+    return DebtSchedule(
+        repayment=terms.repayment,
+        loan_amount=d,
+        interest_rate_pct=float(terms.interest_rate_pct),
+        opening_balance=opening,
+        interest=interest,
+        principal=principal,
+        debt_service=interest + principal,
+        closing_balance=closing,
+        sculpted_dscr=extra.get("sculpted_dscr"),
+        sculpted_debt_capacity=extra.get("sculpted_debt_capacity"),
+    )
+
+
+def _discount_factors(rate: float, n: int) -> FloatArray:
+    """v^t = (1 + r)^-t for t = 1 … n."""
+    out: FloatArray = (1.0 + rate) ** -np.arange(1, n + 1, dtype=np.float64)
+    return out
+
+
+def debt_service(terms: FinanceTerms, cfads_for_sculpting: ArrayLike | None = None) -> DebtSchedule:
+    r"""Debt schedule for the repayment profile in ``terms``.
+
+    Parameters
+    ----------
+    terms : FinanceTerms
+        Loan amount, tenor, rate, repayment profile and (for sculpting) target DSCR.
+    cfads_for_sculpting : array_like, optional
+        CFADS per year of the case the loan is sculpted on [currency year-1], length
+        ``tenor_years``, > 0 in every year. Required for ``"sculpted"``, ignored otherwise.
+        Usually the P90 (or P50) case, or ``SizingResult.sculpting_cfads`` after
+        :func:`size_debt`.
+
+    Returns
+    -------
+    DebtSchedule
+
+    Raises
+    ------
+    ValueError
+        When sculpting without a CFADS profile, with a profile of the wrong length, with a
+        missing value, or with a year whose CFADS is ≤ 0 (no debt service can be sculpted on
+        an operating loss; choose annuity or equal principal).
+
+    Notes
+    -----
+    With :math:`v = 1/(1+r)`, loan :math:`D`, tenor :math:`n`:
+
+    * annuity: :math:`DS_t = A = D r / (1 - v^n)`; closing balance
+      :math:`B_t = D \frac{(1+r)^n - (1+r)^t}{(1+r)^n - 1}` (:math:`D(1 - t/n)` at r = 0).
+    * equal principal: :math:`P_t = D/n`, :math:`I_t = r B_{t-1}`.
+    * sculpted: debt service follows the CFADS profile,
+      :math:`DS_t = CFADS_t / DSCR^*` with :math:`DSCR^* = \\sum_t CFADS_t v^t / D`, the one
+      constant DSCR at which the profile repays exactly :math:`D`. The sculpted debt capacity
+      at the target is :math:`D_{cap} = \\sum_t (CFADS_t / DSCR_{target}) v^t` [1]_ [2]_, and
+      :math:`DSCR^* = DSCR_{target} D_{cap} / D`.
+
+      - :math:`D = D_{cap}`: :math:`DS_t = CFADS_t / DSCR_{target}` exactly.
+      - :math:`D < D_{cap}`: same shape, higher constant DSCR (the loan is not repaid early).
+      - :math:`D > D_{cap}`: the loan cannot be repaid at the target. The schedule still
+        amortises fully, but at the constant :math:`DSCR^* < DSCR_{target}` in *every*
+        year (``schedule.meets_target`` is False). We spread the shortfall instead of
+        booking it as a final-year balloon: a balloon hides the problem until the last
+        year and turns it into refinancing risk, while a uniform lower DSCR shows the
+        lender, in each year's DSCR and in the minimum DSCR, the cover they actually get.
+
+    Balances are computed backwards from :math:`B_n = 0`
+    (:math:`B_{t-1} = (B_t + DS_t) v`) so the loan ends at exactly zero; interest is
+    :math:`r B_{t-1}` and principal :math:`B_{t-1} - B_t`.
+
+    References
+    ----------
+    .. [1] Yescombe, E. R. (2014). *Principles of Project Finance*, 2nd ed., §14.
+       doi:10.1016/C2010-0-67010-9
+    .. [2] Gilman, P. et al. (2018). NREL/TP-6A20-67399, Single Owner debt sizing.
+       doi:10.2172/1429291
+    """
+    n = int(terms.tenor_years)
+    d = float(terms.loan_amount)
+    r = terms.rate
+    t = np.arange(1, n + 1, dtype=np.float64)
+    if terms.repayment == "annuity":
+        if r == 0.0:
+            closing = d * (1.0 - t / n)
+        else:
+            growth = (1.0 + r) ** n
+            closing = d * (growth - (1.0 + r) ** t) / (growth - 1.0)
+        closing[-1] = 0.0
+        return _schedule_from_closing_balances(terms, closing)
+    if terms.repayment == "equal_principal":
+        closing = d * (1.0 - t / n)
+        closing[-1] = 0.0
+        return _schedule_from_closing_balances(terms, closing)
+    # sculpted
+    if cfads_for_sculpting is None:
+        raise ValueError(
+            "cfads_for_sculpting is required for repayment='sculpted' "
+            "(the CFADS per year of the case the loan is sculpted on)"
+        )
+    profile = _check_series("cfads_for_sculpting", cfads_for_sculpting, n, positive=True)
+    v = _discount_factors(r, n)
+    pv = float(np.sum(profile * v))
+    dscr_star = pv / d
+    ds = profile / dscr_star
+    closing = np.zeros(n)
+    balance = 0.0
+    for k in range(n - 1, 0, -1):
+        balance = (balance + ds[k]) / (1.0 + r)
+        closing[k - 1] = balance
+    return _schedule_from_closing_balances(
+        terms,
+        closing,
+        sculpted_dscr=dscr_star,
+        sculpted_debt_capacity=pv / float(terms.target_dscr),
+    )
+
+
+def dscr(cfads_by_year: ArrayLike, schedule: DebtSchedule) -> FloatArray:
+    """Debt service cover ratio per year.
+
+    Parameters
+    ----------
+    cfads_by_year : array_like
+        CFADS [currency year-1], years along the last axis (length ``tenor_years``); extra
+        leading axes (paths, cases) are kept. NaN propagates.
+    schedule : DebtSchedule
+        Debt schedule; its debt service is > 0 in every year by construction.
+
+    Returns
+    -------
+    ndarray
+        DSCR [-], same shape as ``cfads_by_year``.
+
+    Notes
+    -----
+    .. math:: DSCR_t = CFADS_t / (I_t + P_t)
+    """
+    c = np.asarray(cfads_by_year, dtype=np.float64)
+    if c.ndim == 0 or c.shape[-1] != schedule.tenor_years:
+        raise ValueError(
+            f"cfads_by_year must have {schedule.tenor_years} years along its last axis, "
+            f"got shape {c.shape}"
+        )
+    out: FloatArray = c / schedule.debt_service
+    return out
+
+
+def llcr_by_year(
+    cfads_by_year: ArrayLike, schedule: DebtSchedule, rate_pct: float | None = None
+) -> FloatArray:
+    r"""Loan life cover ratio at the start of each year.
+
+    Parameters
+    ----------
+    cfads_by_year : array_like
+        CFADS per year [currency year-1], 1-D, length ``tenor_years``, finite.
+    schedule : DebtSchedule
+        Debt schedule (opening balances are the debt outstanding).
+    rate_pct : float, optional
+        Discount rate [%]; default the loan's interest rate.
+
+    Returns
+    -------
+    ndarray
+        LLCR_t [-] for t = 1 … n (LLCR_1 is the value at financial close).
+
+    Notes
+    -----
+    .. math:: LLCR_t = \frac{\\sum_{s=t}^{n} CFADS_s (1+r)^{-(s-t+1)}}{B_{t-1}}
+
+    where :math:`B_{t-1}` is the opening balance of year :math:`t`
+    (``shared/reference/finance.md``; Yescombe 2014, §12.10).
+    """
+    n = schedule.tenor_years
+    c = _check_series("cfads_by_year", cfads_by_year, n)
+    r = (
+        schedule.interest_rate_pct / 100.0
+        if rate_pct is None
+        else _check_real("rate_pct", rate_pct, low=0.0, high=100.0, high_open=True) / 100.0
+    )
+    npv = np.zeros(n)
+    acc = 0.0
+    for k in range(n - 1, -1, -1):
+        acc = (acc + c[k]) / (1.0 + r)
+        npv[k] = acc
+    out: FloatArray = npv / schedule.opening_balance
+    return out
+
+
+def llcr(cfads_by_year: ArrayLike, schedule: DebtSchedule, rate_pct: float | None = None) -> float:
+    r"""Loan life cover ratio at financial close [-].
+
+    Parameters
+    ----------
+    cfads_by_year : array_like
+        CFADS per year [currency year-1], 1-D, length ``tenor_years``.
+    schedule : DebtSchedule
+        Debt schedule.
+    rate_pct : float, optional
+        Discount rate [%] (percent, e.g. ``6.0``); default the loan's interest rate.
+
+    Returns
+    -------
+    float
+        :math:`LLCR = \sum_{t=1}^{n} CFADS_t (1+r)^{-t} / D`.
+    """
+    return float(llcr_by_year(cfads_by_year, schedule, rate_pct)[0])
+
+
+@dataclass(frozen=True)
+class DebtMetrics:
+    """Summary cover ratios of one CFADS case against a schedule.
+
+    Attributes
+    ----------
+    min_dscr : float
+        Minimum DSCR over the tenor [-].
+    min_dscr_year : int
+        Loan year (1-based) of the minimum.
+    avg_dscr : float
+        Arithmetic mean of the yearly DSCRs [-] (the usual lender definition; not
+        Σ CFADS / Σ DS).
+    llcr : float
+        LLCR at financial close at the loan rate [-].
+    """
+
+    min_dscr: float
+    min_dscr_year: int
+    avg_dscr: float
+    llcr: float
+
+    def to_dict(self) -> dict[str, float | int]:
+        """Return a JSON-ready dict."""
+        return {
+            "min_dscr": self.min_dscr,
+            "min_dscr_year": self.min_dscr_year,
+            "avg_dscr": self.avg_dscr,
+            "llcr": self.llcr,
+        }
+
+
+def debt_metrics(cfads_by_year: ArrayLike, schedule: DebtSchedule) -> DebtMetrics:
+    """Minimum and average DSCR and LLCR of one CFADS case.
+
+    Parameters
+    ----------
+    cfads_by_year : array_like
+        CFADS per year [currency year-1], 1-D, length ``tenor_years``, finite.
+    schedule : DebtSchedule
+        Debt schedule.
+
+    Returns
+    -------
+    DebtMetrics
+    """
+    c = _check_series("cfads_by_year", cfads_by_year, schedule.tenor_years)
+    ratios = dscr(c, schedule)
+    k = int(np.argmin(ratios))
+    return DebtMetrics(
+        min_dscr=float(ratios[k]),
+        min_dscr_year=k + 1,
+        avg_dscr=float(np.mean(ratios)),
+        llcr=llcr(c, schedule),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class SizingResult:
+    """Largest loan that meets the P50 and P90 DSCR targets.
+
+    Attributes
+    ----------
+    max_loan_amount : float
+        Largest debt [currency]; 0.0 when a case has CFADS ≤ 0 in a year that a positive
+        debt service would fall in.
+    repayment : str
+        Repayment profile sized.
+    target_dscr_p50, target_dscr_p90 : float
+        Targets applied [-].
+    binding_case : {"p50", "p90", "both", "mixed"}
+        Case whose target limits the loan ("both" when the two bind equally; "mixed" for a
+        sculpted loan bound by P50 in some years and P90 in others).
+    binding_year : int or None
+        Loan year whose DSCR sets the size (annuity, equal principal); ``None`` for a
+        sculpted loan, where every year is at a target.
+    dscr_p50_min, dscr_p90_min : float
+        Minimum DSCR of the sized loan in each case [-] (≥ the targets); NaN when no debt.
+    sculpting_cfads : ndarray or None
+        For ``"sculpted"``: the profile to pass to :func:`debt_service` as
+        ``cfads_for_sculpting`` with ``terms.target_dscr``, namely
+        ``target_dscr · min(CFADS_p50 / target_p50, CFADS_p90 / target_p90)`` [currency].
+    terms : FinanceTerms or None
+        Input terms with ``loan_amount`` set to the sized amount; ``None`` when no debt.
+    schedule : DebtSchedule or None
+        Schedule of the sized loan; ``None`` when no debt.
+    """
+
+    max_loan_amount: float
+    repayment: str
+    target_dscr_p50: float
+    target_dscr_p90: float
+    binding_case: str
+    binding_year: int | None
+    dscr_p50_min: float
+    dscr_p90_min: float
+    sculpting_cfads: FloatArray | None = None
+    terms: FinanceTerms | None = None
+    schedule: DebtSchedule | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.sculpting_cfads is not None:
+            object.__setattr__(self, "sculpting_cfads", _frozen(self.sculpting_cfads))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (the schedule as nested dict)."""
+        return {
+            "max_loan_amount": self.max_loan_amount,
+            "repayment": self.repayment,
+            "target_dscr_p50": self.target_dscr_p50,
+            "target_dscr_p90": self.target_dscr_p90,
+            "binding_case": self.binding_case,
+            "binding_year": self.binding_year,
+            "dscr_p50_min": None if math.isnan(self.dscr_p50_min) else self.dscr_p50_min,
+            "dscr_p90_min": None if math.isnan(self.dscr_p90_min) else self.dscr_p90_min,
+            "schedule": None if self.schedule is None else self.schedule.to_dict(),
+        }
+
+
+def _unit_debt_service(terms: FinanceTerms) -> FloatArray:
+    """Debt service per unit of loan, k_t = DS_t / D, for annuity or equal principal."""
+    unit = debt_service(replace(terms, loan_amount=1.0))
+    return unit.debt_service
+
+
+def size_debt(
+    cfads_p50: ArrayLike,
+    cfads_p90: ArrayLike,
+    terms: FinanceTerms,
+    target_dscr_p50: float,
+    target_dscr_p90: float,
+) -> SizingResult:
+    r"""Largest loan whose DSCR meets the targets in every year at P50 and at P90.
+
+    Parameters
+    ----------
+    cfads_p50, cfads_p90 : array_like
+        CFADS per year of the P50 and P90 energy cases [currency year-1], length
+        ``terms.tenor_years``, finite.
+    terms : FinanceTerms
+        Tenor, rate and repayment profile; ``terms.loan_amount`` is ignored.
+    target_dscr_p50, target_dscr_p90 : float
+        Minimum DSCR required in each case [-], ≥ 1 (e.g. 1.35 and 1.20 for wind).
+
+    Returns
+    -------
+    SizingResult
+
+    Raises
+    ------
+    ValueError
+        On missing CFADS, wrong length or targets below 1.
+
+    Notes
+    -----
+    Closed form for every profile. With :math:`c \\in \\{P50, P90\\}`:
+
+    * annuity and equal principal: debt service is linear in the loan,
+      :math:`DS_t = D k_t`, so
+
+      .. math:: D_{max} = \\min_{c, t} \frac{CFADS_{c,t}}{k_t \\, DSCR_c}
+
+      (0 when any :math:`CFADS_{c,t} \\le 0`).
+    * sculpted: the largest debt service allowed in year :math:`t` is
+      :math:`DS_t^{max} = \\min_c CFADS_{c,t} / DSCR_c`; every feasible schedule has
+      :math:`DS_t \\le DS_t^{max}`, and the loan is the present value of its debt service, so
+
+      .. math:: D_{max} = \\sum_t DS_t^{max} (1+r)^{-t}
+
+      is the optimum, reached by sculpting on :math:`DS^{max}`. When the two cases'
+      CFADS are proportional this equals the usual sculpted capacity of the binding case [1]_.
+      (0 when any :math:`DS^{max}_t \\le 0`: an operating loss cannot be sculpted.)
+
+    References
+    ----------
+    .. [1] Gilman, P. et al. (2018). NREL/TP-6A20-67399, Single Owner debt sizing by DSCR.
+       doi:10.2172/1429291
+    """
+    n = int(terms.tenor_years)
+    c50 = _check_series("cfads_p50", cfads_p50, n)
+    c90 = _check_series("cfads_p90", cfads_p90, n)
+    t50 = _check_real("target_dscr_p50", target_dscr_p50, low=1.0)
+    t90 = _check_real("target_dscr_p90", target_dscr_p90, low=1.0)
+
+    def _result(
+        amount: float,
+        binding_case: str,
+        binding_year: int | None,
+        sculpting: FloatArray | None,
+    ) -> SizingResult:
+        if amount <= 0.0:
+            return SizingResult(
+                max_loan_amount=0.0,
+                repayment=terms.repayment,
+                target_dscr_p50=t50,
+                target_dscr_p90=t90,
+                binding_case=binding_case,
+                binding_year=binding_year,
+                dscr_p50_min=math.nan,
+                dscr_p90_min=math.nan,
+            )
+        sized_terms = replace(terms, loan_amount=amount)
+        schedule = debt_service(sized_terms, sculpting)
+        return SizingResult(
+            max_loan_amount=amount,
+            repayment=terms.repayment,
+            target_dscr_p50=t50,
+            target_dscr_p90=t90,
+            binding_case=binding_case,
+            binding_year=binding_year,
+            dscr_p50_min=float(np.min(dscr(c50, schedule))),
+            dscr_p90_min=float(np.min(dscr(c90, schedule))),
+            sculpting_cfads=sculpting,
+            terms=sized_terms,
+            schedule=schedule,
+        )
+
+    if terms.repayment == "sculpted":
+        cap50 = c50 / t50
+        cap90 = c90 / t90
+        ds_max = np.minimum(cap50, cap90)
+        if np.allclose(cap50, cap90, rtol=1e-12, atol=0.0):
+            case = "both"
+        elif np.all(cap50 <= cap90):
+            case = "p50"
+        elif np.all(cap90 <= cap50):
+            case = "p90"
+        else:
+            case = "mixed"
+        if np.any(ds_max <= 0.0):
+            return _result(0.0, case, None, None)
+        amount = float(np.sum(ds_max * _discount_factors(terms.rate, n)))
+        return _result(amount, case, None, ds_max * float(terms.target_dscr))
+
+    k = _unit_debt_service(terms)
+    bound50 = c50 / (k * t50)
+    bound90 = c90 / (k * t90)
+    i50 = int(np.argmin(bound50))
+    i90 = int(np.argmin(bound90))
+    b50 = float(bound50[i50])
+    b90 = float(bound90[i90])
+    if math.isclose(b50, b90, rel_tol=1e-12):
+        case, year = "both", min(i50, i90) + 1
+    elif b50 < b90:
+        case, year = "p50", i50 + 1
+    else:
+        case, year = "p90", i90 + 1
+    return _result(max(min(b50, b90), 0.0), case, year, None)
