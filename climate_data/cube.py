@@ -1,0 +1,739 @@
+"""The indicator cube: years of hourly weather condensed once, queried in memory.
+
+:func:`build_cube` streams canonical hourly weather (:func:`climate_data.readers.open_weather`)
+month by month and latitude band by latitude band, so that peak memory depends on the size of
+one task, not on the input. Each task reduces its block to sums, counts and histograms; the
+per-year figures are then derived from the per-month ones. Tasks run on dask (threads by
+default, or a ``dask.distributed`` cluster when a scheduler address is given).
+
+:class:`Cube` loads a cube file completely into memory and answers :meth:`Cube.site` in
+microseconds with a :class:`~climate_data.site.SiteClimate`.
+
+Cube version 1 (DESIGN.md, "Indicator cube"), dims ``year``, ``month`` (first day of each
+month), ``lat``, ``lon``, ``wind_bin`` and ``bin_edge``:
+
+=============================  ==========================  ===========
+variable                       dims                        units
+=============================  ==========================  ===========
+``wind_speed_mean``            year, lat, lon              m s-1
+``wind_speed_hist``            year, lat, lon, wind_bin    h
+``coverage``                   year, lat, lon              1
+``shear_exponent_annual``      year, lat, lon              1
+``air_density``                year, lat, lon              kg m-3
+``sunshine_hours``             year, lat, lon              h
+``ghi_kwh_m2``                 year, lat, lon              kWh m-2
+``pv_yield_kwh_kwp``           year, lat, lon              kWh kWp-1
+``solar_coverage``             year, lat, lon              1
+``monthly_*``                  month, lat, lon (, bin)     as above
+``shear_exponent``             lat, lon                    1
+``weibull_k``, ``weibull_c``   lat, lon                    1, m s-1
+``wind_bin_edges``             bin_edge                    m s-1
+=============================  ==========================  ===========
+
+Wind figures are at the reference height (global attribute ``reference_height_m``). Per-year
+values of incomplete years are kept, with their coverage, so a reader can show them; the
+site summary and every model exclude them (STYLE.md §5).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dask
+import numpy as np
+import pandas as pd
+import xarray as xr
+from numpy.typing import NDArray
+
+from climate_data import solar, sunshine, wind
+from climate_data.errors import ClimateDataError, CubeFormatError, SiteOutsideCoverage
+from climate_data.readers import open_weather
+from climate_data.site import YEAR_COVERAGE_MIN, DatasetInfo, SiteClimate
+
+CUBE_SCHEMA_VERSION = 1
+DEFAULT_REFERENCE_HEIGHT_M = 100.0
+#: A site farther than this many grid spacings from the nearest cell is outside the data.
+TOLERANCE_GRID_SPACINGS = 1.5
+#: Tolerance for single-point sources that declare no resolution [km].
+DEFAULT_POINT_TOLERANCE_KM = 25.0
+#: Largest number of cell-hours one task reads at once (bounds peak memory of a build).
+TASK_CELL_HOURS = 1_500_000
+EARTH_RADIUS_KM = 6371.0088
+#: Air temperature assumed for the PV model when the source has none [K] (25 degC, STC).
+REFERENCE_AIR_TEMPERATURE_K = 298.15
+
+_ANNUAL = ("wind_speed_mean", "coverage", "shear_exponent_annual", "air_density")
+_SOLAR = ("sunshine_hours", "ghi_kwh_m2", "pv_yield_kwh_kwp", "solar_coverage")
+
+
+def code_version() -> str:
+    """Version of this package, recorded in every cube and assessment."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("climate-loan-risk")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# Build
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One block of the build: a month (by wind-time label) and a latitude band."""
+
+    month: pd.Timestamp
+    lat_slice: slice
+
+
+def build_cube(
+    inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    *,
+    reference_height_m: float = DEFAULT_REFERENCE_HEIGHT_M,
+    scheduler: str | None = None,
+    progress: bool | None = None,
+    task_cell_hours: int = TASK_CELL_HOURS,
+) -> Path:
+    """Build an indicator cube (version 1) from hourly weather and write it atomically.
+
+    Parameters
+    ----------
+    inputs : path, glob or list of paths
+        Hourly weather files in any format :func:`~climate_data.readers.open_weather` reads.
+    out : path
+        Cube file to write (NetCDF4). Written to a temporary file, then renamed.
+    reference_height_m : float
+        Height of every wind figure in the cube [m].
+    scheduler : str, optional
+        Address of a ``dask.distributed`` scheduler; threads on this machine when omitted.
+    progress : bool, optional
+        Show a progress bar; by default only when stderr is a terminal.
+    task_cell_hours : int
+        Upper bound of cell-hours per task; smaller means less memory and more tasks.
+
+    Returns
+    -------
+    Path
+        The cube file.
+    """
+    paths = _expand_inputs(inputs)
+    ds = open_weather(paths, variables=["wind_speed"])
+    heights = [float(h) for h in ds["height"].values]
+    has_solar = "ghi" in ds or "sunshine_duration" in ds
+    months = _months(ds)
+    tasks = [
+        _Task(m, band)
+        for m in months
+        for band in _lat_bands(ds.sizes["lat"], ds.sizes["lon"], 24 * 31, task_cell_hours)
+    ]
+    ctx = _Context(
+        reference_height_m=reference_height_m,
+        heights=tuple(heights),
+        has_solar=has_solar,
+        edges=np.asarray(wind.DEFAULT_BIN_EDGES_MS, dtype=float),
+    )
+    results = _run_tasks(ds, tasks, ctx, scheduler=scheduler, progress=progress)
+    cube = _assemble(ds, months, tasks, results, ctx)
+    cube.attrs.update(_provenance(ds, paths, ctx))
+    return _write_atomic(cube, Path(out))
+
+
+@dataclass(frozen=True)
+class _Context:
+    reference_height_m: float
+    heights: tuple[float, ...]
+    has_solar: bool
+    edges: NDArray[np.float64]
+
+    @property
+    def shear_heights(self) -> tuple[float, float] | None:
+        """The two heights that span the reference height best, when there are two."""
+        if len(self.heights) < 2:
+            return None
+        hs = sorted(self.heights)
+        return hs[0], hs[-1]
+
+
+def _expand_inputs(
+    inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+) -> list[str]:
+    if isinstance(inputs, str | os.PathLike):
+        return [os.fspath(inputs)]
+    return [os.fspath(p) for p in inputs]
+
+
+def _months(ds: xr.Dataset) -> list[pd.Timestamp]:
+    t = pd.DatetimeIndex(ds["time"].values)
+    return list(pd.date_range(t[0].to_period("M").to_timestamp(), t[-1], freq="MS"))
+
+
+def _lat_bands(n_lat: int, n_lon: int, hours: int, budget: int) -> list[slice]:
+    rows = max(1, budget // max(1, hours * n_lon))
+    return [slice(i, min(i + rows, n_lat)) for i in range(0, n_lat, rows)]
+
+
+def _run_tasks(
+    ds: xr.Dataset,
+    tasks: list[_Task],
+    ctx: _Context,
+    *,
+    scheduler: str | None,
+    progress: bool | None,
+) -> list[dict[str, NDArray[np.float64]]]:
+    """Reduce every task; in batches so that only a few blocks are in memory at once."""
+    delayed = [dask.delayed(_reduce_task)(*_task_block(ds, t), ctx) for t in tasks]
+    show = sys.stderr.isatty() if progress is None else progress
+    client = None
+    if scheduler:
+        from distributed import Client
+
+        client = Client(scheduler)
+    try:
+        results: list[dict[str, NDArray[np.float64]]] = []
+        batch = 4 if client is None else max(4, 2 * sum(client.nthreads().values()))
+        bar = _progress_bar(len(delayed), show)
+        for i in range(0, len(delayed), batch):
+            chunk = delayed[i : i + batch]
+            if client is not None:
+                computed = client.gather(client.compute(chunk))
+            else:
+                computed = dask.compute(*chunk, scheduler="threads")
+            results.extend(computed)
+            bar(len(chunk))
+        bar(0, close=True)
+        return results
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _progress_bar(total: int, show: bool) -> Callable[..., None]:
+    if not show:
+        return lambda n, close=False: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc="cube build", unit="task", file=sys.stderr)
+
+    def update(n: int, close: bool = False) -> None:
+        bar.update(n)
+        if close:
+            bar.close()
+
+    return update
+
+
+_FLUXES = ("ghi", "direct_horizontal_irradiance", "sunshine_duration")
+
+
+def _task_block(ds: xr.Dataset, task: _Task) -> tuple[xr.Dataset, xr.Dataset | None]:
+    """The lazy slices one task reduces: wind hours in the month, fluxes of hours ending in it.
+
+    Wind (instantaneous) belongs to the month of its timestamp. A flux belongs to the month of
+    the middle of the hour it averages, i.e. ``time - 30 min``: the flux stamped at 00:00 on
+    the first of a month belongs to the month before. The flux slice carries temperature and
+    the lowest wind at the same timestamps for the PV model.
+    """
+    start = task.month
+    end = start + pd.offsets.MonthBegin(1)
+    block = ds.isel(lat=task.lat_slice)
+    fluxes = [v for v in _FLUXES if v in ds]
+    inst = block.drop_vars(fluxes).sel(time=slice(start, end - pd.Timedelta("1ns")))
+    if not fluxes:
+        return inst, None
+    extra = [v for v in ("air_temperature", "wind_speed") if v in ds]
+    flux = block[fluxes + extra].sel(time=slice(start + pd.Timedelta("1h"), end))
+    return inst, flux
+
+
+def _reduce_task(
+    inst: xr.Dataset, flux: xr.Dataset | None, ctx: _Context
+) -> dict[str, NDArray[np.float64]]:
+    """Reduce one block to sums, counts and a histogram per cell (numpy, in memory)."""
+    ref = ctx.reference_height_m
+    out: dict[str, NDArray[np.float64]] = {}
+    ws_all = inst["wind_speed"]
+    ws = _cells(_at_reference_height(ws_all, ctx))
+    valid = np.isfinite(ws)
+    out["n_hours"] = valid.sum(axis=0).astype(np.float64)
+    out["ws_sum"] = np.where(valid, ws, 0.0).sum(axis=0)
+    out["hist"] = _histogram(ws, ctx.edges)
+    if ctx.shear_heights is not None:
+        lo, hi = ctx.shear_heights
+        lo_v, hi_v = _cells(ws_all.sel(height=lo)), _cells(ws_all.sel(height=hi))
+        both = np.isfinite(lo_v) & np.isfinite(hi_v)
+        out["ws_lo_sum"] = np.where(both, lo_v, 0.0).sum(axis=0)
+        out["ws_hi_sum"] = np.where(both, hi_v, 0.0).sum(axis=0)
+    if "air_temperature" in inst and "surface_air_pressure" in inst:
+        t_ref = wind.temperature_at_height(inst["air_temperature"], 2.0, ref)
+        rho = _cells(wind.air_density_barometric(inst["surface_air_pressure"], t_ref, 0.0, ref))
+        ok = np.isfinite(rho)
+        out["rho_sum"] = np.where(ok, rho, 0.0).sum(axis=0)
+        out["rho_n"] = ok.sum(axis=0).astype(np.float64)
+    if flux is not None:
+        out.update(_reduce_solar(flux))
+    return out
+
+
+def _cells(da: xr.DataArray) -> NDArray[np.float64]:
+    """Values as a float64 array of shape (time, lat, lon)."""
+    return np.asarray(da.transpose("time", "lat", "lon").values, dtype=np.float64)
+
+
+def _at_reference_height(ws_all: xr.DataArray, ctx: _Context) -> xr.DataArray:
+    """Wind speed at the reference height: as read, or moved there by the power law.
+
+    With two heights in the data, the hourly shear exponent between them moves the nearest
+    height's speed; with one height, the default exponent does (and the cube says so).
+    """
+    ref = ctx.reference_height_m
+    if ref in ctx.heights:
+        return ws_all.sel(height=ref)
+    nearest = min(ctx.heights, key=lambda h: abs(h - ref))
+    ws_near = ws_all.sel(height=nearest)
+    if ctx.shear_heights is None:
+        return wind.power_law(ws_near, nearest, ref, wind.DEFAULT_SHEAR_EXPONENT)
+    lo, hi = ctx.shear_heights
+    with np.errstate(divide="ignore", invalid="ignore"):
+        alpha = wind.shear_exponent(ws_all.sel(height=lo), ws_all.sel(height=hi), lo, hi)
+    alpha = alpha.where(np.isfinite(alpha), wind.DEFAULT_SHEAR_EXPONENT)
+    return wind.power_law(ws_near, nearest, ref, alpha)
+
+
+def _reduce_solar(flux: xr.Dataset) -> dict[str, NDArray[np.float64]]:
+    """Sunshine hours, irradiation and reference PV yield of one block."""
+    out: dict[str, NDArray[np.float64]] = {}
+    lat, lon = flux["lat"], flux["lon"]
+    if "sunshine_duration" in flux:
+        sun = sunshine.sunshine_from_duration(flux["sunshine_duration"])
+    elif "direct_horizontal_irradiance" in flux:
+        sun = sunshine.sunshine_from_direct_horizontal(flux["direct_horizontal_irradiance"], lat, lon)
+    else:
+        sun = sunshine.sunshine_from_ghi(flux["ghi"], lat, lon)
+    s = _cells(sun)
+    out["sun_sum"] = np.where(np.isfinite(s), s, 0.0).sum(axis=0)
+    if "ghi" not in flux:
+        out["flux_n"] = np.isfinite(s).sum(axis=0).astype(np.float64)
+        return out
+    g = _cells(flux["ghi"])
+    ok = np.isfinite(g)
+    out["ghi_sum"] = np.where(ok, g, 0.0).sum(axis=0) / 1000.0  # W m-2 over 1 h -> kWh m-2
+    out["flux_n"] = ok.sum(axis=0).astype(np.float64)
+    temp = (
+        flux["air_temperature"]
+        if "air_temperature" in flux
+        else xr.full_like(flux["ghi"], REFERENCE_AIR_TEMPERATURE_K)
+    )
+    ws_low = flux["wind_speed"].sel(height=float(flux["height"].min()))
+    pv = solar.reference_pv_yield(
+        flux["ghi"],
+        temp,
+        ws_low,
+        lat,
+        lon,
+        direct_horizontal=flux.get("direct_horizontal_irradiance"),
+    )
+    p = _cells(pv)
+    out["pv_sum"] = np.where(np.isfinite(p), p, 0.0).sum(axis=0)
+    return out
+
+
+def _histogram(ws: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Hours per bin per cell, shape (lat, lon, bin); speeds above the top edge go to the last bin."""
+    nt, ny, nx = ws.shape
+    nb = edges.size - 1
+    flat = ws.reshape(nt, ny * nx)
+    valid = np.isfinite(flat)
+    idx = np.clip(np.searchsorted(edges, np.where(valid, flat, 0.0), side="right") - 1, 0, nb - 1)
+    keys = idx + nb * np.arange(ny * nx)[None, :]
+    counts = np.bincount(keys[valid], minlength=ny * nx * nb).astype(np.float64)
+    return counts.reshape(ny, nx, nb)
+
+
+def _assemble(
+    ds: xr.Dataset,
+    months: list[pd.Timestamp],
+    tasks: list[_Task],
+    results: list[dict[str, NDArray[np.float64]]],
+    ctx: _Context,
+) -> xr.Dataset:
+    """Stitch task results into monthly arrays, derive annual ones, and build the Dataset."""
+    ny, nx, nm = ds.sizes["lat"], ds.sizes["lon"], len(months)
+    nb = ctx.edges.size - 1
+    month_index = {m: i for i, m in enumerate(months)}
+    keys = set().union(*(r.keys() for r in results))
+    acc: dict[str, NDArray[np.float64]] = {
+        k: np.zeros((nm, ny, nx, nb) if k == "hist" else (nm, ny, nx)) for k in keys
+    }
+    for task, res in zip(tasks, results, strict=True):
+        i = month_index[task.month]
+        for k, v in res.items():
+            acc[k][i, task.lat_slice] = v
+    month_idx = pd.DatetimeIndex(months)
+    expected_m = (month_idx.days_in_month * 24).to_numpy(dtype=float)[:, None, None]
+    years = np.array(sorted(set(month_idx.year)))
+    year_of_month = month_idx.year.to_numpy()
+    expected_y = np.array([366.0 * 24 if pd.Timestamp(f"{y}-12-31").dayofyear == 366 else 365.0 * 24 for y in years])[:, None, None]
+
+    def by_year(a: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.stack([a[year_of_month == y].sum(axis=0) for y in years])
+
+    def ratio(num: NDArray[np.float64], den: NDArray[np.float64]) -> NDArray[np.float64]:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+    n_m, n_y = acc["n_hours"], by_year(acc["n_hours"])
+    data: dict[str, tuple[tuple[str, ...], NDArray[Any], dict[str, str]]] = {}
+
+    def put(name: str, dims: tuple[str, ...], values: NDArray[Any], units: str, long_name: str) -> None:
+        data[name] = (dims, values, {"units": units, "long_name": long_name})
+
+    ref = ctx.reference_height_m
+    for prefix, dim, n, exp, agg in (
+        ("", "year", n_y, expected_y, by_year),
+        ("monthly_", "month", n_m, expected_m, lambda a: a),
+    ):
+        d3 = (dim, "lat", "lon")
+        put(f"{prefix}wind_speed_mean", d3, ratio(agg(acc["ws_sum"]), n), "m s-1", f"mean wind speed at {ref:g} m")
+        put(f"{prefix}coverage", d3, np.clip(n / exp, 0.0, 1.0), "1", "fraction of hours with valid wind")
+        put(f"{prefix}wind_speed_hist", (dim, "lat", "lon", "wind_bin"), agg(acc["hist"]), "h", f"hours per wind-speed bin at {ref:g} m")
+        if "rho_sum" in acc:
+            put(f"{prefix}air_density", d3, ratio(agg(acc["rho_sum"]), agg(acc["rho_n"])), "kg m-3", f"mean air density at {ref:g} m")
+        if "ws_lo_sum" in acc and ctx.shear_heights is not None:
+            lo, hi = ctx.shear_heights
+            put(f"{prefix}shear_exponent_annual" if prefix == "" else "monthly_shear_exponent", d3,
+                np.log(ratio(agg(acc["ws_hi_sum"]), agg(acc["ws_lo_sum"]))) / math.log(hi / lo), "1",
+                f"power-law shear exponent between {lo:g} m and {hi:g} m")
+        if "sun_sum" in acc:
+            flux_cov = np.clip(agg(acc["flux_n"]) / exp, 0.0, 1.0)
+            full = flux_cov > 0
+            put(f"{prefix}solar_coverage", d3, flux_cov, "1", "fraction of hours with valid radiation")
+            put(f"{prefix}sunshine_hours", d3, np.where(full, agg(acc["sun_sum"]), np.nan), "h", "sunshine duration (WMO, DNI >= 120 W m-2)")
+            if "ghi_sum" in acc:
+                put(f"{prefix}ghi_kwh_m2", d3, np.where(full, agg(acc["ghi_sum"]), np.nan), "kWh m-2", "global horizontal irradiation")
+                put(f"{prefix}pv_yield_kwh_kwp", d3, np.where(full, agg(acc["pv_sum"]), np.nan), "kWh kWp-1", "specific yield of the reference PV system")
+
+    # Long-term cell figures from complete years only.
+    complete = (n_y / expected_y) >= YEAR_COVERAGE_MIN
+    hist_y = data["wind_speed_hist"][1]
+    lt_hist = np.where(complete[..., None], hist_y, 0.0).sum(axis=0)
+    k, c = wind.weibull_from_histogram(lt_hist, ctx.edges)
+    put("weibull_k", ("lat", "lon"), np.asarray(k, dtype=float), "1", "Weibull shape of complete years' hours")
+    put("weibull_c", ("lat", "lon"), np.asarray(c, dtype=float), "m s-1", f"Weibull scale at {ref:g} m")
+    if "ws_lo_sum" in acc and ctx.shear_heights is not None:
+        lo, hi = ctx.shear_heights
+        lo_sum = np.where(complete, by_year(acc["ws_lo_sum"]), 0.0).sum(axis=0)
+        hi_sum = np.where(complete, by_year(acc["ws_hi_sum"]), 0.0).sum(axis=0)
+        alpha = np.log(ratio(hi_sum, lo_sum)) / math.log(hi / lo)
+        shear_from_data = np.isfinite(alpha)
+        alpha = np.where(shear_from_data, alpha, wind.DEFAULT_SHEAR_EXPONENT)
+    else:
+        alpha = np.full((ny, nx), wind.DEFAULT_SHEAR_EXPONENT)
+        shear_from_data = np.zeros((ny, nx), dtype=bool)
+    put("shear_exponent", ("lat", "lon"), alpha, "1", "power-law shear exponent of the cell")
+    put("shear_from_data", ("lat", "lon"), shear_from_data.astype(np.int8), "1", "1 when fitted from two heights, 0 for the default")
+    put("wind_bin_edges", ("bin_edge",), ctx.edges, "m s-1", "edges of the wind-speed bins")
+
+    coords = {
+        "year": ("year", years.astype(np.int32)),
+        "month": ("month", month_idx.values),
+        "lat": ("lat", ds["lat"].values, {"units": "degrees_north", "standard_name": "latitude"}),
+        "lon": ("lon", ds["lon"].values, {"units": "degrees_east", "standard_name": "longitude"}),
+    }
+    return xr.Dataset(data, coords=coords)
+
+
+def _provenance(ds: xr.Dataset, paths: list[str], ctx: _Context) -> dict[str, Any]:
+    files = [str(p) for p in ds.attrs.get("source_files", paths)]
+    sources = [{"path": os.path.basename(p), "sha256": sha256_file(p)} for p in files]
+    t = pd.DatetimeIndex(ds["time"].values)
+    synthetic = _is_synthetic(files)
+    attrs: dict[str, Any] = {
+        "Conventions": "CF-1.8",
+        "title": "Climate Loan Risk indicator cube" + (" (SYNTHETIC data)" if synthetic else ""),
+        "cube_schema_version": CUBE_SCHEMA_VERSION,
+        "reference_height_m": ctx.reference_height_m,
+        "wind_heights_m": json.dumps(list(ctx.heights)),
+        "shear_source": "data" if ctx.shear_heights else f"default {wind.DEFAULT_SHEAR_EXPONENT:.4f}",
+        "source_format": str(ds.attrs.get("source_format", "unknown")),
+        "source_files": json.dumps(sources),
+        "code_version": code_version(),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "synthetic": "true" if synthetic else "false",
+        "time_start": str(t[0].date()),
+        "time_end": str(t[-1].date()),
+    }
+    if "point_resolution_km" in ds.attrs:
+        attrs["point_resolution_km"] = float(ds.attrs["point_resolution_km"])
+    return attrs
+
+
+def _is_synthetic(files: list[str]) -> bool:
+    """True when any input file declares ``synthetic = "true"`` in its global attributes."""
+    import netCDF4
+
+    for f in files:
+        try:
+            with netCDF4.Dataset(f) as nc:
+                if str(getattr(nc, "synthetic", "false")).lower() == "true":
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def _write_atomic(cube: xr.Dataset, out: Path) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    encoding = {
+        name: {"zlib": True, "complevel": 4}
+        for name in cube.data_vars
+        if cube[name].dtype.kind == "f"
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    os.close(fd)
+    try:
+        cube.to_netcdf(tmp, encoding=encoding, format="NETCDF4")
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Read
+
+
+class Cube:
+    """An indicator cube held in memory.
+
+    Use :meth:`Cube.open`; then :meth:`site` answers a site query without touching the file.
+    """
+
+    def __init__(self, ds: xr.Dataset, path: Path, sha256: str) -> None:
+        self.path = path
+        self.sha256 = sha256
+        self.attrs: dict[str, Any] = dict(ds.attrs)
+        self.reference_height_m = float(ds.attrs["reference_height_m"])
+        self.synthetic = str(ds.attrs.get("synthetic", "false")).lower() == "true"
+        self.lats = ds["lat"].values.astype(float)
+        self.lons = ds["lon"].values.astype(float)
+        self.years = ds["year"].values.astype(np.int64)
+        self.months = ds["month"].values.astype("datetime64[M]")
+        self.edges = ds["wind_bin_edges"].values.astype(float)
+        self._v = {name: np.asarray(ds[name].values) for name in ds.data_vars}
+        self.dataset = DatasetInfo(
+            id=f"{path.stem}-{sha256[:12]}",
+            sha256=sha256,
+            synthetic=self.synthetic,
+            start=str(ds.attrs.get("time_start", "")),
+            end=str(ds.attrs.get("time_end", "")),
+        )
+        self.tolerance_km = self._tolerance_km()
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Cube:
+        """Load a cube file completely into memory.
+
+        Raises
+        ------
+        CubeFormatError
+            When the file is missing, unreadable or not a version-1 cube.
+        """
+        p = Path(path)
+        if not p.is_file():
+            raise CubeFormatError(f"{p}: no such cube file")
+        try:
+            with xr.open_dataset(p, engine="netcdf4") as ds:
+                ds.load()
+        except (OSError, ValueError) as exc:
+            raise CubeFormatError(f"{p}: not a readable NetCDF cube ({exc})") from exc
+        version = ds.attrs.get("cube_schema_version")
+        if version is None or int(version) != CUBE_SCHEMA_VERSION:
+            raise CubeFormatError(
+                f"{p}: not an indicator cube of schema version {CUBE_SCHEMA_VERSION} "
+                f"(cube_schema_version = {version!r})"
+            )
+        missing = {"wind_speed_mean", "wind_speed_hist", "coverage", "wind_bin_edges"} - set(ds.data_vars)
+        if missing:
+            raise CubeFormatError(f"{p}: cube lacks {', '.join(sorted(missing))}")
+        return cls(ds, p, sha256_file(p))
+
+    def _tolerance_km(self) -> float:
+        if self.lats.size < 2 and self.lons.size < 2:
+            return float(self.attrs.get("point_resolution_km", DEFAULT_POINT_TOLERANCE_KM))
+        spacings = []
+        mid_lat = math.radians(float(np.mean(self.lats)))
+        if self.lats.size >= 2:
+            spacings.append(float(np.median(np.diff(self.lats))) * math.pi / 180 * EARTH_RADIUS_KM)
+        if self.lons.size >= 2:
+            spacings.append(
+                float(np.median(np.diff(self.lons))) * math.pi / 180 * EARTH_RADIUS_KM * math.cos(mid_lat)
+            )
+        return TOLERANCE_GRID_SPACINGS * max(spacings)
+
+    def nearest(self, lat: float, lon: float) -> tuple[int, int, float]:
+        """Indices of the nearest cell and its great-circle distance [km]."""
+        if not (math.isfinite(lat) and math.isfinite(lon)) or not -90 <= lat <= 90:
+            raise ValueError(f"latitude/longitude must be finite, latitude within [-90, 90]: ({lat}, {lon})")
+        lon = (lon + 180.0) % 360.0 - 180.0
+        best = (0, 0, math.inf)
+        for i in _neighbours(self.lats, lat):
+            for j in _neighbours(self.lons, lon):
+                d = haversine_km(lat, lon, float(self.lats[i]), float(self.lons[j]))
+                if d < best[2]:
+                    best = (i, j, d)
+        return best
+
+    def site(self, lat: float, lon: float) -> SiteClimate:
+        """Climate years of the cell nearest to (``lat``, ``lon``).
+
+        Raises
+        ------
+        SiteOutsideCoverage
+            When the nearest cell is farther than the cube's tolerance.
+        """
+        i, j, dist = self.nearest(lat, lon)
+        if dist > self.tolerance_km:
+            raise SiteOutsideCoverage(
+                lat, lon, float(self.lats[i]), float(self.lons[j]), dist, self.tolerance_km
+            )
+        v = self._v
+
+        def opt(name: str) -> NDArray[np.float64] | None:
+            return v[name][:, i, j] if name in v else None
+
+        return SiteClimate(
+            lat=float(lat),
+            lon=float(lon),
+            cell_lat=float(self.lats[i]),
+            cell_lon=float(self.lons[j]),
+            distance_km=dist,
+            dataset=self.dataset,
+            reference_height_m=self.reference_height_m,
+            years=self.years,
+            coverage=v["coverage"][:, i, j],
+            wind_mean_ms=v["wind_speed_mean"][:, i, j],
+            wind_hist_hours=v["wind_speed_hist"][:, i, j, :],
+            wind_bin_edges_ms=self.edges,
+            shear_exponent=float(v["shear_exponent"][i, j]),
+            shear_from_data=bool(v["shear_from_data"][i, j]),
+            air_density_kg_m3=v["air_density"][:, i, j] if "air_density" in v else np.full(self.years.size, 1.225),
+            weibull_k=float(v["weibull_k"][i, j]),
+            weibull_c_ms=float(v["weibull_c"][i, j]),
+            months=self.months,
+            monthly_coverage=v["monthly_coverage"][:, i, j],
+            monthly_wind_mean_ms=v["monthly_wind_speed_mean"][:, i, j],
+            monthly_wind_hist_hours=v["monthly_wind_speed_hist"][:, i, j, :],
+            monthly_air_density_kg_m3=(
+                v["monthly_air_density"][:, i, j] if "monthly_air_density" in v else np.full(self.months.size, 1.225)
+            ),
+            sunshine_hours=opt("sunshine_hours"),
+            ghi_kwh_m2=opt("ghi_kwh_m2"),
+            pv_yield_kwh_kwp=opt("pv_yield_kwh_kwp"),
+            monthly_sunshine_hours=opt("monthly_sunshine_hours"),
+            monthly_ghi_kwh_m2=opt("monthly_ghi_kwh_m2"),
+            monthly_pv_yield_kwh_kwp=opt("monthly_pv_yield_kwh_kwp"),
+        )
+
+    def info(self) -> dict[str, Any]:
+        """Summary of the cube for ``climate-loan cube info`` and the health endpoint."""
+        return {
+            "path": str(self.path),
+            "dataset": self.dataset.__dict__,
+            "schema_version": int(self.attrs["cube_schema_version"]),
+            "reference_height_m": self.reference_height_m,
+            "grid": {
+                "lat": [float(self.lats.min()), float(self.lats.max()), int(self.lats.size)],
+                "lon": [float(self.lons.min()), float(self.lons.max()), int(self.lons.size)],
+            },
+            "tolerance_km": round(self.tolerance_km, 2),
+            "years": [int(y) for y in self.years],
+            "complete_years_share": float(np.mean(self._v["coverage"] >= YEAR_COVERAGE_MIN)),
+            "has_solar": "sunshine_hours" in self._v,
+            "shear_source": self.attrs.get("shear_source"),
+            "source_files": json.loads(self.attrs.get("source_files", "[]")),
+            "code_version": self.attrs.get("code_version"),
+            "created_at": self.attrs.get("created_at"),
+            "synthetic": self.synthetic,
+        }
+
+    def layer(self, name: str, hub_height_m: float | None = None) -> xr.DataArray:
+        """A map layer over the grid: ``trailing_3y_wind_ms``, ``sunshine_hours`` or ``iav``.
+
+        Only complete years count; cells with fewer complete years than the figure needs are NaN.
+        """
+        cov = self._v["coverage"] >= YEAR_COVERAGE_MIN
+        if name == "trailing_3y_wind_ms":
+            h = self.reference_height_m if hub_height_m is None else hub_height_m
+            factor = (h / self.reference_height_m) ** self._v["shear_exponent"]
+            ws = np.where(cov, self._v["wind_speed_mean"], np.nan)
+            vals = _trailing_mean(ws, 3) * factor
+        elif name == "iav":
+            ws = np.where(cov, self._v["wind_speed_mean"], np.nan)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                vals = np.nanstd(ws, axis=0, ddof=1) / np.nanmean(ws, axis=0)
+            vals = np.where(cov.sum(axis=0) >= 2, vals, np.nan)
+        elif name == "sunshine_hours" and "sunshine_hours" in self._v:
+            sun = np.where(cov, self._v["sunshine_hours"], np.nan)
+            with np.errstate(invalid="ignore"):
+                vals = np.where(cov.sum(axis=0) >= 1, np.nanmean(np.where(cov, sun, np.nan), axis=0), np.nan)
+        else:
+            raise ValueError(f"unknown map layer {name!r}")
+        return xr.DataArray(vals, dims=("lat", "lon"), coords={"lat": self.lats, "lon": self.lons}, name=name)
+
+
+def _trailing_mean(values: NDArray[np.float64], n: int) -> NDArray[np.float64]:
+    """Mean of the latest ``n`` finite values along axis 0; NaN where fewer exist."""
+    ok = np.isfinite(values)
+    rank_from_end = np.cumsum(ok[::-1], axis=0)[::-1]
+    take = ok & (rank_from_end <= n)
+    with np.errstate(invalid="ignore"):
+        mean = np.where(take, values, 0.0).sum(axis=0) / take.sum(axis=0)
+    return np.where(take.sum(axis=0) == n, mean, np.nan)
+
+
+def _neighbours(axis: NDArray[np.float64], x: float) -> range:
+    k = int(np.searchsorted(axis, x))
+    return range(max(0, k - 1), min(axis.size, k + 1))
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance [km] on a sphere of mean Earth radius 6371.0088 km."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dphi = p2 - p1
+    dlmb = math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dlmb / 2) ** 2
+    return 2.0 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+__all__ = [
+    "CUBE_SCHEMA_VERSION",
+    "ClimateDataError",
+    "Cube",
+    "build_cube",
+    "code_version",
+    "haversine_km",
+    "sha256_file",
+]

@@ -1,0 +1,178 @@
+"""Climate-data subcommands: ``sample``, ``cube build|info``, ``site`` and ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from service.errors import UsageError
+
+#: Environment variable naming the default cube for every ``--cube`` option.
+CUBE_ENV = "CLIMATE_LOAN_CUBE"
+#: Changji, Xinjiang: the wind farm of the original climate loan (approximate town centre).
+CHANGJI_SITE = (44.0, 87.3)
+
+SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def register(sub: SubParsers) -> None:
+    """Add the climate-data subcommands."""
+    p = sub.add_parser("sample", help="write the synthetic Changji sample (ERA5 layout)")
+    p.add_argument("--out", required=True, type=Path, help="folder for the NetCDF files")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: fixed)")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("cube", help="build or describe an indicator cube")
+    cube_sub = p.add_subparsers(dest="cube_command", required=True, metavar="ACTION")
+    b = cube_sub.add_parser("build", help="condense hourly weather into an indicator cube")
+    b.add_argument("inputs", nargs="+", help="NetCDF files, ZIPs or glob patterns")
+    b.add_argument("--out", required=True, type=Path, help="cube file to write")
+    b.add_argument("--reference-height", type=float, default=100.0, help="wind height [m]")
+    b.add_argument("--scheduler", default=None, help="dask.distributed scheduler address")
+    b.add_argument("--no-progress", action="store_true", help="no progress bar")
+    b.set_defaults(func=cmd_cube_build)
+    i = cube_sub.add_parser("info", help="describe a cube")
+    i.add_argument("cube", type=Path)
+    i.add_argument("--json", action="store_true", help="print JSON")
+    i.set_defaults(func=cmd_cube_info)
+
+    p = sub.add_parser("site", help="climate summary of the cell nearest to a site")
+    p.add_argument("lat", type=float, help="latitude [degrees north]")
+    p.add_argument("lon", type=float, help="longitude [degrees east]")
+    add_cube_option(p)
+    p.add_argument("--hub-height-m", type=float, default=None, help="height of wind figures [m]")
+    p.add_argument("--json", action="store_true", help="print the site-climate object")
+    p.set_defaults(func=cmd_site)
+
+    p = sub.add_parser("demo", help="sample data, cube and a Changji site summary")
+    p.add_argument("--dir", type=Path, default=Path("demo-data"), help="working folder")
+    p.set_defaults(func=cmd_demo)
+
+
+def add_cube_option(parser: argparse.ArgumentParser) -> None:
+    """``--cube``, defaulting to ``$CLIMATE_LOAN_CUBE``."""
+    parser.add_argument(
+        "--cube",
+        type=Path,
+        default=None,
+        help=f"indicator cube file (default: ${CUBE_ENV})",
+    )
+
+
+def resolve_cube_path(value: Path | None) -> Path:
+    """The ``--cube`` value or ``$CLIMATE_LOAN_CUBE``; a clear error when neither is set."""
+    if value is not None:
+        return value
+    env = os.environ.get(CUBE_ENV)
+    if not env:
+        raise UsageError(f"no cube given: pass --cube CUBE.nc or set {CUBE_ENV}")
+    return Path(env)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    """Write the synthetic sample."""
+    from climate_data.sample import SampleSpec, write_sample
+
+    spec = SampleSpec() if args.seed is None else SampleSpec(seed=args.seed)
+    paths = write_sample(args.out, spec)
+    for p in paths:
+        print(p)
+    return 0
+
+
+def cmd_cube_build(args: argparse.Namespace) -> int:
+    """Build a cube."""
+    from climate_data.cube import build_cube
+
+    t0 = time.perf_counter()
+    out = build_cube(
+        args.inputs,
+        args.out,
+        reference_height_m=args.reference_height,
+        scheduler=args.scheduler,
+        progress=False if args.no_progress else None,
+    )
+    print(f"wrote {out} in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def cmd_cube_info(args: argparse.Namespace) -> int:
+    """Describe a cube."""
+    from climate_data.cube import Cube
+
+    info = Cube.open(args.cube).info()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    ds = info["dataset"]
+    print(f"cube        {info['path']}")
+    print(f"dataset     {ds['id']}  ({'SYNTHETIC' if ds['synthetic'] else 'real data'})")
+    print(f"sha256      {ds['sha256']}")
+    print(f"period      {ds['start']} to {ds['end']}  years {info['years'][0]}-{info['years'][-1]}")
+    g = info["grid"]
+    print(f"grid        lat {g['lat'][0]}..{g['lat'][1]} ({g['lat'][2]}), lon {g['lon'][0]}..{g['lon'][1]} ({g['lon'][2]})")
+    print(f"wind height {info['reference_height_m']:g} m, shear {info['shear_source']}")
+    print(f"solar       {'yes' if info['has_solar'] else 'no radiation in source'}")
+    print(f"tolerance   {info['tolerance_km']} km from the nearest cell")
+    print(f"built       {info['created_at']} by version {info['code_version']}")
+    return 0
+
+
+def cmd_site(args: argparse.Namespace) -> int:
+    """Print a site's climate summary."""
+    from climate_data.cube import Cube
+
+    cube = Cube.open(resolve_cube_path(args.cube))
+    summary = cube.site(args.lat, args.lon).summary(args.hub_height_m)
+    if args.json:
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        print_site(summary)
+    return 0
+
+
+def print_site(s: dict[str, Any]) -> None:
+    """Readable site summary."""
+    w = s["wind"]
+    cell = s["cell"]
+    print(
+        f"site ({s['site']['lat']}, {s['site']['lon']}) -> cell ({cell['lat']}, {cell['lon']}), "
+        f"{cell['distance_km']} km; dataset {s['dataset']['id']}"
+        + ("  [SYNTHETIC]" if s["dataset"]["synthetic"] else "")
+    )
+    print(f"wind at {w['height_m']:g} m")
+    for year, v in w["annual_mean_ms"].items():
+        cov = s["coverage"][year]
+        shown = f"{v:6.2f} m/s" if v is not None else "   incomplete"
+        print(f"  {year}  {shown}   coverage {cov:.3f}")
+    t3 = w["trailing_3y_mean_ms"]
+    years = ", ".join(str(y) for y in w["trailing_3y_years"])
+    print(f"  trailing 3-year mean ({years}): " + (f"{t3:.2f} m/s" if t3 is not None else "n/a"))
+    print(f"  long-term mean {w['long_term_mean_ms']} m/s, IAV {w['iav']}, monthly CV {w['monthly_cv']}")
+    print(f"  Weibull k {w['weibull_k']}, c {w['weibull_c_ms']} m/s; shear exponent {w['shear_exponent']}")
+    if s["solar"]:
+        print(f"sunshine {s['solar']['mean_sunshine_hours']} h/yr, GHI {s['solar']['mean_ghi_kwh_m2']} kWh/m2/yr")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Sample data -> cube -> one Changji site summary."""
+    from climate_data.cube import Cube, build_cube
+    from climate_data.sample import write_sample
+
+    work: Path = args.dir
+    sample_dir = work / "sample"
+    cube_path = work / "changji_cube.nc"
+    if not cube_path.exists():
+        print(f"writing synthetic sample to {sample_dir} ...", flush=True)
+        paths = write_sample(sample_dir)
+        print(f"building cube {cube_path} ...", flush=True)
+        build_cube(paths, cube_path)
+    cube = Cube.open(cube_path)
+    print_site(cube.site(*CHANGJI_SITE).summary(100.0))
+    sys.stdout.flush()
+    return 0
