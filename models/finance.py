@@ -38,6 +38,8 @@ __all__ = [
     "dscr",
     "llcr",
     "llcr_by_year",
+    "opex_by_year",
+    "revenue_per_mwh_by_year",
     "size_debt",
 ]
 
@@ -316,6 +318,59 @@ def annuity_payment(loan_amount: float, interest_rate_pct: float, tenor_years: i
     return float(loan_amount) * r / (1.0 - (1.0 + r) ** (-tenor_years))
 
 
+def revenue_per_mwh_by_year(
+    terms: FinanceTerms, n_years: int, degradation_factors: ArrayLike | None = None
+) -> FloatArray:
+    """Revenue per MWh of undegraded energy in each year.
+
+    Parameters
+    ----------
+    terms : FinanceTerms
+        Tariff and escalation.
+    n_years : int
+        Number of years [years].
+    degradation_factors : array_like, optional
+        Output factor per year [-], length ``n_years``, finite and >= 0.
+
+    Returns
+    -------
+    ndarray
+        :math:`p (1 + e)^{t-1} d_t` [currency MWh-1] for t = 1 … n.
+    """
+    t = np.arange(n_years, dtype=np.float64)
+    price: FloatArray = (
+        float(terms.tariff_per_mwh) * (1.0 + float(terms.tariff_escalation_pct) / 100.0) ** t
+    )
+    if degradation_factors is not None:
+        deg = _check_series("degradation_factors", degradation_factors, n_years)
+        if np.any(deg < 0.0):
+            raise ValueError("degradation_factors must be >= 0 in every year")
+        price = price * deg
+    return price
+
+
+def opex_by_year(terms: FinanceTerms, n_years: int) -> FloatArray:
+    """Operating cost in each year.
+
+    Parameters
+    ----------
+    terms : FinanceTerms
+        Opex and inflation.
+    n_years : int
+        Number of years [years].
+
+    Returns
+    -------
+    ndarray
+        :math:`O (1 + i)^{t-1}` [currency year-1] for t = 1 … n.
+    """
+    t = np.arange(n_years, dtype=np.float64)
+    out: FloatArray = (
+        float(terms.opex_per_year) * (1.0 + float(terms.opex_inflation_pct) / 100.0) ** t
+    )
+    return out
+
+
 def cfads(
     energy_mwh_by_year: ArrayLike,
     terms: FinanceTerms,
@@ -358,15 +413,9 @@ def cfads(
     if np.any(energy < 0.0):
         raise ValueError("energy_mwh_by_year must be >= 0 MWh in every year")
     n = energy.shape[-1]
-    t = np.arange(n, dtype=np.float64)
-    tariff = float(terms.tariff_per_mwh) * (1.0 + float(terms.tariff_escalation_pct) / 100.0) ** t
-    opex = float(terms.opex_per_year) * (1.0 + float(terms.opex_inflation_pct) / 100.0) ** t
-    if degradation_factors is not None:
-        deg = _check_series("degradation_factors", degradation_factors, n)
-        if np.any(deg < 0.0):
-            raise ValueError("degradation_factors must be >= 0 in every year")
-        tariff = tariff * deg
-    out: FloatArray = energy * tariff - opex
+    price = revenue_per_mwh_by_year(terms, n, degradation_factors)
+    opex = opex_by_year(terms, n)
+    out: FloatArray = energy * price - opex
     return out
 
 

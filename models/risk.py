@@ -1,0 +1,561 @@
+r"""Monte Carlo probability of default, expected loss and supervisory grade.
+
+Each Monte Carlo path is one possible loan life: a sequence of ``tenor_years`` climate years
+drawn from the site's own complete years by circular block bootstrap, scaled by one energy-model
+error per path, turned into CFADS with :func:`models.finance.cfads` and set against the fixed
+debt service of the loan. A debt service reserve account (DSRA) absorbs shortfalls; the path
+defaults in the first year the reserve cannot cover the gap. All paths are computed at once
+with numpy (a loop over the ≤ 30 years only).
+
+References
+----------
+.. [1] Künsch, H. R. (1989). The jackknife and the bootstrap for general stationary
+   observations. *Annals of Statistics* 17(3), 1217–1241. doi:10.1214/aos/1176347265
+.. [2] Politis, D. N. and Romano, J. P. (1992). A circular block-resampling procedure for
+   stationary data. In *Exploring the Limits of Bootstrap*, 263–270. Wiley.
+.. [3] Basel Committee on Banking Supervision (2006). *International Convergence of Capital
+   Measurement and Capital Standards* (Basel II), §§ 275–282 and Annex 6 (specialised
+   lending, supervisory slotting criteria). https://www.bis.org/publ/bcbs128.htm
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from models.finance import DebtSchedule, FinanceTerms, opex_by_year, revenue_per_mwh_by_year
+
+__all__ = [
+    "GRADE_PD_UPPER_BOUNDS",
+    "GRADE_RISK_WEIGHT_PCT",
+    "PD_FLOOR",
+    "RiskResult",
+    "annualise_pd",
+    "default_years",
+    "grade_from_pd",
+    "simulate_default",
+]
+
+FloatArray = NDArray[np.float64]
+
+PD_FLOOR = 0.0003
+"""Floor of the one-year PD [-] (Basel 0.03 %; ``shared/reference/finance.md``)."""
+
+GRADE_PD_UPPER_BOUNDS: tuple[tuple[str, float], ...] = (
+    ("Strong", 0.004),
+    ("Good", 0.008),
+    ("Satisfactory", 0.028),
+)
+"""Upper bounds (exclusive) of the one-year PD for each slotting grade; above: ``"Weak"``.
+
+The bounds are the supervisory expected-loss rates of the grades (Strong 0.4 %, Good 0.8 %,
+Satisfactory 2.8 %, Weak 8 % of exposure; Basel II Annex 6, ``shared/reference/finance.md``)
+read as PD limits. A loan graded this way has a one-year expected loss at or below its grade's
+supervisory EL rate even at LGD = 100 %, so the mapping never grades a loan better than the
+supervisor's own loss allowance for the grade would support. Cross-check: the long-run
+project-finance average (Moody's 1983–2015, 10-year cumulative default 6.7 %, i.e.
+1 − 0.933^(1/10) ≈ 0.69 % a year) falls in "Good", where the market places a typical
+project-finance bank loan. The "Default" slot is for loans already in default and is never
+assigned by this model.
+"""
+
+GRADE_RISK_WEIGHT_PCT: dict[str, float] = {
+    "Strong": 70.0,
+    "Good": 90.0,
+    "Satisfactory": 115.0,
+    "Weak": 250.0,
+}
+"""Supervisory slotting risk weights [%] (Basel II §275; ``shared/reference/finance.md``)."""
+
+_SEED_BITS = 53
+"""Drawn seeds are < 2**53: exact in a JSON number (IEEE double) and in a SQLite INTEGER."""
+
+_SHORTFALL_RTOL = 1e-9
+"""Shortfalls smaller than this fraction of the year's debt service are rounding, not default."""
+
+
+def grade_from_pd(pd_annual: float) -> str:
+    """Supervisory slotting grade for a one-year PD.
+
+    Parameters
+    ----------
+    pd_annual : float
+        One-year probability of default [-], 0 to 1.
+
+    Returns
+    -------
+    str
+        ``"Strong"`` (PD < 0.4 %), ``"Good"`` (< 0.8 %), ``"Satisfactory"`` (< 2.8 %) or
+        ``"Weak"``; see :data:`GRADE_PD_UPPER_BOUNDS` for the justification.
+    """
+    if not 0.0 <= pd_annual <= 1.0:
+        raise ValueError(f"pd_annual must be between 0 and 1, got {pd_annual}")
+    for grade, bound in GRADE_PD_UPPER_BOUNDS:
+        if pd_annual < bound:
+            return grade
+    return "Weak"
+
+
+def annualise_pd(pd_tenor: float, tenor_years: int, floor: float = PD_FLOOR) -> float:
+    r"""Constant one-year PD equivalent to a cumulative PD over the tenor, floored.
+
+    Parameters
+    ----------
+    pd_tenor : float
+        Probability of default at any time within the tenor [-].
+    tenor_years : int
+        Tenor [years].
+    floor : float, default 0.0003
+        Regulatory floor [-].
+
+    Returns
+    -------
+    float
+        :math:`\max(1 - (1 - PD_{tenor})^{1/n}, floor)` [-].
+    """
+    if not 0.0 <= pd_tenor <= 1.0:
+        raise ValueError(f"pd_tenor must be between 0 and 1, got {pd_tenor}")
+    return max(1.0 - float((1.0 - pd_tenor) ** (1.0 / tenor_years)), float(floor))
+
+
+def default_years(
+    cfads_paths: ArrayLike,
+    debt_service: ArrayLike,
+    reserve_months: float = 6.0,
+    replenish: bool = True,
+) -> NDArray[np.int64]:
+    r"""Year of first default of each path, with a debt service reserve account.
+
+    Parameters
+    ----------
+    cfads_paths : array_like
+        CFADS [currency year-1], shape (paths, years).
+    debt_service : array_like
+        Scheduled debt service per year [currency year-1], length ``years``, > 0.
+    reserve_months : float, default 6.0
+        Size of the reserve in months of debt service [months], ≥ 0.
+    replenish : bool, default True
+        Whether surplus cash refills the reserve.
+
+    Returns
+    -------
+    ndarray of int64
+        Loan year (1-based) of default per path; 0 when the path never defaults.
+
+    Notes
+    -----
+    The reserve is funded at financial close with :math:`R_0 = (m/12)\,DS_1` (six months of
+    the first year's debt service by default; the market's DSRA size,
+    ``shared/reference/finance.md``). In year :math:`t`, with gap :math:`g_t = DS_t - CFADS_t`:
+
+    * :math:`g_t > R_{t-1}` (beyond a rounding tolerance of :math:`10^{-9} DS_t`): default in
+      year :math:`t`;
+    * :math:`0 < g_t \le R_{t-1}`: the reserve pays the gap, :math:`R_t = R_{t-1} - g_t`;
+    * :math:`g_t \le 0` and ``replenish``: the surplus refills the reserve up to its target,
+      six months of the next year's debt service,
+      :math:`R_t = \min(R_{t-1} - g_t, (m/12) DS_{t+1})`; any excess above the target is
+      released to the sponsor (cash sweeps and lock-ups are not modelled). Without
+      ``replenish`` the reserve only ever falls.
+
+    A defaulted path stays defaulted; later years are not examined.
+    """
+    c = np.asarray(cfads_paths, dtype=np.float64)
+    if c.ndim != 2:
+        raise ValueError(f"cfads_paths must have shape (paths, years), got {c.shape}")
+    return _default_years_year_major(
+        np.ascontiguousarray(c.T), debt_service, reserve_months, replenish
+    )
+
+
+def _default_years_year_major(
+    cash: FloatArray, debt_service: ArrayLike, reserve_months: float, replenish: bool
+) -> NDArray[np.int64]:
+    """:func:`default_years` on CFADS laid out (years, paths), rows contiguous."""
+    ds = np.asarray(debt_service, dtype=np.float64)
+    n_years = cash.shape[0]
+    if ds.shape != (n_years,):
+        raise ValueError(f"debt_service must have {n_years} years, got shape {ds.shape}")
+    if not np.all(np.isfinite(ds)) or np.any(ds <= 0.0):
+        raise ValueError("debt_service must be finite and > 0 in every year")
+    if not math.isfinite(reserve_months) or reserve_months < 0.0:
+        raise ValueError(f"reserve_months must be >= 0, got {reserve_months}")
+    share = reserve_months / 12.0
+    targets = share * np.append(ds[1:], 0.0)
+    reserve = np.full(cash.shape[1], share * ds[0])
+    year = np.zeros(cash.shape[1], dtype=np.int64)
+    for k in range(n_years):
+        gap = ds[k] - cash[k]
+        fails = (gap > reserve + _SHORTFALL_RTOL * ds[k]) & (year == 0)
+        year[fails] = k + 1
+        if replenish:
+            reserve -= gap
+            np.minimum(reserve, targets[k], out=reserve, where=gap <= 0.0)
+        else:
+            reserve -= np.maximum(gap, 0.0)
+    return year
+
+
+def _quantiles(values: FloatArray, probs: tuple[float, ...]) -> FloatArray:
+    """Quantiles along the last axis, numpy's default ("linear") definition.
+
+    One single-``kth`` partition per probability: numpy's multi-``kth`` partition (used by
+    ``np.quantile``) is several times slower on (20, 10 000) arrays, and this is the largest
+    cost of a simulation.
+    """
+    n = values.shape[-1]
+    out = np.empty((len(probs), *values.shape[:-1]))
+    work = values.copy()
+    for i, q in enumerate(probs):
+        h = (n - 1) * q
+        lo = math.floor(h)
+        # Partitioning an already partitioned array again is valid, so one copy serves all.
+        work.partition(lo, axis=-1)
+        v_lo = work[..., lo]
+        if lo + 1 < n:
+            v_hi = work[..., lo + 1 :].min(axis=-1)
+            out[i] = v_lo + (h - lo) * (v_hi - v_lo)
+        else:
+            out[i] = v_lo
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class RiskResult:
+    r"""Outcome of :func:`simulate_default`.
+
+    Percentiles are named ``qNN``: the NN-th percentile across paths (NN % of paths lie
+    below). This is *not* the energy exceedance convention, where P90 is the value exceeded
+    in 90 % of cases, i.e. the 10th percentile.
+
+    Attributes
+    ----------
+    seed : int
+        Seed actually used; passing it back reproduces the result exactly.
+    n_paths : int
+        Number of Monte Carlo paths.
+    tenor_years : int
+        Loan tenor [years].
+    block_length : int
+        Bootstrap block length [years].
+    sigma_model : float
+        Standard deviation of the per-path energy-model error [-].
+    reserve_months : float
+        Debt service reserve size [months of debt service].
+    lgd : float
+        Loss given default [-].
+    pd_tenor : float
+        Share of paths that default within the tenor [-].
+    pd_tenor_se : float
+        Monte Carlo standard error of ``pd_tenor``, :math:`\sqrt{p(1-p)/N}` [-].
+    pd_annual : float
+        :math:`1 - (1 - PD_{tenor})^{1/n}`, floored at 0.03 % [-].
+    cumulative_pd_by_year : ndarray
+        Share of paths defaulted by the end of each year [-].
+    min_dscr_q01, min_dscr_q05, min_dscr_q10, min_dscr_q50 : float
+        Percentiles of the per-path minimum DSCR [-].
+    dscr_q10_by_year, dscr_q50_by_year, dscr_q90_by_year : ndarray
+        Percentiles of each year's DSCR across paths (fan chart) [-]; computed from CFADS
+        alone, before the reserve, and for every path including defaulted ones.
+    ead : float
+        Exposure at default: the loan amount [currency].
+    expected_loss : float
+        One-year expected loss ``pd_annual × lgd × ead`` [currency] (Basel convention:
+        one-year PD, the same PD that sets the grade).
+    expected_loss_tenor : float
+        Lifetime expected loss ``pd_tenor × lgd × ead`` [currency]; an upper bound, since the
+        balance at default is below the loan amount once amortisation starts.
+    grade : str
+        Slotting grade from ``pd_annual`` (:func:`grade_from_pd`).
+    risk_weight_pct : float
+        Supervisory risk weight of the grade [%].
+    """
+
+    seed: int
+    n_paths: int
+    tenor_years: int
+    block_length: int
+    sigma_model: float
+    reserve_months: float
+    lgd: float
+    pd_tenor: float
+    pd_tenor_se: float
+    pd_annual: float
+    cumulative_pd_by_year: FloatArray
+    min_dscr_q01: float
+    min_dscr_q05: float
+    min_dscr_q10: float
+    min_dscr_q50: float
+    dscr_q10_by_year: FloatArray
+    dscr_q50_by_year: FloatArray
+    dscr_q90_by_year: FloatArray
+    ead: float
+    expected_loss: float
+    expected_loss_tenor: float
+    grade: str
+    risk_weight_pct: float
+
+    def __post_init__(self) -> None:
+        for name in (
+            "cumulative_pd_by_year",
+            "dscr_q10_by_year",
+            "dscr_q50_by_year",
+            "dscr_q90_by_year",
+        ):
+            arr = np.array(getattr(self, name), dtype=np.float64, copy=True)
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (plain floats, ints, strings and lists)."""
+        return {
+            "seed": self.seed,
+            "n_paths": self.n_paths,
+            "tenor_years": self.tenor_years,
+            "block_length": self.block_length,
+            "sigma_model": self.sigma_model,
+            "reserve_months": self.reserve_months,
+            "lgd": self.lgd,
+            "pd_tenor": self.pd_tenor,
+            "pd_tenor_se": self.pd_tenor_se,
+            "pd_annual": self.pd_annual,
+            "cumulative_pd_by_year": self.cumulative_pd_by_year.tolist(),
+            "min_dscr_quantiles": {
+                "q01": self.min_dscr_q01,
+                "q05": self.min_dscr_q05,
+                "q10": self.min_dscr_q10,
+                "q50": self.min_dscr_q50,
+            },
+            "dscr_by_year": [
+                {"year": k + 1, "q10": lo, "q50": mid, "q90": hi}
+                for k, (lo, mid, hi) in enumerate(
+                    zip(
+                        self.dscr_q10_by_year.tolist(),
+                        self.dscr_q50_by_year.tolist(),
+                        self.dscr_q90_by_year.tolist(),
+                        strict=True,
+                    )
+                )
+            ],
+            "ead": self.ead,
+            "expected_loss": self.expected_loss,
+            "expected_loss_tenor": self.expected_loss_tenor,
+            "grade": self.grade,
+            "risk_weight_pct": self.risk_weight_pct,
+        }
+
+
+def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:
+    if not isinstance(value, int | np.integer) or isinstance(value, bool):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    v = int(value)
+    if v < low or (high is not None and v > high):
+        limit = f"from {low} to {high}" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be {limit}, got {v}")
+    return v
+
+
+def _check_float(name: str, value: object, low: float, high: float) -> float:
+    if not isinstance(value, int | float | np.integer | np.floating) or isinstance(value, bool):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    v = float(value)
+    if not (math.isfinite(v) and low <= v <= high):
+        raise ValueError(f"{name} must be between {low:g} and {high:g}, got {v}")
+    return v
+
+
+def simulate_default(
+    climate_year_energy_mwh: ArrayLike,
+    terms: FinanceTerms,
+    schedule_or_debt_service: DebtSchedule | ArrayLike,
+    sigma_model: float,
+    n_paths: int = 10_000,
+    seed: int | None = None,
+    block_length: int = 2,
+    lgd: float = 0.20,
+    degradation_factors: ArrayLike | None = None,
+    reserve_months: float = 6.0,
+    replenish_reserve: bool = True,
+) -> RiskResult:
+    r"""Monte Carlo probability of default, expected loss and grade of a loan.
+
+    Parameters
+    ----------
+    climate_year_energy_mwh : array_like
+        Net energy of each of the site's complete climate years, in calendar order, before
+        degradation [MWh year-1]; finite, ≥ 0. Incomplete years must be removed, not filled.
+    terms : FinanceTerms
+        Tariff, opex, escalation, tenor and loan amount (the EAD).
+    schedule_or_debt_service : DebtSchedule or array_like
+        The loan's schedule, or its debt service per year [currency year-1] (length
+        ``tenor_years``, > 0). Fixed at financial close: a sculpted loan keeps the schedule it
+        was sculpted on while the simulated CFADS vary.
+    sigma_model : float
+        Standard deviation of the energy-model error [-] (e.g. 0.06 for reanalysis-only
+        estimates), 0 to 1.
+    n_paths : int, default 10000
+        Number of paths, 1 to 1,000,000.
+    seed : int, optional
+        Seed of ``numpy.random.default_rng``; when ``None`` one is drawn from OS entropy and
+        returned in the result.
+    block_length : int, default 2
+        Bootstrap block length [years], 1 to the number of climate years. Two keeps the
+        lag-1 persistence of annual wind and sunshine (e.g. multi-year NAO or ENSO phases)
+        while leaving enough distinct blocks for records of 10–40 years.
+    lgd : float, default 0.20
+        Loss given default [-]; 0.20 is one minus the ~80 % ultimate recovery of
+        project-finance bank loans (Moody's 1983–2015, ``shared/reference/finance.md``).
+    degradation_factors : array_like, optional
+        Output factor per loan year [-], length ``tenor_years``.
+    reserve_months : float, default 6.0
+        Debt service reserve [months of debt service], 0 to 24; see :func:`default_years`.
+    replenish_reserve : bool, default True
+        Whether surplus cash refills the reserve; see :func:`default_years`.
+
+    Returns
+    -------
+    RiskResult
+
+    Raises
+    ------
+    ValueError
+        On empty, missing or negative energy, inconsistent tenor or loan amount, or an
+        argument out of range; the message names it.
+
+    Notes
+    -----
+    For path :math:`j` and loan year :math:`t`:
+
+    * climate year: circular block bootstrap [1]_ [2]_ — block starts drawn uniformly from
+      the :math:`N` years, each block takes :math:`L` consecutive years wrapping from the last
+      year to the first, blocks are concatenated and cut to the tenor;
+    * model error: :math:`\varepsilon_j \sim \mathcal{N}(1, \sigma_{model})`, one per path
+      and *persistent* across the tenor (a reanalysis bias does not average out over years),
+      truncated at 0 (negative energy is impossible);
+    * :math:`E_{j,t} = E_{y(j,t)} \varepsilon_j`, then CFADS as in :func:`models.finance.cfads`
+      and default by :func:`default_years`.
+
+    :math:`PD_{tenor}` is the share of defaulted paths (standard error
+    :math:`\sqrt{p(1-p)/N_{paths}}`), :math:`PD_{1y} = \max(1 - (1 - PD_{tenor})^{1/n},
+    0.03\%)`, expected loss :math:`EL = PD_{1y} \cdot LGD \cdot EAD` with EAD the loan amount
+    (Basel's one-year EL [3]_; :math:`PD_{tenor}` gives the lifetime figure), and the grade
+    follows :func:`grade_from_pd`.
+
+    The random numbers are drawn in a fixed order (block starts, then model errors) and do
+    not depend on tariff, opex or debt service, so runs with the same seed share their paths
+    (common random numbers): the PD is then monotone in tariff, loan amount and opex.
+
+    References
+    ----------
+    .. [1] Künsch (1989). doi:10.1214/aos/1176347265
+    .. [2] Politis and Romano (1992), circular block bootstrap.
+    .. [3] BCBS (2006), Basel II §§ 275–282, Annex 6. https://www.bis.org/publ/bcbs128.htm
+    """
+    energy = np.asarray(climate_year_energy_mwh, dtype=np.float64)
+    if energy.ndim != 1 or energy.size == 0:
+        raise ValueError(
+            "climate_year_energy_mwh must be a 1-D list with one value per complete climate "
+            f"year, got shape {energy.shape}"
+        )
+    if not np.all(np.isfinite(energy)):
+        bad = int(np.flatnonzero(~np.isfinite(energy))[0])
+        raise ValueError(
+            f"climate_year_energy_mwh is missing (NaN or infinite) at position {bad}; "
+            "drop incomplete climate years instead of filling them"
+        )
+    if np.any(energy < 0.0):
+        raise ValueError("climate_year_energy_mwh must be >= 0 MWh in every year")
+    n_years = int(terms.tenor_years)
+    n_climate = int(energy.size)
+    sigma = _check_float("sigma_model", sigma_model, 0.0, 1.0)
+    paths = _check_int("n_paths", n_paths, 1, 1_000_000)
+    block = _check_int("block_length", block_length, 1, n_climate)
+    loss_given_default = _check_float("lgd", lgd, 0.0, 1.0)
+    reserve = _check_float("reserve_months", reserve_months, 0.0, 24.0)
+
+    if isinstance(schedule_or_debt_service, DebtSchedule):
+        sched = schedule_or_debt_service
+        if sched.tenor_years != n_years:
+            raise ValueError(
+                f"the debt schedule has {sched.tenor_years} years but terms.tenor_years is "
+                f"{n_years}"
+            )
+        if not math.isclose(sched.loan_amount, float(terms.loan_amount), rel_tol=1e-9):
+            raise ValueError(
+                f"the debt schedule is for a loan of {sched.loan_amount:,.2f} but "
+                f"terms.loan_amount is {float(terms.loan_amount):,.2f}; build the schedule "
+                "from the same terms"
+            )
+        ds = np.asarray(sched.debt_service, dtype=np.float64)
+    else:
+        ds = np.asarray(schedule_or_debt_service, dtype=np.float64)
+        if ds.shape != (n_years,):
+            raise ValueError(
+                f"debt service must have one value per loan year ({n_years}), got shape {ds.shape}"
+            )
+        if not np.all(np.isfinite(ds)) or np.any(ds <= 0.0):
+            raise ValueError("debt service must be finite and > 0 in every loan year")
+
+    if seed is None:
+        entropy = np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0]
+        used_seed = int(entropy >> np.uint64(64 - _SEED_BITS))
+    else:
+        used_seed = _check_int("seed", seed, 0)
+    rng = np.random.default_rng(used_seed)
+
+    price = revenue_per_mwh_by_year(terms, n_years, degradation_factors)
+    opex = opex_by_year(terms, n_years)
+
+    # Arrays are (years, paths): each year's row is contiguous for the loop in
+    # _default_years_year_major and for the per-year quantiles.
+    n_blocks = -(-n_years // block)
+    starts = rng.integers(0, n_climate, size=(n_blocks, paths))
+    offsets = np.arange(block)[None, :, None]
+    idx = (starts[:, None, :] + offsets).reshape(n_blocks * block, paths)[:n_years]
+    idx %= n_climate
+    error = np.maximum(rng.normal(1.0, sigma, size=paths), 0.0)
+    cash = energy[idx]
+    cash *= error
+    cash *= price[:, None]
+    cash -= opex[:, None]
+
+    year = _default_years_year_major(cash, ds, reserve, replenish_reserve)
+    counts = np.bincount(year, minlength=n_years + 1)
+    cumulative = np.cumsum(counts[1:]) / paths
+    pd_tenor = float(cumulative[-1])
+    pd_annual = annualise_pd(pd_tenor, n_years)
+
+    ratios = cash / ds[:, None]
+    min_q = _quantiles(ratios.min(axis=0), (0.01, 0.05, 0.10, 0.50))
+    fan = _quantiles(ratios, (0.10, 0.50, 0.90))
+
+    ead = float(terms.loan_amount)
+    grade = grade_from_pd(pd_annual)
+    return RiskResult(
+        seed=used_seed,
+        n_paths=paths,
+        tenor_years=n_years,
+        block_length=block,
+        sigma_model=sigma,
+        reserve_months=reserve,
+        lgd=loss_given_default,
+        pd_tenor=pd_tenor,
+        pd_tenor_se=math.sqrt(pd_tenor * (1.0 - pd_tenor) / paths),
+        pd_annual=pd_annual,
+        cumulative_pd_by_year=cumulative,
+        min_dscr_q01=float(min_q[0]),
+        min_dscr_q05=float(min_q[1]),
+        min_dscr_q10=float(min_q[2]),
+        min_dscr_q50=float(min_q[3]),
+        dscr_q10_by_year=fan[0],
+        dscr_q50_by_year=fan[1],
+        dscr_q90_by_year=fan[2],
+        ead=ead,
+        expected_loss=pd_annual * loss_given_default * ead,
+        expected_loss_tenor=pd_tenor * loss_given_default * ead,
+        grade=grade,
+        risk_weight_pct=GRADE_RISK_WEIGHT_PCT[grade],
+    )
