@@ -25,8 +25,8 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_cube.py
-	$(BIN)/python benchmarks/bench_site.py
+	$(BIN)/python -m benchmarks.bench_cube
+	$(BIN)/python -m benchmarks.bench_site
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

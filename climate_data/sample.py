@@ -84,12 +84,10 @@ def write_sample(out_dir: str | os.PathLike[str], spec: SampleSpec | None = None
     spec = spec or SampleSpec()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    fields = _generate(spec)
     paths = []
     for year in spec.years:
-        sel = fields.time.dt.year == year
         path = out / f"era5_sample_{year}.nc"
-        _write_cds_file(fields.isel(time=sel.values), path, spec)
+        _write_cds_file(_generate(spec, year), path, spec)
         paths.append(path)
     return paths
 
@@ -111,11 +109,12 @@ def _ar1(rng: np.random.Generator, n: int, shape: tuple[int, ...], phi: float) -
     return np.asarray(signal.lfilter([1.0], [1.0, -phi], eps, axis=0))
 
 
-def _generate(spec: SampleSpec) -> xr.Dataset:
-    rng = np.random.default_rng(spec.seed)
+def _generate(spec: SampleSpec, year: int) -> xr.Dataset:
+    """One calendar year of fields; each year has its own random stream (seed, year)."""
+    rng = np.random.default_rng([spec.seed, year])
     lat = np.asarray(spec.lats, dtype=float)
     lon = np.asarray(spec.lons, dtype=float)
-    time = pd.date_range(f"{spec.years[0]}-01-01", f"{spec.years[-1]}-12-31 23:00", freq="h")
+    time = pd.date_range(f"{year}-01-01", f"{year}-12-31 23:00", freq="h")
     nt, ny, nx = time.size, lat.size, lon.size
     glat, glon = np.meshgrid(lat, lon, indexing="ij")
     hours = time.hour.to_numpy()[:, None, None]
@@ -130,12 +129,8 @@ def _generate(spec: SampleSpec) -> xr.Dataset:
     weibull_unit = (-np.log1p(-u)) ** (1.0 / WEIBULL_SHAPE) / special.gamma(1.0 + 1.0 / WEIBULL_SHAPE)
     seasonal = 1.0 + 0.12 * np.cos(2.0 * np.pi * (doy - 110) / 365.25)
     diurnal = 1.0 + 0.06 * np.cos(2.0 * np.pi * (local_solar_hour - 2.0) / 24.0)
-    year_idx = (time.year.to_numpy() - spec.years[0])[:, None, None]
-    year_factor_regional = 1.0 + 0.035 * rng.standard_normal(len(spec.years))
-    year_factor_local = 1.0 + 0.01 * rng.standard_normal((len(spec.years), ny, nx))
-    year_factor = year_factor_regional[year_idx] * np.take_along_axis(
-        year_factor_local, np.broadcast_to(year_idx, (nt, ny, nx)), axis=0
-    )
+    # inter-annual variability: a regional factor of the year and a small local one
+    year_factor = (1.0 + 0.035 * rng.standard_normal()) * (1.0 + 0.01 * rng.standard_normal((ny, nx)))
     norm = seasonal.mean() * diurnal.mean(axis=0)
     ws100 = _mean_wind_100m(glat, glon)[None] * weibull_unit * seasonal * diurnal / norm * year_factor
     alpha = (0.14 + 0.04 * (46.0 - glat) / 3.0)[None] * (1.0 + 0.3 * np.cos(2.0 * np.pi * (local_solar_hour - 3.0) / 24.0))

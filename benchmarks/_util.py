@@ -1,0 +1,34 @@
+"""Helpers shared by the benchmark scripts: run a step in a fresh process, read its peak RSS."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+
+def run_measured(code: str) -> dict[str, float]:
+    """Run ``code`` in a new Python process; it must set ``result`` (a dict) to report.
+
+    The child adds ``peak_rss_mb`` (its own maximum resident set size) and ``seconds``
+    (wall time of ``code`` alone, without interpreter start-up).
+    """
+    wrapper = textwrap.dedent(
+        """
+        import json, resource, time
+        t0 = time.perf_counter()
+        result = {}
+        exec(compile(CODE, "<bench>", "exec"))
+        result["seconds"] = time.perf_counter() - t0
+        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print("RESULT " + json.dumps(result))
+        """
+    ).replace("CODE", repr(code))
+    proc = subprocess.run(
+        [sys.executable, "-c", wrapper], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr)
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")][-1]
+    return dict(json.loads(line[len("RESULT ") :]))
