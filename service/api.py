@@ -1,0 +1,742 @@
+"""The API blueprint: endpoints of contract v1 (DESIGN.md) under ``/api/v1``.
+
+Every view is declared with :func:`endpoint`, which records an
+:class:`~service.openapi.Operation` (for ``/openapi.json`` and ``/docs``) and wraps the view
+with, in this order: API-key check and role (401/403), rate limit (429), content type (415),
+JSON body (400/413), and pydantic validation of query and body (422). A view therefore only
+sees validated input, and every error leaves as problem+json (:mod:`service.problems`).
+
+An assessment is written to the audit store before its response is sent; when the store cannot
+take it the client gets 503 and no decision.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from flask import Blueprint, Response, current_app, g, request
+from pydantic import BaseModel, ValidationError
+
+from climate_data.errors import ClimateDataError, SiteOutsideCoverage
+from service import auth, schemas
+from service.config import ServiceConfig
+from service.openapi import Operation, build_document, render_docs
+from service.problems import Problem, field_error, validation_problem
+from service.store import AssessmentRecord, AuditStore, StoreUnavailable, utcnow
+
+API_PREFIX = "/api/v1"
+#: Key of the per-app state in ``app.extensions``.
+EXTENSION = "climate_loan"
+
+bp = Blueprint("api", __name__, url_prefix=API_PREFIX)
+root = Blueprint("root", __name__)
+
+#: Every declared operation, in declaration order.
+OPERATIONS: list[Operation] = []
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class RateLimiter:
+    """Fixed one-minute windows of requests per API key (per worker process).
+
+    Parameters
+    ----------
+    per_minute : int
+        Requests allowed per key per window; 0 means no limit.
+    clock : callable
+        Monotonic seconds (injected by tests that cross a window).
+    """
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._windows: dict[str, tuple[int, int]] = {}
+
+    def check(self, key_id: str) -> int | None:
+        """Count a request; return None when allowed, else seconds until the next window."""
+        if self.per_minute <= 0:
+            return None
+        now = self.clock()
+        window = int(now // 60)
+        with self._lock:
+            current, count = self._windows.get(key_id, (window, 0))
+            if current != window:
+                current, count = window, 0
+            if count >= self.per_minute:
+                return max(1, math.ceil((window + 1) * 60 - now))
+            self._windows[key_id] = (current, count + 1)
+        return None
+
+
+@dataclass
+class ServiceState:
+    """What one worker process loads once in the factory and shares between requests.
+
+    Attributes
+    ----------
+    config : ServiceConfig
+        Validated settings.
+    cube : climate_data.cube.Cube
+        The indicator cube, in memory.
+    store : AuditStore
+        Audit database.
+    policies : dict
+        Lending policies by id (``models.policy.Policy``).
+    default_policies : dict
+        Default policy id per technology.
+    code_version : str
+        Version of this package.
+    limiter : RateLimiter
+        Per-key request counter.
+    """
+
+    config: ServiceConfig
+    cube: Any
+    store: AuditStore
+    policies: dict[str, Any]
+    default_policies: dict[str, str]
+    code_version: str
+    limiter: RateLimiter
+    _document: dict[str, Any] | None = field(default=None, repr=False)
+
+    def document(self) -> dict[str, Any]:
+        """Return the OpenAPI document (built on first use)."""
+        if self._document is None:
+            self._document = build_document(
+                OPERATIONS,
+                title="Climate Loan Risk",
+                version=self.code_version,
+                description=(
+                    "Whether a wind or solar project can repay its loan, judged from decades of "
+                    "gridded weather data. Contract v1."
+                ),
+            )
+        return self._document
+
+
+def state() -> ServiceState:
+    """Return the :class:`ServiceState` of the current app."""
+    st: ServiceState = current_app.extensions[EXTENSION]
+    return st
+
+
+# ----- request handling ----------------------------------------------------------------------
+
+
+def json_response(
+    body: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    """Make a JSON response with keys in the order given (no NaN: JSON has none)."""
+    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False, allow_nan=False)
+    response = Response(text, status=status, mimetype="application/json")
+    for k, v in (headers or {}).items():
+        response.headers[k] = v
+    return response
+
+
+def _authorize(role: str) -> Any:
+    st = state()
+    header = request.headers.get(auth.HEADER)
+    challenge = {"WWW-Authenticate": f'ApiKey header="{auth.HEADER}"'}
+    if not header:
+        raise Problem(401, f"send your API key in the {auth.HEADER} header", headers=challenge)
+    try:
+        record = auth.authenticate(st.store, header)
+    except StoreUnavailable as exc:
+        raise Problem(
+            503, f"{exc}; no decision was given, retry later", headers={"Retry-After": "30"}
+        ) from exc
+    if record is None:
+        raise Problem(401, "the API key is not valid or was revoked", headers=challenge)
+    g.api_key = record
+    if not auth.has_role(record.role, role):
+        raise Problem(
+            403, f"this action needs the {role} role; the key {record.id} is {record.role}"
+        )
+    wait = st.limiter.check(record.id)
+    if wait is not None:
+        raise Problem(
+            429,
+            f"more than {st.limiter.per_minute} requests in a minute for this key; "
+            f"retry in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    return record
+
+
+def _json_body() -> Any:
+    mimetype = request.mimetype or ""
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        shown = mimetype or "none"
+        raise Problem(415, f"send the body as application/json (Content-Type was {shown})")
+    data = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
+    try:
+        return json.loads(data)
+    except UnicodeDecodeError:
+        raise Problem(400, "the body is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise Problem(
+            400, f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+
+
+def endpoint(
+    method: str,
+    rule: str,
+    *,
+    summary: str,
+    tag: str,
+    responses: Mapping[int, tuple[type[BaseModel] | None, str]],
+    role: str | None = "officer",
+    query: type[BaseModel] | None = None,
+    body: type[BaseModel] | None = None,
+    description: str = "",
+    path_params: Mapping[str, str] | None = None,
+    extra_errors: tuple[int, ...] = (),
+    blueprint: Blueprint = bp,
+    prefix: str = API_PREFIX,
+    media_type: str = "application/json",
+    document: bool = True,
+) -> Callable[[F], F]:
+    """Declare a view: register the route, validate its input, and document it.
+
+    The wrapped view receives ``query=`` and ``body=`` (validated pydantic instances) when
+    ``query`` or ``body`` models are given, plus the path parameters.
+    """
+
+    def decorate(view: F) -> F:
+        path = prefix + rule.replace("<", "{").replace(">", "}")
+        if document:
+            OPERATIONS.append(
+                Operation(
+                    method=method,
+                    path=path,
+                    operation_id=view.__name__,
+                    summary=summary,
+                    description=description,
+                    tag=tag,
+                    role=role,
+                    query=query,
+                    body=body,
+                    responses=responses,
+                    path_params=path_params or {},
+                    media_type=media_type,
+                    extra_errors=extra_errors,
+                )
+            )
+
+        @functools.wraps(view)
+        def wrapper(**kwargs: Any) -> Any:
+            if role is not None:
+                _authorize(role)
+            if query is not None:
+                try:
+                    kwargs["query"] = query.model_validate(request.args.to_dict(flat=True))
+                except ValidationError as exc:
+                    raise validation_problem(exc) from None
+            if body is not None:
+                raw = _json_body()
+                g.raw_body = raw
+                try:
+                    kwargs["body"] = body.model_validate(raw)
+                except ValidationError as exc:
+                    raise validation_problem(exc) from None
+            return view(**kwargs)
+
+        blueprint.add_url_rule(rule, view.__name__, wrapper, methods=[method])
+        return view
+
+    return decorate
+
+
+# ----- health, docs --------------------------------------------------------------------------
+
+
+@endpoint(
+    "GET",
+    "/health",
+    summary="Service health: cube and audit database",
+    tag="service",
+    role=None,
+    responses={
+        200: (schemas.HealthOut, "Cube loaded and audit database usable"),
+        503: (schemas.HealthOut, "Degraded: the audit database is unavailable"),
+    },
+)
+def health() -> Response:
+    """Report the cube loaded by this worker and the audit database status."""
+    st = state()
+    ds = st.cube.dataset
+    cube = {
+        "status": "ok",
+        "id": ds.id,
+        "sha256": st.cube.sha256,
+        "synthetic": bool(ds.synthetic),
+        "start": ds.start,
+        "end": ds.end,
+    }
+    database = st.store.status()
+    ok = database["status"] == "ok"
+    body = {
+        "status": "ok" if ok else "degraded",
+        "version": st.code_version,
+        "cube": cube,
+        "database": database,
+    }
+    return json_response(body, 200 if ok else 503)
+
+
+@endpoint(
+    "GET",
+    "/openapi.json",
+    summary="This API's OpenAPI 3.1 document",
+    tag="service",
+    role=None,
+    responses={200: (None, "OpenAPI document")},
+    blueprint=root,
+    prefix="",
+)
+def openapi_json() -> Response:
+    """Serve the OpenAPI document generated from the pydantic models."""
+    return json_response(state().document())
+
+
+@endpoint(
+    "GET",
+    "/docs",
+    summary="Human-readable API documentation (works offline)",
+    tag="service",
+    role=None,
+    responses={200: (None, "HTML page")},
+    blueprint=root,
+    prefix="",
+    media_type="text/html",
+)
+def docs() -> Response:
+    """Serve the docs page rendered from the OpenAPI document."""
+    return Response(render_docs(state().document()), mimetype="text/html")
+
+
+# ----- site climate --------------------------------------------------------------------------
+
+
+def _site(lat: float, lon: float, where: str) -> Any:
+    try:
+        return state().cube.site(lat, lon)
+    except SiteOutsideCoverage as exc:
+        raise Problem(
+            422, str(exc), errors=[field_error(where, str(exc), "site_outside_coverage")]
+        ) from None
+
+
+@endpoint(
+    "GET",
+    "/sites/climate",
+    summary="Climate of a site: wind and sunshine years of the nearest cell",
+    tag="sites",
+    query=schemas.SiteClimateQuery,
+    responses={200: (schemas.SiteClimateOut, "Site-climate object")},
+)
+def site_climate(query: schemas.SiteClimateQuery) -> Response:
+    """Return the site-climate object at ``hub_height_m``."""
+    site = _site(query.lat, query.lon, "lat")
+    return json_response(site.summary(query.hub_height_m))
+
+
+# ----- assessments ---------------------------------------------------------------------------
+
+
+def _request_model() -> type[BaseModel]:
+    from service.requests import AssessmentRequest
+
+    model: type[BaseModel] = AssessmentRequest
+    return model
+
+
+def run_assessment(
+    st: ServiceState,
+    request_body: Mapping[str, Any],
+    *,
+    seed: int,
+    assessment_id: str | None = None,
+    created_at: Any = None,
+) -> dict[str, Any]:
+    """Compute (not store) the assessment object for a request body and a seed.
+
+    The same body, seed, cube and code give the same object; ``assessment_id`` and
+    ``created_at``, when given, are used instead of fresh ones (replay of a stored record).
+
+    Raises
+    ------
+    Problem
+        422 for a site outside the data, an unknown turbine or policy, or an unusable power
+        curve.
+    """
+    from models.assessment import assess
+
+    from service import requests as req
+
+    model = _request_model()
+    try:
+        parsed = model.model_validate({**request_body, "seed": seed})
+    except ValidationError as exc:
+        raise validation_problem(exc) from None
+    try:
+        inputs = req.to_model_inputs(parsed)
+    except req.RequestError as exc:
+        raise Problem(422, str(exc), errors=[field_error(exc.field, str(exc))]) from None
+    site = _site(parsed.site.lat, parsed.site.lon, "site")  # type: ignore[attr-defined]
+    kwargs: dict[str, Any] = {"seed": seed, "code_version": st.code_version}
+    if created_at is not None:
+        kwargs["created_at"] = created_at
+    if st.config.mc_paths is not None:
+        kwargs["n_paths"] = st.config.mc_paths
+    try:
+        result = assess(site, inputs.project, inputs.terms, inputs.policy, **kwargs)
+    except ClimateDataError as exc:
+        raise Problem(422, str(exc), errors=[field_error("site", str(exc))]) from None
+    out: dict[str, Any] = result.to_dict()
+    if assessment_id is not None:
+        out["id"] = assessment_id
+    return out
+
+
+@endpoint(
+    "POST",
+    "/assessments",
+    summary="Assess a project: decision, rules, energy and repayment; stored before it is returned",
+    tag="assessments",
+    body=None,
+    responses={201: (schemas.AssessmentOut, "Assessment object (stored)")},
+    extra_errors=(400, 413, 415, 422),
+    document=False,
+)
+def create_assessment() -> Response:
+    """Assess a request, write it to the audit store, then return it (201)."""
+    st = state()
+    raw = _json_body()
+    if not isinstance(raw, dict):
+        raise Problem(
+            422,
+            "the body must be a JSON object (an assessment request)",
+            errors=[field_error("(body)", "expected a JSON object", "model_type")],
+        )
+    model = _request_model()
+    try:
+        parsed = model.model_validate(raw)
+    except ValidationError as exc:
+        raise validation_problem(exc) from None
+    given_seed = getattr(parsed, "seed", None)
+    seed = int(given_seed) if given_seed is not None else secrets.randbelow(2**32)
+    created_at = utcnow()
+    out = run_assessment(st, raw, seed=seed, created_at=created_at)
+    text = json.dumps(out, ensure_ascii=False, allow_nan=False)
+    prov = out["provenance"]
+    site = raw["site"]
+    record = AssessmentRecord(
+        id=str(out["id"]),
+        created_at=created_at,
+        request_id=g.get("request_id", ""),
+        api_key_id=g.api_key.id,
+        decision=str(out["decision"]),
+        technology=str(raw["project"]["technology"]),
+        site_lat=float(site["lat"]),
+        site_lon=float(site["lon"]),
+        site_name=site.get("name"),
+        dataset_sha256=str(prov["dataset_sha256"]),
+        policy_id=str(prov["policy_id"]),
+        policy_version=str(prov["policy_version"]),
+        model_versions=dict(prov.get("model_versions") or {}),
+        code_version=str(prov["code_version"]),
+        seed=seed,
+        request_json=json.dumps(raw, ensure_ascii=False, allow_nan=False),
+        response_json=text,
+    )
+    try:
+        st.store.add_assessment(record)
+    except StoreUnavailable as exc:
+        current_app.logger.error("assessment not stored: %s", exc)
+        raise Problem(
+            503,
+            f"the assessment could not be recorded ({exc}); no decision was given, retry later",
+            headers={"Retry-After": "30"},
+        ) from None
+    return json_response(text, 201, {"Location": f"{API_PREFIX}/assessments/{record.id}"})
+
+
+@endpoint(
+    "GET",
+    "/assessments/<assessment_id>",
+    summary="A stored assessment, exactly as it was returned",
+    tag="assessments",
+    path_params={"assessment_id": "Assessment id"},
+    responses={200: (schemas.AssessmentOut, "Assessment object")},
+)
+def get_assessment(assessment_id: str) -> Response:
+    """Return a stored assessment (the response text as it was sent)."""
+    st = state()
+    try:
+        record = st.store.get_assessment(assessment_id)
+    except StoreUnavailable as exc:
+        raise Problem(503, f"{exc}; retry later", headers={"Retry-After": "30"}) from None
+    if record is None:
+        raise Problem(404, f"no assessment with id {assessment_id!r}")
+    return json_response(record.response_json)
+
+
+@endpoint(
+    "GET",
+    "/assessments",
+    summary="Stored assessments, newest first, paged and filtered by decision and date",
+    tag="assessments",
+    query=schemas.AssessmentListQuery,
+    responses={200: (schemas.AssessmentList, "A page of assessments")},
+)
+def list_assessments(query: schemas.AssessmentListQuery) -> Response:
+    """Page through the audit records."""
+    st = state()
+    start, end = query.window()
+    try:
+        records, total = st.store.list_assessments(
+            limit=query.limit,
+            offset=query.offset,
+            decision=query.decision,
+            created_from=start,
+            created_to=end,
+        )
+    except StoreUnavailable as exc:
+        raise Problem(503, f"{exc}; retry later", headers={"Retry-After": "30"}) from None
+    items = [
+        {
+            "id": r.id,
+            "created_at": r.created_at.isoformat(),
+            "decision": r.decision,
+            "technology": r.technology,
+            "site": {"lat": r.site_lat, "lon": r.site_lon, "name": r.site_name},
+            "policy_id": r.policy_id,
+            "policy_version": r.policy_version,
+            "dataset_sha256": r.dataset_sha256,
+            "api_key_id": r.api_key_id,
+            "request_id": r.request_id,
+        }
+        for r in records
+    ]
+    nxt = None
+    if query.offset + len(records) < total:
+        args = request.args.to_dict(flat=True)
+        args.update(offset=str(query.offset + query.limit), limit=str(query.limit))
+        from urllib.parse import urlencode
+
+        nxt = f"{API_PREFIX}/assessments?{urlencode(args)}"
+    return json_response(
+        {"items": items, "total": total, "limit": query.limit, "offset": query.offset, "next": nxt}
+    )
+
+
+# ----- policies, turbines, models ------------------------------------------------------------
+
+
+@endpoint(
+    "GET",
+    "/policies",
+    summary="Lending policies (products) and their rules",
+    tag="reference",
+    responses={200: (schemas.PolicyList, "Policies")},
+)
+def list_policies() -> Response:
+    """List the lending policies loaded by this worker."""
+    st = state()
+    return json_response(
+        {
+            "items": [p.to_dict() for p in st.policies.values()],
+            "defaults": dict(st.default_policies),
+        }
+    )
+
+
+@endpoint(
+    "GET",
+    "/turbines",
+    summary="Wind turbines of the library, optionally searched",
+    tag="reference",
+    query=schemas.TurbineQuery,
+    responses={200: (schemas.TurbineList, "Turbines")},
+)
+def list_turbines(query: schemas.TurbineQuery) -> Response:
+    """List or search the turbine library."""
+    from models import turbines
+
+    if query.q:
+        found = turbines.search_turbines(query.q, with_curve_only=query.with_curve_only)
+    else:
+        found = turbines.list_turbines(with_curve_only=query.with_curve_only)
+    items = [
+        {
+            "turbine_type": t.turbine_type,
+            "manufacturer": t.manufacturer,
+            "rated_power_kw": t.rated_power_kw,
+            "rotor_diameter_m": t.rotor_diameter_m,
+            "hub_heights_m": list(t.hub_heights_m),
+            "has_power_curve": t.has_power_curve,
+        }
+        for t in found
+    ]
+    return json_response({"items": items, "count": len(items)})
+
+
+def _registry(st: ServiceState) -> Any:
+    from models.registry import Registry
+
+    folder = st.config.models_dir or st.config.resolved_instance_path() / "models"
+    return Registry(folder)
+
+
+def _registry_problem(exc: Exception) -> Problem:
+    text = str(exc)
+    status = 404 if text.startswith("no model card") or "unknown model kind" in text else 409
+    return Problem(status, text)
+
+
+@endpoint(
+    "GET",
+    "/models",
+    summary="Statistical model versions in the registry",
+    tag="models",
+    responses={200: (schemas.ModelList, "Model cards")},
+)
+def list_models() -> Response:
+    """List model cards (id, kind, version, status, sha256, in use) of the registry."""
+    from models.registry import RegistryError
+
+    try:
+        rows = _registry(state()).table()
+    except RegistryError as exc:
+        raise Problem(500, f"the model registry is damaged: {exc}") from None
+    return json_response({"items": rows})
+
+
+def _change_status(card_id: str, action: str, note: str) -> Response:
+    from models.registry import RegistryError
+
+    registry = _registry(state())
+    by = f"{g.api_key.name} (key {g.api_key.id})"
+    try:
+        card = getattr(registry, action)(card_id, by=by, note=note)
+    except RegistryError as exc:
+        raise _registry_problem(exc) from None
+    current_app.logger.info("model %s: %s by %s", action, card_id, g.api_key.id)
+    return json_response(card.summary())
+
+
+@endpoint(
+    "POST",
+    "/models/<card_id>/promote",
+    summary="Promote a candidate model card to production (the previous one is retired)",
+    tag="models",
+    role="modeller",
+    body=schemas.ModelStatusChange,
+    path_params={"card_id": "Card id, e.g. `scorecard-v3`"},
+    responses={200: (schemas.ModelCardOut, "The promoted card")},
+    extra_errors=(409,),
+)
+def promote_model(card_id: str, body: schemas.ModelStatusChange) -> Response:
+    """Promote a model card."""
+    return _change_status(card_id, "promote", body.note)
+
+
+@endpoint(
+    "POST",
+    "/models/<card_id>/retire",
+    summary="Retire a model card",
+    tag="models",
+    role="modeller",
+    body=schemas.ModelStatusChange,
+    path_params={"card_id": "Card id, e.g. `scorecard-v3`"},
+    responses={200: (schemas.ModelCardOut, "The retired card")},
+    extra_errors=(409,),
+)
+def retire_model(card_id: str, body: schemas.ModelStatusChange) -> Response:
+    """Retire a model card."""
+    return _change_status(card_id, "retire", body.note)
+
+
+# ----- keys ----------------------------------------------------------------------------------
+
+
+def _key_out(record: Any) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "name": record.name,
+        "role": record.role,
+        "created_at": record.created_at.isoformat(),
+        "revoked_at": None if record.revoked_at is None else record.revoked_at.isoformat(),
+    }
+
+
+@endpoint(
+    "POST",
+    "/keys",
+    summary="Create an API key (shown once)",
+    tag="keys",
+    role="admin",
+    body=schemas.KeyCreate,
+    responses={201: (schemas.KeyCreated, "The new key; store it now")},
+)
+def create_key(body: schemas.KeyCreate) -> Response:
+    """Create a key for a person or system."""
+    try:
+        new = auth.create_key(state().store, body.role, body.name)
+    except StoreUnavailable as exc:
+        raise Problem(503, f"{exc}; retry later", headers={"Retry-After": "30"}) from None
+    return json_response(
+        {**_key_out(new.record), "key": new.key},
+        201,
+        {"Location": f"{API_PREFIX}/keys/{new.record.id}"},
+    )
+
+
+@endpoint(
+    "GET",
+    "/keys",
+    summary="List API keys (never the keys themselves)",
+    tag="keys",
+    role="admin",
+    responses={200: (schemas.KeyList, "Keys")},
+)
+def list_keys() -> Response:
+    """List every key with its role and state."""
+    try:
+        records = state().store.list_keys()
+    except StoreUnavailable as exc:
+        raise Problem(503, f"{exc}; retry later", headers={"Retry-After": "30"}) from None
+    return json_response({"items": [_key_out(r) for r in records]})
+
+
+@endpoint(
+    "POST",
+    "/keys/<key_id>/revoke",
+    summary="Revoke an API key (the record stays)",
+    tag="keys",
+    role="admin",
+    path_params={"key_id": "Key id"},
+    responses={200: (schemas.KeyOut, "The revoked key")},
+)
+def revoke_key(key_id: str) -> Response:
+    """Revoke a key; later requests with it get 401."""
+    try:
+        record = state().store.revoke_key(key_id)
+    except StoreUnavailable as exc:
+        raise Problem(503, f"{exc}; retry later", headers={"Retry-After": "30"}) from None
+    if record is None:
+        raise Problem(404, f"no API key with id {key_id!r}")
+    return json_response(_key_out(record))

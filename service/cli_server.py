@@ -1,0 +1,258 @@
+"""``climate-loan serve`` (gunicorn) and ``climate-loan keys create|list``.
+
+``serve`` checks the configuration in the master process first — the cube loads, the audit
+database is reachable and migrated — so that a bad setting stops it with one line instead of
+every worker failing with a traceback. Gunicorn then forks sync workers, each of which builds
+its own app with :func:`service.app.create_app` after the fork (no ``preload_app``): the cube
+and policies are loaded once per worker and no database connection crosses a fork.
+
+``keys create`` uses the same database configuration as the server (``CLIMATE_LOAN_DATABASE_URL``
+or the SQLite file in the instance folder) and prints the new key alone on its last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from service.config import ConfigError, ServiceConfig, config_from_env
+from service.errors import UsageError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+DEFAULT_WORKERS = 2
+
+
+def _config(config_env: Mapping[str, str] | None) -> ServiceConfig:
+    env = dict(os.environ)
+    if config_env:
+        env.update(config_env)
+    try:
+        return config_from_env(env)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _store(cfg: ServiceConfig) -> Any:
+    from service.store import AuditStore, StoreUnavailable
+
+    store = AuditStore(cfg.resolved_database_url(), timeout_s=cfg.db_timeout_s)
+    try:
+        store.migrate()
+    except StoreUnavailable as exc:
+        raise UsageError(f"{exc} ({_safe_url(cfg)})") from None
+    return store
+
+
+def _safe_url(cfg: ServiceConfig) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(cfg.resolved_database_url()).render_as_string(hide_password=True)
+
+
+def create_key(role: str, name: str, config_env: Mapping[str, str] | None = None) -> str:
+    """Create an API key in the configured audit database and return it.
+
+    Parameters
+    ----------
+    role : {"officer", "modeller", "admin"}
+        Role of the key.
+    name : str
+        Holder of the key.
+    config_env : mapping, optional
+        ``CLIMATE_LOAN_*`` variables overriding the environment.
+
+    Raises
+    ------
+    UsageError
+        Bad role or name, or the database cannot be reached.
+    """
+    from service import auth
+    from service.store import StoreUnavailable
+
+    cfg = _config(config_env)
+    store = _store(cfg)
+    try:
+        return auth.create_key(store, role, name).key
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    except StoreUnavailable as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        store.dispose()
+
+
+def check_startup(cfg: ServiceConfig) -> str:
+    """Load the cube and migrate the database once; return a one-line summary.
+
+    Raises
+    ------
+    UsageError
+        The cube or database is not usable (one line).
+    """
+    from service.app import open_cube
+
+    try:
+        cube = open_cube(cfg)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    store = _store(cfg)
+    store.dispose()
+    return f"cube {cube.dataset.id} (sha256 {cube.sha256[:12]}), database {_safe_url(cfg)}"
+
+
+def gunicorn_logconfig(level: str) -> dict[str, Any]:
+    """Return a logging configuration that makes gunicorn's own messages JSON lines too."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "service.app.JsonFormatter"}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {
+            "gunicorn.error": {"level": level, "handlers": ["stderr"], "propagate": False},
+            "gunicorn.access": {"level": "WARNING", "handlers": ["stderr"], "propagate": False},
+        },
+        "root": {"level": "WARNING", "handlers": []},
+    }
+
+
+def serve(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    workers: int = DEFAULT_WORKERS,
+    config_env: Mapping[str, str] | None = None,
+    *,
+    timeout_s: int = 30,
+) -> None:
+    """Run the API with gunicorn until interrupted.
+
+    Parameters
+    ----------
+    host : str
+        Address to bind (loopback by default; put a reverse proxy in front for anything else).
+    port : int
+        TCP port.
+    workers : int
+        Number of sync worker processes.
+    config_env : mapping, optional
+        ``CLIMATE_LOAN_*`` variables overriding the environment (e.g. the demo's cube).
+    timeout_s : int
+        Seconds before a silent worker is restarted.
+
+    Raises
+    ------
+    UsageError
+        Bad settings, cube or database (one line, before any worker starts).
+    """
+    from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+
+    if workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {workers}")
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be within 0-65535, got {port}")
+    if config_env:
+        os.environ.update(config_env)
+    cfg = _config(None)
+    summary = check_startup(cfg)
+    print(
+        f"climate-loan serve: {summary}; http://{host}:{port} with {workers} workers",
+        file=sys.stderr,
+    )
+
+    class _App(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            settings = {
+                "bind": f"{host}:{port}",
+                "workers": workers,
+                "worker_class": "sync",
+                "preload_app": False,
+                "timeout": timeout_s,
+                "graceful_timeout": 10,
+                "accesslog": None,
+                "logconfig_dict": gunicorn_logconfig(cfg.log_level),
+                "proc_name": "climate-loan",
+            }
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            from service.app import create_app
+
+            return create_app(cfg)
+
+    _App().run()
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    workers = args.workers
+    if workers is None:
+        text = os.environ.get("CLIMATE_LOAN_WORKERS", str(DEFAULT_WORKERS))
+        try:
+            workers = int(text)
+        except ValueError:
+            raise UsageError(f"CLIMATE_LOAN_WORKERS={text!r} is not a whole number") from None
+    serve(args.host, args.port, workers, timeout_s=args.timeout)
+    return 0
+
+
+def _cmd_keys_create(args: argparse.Namespace) -> int:
+    key = create_key(args.role, args.name)
+    print(f"Created {args.role} key for {args.name!r}. It is shown only this once; store it now.")
+    print(key)
+    return 0
+
+
+def _cmd_keys_list(args: argparse.Namespace) -> int:
+    cfg = _config(None)
+    store = _store(cfg)
+    try:
+        for record in store.list_keys():
+            state = "active" if record.active else f"revoked {record.revoked_at:%Y-%m-%d}"
+            print(
+                f"{record.id}  {record.role:<8}  {record.created_at:%Y-%m-%d}  "
+                f"{state:<18}  {record.name}"
+            )
+    finally:
+        store.dispose()
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``serve`` and ``keys`` to the ``climate-loan`` command line."""
+    from service.auth import ROLES
+
+    p = subparsers.add_parser(
+        "serve",
+        help="run the API with gunicorn",
+        description="Serve the API (configuration from CLIMATE_LOAN_* environment variables).",
+    )
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help=f"sync worker processes (default $CLIMATE_LOAN_WORKERS or {DEFAULT_WORKERS})",
+    )
+    p.add_argument(
+        "--timeout", type=int, default=30, help="seconds before a stuck worker is restarted"
+    )
+    p.set_defaults(func=_cmd_serve)
+
+    keys = subparsers.add_parser("keys", help="manage API keys", description="Manage API keys.")
+    ksub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    c = ksub.add_parser("create", help="create a key; prints it alone on the last line")
+    c.add_argument("--role", required=True, choices=ROLES)
+    c.add_argument("--name", required=True, help="who or what holds the key")
+    c.set_defaults(func=_cmd_keys_create)
+    ls = ksub.add_parser("list", help="list keys (ids, roles, names; never the keys)")
+    ls.set_defaults(func=_cmd_keys_list)

@@ -1,0 +1,241 @@
+"""Configuration of the service, read from ``CLIMATE_LOAN_*`` environment variables.
+
+The factory (:func:`service.app.create_app`) reads the environment when it runs, never at
+import time (STYLE.md §7). Every setting is checked here, once; a bad value raises
+:class:`ConfigError` whose message is one line naming the variable, so that ``climate-loan
+serve`` can print it and stop instead of showing a traceback.
+
+========================================  ===============================================
+variable                                  meaning (default)
+========================================  ===============================================
+``CLIMATE_LOAN_CUBE``                     indicator cube file (required by the API)
+``CLIMATE_LOAN_DATABASE_URL``             SQLAlchemy URL of the audit database (SQLite file
+                                          ``audit.sqlite3`` in the instance folder)
+``CLIMATE_LOAN_INSTANCE_PATH``            Flask instance folder (Flask's default)
+``CLIMATE_LOAN_MODELS_DIR``               model registry folder (the registry's default)
+``CLIMATE_LOAN_MAX_CONTENT_LENGTH``       largest request body [bytes] (1 000 000)
+``CLIMATE_LOAN_RATE_LIMIT_PER_MINUTE``    requests per API key per minute and worker,
+                                          0 = no limit (600)
+``CLIMATE_LOAN_DB_TIMEOUT_S``             how long to wait for a locked or slow database
+                                          before answering 503 [s] (5)
+``CLIMATE_LOAN_MC_PATHS``                 Monte Carlo paths per assessment (the model's
+                                          default)
+``CLIMATE_LOAN_LOG_LEVEL``                DEBUG, INFO, WARNING or ERROR (INFO)
+========================================  ===============================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+#: Prefix of every environment variable the service reads.
+ENV_PREFIX = "CLIMATE_LOAN_"
+#: File name of the default SQLite audit database inside the instance folder.
+SQLITE_FILE = "audit.sqlite3"
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message is one line naming the variable."""
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Validated settings of one service process.
+
+    Attributes
+    ----------
+    cube_path : Path or None
+        Indicator cube file; required to serve the API, not to manage keys.
+    database_url : str or None
+        SQLAlchemy URL of the audit database; None means SQLite in ``instance_path``.
+    instance_path : Path or None
+        Flask instance folder; None means Flask's default for the ``service`` package.
+    models_dir : Path or None
+        Model registry folder; None means the registry's own default.
+    max_content_length : int
+        Largest accepted request body [bytes].
+    rate_limit_per_minute : int
+        Requests per API key per minute in each worker process; 0 disables the limit.
+    db_timeout_s : float
+        Time to wait for a locked or unreachable database before giving up [s].
+    mc_paths : int or None
+        Monte Carlo paths per assessment; None keeps the model's default.
+    log_level : str
+        Logging level name.
+    """
+
+    cube_path: Path | None = None
+    database_url: str | None = None
+    instance_path: Path | None = None
+    models_dir: Path | None = None
+    max_content_length: int = 1_000_000
+    rate_limit_per_minute: int = 600
+    db_timeout_s: float = 5.0
+    mc_paths: int | None = None
+    log_level: str = "INFO"
+
+    def resolved_instance_path(self) -> Path:
+        """Return the instance folder: the configured one or Flask's default for ``service``."""
+        if self.instance_path is not None:
+            return self.instance_path
+        from flask import Flask
+
+        return Path(Flask("service").instance_path)
+
+    def resolved_database_url(self) -> str:
+        """Return the audit database URL: the configured one or SQLite in the instance folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_instance_path() / SQLITE_FILE}"
+
+
+#: Environment variable (without prefix) for each field of :class:`ServiceConfig`.
+ENV_NAMES: dict[str, str] = {
+    "cube_path": "CUBE",
+    "database_url": "DATABASE_URL",
+    "instance_path": "INSTANCE_PATH",
+    "models_dir": "MODELS_DIR",
+    "max_content_length": "MAX_CONTENT_LENGTH",
+    "rate_limit_per_minute": "RATE_LIMIT_PER_MINUTE",
+    "db_timeout_s": "DB_TIMEOUT_S",
+    "mc_paths": "MC_PATHS",
+    "log_level": "LOG_LEVEL",
+}
+
+
+def config_from_env(environ: Mapping[str, str] | None = None) -> ServiceConfig:
+    """Read and validate the ``CLIMATE_LOAN_*`` variables.
+
+    Parameters
+    ----------
+    environ : mapping, optional
+        Environment to read; ``os.environ`` when omitted.
+
+    Returns
+    -------
+    ServiceConfig
+
+    Raises
+    ------
+    ConfigError
+        A value cannot be parsed or is out of range.
+    """
+    env = os.environ if environ is None else environ
+    raw = {
+        name: env[ENV_PREFIX + var]
+        for name, var in ENV_NAMES.items()
+        if env.get(ENV_PREFIX + var, "").strip() != ""
+    }
+    return config_from_mapping(raw, source="env")
+
+
+def config_from_mapping(values: Mapping[str, Any], *, source: str = "config") -> ServiceConfig:
+    """Build a :class:`ServiceConfig` from field names (as in a test configuration).
+
+    Parameters
+    ----------
+    values : mapping
+        Field name to value; strings are parsed as they would be from the environment.
+    source : {"config", "env"}
+        How to name a bad setting in the error: by field or by environment variable.
+
+    Returns
+    -------
+    ServiceConfig
+
+    Raises
+    ------
+    ConfigError
+        Unknown field, or a value that cannot be parsed or is out of range.
+    """
+    known = {f.name for f in fields(ServiceConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+
+    def label(name: str) -> str:
+        return ENV_PREFIX + ENV_NAMES[name] if source == "env" else name
+
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        if name in ("cube_path", "instance_path", "models_dir"):
+            out[name] = Path(value).expanduser()
+        elif name == "database_url":
+            out[name] = _database_url(str(value), label(name))
+        elif name in ("max_content_length", "rate_limit_per_minute", "mc_paths"):
+            lowest = 1 if name in ("max_content_length", "mc_paths") else 0
+            out[name] = _integer(value, label(name), lowest)
+        elif name == "db_timeout_s":
+            out[name] = _positive_float(value, label(name))
+        elif name == "log_level":
+            level = str(value).strip().upper()
+            if level not in _LOG_LEVELS:
+                raise ConfigError(f"{label(name)}={value!r} is not one of {', '.join(_LOG_LEVELS)}")
+            out[name] = level
+    return replace(ServiceConfig(), **out)
+
+
+def check_cube_path(config: ServiceConfig) -> Path:
+    """Return the cube path, or raise :class:`ConfigError` saying how to set it.
+
+    Raises
+    ------
+    ConfigError
+        No cube configured, or the file does not exist.
+    """
+    path = config.cube_path
+    if path is None:
+        raise ConfigError(
+            f"no indicator cube configured: set {ENV_PREFIX}CUBE to a cube file "
+            "(make one with `climate-loan cube build`)"
+        )
+    if not path.is_file():
+        raise ConfigError(f"{ENV_PREFIX}CUBE={path}: no such file")
+    return path
+
+
+def _database_url(value: str, label: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ConfigError(
+            f"{label}={value!r} is not a database URL "
+            "(e.g. postgresql+psycopg://user@host:5432/db or sqlite:////path/audit.sqlite3)"
+        ) from None
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"{label}: backend {url.get_backend_name()!r} is not supported (sqlite, postgresql)"
+        )
+    return value
+
+
+def _integer(value: Any, label: str, lowest: int) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{label}={value!r} is not a whole number") from None
+    if number < lowest:
+        raise ConfigError(f"{label}={number} must be at least {lowest}")
+    return number
+
+
+def _positive_float(value: Any, label: str) -> float:
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{label}={value!r} is not a number") from None
+    if not number > 0 or number == float("inf"):
+        raise ConfigError(f"{label}={value!r} must be a positive finite number")
+    return number

@@ -1,0 +1,440 @@
+"""Pydantic models of API contract v1 (DESIGN.md): query parameters, responses and errors.
+
+The assessment *request* lives in :mod:`service.requests` (shared with ``climate-loan assess``).
+The OpenAPI document (:mod:`service.openapi`) is generated from these same classes, so the
+document cannot drift from what the views validate.
+
+Response models allow extra fields (contract v1: "fields may be added; these names stay").
+Query models forbid unknown parameters, so that a misspelt parameter (``hub_height`` for
+``hub_height_m``) is a 422 naming it instead of being silently ignored. Numbers must be finite.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Decision = Literal["approve", "refer", "decline"]
+Role = Literal["officer", "modeller", "admin"]
+
+
+class _Out(BaseModel):
+    """Base of response objects: extra fields are allowed and kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class _Query(BaseModel):
+    """Base of query-parameter models: unknown parameters and NaN/inf are rejected."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+# ----- errors --------------------------------------------------------------------------------
+
+
+class FieldError(BaseModel):
+    """One field problem of a 422 response."""
+
+    field: str = Field(description="Dotted path of the field, e.g. `project.capacity_mw`.")
+    pointer: str = Field(description="JSON pointer (RFC 6901) to the field in the request.")
+    message: str
+    type: str = Field(description="Machine-readable kind of problem.")
+
+
+class ProblemOut(BaseModel):
+    """An error (RFC 9457 problem details, media type `application/problem+json`)."""
+
+    model_config = ConfigDict(extra="allow", title="Problem")
+
+    type: str = Field(description="URI reference of the problem type (a section of /docs).")
+    title: str
+    status: int
+    detail: str
+    instance: str | None = Field(None, description="`urn:request:<request id>`.")
+    errors: list[FieldError] | None = Field(None, description="Field problems (422 only).")
+
+
+# ----- health --------------------------------------------------------------------------------
+
+
+class CubeStatus(_Out):
+    """State of the indicator cube loaded by this worker."""
+
+    status: Literal["ok"]
+    id: str
+    sha256: str
+    synthetic: bool
+    start: str | None = None
+    end: str | None = None
+
+
+class DatabaseStatus(_Out):
+    """State of the audit database."""
+
+    status: Literal["ok", "unavailable"]
+    backend: str
+    revision: str | None
+    detail: str | None = None
+
+
+class HealthOut(_Out):
+    """Service health: `ok` when the cube is loaded and the audit store is usable."""
+
+    status: Literal["ok", "degraded"]
+    version: str
+    cube: CubeStatus
+    database: DatabaseStatus
+
+
+# ----- site climate --------------------------------------------------------------------------
+
+
+class SiteClimateQuery(_Query):
+    """Query of `GET /api/v1/sites/climate`."""
+
+    lat: float = Field(ge=-90, le=90, description="Site latitude [degrees north].")
+    lon: float = Field(ge=-180, le=180, description="Site longitude [degrees east].")
+    hub_height_m: float | None = Field(
+        None,
+        ge=10,
+        le=250,
+        description="Height of the wind figures [m]; the cube's reference height if omitted.",
+    )
+
+
+class LatLon(_Out):
+    """A requested site [degrees]."""
+
+    lat: float
+    lon: float
+
+
+class CellOut(_Out):
+    """The grid cell nearest to the site."""
+
+    lat: float
+    lon: float
+    distance_km: float | None
+
+
+class DatasetOut(_Out):
+    """Provenance of the cube."""
+
+    id: str
+    sha256: str
+    synthetic: bool
+    start: str
+    end: str
+
+
+class WindClimateOut(_Out):
+    """Wind figures at `height_m`; years failing coverage are null and excluded."""
+
+    height_m: float | None
+    annual_mean_ms: dict[str, float | None]
+    trailing_3y_mean_ms: float | None
+    trailing_3y_years: list[int]
+    long_term_mean_ms: float | None
+    iav: float | None
+    monthly_cv: float | None
+    weibull_k: float | None
+    weibull_c_ms: float | None
+    shear_exponent: float | None
+
+
+class SolarClimateOut(_Out):
+    """Sunshine hours (WMO, DNI >= 120 W m-2) and irradiation."""
+
+    annual_sunshine_hours: dict[str, float | None]
+    mean_sunshine_hours: float | None
+    annual_ghi_kwh_m2: dict[str, float | None]
+
+
+class SiteClimateOut(_Out):
+    """The site-climate object of contract v1."""
+
+    site: LatLon
+    cell: CellOut
+    dataset: DatasetOut
+    wind: WindClimateOut
+    solar: SolarClimateOut | None
+    coverage: dict[str, float | None]
+
+
+# ----- assessments ---------------------------------------------------------------------------
+
+
+class ReasonOut(_Out):
+    """Why the decision is not `approve`: a reason code and a message."""
+
+    code: str
+    message: str
+
+
+class RuleOut(_Out):
+    """One policy rule as evaluated."""
+
+    id: str
+    metric: str
+    value: float | None
+    operator: str
+    threshold: float
+    passed: bool
+    outcome: str
+
+
+class EnergyOut(_Out):
+    """Energy yield [MWh per year] from the climate years."""
+
+    method: Literal["reanalysis", "operating_history"]
+    annual_mwh: dict[str, float | None]
+    loss_factor: float | None
+    p50_mwh: float | None
+    p90_mwh: float | None
+    p99_mwh: float | None
+    p90_10y_mwh: float | None
+    sigma: float | None
+
+
+class DscrYear(_Out):
+    """Debt service cover ratio of one loan year at P50 and P90 energy."""
+
+    year: int
+    p50: float | None
+    p90: float | None
+
+
+class RepaymentOut(_Out):
+    """Repayment capacity and default risk."""
+
+    dscr_by_year: list[DscrYear]
+    dscr_p50_min: float | None
+    dscr_p90_min: float | None
+    llcr: float | None
+    pd_tenor: float | None
+    pd_annual: float | None
+    expected_loss: float | None
+    grade: str | None
+
+
+class ProvenanceOut(_Out):
+    """What the decision was made from."""
+
+    dataset_sha256: str
+    policy_id: str
+    policy_version: str
+    model_versions: dict[str, Any]
+    code_version: str
+    seed: int
+    created_at: str
+
+
+class AssessmentOut(_Out):
+    """The assessment object of contract v1 (stored before it is returned)."""
+
+    id: str
+    decision: Decision
+    reasons: list[ReasonOut]
+    rules: list[RuleOut]
+    climate: SiteClimateOut
+    energy: EnergyOut
+    repayment: RepaymentOut
+    provenance: ProvenanceOut
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class AssessmentListQuery(_Query):
+    """Query of `GET /api/v1/assessments`: paging and filters."""
+
+    limit: int = Field(20, ge=1, le=100, description="Page size.")
+    offset: int = Field(0, ge=0, le=10_000_000, description="Records to skip.")
+    decision: Decision | None = Field(None, description="Only this decision.")
+    created_from: datetime | date | None = Field(
+        None,
+        description="Only records created at or after this time (a date means its 00:00 UTC).",
+    )
+    created_to: datetime | date | None = Field(
+        None,
+        description="Only records created before this time (a date means the end of that day).",
+    )
+
+    @field_validator("created_from", "created_to")
+    @classmethod
+    def _range(cls, value: datetime | date | None) -> datetime | date | None:
+        if value is not None and not 1900 <= value.year <= 9998:
+            raise ValueError("year must be between 1900 and 9998")
+        return value
+
+    def window(self) -> tuple[datetime | None, datetime | None]:
+        """Return the filter as aware UTC datetimes ``[start, end)``."""
+        start: datetime | None = None
+        end: datetime | None = None
+        if isinstance(self.created_from, datetime):
+            start = _utc(self.created_from)
+        elif isinstance(self.created_from, date):
+            start = datetime.combine(self.created_from, time(0), UTC)
+        if isinstance(self.created_to, datetime):
+            end = _utc(self.created_to)
+        elif isinstance(self.created_to, date):
+            end = datetime.combine(self.created_to, time(0), UTC) + timedelta(days=1)
+        return start, end
+
+
+class SiteRef(_Out):
+    """The site of a stored assessment."""
+
+    lat: float
+    lon: float
+    name: str | None
+
+
+class AssessmentSummary(_Out):
+    """One row of the assessment list."""
+
+    id: str
+    created_at: datetime
+    decision: Decision
+    technology: str
+    site: SiteRef
+    policy_id: str
+    policy_version: str
+    dataset_sha256: str
+    api_key_id: str
+    request_id: str
+
+
+class AssessmentList(_Out):
+    """A page of stored assessments, newest first."""
+
+    items: list[AssessmentSummary]
+    total: int = Field(description="Records matching the filters.")
+    limit: int
+    offset: int
+    next: str | None = Field(description="Path of the next page, null on the last page.")
+
+
+# ----- policies, turbines, models ------------------------------------------------------------
+
+
+class PolicyRuleOut(_Out):
+    """A rule of a lending policy."""
+
+    id: str
+    metric: str
+    unit: str
+    operator: str
+    threshold: float
+    outcome: str
+    code: str
+    reason: dict[str, str]
+
+
+class PolicyOut(_Out):
+    """A lending product: its rules and version."""
+
+    id: str
+    version: str
+    name: dict[str, str]
+    technology: str
+    description: str
+    rules: list[PolicyRuleOut]
+
+
+class PolicyList(_Out):
+    """Lending policies shipped with the service."""
+
+    items: list[PolicyOut]
+    defaults: dict[str, str] = Field(description="Default policy id per technology.")
+
+
+class TurbineQuery(_Query):
+    """Query of `GET /api/v1/turbines`."""
+
+    q: str | None = Field(None, max_length=100, description="Search text (type or maker).")
+    with_curve_only: bool = Field(True, description="Only turbines with a power curve.")
+
+
+class TurbineOut(_Out):
+    """A turbine of the library (oedb data shipped with windpowerlib)."""
+
+    turbine_type: str
+    manufacturer: str
+    rated_power_kw: float
+    rotor_diameter_m: float | None
+    hub_heights_m: list[float]
+    has_power_curve: bool
+
+
+class TurbineList(_Out):
+    """Turbines matching the query."""
+
+    items: list[TurbineOut]
+    count: int
+
+
+class ModelCardOut(_Out):
+    """A statistical model version from the registry."""
+
+    id: str = Field(description="`<kind>-v<version>`, e.g. `scorecard-v3`.")
+    kind: str
+    version: int | None
+    status: Literal["candidate", "production", "retired"]
+    created_at: str
+    author: str
+    sha256: str
+    source: str | None = Field(None, description="`registry` or `shipped` (default card).")
+    in_use: bool | None = Field(None, description="True for the card assessments use now.")
+
+
+class ModelStatusChange(BaseModel):
+    """Body of `POST /api/v1/models/{card_id}/promote` and `/retire`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field("", max_length=500, description="Why (kept in the card's history).")
+
+
+class ModelList(_Out):
+    """Model cards known to the registry."""
+
+    items: list[ModelCardOut]
+
+
+# ----- keys ----------------------------------------------------------------------------------
+
+
+class KeyCreate(BaseModel):
+    """Body of `POST /api/v1/keys`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    name: str = Field(min_length=1, max_length=200, pattern=r"\S")
+
+
+class KeyOut(_Out):
+    """A stored API key (never the key itself)."""
+
+    id: str
+    name: str
+    role: Role
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyOut):
+    """A new key: `key` is shown this once and stored only as a hash."""
+
+    key: str
+
+
+class KeyList(_Out):
+    """Every API key."""
+
+    items: list[KeyOut]

@@ -1,0 +1,417 @@
+"""The audit store: API keys and every assessment, in SQLite or PostgreSQL (SQLAlchemy 2).
+
+Each assessment is written with its full request and response (exact JSON text), the dataset
+sha256, policy and model versions, code version, seed, API key id, request id and time, *before*
+the response leaves the server. Records are append-only: the store has no update or delete
+method and the schema (Alembic revision ``0001``) installs triggers that make the database
+itself refuse ``UPDATE`` and ``DELETE`` on ``assessments``.
+
+SQLite runs in WAL mode (readers do not block the writer) with a busy timeout; PostgreSQL is
+reached through psycopg 3. Any database failure surfaces as :class:`StoreUnavailable`, which
+the API turns into 503 with no decision.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+#: Alembic revision the code expects.
+SCHEMA_REVISION = "0001"
+
+metadata = sa.MetaData()
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("key_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+assessments = sa.Table(
+    "assessments",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("request_id", sa.String(64), nullable=False),
+    sa.Column("api_key_id", sa.String(32), sa.ForeignKey("api_keys.id"), nullable=False),
+    sa.Column("decision", sa.String(16), nullable=False, index=True),
+    sa.Column("technology", sa.String(16), nullable=False),
+    sa.Column("site_lat", sa.Float, nullable=False),
+    sa.Column("site_lon", sa.Float, nullable=False),
+    sa.Column("site_name", sa.String(200), nullable=True),
+    sa.Column("dataset_sha256", sa.String(64), nullable=False),
+    sa.Column("policy_id", sa.String(100), nullable=False),
+    sa.Column("policy_version", sa.String(50), nullable=False),
+    sa.Column("model_versions", sa.Text, nullable=False),
+    sa.Column("code_version", sa.String(100), nullable=False),
+    sa.Column("seed", sa.BigInteger, nullable=False),
+    sa.Column("request_json", sa.Text, nullable=False),
+    sa.Column("response_json", sa.Text, nullable=False),
+)
+
+
+class StoreUnavailable(Exception):
+    """The audit database cannot be reached, is locked, or has no schema."""
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    """A stored API key (its hash, never the key)."""
+
+    id: str
+    name: str
+    role: str
+    key_sha256: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        """True unless the key was revoked."""
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True)
+class AssessmentRecord:
+    """One audited assessment.
+
+    Attributes
+    ----------
+    id : str
+        Assessment id (the ``id`` of the response).
+    created_at : datetime
+        Time the assessment was made [UTC].
+    request_id : str
+        Id of the HTTP request that made it (also in the logs).
+    api_key_id : str
+        Id of the API key that asked.
+    decision : str
+        approve, refer or decline.
+    technology : str
+        wind or solar.
+    site_lat, site_lon : float
+        Requested site [degrees].
+    site_name : str or None
+        Name given in the request.
+    dataset_sha256, policy_id, policy_version, code_version : str
+        Provenance of the decision.
+    model_versions : dict
+        Versions of every model used.
+    seed : int
+        Seed of the Monte Carlo run.
+    request_json, response_json : str
+        Exact JSON of the request as validated and of the response sent.
+    """
+
+    id: str
+    created_at: datetime
+    request_id: str
+    api_key_id: str
+    decision: str
+    technology: str
+    site_lat: float
+    site_lon: float
+    site_name: str | None
+    dataset_sha256: str
+    policy_id: str
+    policy_version: str
+    model_versions: dict[str, Any]
+    code_version: str
+    seed: int
+    request_json: str
+    response_json: str
+
+    @property
+    def request(self) -> dict[str, Any]:
+        """The stored request as a dict."""
+        out: dict[str, Any] = json.loads(self.request_json)
+        return out
+
+    @property
+    def response(self) -> dict[str, Any]:
+        """The stored response (assessment object) as a dict."""
+        out: dict[str, Any] = json.loads(self.response_json)
+        return out
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware UTC, to the microsecond."""
+    return datetime.now(UTC)
+
+
+def _as_utc(value: datetime) -> datetime:
+    """Aware UTC datetime (SQLite returns naive values, which the store wrote as UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _to_db(value: datetime, dialect: str) -> datetime:
+    """UTC value to bind: naive for SQLite (stored as text), aware for PostgreSQL."""
+    utc = _as_utc(value)
+    return utc.replace(tzinfo=None) if dialect == "sqlite" else utc
+
+
+class AuditStore:
+    """Access to the audit database.
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy URL (``sqlite:///...`` or ``postgresql+psycopg://...``).
+    timeout_s : float
+        How long to wait for a lock or a connection before raising
+        :class:`StoreUnavailable` [s].
+    """
+
+    def __init__(self, url: str, *, timeout_s: float = 5.0) -> None:
+        self.url = url
+        self.timeout_s = timeout_s
+        self.engine: Engine = _make_engine(url, timeout_s)
+        self.dialect = self.engine.dialect.name
+
+    # ----- schema -------------------------------------------------------------------------
+
+    def migrate(self) -> str:
+        """Bring the schema to the latest Alembic revision; return that revision.
+
+        Raises
+        ------
+        StoreUnavailable
+            The database cannot be reached or migrated.
+        """
+        from alembic import command
+
+        cfg = alembic_config()
+        try:
+            with self.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(_describe(exc)) from exc
+        return self.revision() or ""
+
+    def revision(self) -> str | None:
+        """Return the current Alembic revision of the database, None when not migrated."""
+        from alembic.runtime.migration import MigrationContext
+
+        try:
+            with self.engine.connect() as conn:
+                return MigrationContext.configure(conn).get_current_revision()
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(_describe(exc)) from exc
+
+    def status(self) -> dict[str, Any]:
+        """Health of the database: ``{status, backend, revision[, detail]}``."""
+        out: dict[str, Any] = {"backend": self.dialect}
+        try:
+            rev = self.revision()
+        except StoreUnavailable as exc:
+            return {**out, "status": "unavailable", "revision": None, "detail": str(exc)}
+        if rev != SCHEMA_REVISION:
+            return {
+                **out,
+                "status": "unavailable",
+                "revision": rev,
+                "detail": f"schema revision {rev} is not {SCHEMA_REVISION}: run migrations",
+            }
+        return {**out, "status": "ok", "revision": rev}
+
+    def dispose(self) -> None:
+        """Close pooled connections."""
+        self.engine.dispose()
+
+    @contextmanager
+    def _connect(self, write: bool) -> Iterator[Connection]:
+        try:
+            if write:
+                with self.engine.begin() as conn:
+                    yield conn
+            else:
+                with self.engine.connect() as conn:
+                    yield conn
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(_describe(exc)) from exc
+
+    # ----- keys ---------------------------------------------------------------------------
+
+    def add_key(self, key_id: str, name: str, role: str, key_sha256: str) -> ApiKeyRecord:
+        """Store a new API key by its hash; return the record."""
+        record = ApiKeyRecord(key_id, name, role, key_sha256, utcnow(), None)
+        with self._connect(write=True) as conn:
+            conn.execute(
+                api_keys.insert().values(
+                    id=key_id,
+                    name=name,
+                    role=role,
+                    key_sha256=key_sha256,
+                    created_at=_to_db(record.created_at, self.dialect),
+                )
+            )
+        return record
+
+    def get_key(self, key_id: str) -> ApiKeyRecord | None:
+        """Return the key with this id, or None."""
+        with self._connect(write=False) as conn:
+            row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).first()
+        return None if row is None else _key(row._mapping)
+
+    def list_keys(self) -> list[ApiKeyRecord]:
+        """Every key, oldest first."""
+        with self._connect(write=False) as conn:
+            rows = conn.execute(sa.select(api_keys).order_by(api_keys.c.created_at)).all()
+        return [_key(r._mapping) for r in rows]
+
+    def revoke_key(self, key_id: str) -> ApiKeyRecord | None:
+        """Mark a key revoked (it stays in the table); return it, or None if unknown."""
+        with self._connect(write=True) as conn:
+            conn.execute(
+                api_keys.update()
+                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=_to_db(utcnow(), self.dialect))
+            )
+        return self.get_key(key_id)
+
+    # ----- assessments --------------------------------------------------------------------
+
+    def add_assessment(self, record: AssessmentRecord) -> None:
+        """Append one assessment; raises :class:`StoreUnavailable` when it cannot be stored."""
+        names: list[str] = [c.name for c in assessments.columns]
+        values: dict[str, Any] = {
+            **{name: getattr(record, name) for name in names},
+            "created_at": _to_db(record.created_at, self.dialect),
+            "model_versions": json.dumps(record.model_versions, sort_keys=True),
+        }
+        with self._connect(write=True) as conn:
+            conn.execute(assessments.insert().values(**values))
+
+    def get_assessment(self, assessment_id: str) -> AssessmentRecord | None:
+        """Return the assessment with this id, or None."""
+        with self._connect(write=False) as conn:
+            row = conn.execute(
+                sa.select(assessments).where(assessments.c.id == assessment_id)
+            ).first()
+        return None if row is None else _assessment(row._mapping)
+
+    def list_assessments(
+        self,
+        *,
+        limit: int = 20,
+        offset: int = 0,
+        decision: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+    ) -> tuple[list[AssessmentRecord], int]:
+        """Return a page of assessments, newest first, and the total count matching the filters.
+
+        Parameters
+        ----------
+        limit, offset : int
+            Page size and number of records to skip.
+        decision : str, optional
+            Only this decision.
+        created_from, created_to : datetime, optional
+            Only records created at or after ``created_from`` and before ``created_to``.
+        """
+        conds = []
+        if decision is not None:
+            conds.append(assessments.c.decision == decision)
+        if created_from is not None:
+            conds.append(assessments.c.created_at >= _to_db(created_from, self.dialect))
+        if created_to is not None:
+            conds.append(assessments.c.created_at < _to_db(created_to, self.dialect))
+        where = sa.and_(sa.true(), *conds)
+        query = (
+            sa.select(assessments)
+            .where(where)
+            .order_by(assessments.c.created_at.desc(), assessments.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._connect(write=False) as conn:
+            total = conn.execute(
+                sa.select(sa.func.count()).select_from(assessments).where(where)
+            ).scalar_one()
+            rows = conn.execute(query).all()
+        return [_assessment(r._mapping) for r in rows], int(total)
+
+
+def _key(row: Mapping[Any, Any]) -> ApiKeyRecord:
+    revoked = row["revoked_at"]
+    return ApiKeyRecord(
+        id=row["id"],
+        name=row["name"],
+        role=row["role"],
+        key_sha256=row["key_sha256"],
+        created_at=_as_utc(row["created_at"]),
+        revoked_at=None if revoked is None else _as_utc(revoked),
+    )
+
+
+def _assessment(row: Mapping[Any, Any]) -> AssessmentRecord:
+    values = {str(k): v for k, v in row.items()}
+    values["created_at"] = _as_utc(values["created_at"])
+    values["model_versions"] = json.loads(values["model_versions"])
+    return AssessmentRecord(**values)
+
+
+def _make_engine(url: str, timeout_s: float) -> Engine:
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            # Create the instance folder on first use; a path that cannot be made is
+            # reported by the first query as StoreUnavailable.
+            with suppress(OSError):
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": timeout_s})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
+            cur.close()
+
+        return engine
+    # statement_timeout bounds a write blocked by a lock, so the API answers 503 in time;
+    # options given in the URL (e.g. ``-csearch_path=...``) are kept.
+    options = str(parsed.query.get("options", ""))
+    options = f"{options} -c statement_timeout={int(timeout_s * 1000)}".strip()
+    connect_args: dict[str, Any] = {
+        "connect_timeout": max(1, round(timeout_s)),
+        "options": options,
+    }
+    return sa.create_engine(
+        parsed.difference_update_query(["options"]), pool_pre_ping=True, connect_args=connect_args
+    )
+
+
+def _describe(exc: SQLAlchemyError) -> str:
+    """One line about a database error, without SQL or parameters."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip().splitlines()
+    first = text[0] if text else exc.__class__.__name__
+    return f"audit database error: {first}"
+
+
+def alembic_config() -> Any:
+    """Return an Alembic :class:`~alembic.config.Config` for the migrations of this package."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    return cfg
