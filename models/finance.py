@@ -315,7 +315,8 @@ def annuity_payment(loan_amount: float, interest_rate_pct: float, tenor_years: i
     r = float(interest_rate_pct) / 100.0
     if r == 0.0:
         return float(loan_amount) / tenor_years
-    return float(loan_amount) * r / (1.0 - (1.0 + r) ** (-tenor_years))
+    # -expm1(-n log1p r) = 1 - (1 + r)^-n without cancellation for tiny r.
+    return float(loan_amount) * r / -math.expm1(-tenor_years * math.log1p(r))
 
 
 def revenue_per_mwh_by_year(
@@ -419,14 +420,27 @@ def cfads(
     return out
 
 
-def _schedule_from_closing_balances(
-    terms: FinanceTerms, closing: FloatArray, **extra: float | None
+def _schedule(
+    terms: FinanceTerms,
+    closing: FloatArray,
+    payments: FloatArray | None = None,
+    **extra: float | None,
 ) -> DebtSchedule:
-    """Build a schedule from closing balances B_1 … B_n (B_n = 0)."""
+    """Build a schedule from closing balances B_1 … B_n (B_n = 0).
+
+    When ``payments`` (debt service per year) is given it is kept exactly and principal is
+    ``payments - interest``; otherwise principal is ``B_{t-1} - B_t``. Keeping the designed
+    payment exact matters for sculpted years whose debt service is tiny next to the balance,
+    where ``interest + (B_{t-1} - B_t)`` would lose most of its digits.
+    """
     d = float(terms.loan_amount)
     opening = np.concatenate(([d], closing[:-1]))
     interest = terms.rate * opening
-    principal = opening - closing
+    if payments is None:
+        principal = opening - closing
+        payments = interest + principal
+    else:
+        principal = payments - interest
     return DebtSchedule(
         repayment=terms.repayment,
         loan_amount=d,
@@ -434,7 +448,7 @@ def _schedule_from_closing_balances(
         opening_balance=opening,
         interest=interest,
         principal=principal,
-        debt_service=interest + principal,
+        debt_service=payments,
         closing_balance=closing,
         sculpted_dscr=extra.get("sculpted_dscr"),
         sculpted_debt_capacity=extra.get("sculpted_debt_capacity"),
@@ -493,9 +507,12 @@ def debt_service(terms: FinanceTerms, cfads_for_sculpting: ArrayLike | None = No
         year and turns it into refinancing risk, while a uniform lower DSCR shows the
         lender, in each year's DSCR and in the minimum DSCR, the cover they actually get.
 
-    Balances are computed backwards from :math:`B_n = 0`
-    (:math:`B_{t-1} = (B_t + DS_t) v`) so the loan ends at exactly zero; interest is
-    :math:`r B_{t-1}` and principal :math:`B_{t-1} - B_t`.
+    Balances come from the closed form (annuity, equal principal) or backwards from
+    :math:`B_n = 0` (sculpted: :math:`B_{t-1} = (B_t + DS_t) v`), so the loan ends at exactly
+    zero; interest is :math:`r B_{t-1}`. The designed payment (A, or the sculpted
+    :math:`DS_t`) is kept exactly and principal is :math:`DS_t - I_t`; for equal principal,
+    principal is :math:`B_{t-1} - B_t`. The identities hold to rounding
+    (about :math:`10^{-12} D`).
 
     References
     ----------
@@ -512,14 +529,17 @@ def debt_service(terms: FinanceTerms, cfads_for_sculpting: ArrayLike | None = No
         if r == 0.0:
             closing = d * (1.0 - t / n)
         else:
-            growth = (1.0 + r) ** n
-            closing = d * (growth - (1.0 + r) ** t) / (growth - 1.0)
+            # (1+r)^n - (1+r)^t over (1+r)^n - 1, with expm1/log1p for small rates.
+            log_growth = math.log1p(r)
+            total = math.expm1(n * log_growth)
+            closing = d * (total - np.expm1(t * log_growth)) / total
         closing[-1] = 0.0
-        return _schedule_from_closing_balances(terms, closing)
+        payment = annuity_payment(d, float(terms.interest_rate_pct), n)
+        return _schedule(terms, closing, np.full(n, payment))
     if terms.repayment == "equal_principal":
         closing = d * (1.0 - t / n)
         closing[-1] = 0.0
-        return _schedule_from_closing_balances(terms, closing)
+        return _schedule(terms, closing)
     # sculpted
     if cfads_for_sculpting is None:
         raise ValueError(
@@ -536,9 +556,10 @@ def debt_service(terms: FinanceTerms, cfads_for_sculpting: ArrayLike | None = No
     for k in range(n - 1, 0, -1):
         balance = (balance + ds[k]) / (1.0 + r)
         closing[k - 1] = balance
-    return _schedule_from_closing_balances(
+    return _schedule(
         terms,
         closing,
+        ds,
         sculpted_dscr=dscr_star,
         sculpted_debt_capacity=pv / float(terms.target_dscr),
     )
