@@ -12,12 +12,13 @@ import sys
 from collections.abc import Callable, Sequence
 
 from climate_data.errors import ClimateDataError
-from service import cli_climate
+from service import cli_climate, cli_server
 from service.errors import UsageError
 
 #: Subcommand modules, each with ``register(subparsers)``.
 COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     cli_climate.register,
+    cli_server.register,
 )
 
 
