@@ -1,0 +1,728 @@
+"""Wind indicators: vertical profiles, air density, histograms, Weibull fits and variability.
+
+Pure functions on floats, numpy arrays or xarray DataArrays (dask-backed or not). Nothing here
+reads files or knows about loans. Canonical units: wind speed [m s-1], heights [m],
+temperature [K], pressure [Pa], density [kg m-3].
+
+The profile and density formulas follow windpowerlib 0.2.2 (``wind_speed.py``,
+``density.py``, ``temperature.py``) so that results agree with that package to rounding; the
+reference vectors in the tests come from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar, cast
+
+import numpy as np
+import xarray as xr
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import gamma as gamma_function
+
+__all__ = [
+    "DEFAULT_BIN_EDGES_MS",
+    "DEFAULT_SHEAR_EXPONENT",
+    "TEMPERATURE_GRADIENT_K_M",
+    "air_density_barometric",
+    "air_density_ideal_gas",
+    "inter_annual_variability",
+    "log_law",
+    "monthly_cv",
+    "power_law",
+    "shear_exponent",
+    "temperature_at_height",
+    "weibull_from_histogram",
+    "weibull_mle",
+    "weibull_moments",
+    "wind_histogram",
+]
+
+Numeric = TypeVar("Numeric", float, NDArray[Any], xr.DataArray)
+"""A value, a numpy array or an xarray DataArray; the result has the type of the input."""
+
+#: Default power-law (Hellman) shear exponent [-]: the "one-seventh power law" for neutral
+#: flow over open, flat terrain (Peterson and Hennessey 1978, J. Appl. Meteor. 17, 390–394,
+#: doi:10.1175/1520-0450(1978)017<0390:OTUOPL>2.0.CO;2). Used only when the source has no
+#: second height to fit the exponent from; the cube flags that case.
+DEFAULT_SHEAR_EXPONENT: float = 1.0 / 7.0
+
+#: Edges of the wind-speed histogram bins [m s-1]: 0 to 40 m/s in 0.25 m/s steps (160 bins).
+#: Bins are closed on the left, open on the right, ``[e_i, e_{i+1})``. Values at or above the
+#: top edge (40 m/s, beyond any turbine's cut-out) are counted in the last bin (clipped), and
+#: values below 0 in the first, so every valid hour is counted exactly once and the histogram
+#: sums to the number of valid hours. With 0.25 m/s bins the energy from bin centres is within
+#: 0.1 % of the hourly energy for the oedb turbine curves on the MERRA-2 test data (see the
+#: tests), well inside the 0.5 % the cube promises.
+DEFAULT_BIN_EDGES_MS: NDArray[np.float64] = np.linspace(0.0, 40.0, 161)
+
+#: Linear temperature gradient of the standard atmosphere [K m-1] (ISO 2533: -6.5 K/km).
+TEMPERATURE_GRADIENT_K_M: float = -0.0065
+
+# Barometric formula constants as in windpowerlib 0.2.2 (density.barometric):
+# pressure falls by 1 hPa per 8 m; reference density 1.225 kg m-3 at 288.15 K, 1013.3 hPa.
+_RHO_STD = 1.225
+_T_STD_K = 288.15
+_P_STD_PA = 101330.0
+_HPA_PER_M = 1.0 / 8.0
+#: Specific gas constant of dry air [J kg-1 K-1], as in windpowerlib.
+_R_DRY_AIR = 287.058
+
+
+def _set_attrs(value: Numeric, **attrs: str) -> Numeric:
+    """Attach CF attributes when ``value`` is a DataArray (attributes are lost in arithmetic)."""
+    if isinstance(value, xr.DataArray):
+        value.attrs = dict(attrs)
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# Vertical extrapolation
+# --------------------------------------------------------------------------------------------
+
+
+def power_law(
+    v: Numeric,
+    height_data_m: float | Numeric,
+    height_hub_m: float | Numeric,
+    shear_exponent: float | Numeric = DEFAULT_SHEAR_EXPONENT,
+) -> Numeric:
+    r"""Move wind speed from the data height to the hub height with the power law (Hellman).
+
+    Parameters
+    ----------
+    v : float, ndarray or DataArray
+        Wind speed at ``height_data_m`` [m s-1].
+    height_data_m : float or array
+        Height of the wind data [m].
+    height_hub_m : float or array
+        Target height [m].
+    shear_exponent : float or array, default :data:`DEFAULT_SHEAR_EXPONENT`
+        Power-law exponent :math:`\alpha` [-].
+
+    Returns
+    -------
+    float, ndarray or DataArray
+        Wind speed at ``height_hub_m`` [m s-1].
+
+    Notes
+    -----
+    .. math:: v_{hub} = v \left(\frac{h_{hub}}{h_{data}}\right)^{\alpha}
+
+    Swapping the two heights inverts the operation exactly.
+
+    References
+    ----------
+    .. [1] Peterson, E. W. and Hennessey, J. P. (1978). On the use of power laws for estimates
+       of wind power potential. J. Appl. Meteor. 17, 390–394,
+       doi:10.1175/1520-0450(1978)017<0390:OTUOPL>2.0.CO;2
+    """
+    out: Numeric = v * (height_hub_m / height_data_m) ** shear_exponent
+    return _set_attrs(out, units="m s-1", standard_name="wind_speed")
+
+
+def log_law(
+    v: Numeric,
+    height_data_m: float,
+    height_hub_m: float,
+    roughness_length_m: float | Numeric,
+    obstacle_height_m: float = 0.0,
+) -> Numeric:
+    r"""Move wind speed between heights with the logarithmic profile.
+
+    Parameters
+    ----------
+    v : float, ndarray or DataArray
+        Wind speed at ``height_data_m`` [m s-1].
+    height_data_m : float
+        Height of the wind data [m].
+    height_hub_m : float
+        Target height [m].
+    roughness_length_m : float, ndarray or DataArray
+        Surface roughness length :math:`z_0` [m], positive. Non-positive values in a
+        DataArray give NaN (checked lazily); in a float or ndarray they raise.
+    obstacle_height_m : float, default 0
+        Height of obstacles :math:`d` around the site [m]; the displacement height is
+        :math:`0.7 d`.
+
+    Returns
+    -------
+    float, ndarray or DataArray
+        Wind speed at ``height_hub_m`` [m s-1].
+
+    Raises
+    ------
+    ValueError
+        When :math:`0.7 d` reaches the data height or the hub height (the logarithm is then
+        undefined; windpowerlib raises in the same case), or when :math:`z_0 \le 0`.
+
+    Notes
+    -----
+    .. math:: v_{hub} = v \frac{\ln((h_{hub} - 0.7 d)/z_0)}{\ln((h_{data} - 0.7 d)/z_0)}
+
+    References
+    ----------
+    .. [1] Hau, E. (2008). Windkraftanlagen: Grundlagen, Technik, Einsatz,
+       Wirtschaftlichkeit, 4th ed., Springer, p. 515 (as implemented in windpowerlib 0.2.2,
+       ``wind_speed.logarithmic_profile``).
+    """
+    displacement = 0.7 * obstacle_height_m
+    for name, h in (("data", height_data_m), ("hub", height_hub_m)):
+        if displacement >= h:
+            raise ValueError(
+                f"obstacle height {obstacle_height_m} m is too large for the {name} height "
+                f"{h} m: 0.7 x obstacle height must stay below it; use wind data from a "
+                "greater height or a smaller obstacle height"
+            )
+    if isinstance(roughness_length_m, xr.DataArray):
+        z0: Any = roughness_length_m.where(roughness_length_m > 0)
+    else:
+        z0 = np.asarray(roughness_length_m, dtype=float)
+        if not np.all(z0 > 0):
+            raise ValueError(f"roughness length must be positive [m], got {roughness_length_m!r}")
+        if z0.ndim == 0:
+            z0 = float(z0)
+    ratio = np.log((height_hub_m - displacement) / z0) / np.log((height_data_m - displacement) / z0)
+    out: Numeric = v * ratio
+    return _set_attrs(out, units="m s-1", standard_name="wind_speed")
+
+
+def shear_exponent(
+    v_low: Numeric,
+    v_high: Numeric,
+    height_low_m: float,
+    height_high_m: float,
+    dim: str | None = None,
+) -> Numeric:
+    r"""Power-law shear exponent from mean wind speeds at two heights.
+
+    Parameters
+    ----------
+    v_low, v_high : float, ndarray or DataArray
+        Mean wind speeds at the lower and the upper height [m s-1]. Pass means over a period
+        (a year, the whole record), not single hours: the ratio of hourly speeds is noisy and
+        undefined in calm hours.
+    height_low_m, height_high_m : float
+        The two heights [m], ``height_high_m > height_low_m > 0``.
+    dim : str, optional
+        For DataArrays of hourly values: average both over this dimension first (NaN hours
+        skipped) and return the exponent of the means.
+
+    Returns
+    -------
+    float, ndarray or DataArray
+        :math:`\alpha` [-]; NaN where a mean is not positive.
+
+    Notes
+    -----
+    .. math:: \alpha = \frac{\ln(\bar v_{high} / \bar v_{low})}{\ln(h_{high} / h_{low})}
+    """
+    if not height_high_m > height_low_m > 0:
+        raise ValueError(
+            f"need 0 < height_low_m < height_high_m, got {height_low_m} m and {height_high_m} m"
+        )
+    lo: Any = v_low
+    hi: Any = v_high
+    if dim is not None:
+        if not (isinstance(lo, xr.DataArray) and isinstance(hi, xr.DataArray)):
+            raise TypeError("dim= needs DataArrays for v_low and v_high")
+        lo = lo.mean(dim)
+        hi = hi.mean(dim)
+    if isinstance(lo, xr.DataArray) or isinstance(hi, xr.DataArray):
+        ok = (lo > 0) & (hi > 0)
+        out = np.log(hi.where(ok) / lo.where(ok)) / np.log(height_high_m / height_low_m)
+        result: Numeric = _set_attrs(out, units="1", long_name="power-law shear exponent")
+        return result
+    lo_a = np.asarray(lo, dtype=float)
+    hi_a = np.asarray(hi, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        res = np.where((lo_a > 0) & (hi_a > 0), np.log(hi_a / lo_a), np.nan) / np.log(
+            height_high_m / height_low_m
+        )
+    scalar_or_array: Any = float(res) if res.ndim == 0 else res
+    return cast(Numeric, scalar_or_array)
+
+
+# --------------------------------------------------------------------------------------------
+# Temperature and air density
+# --------------------------------------------------------------------------------------------
+
+
+def temperature_at_height(t: Numeric, h_data: float, h_hub: float) -> Numeric:
+    r"""Air temperature at hub height from a linear gradient of -6.5 K/km.
+
+    Parameters
+    ----------
+    t : float, ndarray or DataArray
+        Air temperature at ``h_data`` [K].
+    h_data : float
+        Height of the temperature data [m] (2 m for reanalysis screen temperature).
+    h_hub : float
+        Target height [m].
+
+    Returns
+    -------
+    float, ndarray or DataArray
+        Air temperature at ``h_hub`` [K].
+
+    Notes
+    -----
+    .. math:: T_{hub} = T + \Gamma (h_{hub} - h_{data}), \quad \Gamma = -0.0065\ \mathrm{K\,m^{-1}}
+
+    References
+    ----------
+    .. [1] ISO 2533:1975, Standard Atmosphere (tropospheric lapse rate 6.5 K/km).
+    """
+    out = t + TEMPERATURE_GRADIENT_K_M * (h_hub - h_data)
+    return _set_attrs(out, units="K", standard_name="air_temperature")
+
+
+def _pressure_hpa_at_hub(pressure_pa: Any, pressure_height_m: float, hub_height_m: float) -> Any:
+    """Pressure at hub height [hPa]: 1 hPa less per 8 m of height."""
+    return pressure_pa / 100.0 - (hub_height_m - pressure_height_m) * _HPA_PER_M
+
+
+def air_density_barometric(
+    pressure_pa: Numeric,
+    temperature_k: Numeric,
+    pressure_height_m: float,
+    hub_height_m: float,
+) -> Numeric:
+    r"""Air density at hub height from the barometric height formula.
+
+    Parameters
+    ----------
+    pressure_pa : float, ndarray or DataArray
+        Air pressure at ``pressure_height_m`` [Pa].
+    temperature_k : float, ndarray or DataArray
+        Air temperature at HUB height [K] (see :func:`temperature_at_height`).
+    pressure_height_m : float
+        Height of the pressure data [m] (0 for surface pressure).
+    hub_height_m : float
+        Hub height [m].
+
+    Returns
+    -------
+    float, ndarray or DataArray
+        Air density at hub height [kg m-3].
+
+    Notes
+    -----
+    With :math:`p` in hPa (1 hPa less per 8 m):
+
+    .. math:: \rho = \left(p - \frac{h_{hub} - h_p}{8}\right)
+              \frac{1.225 \cdot 288.15 \cdot 100}{101330\, T_{hub}}
+
+    References
+    ----------
+    .. [1] Hau, E. (2008). Windkraftanlagen: Grundlagen, Technik, Einsatz,
+       Wirtschaftlichkeit, 4th ed., Springer, p. 560 (as implemented in windpowerlib 0.2.2,
+       ``density.barometric``).
+    """
+    p_hpa = _pressure_hpa_at_hub(pressure_pa, pressure_height_m, hub_height_m)
+    out = p_hpa * _RHO_STD * _T_STD_K * 100.0 / (_P_STD_PA * temperature_k)
+    return _set_attrs(out, units="kg m-3", standard_name="air_density")  # type: ignore[no-any-return]
+
+
+def air_density_ideal_gas(
+    pressure_pa: Numeric,
+    temperature_k: Numeric,
+    pressure_height_m: float,
+    hub_height_m: float,
+) -> Numeric:
+    r"""Air density at hub height from the ideal gas law (dry air).
+
+    Parameters are those of :func:`air_density_barometric`.
+
+    Returns
+    -------
+    float, ndarray or DataArray
+        Air density at hub height [kg m-3].
+
+    Notes
+    -----
+    With the pressure at hub height :math:`p_{hub}` [Pa] from the barometric gradient
+    (1 hPa per 8 m) and :math:`R = 287.058\ \mathrm{J\,kg^{-1}\,K^{-1}}`:
+
+    .. math:: \rho = \frac{p_{hub}}{R\, T_{hub}}
+
+    References
+    ----------
+    .. [1] Ahrendts, J. and Kabelac, S. (2014). Das Ingenieurwissen: Technische
+       Thermodynamik, 34th ed., Springer, p. 23 (ideal gas law; as implemented in
+       windpowerlib 0.2.2, ``density.ideal_gas``).
+    """
+    p_hpa = _pressure_hpa_at_hub(pressure_pa, pressure_height_m, hub_height_m)
+    out = p_hpa * 100.0 / (_R_DRY_AIR * temperature_k)
+    return _set_attrs(out, units="kg m-3", standard_name="air_density")  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------------------------
+# Histograms
+# --------------------------------------------------------------------------------------------
+
+
+def _check_edges(edges: ArrayLike) -> NDArray[np.float64]:
+    e = np.asarray(edges, dtype=float)
+    if e.ndim != 1 or e.size < 2 or not np.all(np.isfinite(e)) or not np.all(np.diff(e) > 0):
+        raise ValueError(
+            "bin edges must be a 1-D, finite, strictly increasing array of >= 2 values"
+        )
+    return e
+
+
+def _histogram_last_axis(x: NDArray[Any], edges: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Count values per bin along the last axis, for all leading indices in one bincount."""
+    nbins = edges.size - 1
+    lead = x.shape[:-1]
+    flat = np.asarray(x, dtype=float).reshape(-1, x.shape[-1]) if x.size else np.empty((0, 0))
+    ncell = int(np.prod(lead, dtype=np.int64))
+    if flat.size == 0:
+        return np.zeros((*lead, nbins), dtype=np.int64)
+    valid = np.isfinite(flat)
+    idx = np.clip(np.searchsorted(edges, flat, side="right") - 1, 0, nbins - 1)
+    codes = (np.arange(ncell, dtype=np.int64)[:, None] * nbins + idx)[valid]
+    counts = np.bincount(codes, minlength=ncell * nbins)
+    return counts.reshape((*lead, nbins))
+
+
+def _histogram_any(x: Any, edges: NDArray[np.float64]) -> Any:
+    """Histogram along the last axis of a numpy or dask array (dask: one partial per chunk)."""
+    nbins = edges.size - 1
+    if isinstance(x, np.ndarray):
+        return _histogram_last_axis(x, edges)
+    import dask.array as dsa
+
+    def block(b: NDArray[Any]) -> NDArray[np.int64]:
+        return _histogram_last_axis(b, edges)[..., None, :]
+
+    n_time_chunks = len(x.chunks[-1])
+    partial = dsa.map_blocks(  # type: ignore[no-untyped-call]
+        block,
+        x,
+        new_axis=x.ndim,
+        chunks=(*x.chunks[:-1], (1,) * n_time_chunks, (nbins,)),
+        dtype=np.int64,
+        meta=np.empty((0,) * (x.ndim + 1), dtype=np.int64),
+    )
+    return partial.sum(axis=-2, dtype=np.int64)
+
+
+def wind_histogram(
+    speed: xr.DataArray,
+    edges: ArrayLike = DEFAULT_BIN_EDGES_MS,
+    dim: str = "time",
+) -> xr.DataArray:
+    """Count the hours in each wind-speed bin, per cell.
+
+    Parameters
+    ----------
+    speed : DataArray
+        Wind speed [m s-1], numpy- or dask-backed, with dimension ``dim``.
+    edges : array_like, default :data:`DEFAULT_BIN_EDGES_MS`
+        Strictly increasing bin edges [m s-1]. Bins are ``[e_i, e_{i+1})``; values beyond
+        the outer edges are counted in the first or last bin (see
+        :data:`DEFAULT_BIN_EDGES_MS`).
+    dim : str, default "time"
+        Dimension to count over.
+
+    Returns
+    -------
+    DataArray of int64
+        Counts with ``dim`` replaced by a new last dimension ``wind_bin`` (coordinate: bin
+        centres [m s-1], plus ``wind_bin_lower`` and ``wind_bin_upper``). NaN and infinite
+        values are not counted, so the counts sum to the number of valid values.
+
+    Notes
+    -----
+    One ``searchsorted`` and one ``bincount`` over all cells of a chunk (not one pass per
+    bin). On dask each time chunk yields a partial histogram that is then summed, so the time
+    dimension need not be in a single chunk.
+    """
+    e = _check_edges(edges)
+    if dim not in speed.dims:
+        raise ValueError(f"speed has no dimension {dim!r} (dims: {speed.dims})")
+    out: xr.DataArray = xr.apply_ufunc(
+        _histogram_any,
+        speed,
+        kwargs={"edges": e},
+        input_core_dims=[[dim]],
+        output_core_dims=[["wind_bin"]],
+        dask="allowed",
+        output_dtypes=[np.int64],
+    )
+    centres = 0.5 * (e[:-1] + e[1:])
+    out = out.assign_coords(
+        wind_bin=("wind_bin", centres, {"units": "m s-1", "long_name": "bin centre"}),
+        wind_bin_lower=("wind_bin", e[:-1], {"units": "m s-1"}),
+        wind_bin_upper=("wind_bin", e[1:], {"units": "m s-1"}),
+    )
+    out.attrs = {"units": "h", "long_name": "hours per wind-speed bin"}
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Weibull fits
+# --------------------------------------------------------------------------------------------
+
+
+def _justus_k(cv: Any) -> Any:
+    """Justus et al. (1978) empirical shape from the coefficient of variation."""
+    return cv ** (-1.086)
+
+
+def _weibull_weighted_mle(
+    x: NDArray[np.float64], w: NDArray[np.float64], max_iter: int = 100, rtol: float = 1e-12
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Weighted Weibull MLE (loc = 0) by Newton iterations on the shape equation.
+
+    ``x`` has shape (B,) (strictly positive support points) and ``w`` shape (..., B)
+    (non-negative weights); the fit runs for every leading index at once.
+    """
+    w = np.asarray(w, dtype=float)
+    total = w.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (w @ x) / total
+        scale = np.where(total > 0, mean, 1.0)
+        # Normalise the data by its mean so x**k neither overflows nor underflows.
+        z = x / scale[..., None]
+        lz = np.log(z)
+        mean_log = (w * lz).sum(axis=-1) / total
+        var = (w * (z - 1.0) ** 2).sum(axis=-1) / total
+        k = _justus_k(np.sqrt(var))
+    ok = (total > 0) & np.isfinite(k) & (var > 0)
+    k = np.where(ok, k, 1.0)
+    for _ in range(max_iter):
+        zk = z ** k[..., None]
+        s0 = (w * zk).sum(axis=-1)
+        s1 = (w * zk * lz).sum(axis=-1)
+        s2 = (w * zk * lz * lz).sum(axis=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            m1 = s1 / s0
+            g = m1 - 1.0 / k - mean_log
+            dg = s2 / s0 - m1 * m1 + 1.0 / (k * k)
+            step = np.where(ok, g / dg, 0.0)
+        k_new = np.where(k - step > 0, k - step, 0.5 * k)
+        done = np.all(np.abs(k_new - k) <= rtol * k)
+        k = k_new
+        if done:
+            break
+    zk = z ** k[..., None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = scale * ((w * zk).sum(axis=-1) / total) ** (1.0 / k)
+    nan = np.full_like(k, np.nan)
+    return np.where(ok, k, nan), np.where(ok, c, nan)
+
+
+def weibull_mle(speeds: ArrayLike) -> tuple[float, float]:
+    r"""Maximum-likelihood Weibull fit (location 0) to raw wind speeds.
+
+    Parameters
+    ----------
+    speeds : array_like
+        Wind speeds [m s-1], any shape. NaN and values <= 0 (calms, for which the
+        log-likelihood is undefined) are excluded.
+
+    Returns
+    -------
+    k : float
+        Shape [-]; NaN when fewer than two distinct positive values remain.
+    c : float
+        Scale [m s-1].
+
+    Notes
+    -----
+    :math:`k` solves the profile likelihood equation, by Newton iterations from the Justus
+    moment estimate; then :math:`c` follows:
+
+    .. math:: \frac{\sum v_i^k \ln v_i}{\sum v_i^k} - \frac{1}{k} - \overline{\ln v} = 0,
+              \qquad c = \left(\frac{1}{n}\sum v_i^k\right)^{1/k}
+
+    References
+    ----------
+    .. [1] Seguro, J. V. and Lambert, T. W. (2000). Modern estimation of the parameters of the
+       Weibull wind speed distribution for wind energy analysis. J. Wind Eng. Ind. Aerodyn.
+       85, 75–84, doi:10.1016/S0167-6105(99)00122-1
+    """
+    v = np.asarray(speeds, dtype=float).ravel()
+    v = v[np.isfinite(v) & (v > 0)]
+    if np.unique(v).size < 2:
+        return float("nan"), float("nan")
+    k, c = _weibull_weighted_mle(v, np.ones_like(v))
+    return float(k), float(c)
+
+
+def weibull_moments(speeds: ArrayLike) -> tuple[float, float]:
+    r"""Weibull parameters by the empirical moment method of Justus et al. (1978).
+
+    Parameters
+    ----------
+    speeds : array_like
+        Wind speeds [m s-1]; NaN excluded, calms (0) kept.
+
+    Returns
+    -------
+    k : float
+        Shape [-]; NaN when fewer than two values remain or their spread is zero.
+    c : float
+        Scale [m s-1].
+
+    Notes
+    -----
+    With the mean :math:`\bar v` and the standard deviation :math:`\sigma` (ddof = 0):
+
+    .. math:: k = (\sigma / \bar v)^{-1.086}, \qquad c = \frac{\bar v}{\Gamma(1 + 1/k)}
+
+    References
+    ----------
+    .. [1] Justus, C. G., Hargraves, W. R., Mikhail, A. and Graber, D. (1978). Methods for
+       estimating wind speed frequency distributions. J. Appl. Meteor. 17, 350–353,
+       doi:10.1175/1520-0450(1978)017<0350:MFEWSF>2.0.CO;2
+    """
+    v = np.asarray(speeds, dtype=float).ravel()
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        return float("nan"), float("nan")
+    mean = float(v.mean())
+    sd = float(v.std())
+    if not (mean > 0 and sd > 0):
+        return float("nan"), float("nan")
+    k = float(_justus_k(sd / mean))
+    c = mean / float(gamma_function(1.0 + 1.0 / k))
+    return k, c
+
+
+def weibull_from_histogram(
+    hist: ArrayLike, edges: ArrayLike = DEFAULT_BIN_EDGES_MS
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    r"""Weibull MLE from binned counts, vectorised over leading dimensions.
+
+    Parameters
+    ----------
+    hist : array_like, shape (..., B)
+        Counts (hours) per bin, e.g. the values of :func:`wind_histogram`; NaN counts are
+        treated as missing (weight 0).
+    edges : array_like, shape (B + 1,)
+        Bin edges [m s-1], must start at >= 0.
+
+    Returns
+    -------
+    k : ndarray, shape (...)
+        Shape [-]; NaN where the histogram is empty or has a single non-empty bin.
+    c : ndarray, shape (...)
+        Scale [m s-1].
+
+    Notes
+    -----
+    Each bin is represented by its centre :math:`x_j` with weight :math:`n_j` (the counts),
+    and the weighted profile likelihood equation of :func:`weibull_mle` is solved by Newton
+    iterations for every cell at once. The centre approximation shifts k and c by well under
+    0.5 % for 0.25 m/s bins (0.1 % or less on the MERRA-2 test nodes, see the tests). Unlike
+    :func:`weibull_mle`, calms in the first bin are included (at the bin centre).
+    """
+    e = _check_edges(edges)
+    if e[0] < 0:
+        raise ValueError("wind-speed bin edges must start at 0 m/s or above")
+    h = np.asarray(hist, dtype=float)
+    if h.shape[-1:] != (e.size - 1,):
+        raise ValueError(
+            f"histogram has {h.shape[-1] if h.ndim else 0} bins but edges define {e.size - 1}"
+        )
+    h = np.where(np.isfinite(h), h, 0.0)
+    centres = 0.5 * (e[:-1] + e[1:])
+    k, c = _weibull_weighted_mle(centres, h)
+    nonempty = (h > 0).sum(axis=-1)
+    bad = nonempty < 2
+    return np.where(bad, np.nan, k), np.where(bad, np.nan, c)
+
+
+# --------------------------------------------------------------------------------------------
+# Variability
+# --------------------------------------------------------------------------------------------
+
+
+def _finite_1d(values: ArrayLike, what: str, minimum: int) -> NDArray[np.float64]:
+    a = np.asarray(values, dtype=float).ravel()
+    if np.isnan(a).any():
+        raise ValueError(
+            f"{what} contain NaN: pass only periods that passed the coverage rule "
+            "(missing periods must be dropped explicitly, not averaged over)"
+        )
+    if a.size < minimum:
+        raise ValueError(f"need at least {minimum} {what}, got {a.size}")
+    return a
+
+
+def inter_annual_variability(annual_means: ArrayLike) -> float:
+    r"""Inter-annual variability: coefficient of variation of annual means.
+
+    Parameters
+    ----------
+    annual_means : array_like
+        Annual mean wind speeds of complete years [m s-1]; at least 2, no NaN.
+
+    Returns
+    -------
+    float
+        IAV [-].
+
+    Raises
+    ------
+    ValueError
+        With NaN values or fewer than 2 years.
+
+    Notes
+    -----
+    .. math:: \mathrm{IAV} = \frac{s}{\bar v}, \quad s = \sqrt{\frac{1}{n-1}\sum (v_i - \bar v)^2}
+
+    References
+    ----------
+    .. [1] Pryor, S. C., Shepherd, T. J. and Barthelmie, R. J. (2018). Interannual variability
+       of wind climates and wind turbine annual energy production. Wind Energ. Sci. 3,
+       651–665, doi:10.5194/wes-3-651-2018
+    """
+    a = _finite_1d(annual_means, "annual means", 2)
+    return float(a.std(ddof=1) / a.mean())
+
+
+def monthly_cv(monthly_means: ArrayLike, robust: bool = False) -> float:
+    r"""Coefficient of variation of monthly mean wind speeds.
+
+    Parameters
+    ----------
+    monthly_means : array_like
+        Monthly means of complete months [m s-1]; at least 2, no NaN. The seasonal cycle is
+        part of the variability measured (no deseasonalisation).
+    robust : bool, default False
+        False: sample standard deviation (ddof 1) over the mean. True: robust coefficient of
+        variation, normal-consistent median absolute deviation over the median.
+
+    Returns
+    -------
+    float
+        Coefficient of variation [-].
+
+    Notes
+    -----
+    .. math:: \mathrm{CV} = \frac{s}{\bar v}, \qquad
+              \mathrm{RCoV} = \frac{1.4826\ \mathrm{median}(|v_i - \tilde v|)}{\tilde v}
+
+    where :math:`\tilde v` is the median. The factor 1.4826 makes the MAD a consistent
+    estimator of the standard deviation for normal data, so RCoV and CV agree for
+    well-behaved series. Lee et al. (2018) compared 27 variability measures on 37 years of
+    monthly wind speeds and recommend a robust coefficient of variation of monthly means, which
+    resists outlier months; they also find that about 10 (±3) years of monthly data are needed.
+
+    References
+    ----------
+    .. [1] Lee, J. C. Y., Fields, M. J. and Lundquist, J. K. (2018). Assessing variability of
+       wind speed: comparison and validation of 27 methodologies. Wind Energ. Sci. 3,
+       845–868, doi:10.5194/wes-3-845-2018
+    .. [2] Arachchige, C. N. P. G., Prendergast, L. A. and Staudte, R. G. (2022). Robust
+       analogs to the coefficient of variation. J. Appl. Stat. 49, 268–290,
+       doi:10.1080/02664763.2020.1808599
+    """
+    a = _finite_1d(monthly_means, "monthly means", 2)
+    if robust:
+        med = float(np.median(a))
+        mad = float(np.median(np.abs(a - med)))
+        return 1.4826 * mad / med
+    return float(a.std(ddof=1) / a.mean())
