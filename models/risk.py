@@ -35,6 +35,7 @@ __all__ = [
     "PD_FLOOR",
     "RiskResult",
     "annualise_pd",
+    "circular_block_indices",
     "default_years",
     "grade_from_pd",
     "simulate_default",
@@ -367,6 +368,48 @@ def _check_float(name: str, value: object, low: float, high: float) -> float:
     return v
 
 
+def circular_block_indices(
+    rng: np.random.Generator, n_climate: int, n_years: int, n_paths: int, block_length: int
+) -> NDArray[np.int64]:
+    """Climate-year indices of each loan year and path by circular block bootstrap.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of randomness; ``ceil(n_years / block_length) * n_paths`` integers are drawn.
+    n_climate : int
+        Number of climate years available, N ≥ 1.
+    n_years : int
+        Loan years per path.
+    n_paths : int
+        Number of paths.
+    block_length : int
+        Block length L [years], 1 ≤ L ≤ N.
+
+    Returns
+    -------
+    ndarray of int64, shape (n_years, n_paths)
+        Index into the climate years, loan year along the first axis.
+
+    Notes
+    -----
+    Block starts :math:`s` are uniform on 0 … N−1; a block is
+    :math:`s, s+1, …, s+L-1` modulo N (the record is wrapped into a circle, so every year is
+    equally likely to appear in every position [2]_); blocks are concatenated and cut to
+    ``n_years``.
+
+    References
+    ----------
+    .. [2] Politis and Romano (1992), circular block bootstrap.
+    """
+    n_blocks = -(-n_years // block_length)
+    starts = rng.integers(0, n_climate, size=(n_blocks, n_paths))
+    offsets = np.arange(block_length)[None, :, None]
+    idx = (starts[:, None, :] + offsets).reshape(n_blocks * block_length, n_paths)[:n_years]
+    idx %= n_climate
+    return idx
+
+
 def simulate_default(
     climate_year_energy_mwh: ArrayLike,
     terms: FinanceTerms,
@@ -511,11 +554,7 @@ def simulate_default(
 
     # Arrays are (years, paths): each year's row is contiguous for the loop in
     # _default_years_year_major and for the per-year quantiles.
-    n_blocks = -(-n_years // block)
-    starts = rng.integers(0, n_climate, size=(n_blocks, paths))
-    offsets = np.arange(block)[None, :, None]
-    idx = (starts[:, None, :] + offsets).reshape(n_blocks * block, paths)[:n_years]
-    idx %= n_climate
+    idx = circular_block_indices(rng, n_climate, n_years, paths, block)
     error = np.maximum(rng.normal(1.0, sigma, size=paths), 0.0)
     cash = energy[idx]
     cash *= error
