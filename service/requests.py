@@ -1,0 +1,428 @@
+"""The assessment request of service contract v1, as pydantic models, and its model inputs.
+
+The same models validate a request file for ``climate-loan assess`` and the body of
+``POST /api/v1/assessments``. They are strict: unknown fields are an error, numbers must be
+finite (NaN and infinity are rejected), strings are not coerced to numbers, and every range
+is checked here so that a person sees one message naming the field (:func:`describe_error`).
+
+Request shape (DESIGN.md, "Service contract v1"; fields may be added, names stay)::
+
+    {"site": {"lat": 44.1, "lon": 87.3, "name": "Changji North"},
+     "project": {"technology": "wind", "capacity_mw": 49.5,
+                 "turbine_type": "E-82/2300",       # or "power_curve": {...}
+                 "hub_height_m": 100,
+                 "losses": {"availability_pct": 3, "wake_pct": 7,
+                            "electrical_pct": 2, "other_pct": 2}},
+     "finance": {"loan_amount": 5530000, "currency": "CNY", "tenor_years": 10,
+                 "interest_rate_pct": 4.2, "repayment": "annuity",
+                 "tariff_per_mwh": 250, "opex_per_year": 3000000},
+     "policy": "wind_changji_v1", "seed": 42,
+     "operating_history": {"monthly_energy_mwh": [{"month": "2014-01", "energy_mwh": 9000}]}}
+
+Defaults, each documented on its field: wind losses take the values of
+:class:`models.wind.Losses` (availability 3 %, wake 7 %, electrical 2 %, other 2 %) field by
+field — an omitted field takes its default, an explicit ``0`` means zero. A solar project
+takes :data:`models.solar.DEFAULT_LOSSES_PCT` (PVWatts 14.08 %),
+:data:`models.solar.DEFAULT_DC_AC_RATIO` (1.2) and
+:data:`models.solar.DEFAULT_DEGRADATION_PCT_PER_YEAR` (0.5 %/yr). The policy defaults to the
+technology's default product (:data:`models.policy.DEFAULT_POLICY`).
+
+:func:`to_model_inputs` turns a validated request into the frozen inputs of
+:func:`models.assessment.assess`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from models.finance import MAX_TENOR_YEARS, FinanceTerms
+from models.longterm import OperatingHistory
+from models.policy import DEFAULT_POLICY, Policy, PolicyError, load_policy
+from models.solar import (
+    DEFAULT_DC_AC_RATIO,
+    DEFAULT_DEGRADATION_PCT_PER_YEAR,
+    DEFAULT_LOSSES_PCT,
+    SolarProject,
+)
+from models.turbines import PowerCurve, Turbine, get_turbine
+from models.wind import Losses, WindProject
+from service.errors import UsageError
+
+__all__ = [
+    "AssessmentInputs",
+    "AssessmentRequest",
+    "FinanceIn",
+    "LossesIn",
+    "MonthlyEnergyIn",
+    "OperatingHistoryIn",
+    "PowerCurveIn",
+    "ProjectIn",
+    "SiteIn",
+    "describe_error",
+    "parse_request",
+    "to_model_inputs",
+]
+
+_DEFAULT_LOSSES = Losses()
+_MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_WIND_ONLY = ("turbine_type", "power_curve", "hub_height_m", "losses")
+_SOLAR_ONLY = ("dc_ac_ratio", "losses_pct", "degradation_pct_per_year")
+#: Largest seed accepted: seeds stay exact as JSON numbers (IEEE doubles).
+MAX_SEED = 2**53 - 1
+
+
+class _Strict(BaseModel):
+    """Base: unknown fields forbidden, no NaN/inf, no str->number coercion, immutable."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+
+
+Pct = Annotated[float, Field(ge=0.0, lt=100.0)]
+
+
+class SiteIn(_Strict):
+    """Where the project is."""
+
+    lat: float = Field(ge=-90.0, le=90.0, description="Latitude [degrees north], -90 to 90.")
+    lon: float = Field(ge=-180.0, le=180.0, description="Longitude [degrees east], -180 to 180.")
+    name: str | None = Field(default=None, max_length=200, description="Label for the memo.")
+
+
+class LossesIn(_Strict):
+    """Wind-farm losses, each a percentage of the energy before it [%]; see models.wind.Losses."""
+
+    availability_pct: Pct = Field(
+        default=_DEFAULT_LOSSES.availability_pct,
+        description="Turbine, balance-of-plant and grid downtime [%], 0 to <100; default 3.",
+    )
+    wake_pct: Pct = Field(
+        default=_DEFAULT_LOSSES.wake_pct,
+        description="Wake losses [%], 0 to <100; default 7.",
+    )
+    electrical_pct: Pct = Field(
+        default=_DEFAULT_LOSSES.electrical_pct,
+        description="Collection and transformer losses [%], 0 to <100; default 2.",
+    )
+    other_pct: Pct = Field(
+        default=_DEFAULT_LOSSES.other_pct,
+        description="Performance, icing, curtailment and other losses [%], 0 to <100; default 2.",
+    )
+
+
+class PowerCurveIn(_Strict):
+    """A custom power curve at standard air density (1.225 kg m-3)."""
+
+    wind_speed_ms: list[float] = Field(
+        min_length=2, max_length=500, description="Wind speeds, strictly increasing [m s-1]."
+    )
+    power_kw: list[float] = Field(
+        min_length=2, max_length=500, description="Power of one turbine at each speed [kW]."
+    )
+    rated_power_kw: float | None = Field(
+        default=None, gt=0.0, description="Nameplate power [kW]; the curve's peak if omitted."
+    )
+
+    @model_validator(mode="after")
+    def _valid_curve(self) -> PowerCurveIn:
+        # the turbine library's own checks (ordering, sign, length, rated power vs peak)
+        PowerCurve.from_points(self.wind_speed_ms, self.power_kw, self.rated_power_kw)
+        return self
+
+    def to_turbine(self) -> Turbine:
+        """Return the custom turbine this curve describes."""
+        curve = PowerCurve.from_points(self.wind_speed_ms, self.power_kw, self.rated_power_kw)
+        return Turbine.custom("custom power curve", curve, self.rated_power_kw)
+
+
+class ProjectIn(_Strict):
+    """The plant: wind (turbine and hub height) or solar (DC capacity and losses).
+
+    Wind needs ``hub_height_m`` and exactly one of ``turbine_type`` or ``power_curve``;
+    ``losses`` is optional. Solar takes ``dc_ac_ratio``, ``losses_pct`` and
+    ``degradation_pct_per_year``, all optional. A field of the other technology is an error.
+    """
+
+    technology: Literal["wind", "solar"] = Field(description="'wind' or 'solar'.")
+    capacity_mw: float = Field(
+        gt=0.0, le=10_000.0, description="Capacity [MW]; for solar the DC rating [MWp]."
+    )
+    turbine_type: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Turbine type from the library (GET /api/v1/turbines), e.g. 'E-82/2300'.",
+    )
+    power_curve: PowerCurveIn | None = Field(default=None, description="Custom power curve.")
+    hub_height_m: float | None = Field(
+        default=None, ge=10.0, le=250.0, description="Hub height above ground [m], 10 to 250."
+    )
+    losses: LossesIn | None = Field(
+        default=None, description="Wind losses; each omitted field takes its default."
+    )
+    dc_ac_ratio: float | None = Field(
+        default=None, ge=0.5, le=2.0, description="Solar DC/AC ratio [-], 0.5 to 2; default 1.2."
+    )
+    losses_pct: Pct | None = Field(
+        default=None,
+        description="Solar system losses (PVWatts) [%], 0 to <100; default 14.08.",
+    )
+    degradation_pct_per_year: float | None = Field(
+        default=None, ge=0.0, lt=10.0, description="Solar degradation [% per year]; default 0.5."
+    )
+
+    @field_validator("turbine_type")
+    @classmethod
+    def _known_turbine(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        turbine = get_turbine(value)  # UnknownTurbineError (a ValueError) lists close matches
+        if turbine.power_curve is None:
+            raise ValueError(
+                f"turbine {turbine.turbine_type!r} has no power curve in the library; choose "
+                "another type or give a custom power_curve"
+            )
+        return turbine.turbine_type
+
+    @field_validator(*_WIND_ONLY, *_SOLAR_ONLY)
+    @classmethod
+    def _field_matches_technology(cls, value: Any, info: ValidationInfo) -> Any:
+        # runs only for fields present in the request; technology is validated first
+        tech = info.data.get("technology")
+        own = "wind" if info.field_name in _WIND_ONLY else "solar"
+        if value is not None and tech is not None and tech != own:
+            raise ValueError(f"applies to {own} projects only, and this project is {tech}")
+        return value
+
+    @model_validator(mode="after")
+    def _technology_needs(self) -> ProjectIn:
+        if self.technology == "wind":
+            if (self.turbine_type is None) == (self.power_curve is None):
+                raise ValueError("a wind project needs exactly one of turbine_type or power_curve")
+            if self.hub_height_m is None:
+                raise ValueError("a wind project needs hub_height_m [m]")
+        return self
+
+
+class FinanceIn(_Strict):
+    """Loan and revenue terms; see :class:`models.finance.FinanceTerms`."""
+
+    loan_amount: float = Field(gt=0.0, le=1e13, description="Senior debt [currency].")
+    currency: str = Field(
+        pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. 'CNY', 'EUR', 'USD'."
+    )
+    tenor_years: int = Field(ge=1, le=MAX_TENOR_YEARS, description="Loan life [years], 1 to 30.")
+    interest_rate_pct: float = Field(ge=0.0, lt=100.0, description="Fixed annual rate [%].")
+    repayment: Literal["annuity", "equal_principal", "sculpted"] = Field(
+        description="Repayment profile; 'sculpted' follows the P50 cash flow."
+    )
+    tariff_per_mwh: float = Field(ge=0.0, le=1e7, description="Year-1 price [currency MWh-1].")
+    opex_per_year: float = Field(ge=0.0, le=1e12, description="Year-1 opex [currency year-1].")
+    tariff_escalation_pct: float = Field(
+        default=0.0, gt=-100.0, le=100.0, description="Tariff escalation [% per year]; default 0."
+    )
+    opex_inflation_pct: float = Field(
+        default=0.0, gt=-100.0, le=100.0, description="Opex inflation [% per year]; default 0."
+    )
+    target_dscr: float = Field(
+        default=1.30,
+        ge=1.0,
+        le=10.0,
+        description="Target DSCR of a sculpted profile [-]; default 1.30.",
+    )
+
+
+class MonthlyEnergyIn(_Strict):
+    """One month of metered net energy."""
+
+    month: str = Field(description="Calendar month 'YYYY-MM'.")
+    energy_mwh: float | None = Field(
+        ge=0.0, le=1e9, description="Net energy [MWh]; null marks a missing month (not filled)."
+    )
+
+    @field_validator("month")
+    @classmethod
+    def _month_format(cls, value: str) -> str:
+        if not _MONTH_RE.match(value):
+            raise ValueError(f"month must be 'YYYY-MM', got {value!r}")
+        return value
+
+
+class OperatingHistoryIn(_Strict):
+    """Monthly operating record of an existing plant."""
+
+    monthly_energy_mwh: list[MonthlyEnergyIn] = Field(min_length=1, max_length=1200)
+
+    @field_validator("monthly_energy_mwh")
+    @classmethod
+    def _unique_months(cls, value: list[MonthlyEnergyIn]) -> list[MonthlyEnergyIn]:
+        seen: set[str] = set()
+        for m in value:
+            if m.month in seen:
+                raise ValueError(f"month {m.month} appears more than once")
+            seen.add(m.month)
+        return value
+
+    def to_model(self) -> OperatingHistory:
+        """Return the record as :class:`models.longterm.OperatingHistory` (null -> NaN)."""
+        return OperatingHistory(
+            months=np.array([m.month for m in self.monthly_energy_mwh], dtype="datetime64[M]"),
+            values=np.array(
+                [np.nan if m.energy_mwh is None else m.energy_mwh for m in self.monthly_energy_mwh],
+                dtype=np.float64,
+            ),
+        )
+
+
+class AssessmentRequest(_Strict):
+    """Body of ``POST /api/v1/assessments`` and of ``climate-loan assess --request``."""
+
+    site: SiteIn
+    project: ProjectIn
+    finance: FinanceIn
+    policy: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Packaged policy id (GET /api/v1/policies); the technology's default if "
+        "omitted.",
+    )
+    seed: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_SEED,
+        description="Monte Carlo seed; same seed and inputs give the same assessment.",
+    )
+    operating_history: OperatingHistoryIn | None = None
+
+    @field_validator("policy")
+    @classmethod
+    def _known_policy(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", value):
+            # ids only: a request must never make the service read a file of its choosing
+            raise ValueError(f"policy must be a policy id such as 'wind_changji_v1', got {value!r}")
+        try:
+            load_policy(value)
+        except PolicyError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _policy_matches_technology(self) -> AssessmentRequest:
+        if self.policy is not None:
+            tech = load_policy(self.policy).technology
+            if tech != self.project.technology:
+                raise ValueError(
+                    f"policy {self.policy!r} is for {tech} projects but the project is "
+                    f"{self.project.technology}; choose a {self.project.technology} policy"
+                )
+        return self
+
+
+@dataclass(frozen=True)
+class AssessmentInputs:
+    """The model inputs of one request (arguments of :func:`models.assessment.assess`)."""
+
+    lat: float
+    lon: float
+    site_name: str | None
+    project: WindProject | SolarProject
+    terms: FinanceTerms
+    policy: Policy
+    seed: int | None
+    operating_history: OperatingHistory | None
+
+
+def to_model_inputs(request: AssessmentRequest) -> AssessmentInputs:
+    """Turn a validated request into the frozen model inputs.
+
+    Omitted optional values take the defaults documented in the module docstring.
+    """
+    p = request.project
+    project: WindProject | SolarProject
+    if p.technology == "wind":
+        assert p.hub_height_m is not None  # checked by ProjectIn
+        if p.power_curve is not None:
+            turbine = p.power_curve.to_turbine()
+        else:
+            assert p.turbine_type is not None
+            turbine = get_turbine(p.turbine_type)
+        losses_in = p.losses or LossesIn()
+        project = WindProject(
+            capacity_mw=p.capacity_mw,
+            hub_height_m=p.hub_height_m,
+            turbine=turbine,
+            losses=Losses(**losses_in.model_dump()),
+        )
+    else:
+        project = SolarProject(
+            capacity_mw=p.capacity_mw,
+            dc_ac_ratio=DEFAULT_DC_AC_RATIO if p.dc_ac_ratio is None else p.dc_ac_ratio,
+            losses_pct=DEFAULT_LOSSES_PCT if p.losses_pct is None else p.losses_pct,
+            degradation_pct_per_year=(
+                DEFAULT_DEGRADATION_PCT_PER_YEAR
+                if p.degradation_pct_per_year is None
+                else p.degradation_pct_per_year
+            ),
+        )
+    f = request.finance
+    terms = FinanceTerms(**f.model_dump())
+    policy = load_policy(request.policy or DEFAULT_POLICY[p.technology])
+    history = request.operating_history.to_model() if request.operating_history else None
+    return AssessmentInputs(
+        lat=request.site.lat,
+        lon=request.site.lon,
+        site_name=request.site.name,
+        project=project,
+        terms=terms,
+        policy=policy,
+        seed=request.seed,
+        operating_history=history,
+    )
+
+
+def describe_error(exc: ValidationError) -> str:
+    """One line naming the first failing field, e.g. ``project.hub_height_m: ...``.
+
+    Further problems are counted, not listed, so the line stays readable.
+    """
+    errors = exc.errors(include_url=False)
+    if not errors:
+        return "request is not valid"
+    first = errors[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "request"
+    msg = str(first["msg"]).removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        msg = "unknown field (not part of the request format)"
+    elif first["type"] == "missing":
+        msg = "required field is missing"
+    more = len(errors) - 1
+    tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{loc}: {msg}{tail}"
+
+
+def parse_request(data: Any) -> AssessmentRequest:
+    """Validate a decoded JSON document as an :class:`AssessmentRequest`.
+
+    Raises
+    ------
+    UsageError
+        With :func:`describe_error`'s one line.
+    """
+    try:
+        return AssessmentRequest.model_validate(data)
+    except ValidationError as exc:
+        raise UsageError(f"bad request: {describe_error(exc)}") from None
