@@ -134,7 +134,7 @@ def default_years(
     Parameters
     ----------
     cfads_paths : array_like
-        CFADS [currency year-1], shape (paths, years).
+        CFADS [currency year-1], shape (paths, years), finite.
     debt_service : array_like
         Scheduled debt service per year [currency year-1], length ``years``, > 0.
     reserve_months : float, default 6.0
@@ -167,6 +167,11 @@ def default_years(
     c = np.asarray(cfads_paths, dtype=np.float64)
     if c.ndim != 2:
         raise ValueError(f"cfads_paths must have shape (paths, years), got {c.shape}")
+    if not np.all(np.isfinite(c)):
+        raise ValueError(
+            "cfads_paths has missing (NaN or infinite) values; a path with an unknown year "
+            "cannot be judged paid or defaulted"
+        )
     return _default_years_year_major(
         np.ascontiguousarray(c.T), debt_service, reserve_months, replenish
     )

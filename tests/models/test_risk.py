@@ -215,6 +215,8 @@ def test_default_years_rejects_bad_shapes() -> None:
         default_years(np.ones((2, 3)), np.ones(4))
     with pytest.raises(ValueError, match="> 0"):
         default_years(np.ones((2, 2)), np.array([1.0, 0.0]))
+    with pytest.raises(ValueError, match="missing"):
+        default_years(np.array([[1.0, np.nan]]), np.ones(2))
 
 
 # ---------------------------------------------------------------- bootstrap
