@@ -43,15 +43,18 @@ Other columns: ``loan_id`` (``SYN-000001`` …), ``origination_year`` (uniform 2
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from models.scorecard import DEFAULT_FEATURES, design_matrix
+from models.scorecard import DEFAULT_FEATURES, design_matrix, train_scorecard
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from models.registry import ModelCard
 
 #: True logit coefficients of the data-generating process, in model order.
 TRUE_COEFFICIENTS: MappingProxyType[str, float] = MappingProxyType(
@@ -118,3 +121,58 @@ def synthetic_loan_book(n: int = 5000, seed: int = 0) -> pd.DataFrame:
     book.attrs["synthetic"] = True
     book.attrs["generator"] = f"models.loanbook.synthetic_loan_book(n={n}, seed={seed})"
     return book
+
+
+#: Size and seeds of the synthetic book behind the shipped default scorecard.
+DEFAULT_BOOK_SIZE = 5000
+DEFAULT_BOOK_SEED = 0
+DEFAULT_SPLIT_SEED = 0
+#: File of the shipped default scorecard inside the ``models`` package.
+DEFAULT_CARD_FILE = "model_cards/scorecard-v0.json"
+
+
+def default_scorecard_card(created_at: str, author: str = "climate-loan-risk") -> ModelCard:
+    """Train the shipped default scorecard (version 0, production) on the synthetic book.
+
+    The card in ``models/model_cards/scorecard-v0.json`` was written by
+    ``python -m models.loanbook``; a test retrains it and compares the coefficients. It is a
+    demonstration model fitted to *synthetic* data (``training_data.synthetic`` is true) and
+    is used only while the registry holds no production scorecard of the bank's own.
+
+    Parameters
+    ----------
+    created_at : str
+        ISO 8601 UTC time to stamp on the card.
+    author : str
+        Author field.
+    """
+    book = synthetic_loan_book(DEFAULT_BOOK_SIZE, DEFAULT_BOOK_SEED)
+    result = train_scorecard(book, DEFAULT_FEATURES, test_fraction=0.3, seed=DEFAULT_SPLIT_SEED)
+    card = result.to_card(
+        author=author,
+        description=(
+            "Default PD scorecard trained on the SYNTHETIC loan book "
+            f"synthetic_loan_book(n={DEFAULT_BOOK_SIZE}, seed={DEFAULT_BOOK_SEED}) for demos; "
+            "not real default data. Train and promote a scorecard on your own loan book."
+        ),
+        created_at=created_at,
+    )
+    shipped: ModelCard = replace(card, version=0).with_status(
+        "production", by=author, note="shipped default (synthetic data)", at=created_at
+    )
+    return shipped
+
+
+def _write_default_card() -> None:  # pragma: no cover - run by hand when the DGP changes
+    from pathlib import Path
+
+    from models.registry import utc_now
+
+    path = Path(__file__).resolve().parent / DEFAULT_CARD_FILE
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(default_scorecard_card(utc_now()).to_json(), encoding="utf-8")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _write_default_card()

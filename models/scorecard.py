@@ -315,7 +315,8 @@ class ScorecardResult:
         Covariance of the estimates.
     n_train, n_train_defaults : int
     log_likelihood, pseudo_r2 : float
-        Log-likelihood and McFadden's pseudo R² of the training fit.
+        Log-likelihood and McFadden's pseudo R² (1 − llf / llnull, with the constant-only
+        log-likelihood in closed form) of the training fit.
     converged : bool
     validation : Validation
         Held-out figures.
@@ -492,26 +493,33 @@ def validate_loan_book(
 
 
 def loan_book_sha256(book: pd.DataFrame, columns: Sequence[str]) -> dict[str, Any]:
-    r"""Return the sha256 and size of the loan-book columns a model was trained on.
+    """Return the sha256 and size of the loan-book columns a model was trained on.
 
-    The bytes hashed are the CSV of ``columns`` in row order (``\n`` line ends, floats with
-    17 significant digits), so the hash does not depend on how the book was read.
+    The bytes hashed are, for each column in order: its name, a NUL byte, then its values —
+    ``loan_id`` as UTF-8 text joined by newlines, every other column as little-endian
+    float64 — so the hash depends on the values, not on how the book was read or typed.
 
     Returns
     -------
     dict
-        ``{"sha256", "n_rows", "size_bytes", "columns", "synthetic"}``; ``synthetic`` from
-        ``book.attrs["synthetic"]`` (False when absent).
+        ``{"sha256", "n_rows", "size_bytes", "columns", "synthetic"}``; ``size_bytes`` is the
+        length of the hashed stream; ``synthetic`` from ``book.attrs["synthetic"]`` (False
+        when absent).
     """
-    blob = (
-        book.loc[:, list(columns)]
-        .to_csv(index=False, lineterminator="\n", float_format="%.17g")
-        .encode("utf-8")
-    )
+    h = hashlib.sha256()
+    size = 0
+    for col in columns:
+        if col == ID_COLUMN:
+            payload = "\n".join(str(v) for v in book[col].tolist()).encode("utf-8")
+        else:
+            payload = np.ascontiguousarray(book[col].to_numpy(dtype="<f8")).tobytes()
+        chunk = col.encode("utf-8") + b"\0" + payload
+        h.update(chunk)
+        size += len(chunk)
     return {
-        "sha256": hashlib.sha256(blob).hexdigest(),
+        "sha256": h.hexdigest(),
         "n_rows": len(book),
-        "size_bytes": len(blob),
+        "size_bytes": size,
         "columns": list(columns),
         "synthetic": bool(book.attrs.get("synthetic", False)),
     }
@@ -718,12 +726,7 @@ def train_scorecard(
             f"with {len(feats)} features needs at least {min_events} of each "
             "(ten events per feature)"
         )
-    rng = np.random.default_rng(seed)
-    test = np.zeros(y.size, dtype=bool)
-    for cls in (0, 1):
-        idx = np.flatnonzero(y == cls)
-        n_test = round(idx.size * test_fraction)
-        test[rng.permutation(idx)[:n_test]] = True
+    test = stratified_split(y, test_fraction, seed)
     train = ~test
     X = design_matrix(feats, clean)
     with warnings.catch_warnings():
@@ -771,7 +774,7 @@ def train_scorecard(
         n_train=int(train.sum()),
         n_train_defaults=int(y[train].sum()),
         log_likelihood=float(res.llf),
-        pseudo_r2=float(res.prsquared),
+        pseudo_r2=1.0 - float(res.llf) / _null_loglike(y[train]),
         converged=converged,
         validation=validation,
         grade_bands=tuple((str(g), float(b)) for g, b in grade_bands),
@@ -781,6 +784,33 @@ def train_scorecard(
         test_fraction=test_fraction,
         seed=seed,
     )
+
+
+def stratified_split(y: ArrayLike, test_fraction: float, seed: int) -> NDArray[np.bool_]:
+    """Held-out mask: ``round(test_fraction * count)`` loans of each outcome, drawn at random.
+
+    Parameters
+    ----------
+    y : array_like of {0, 1}
+        Outcomes in book order.
+    test_fraction : float
+        Share held out within each outcome.
+    seed : int
+        Seed of the :class:`numpy.random.Generator` (outcome 0 drawn first, then 1).
+
+    Returns
+    -------
+    ndarray of bool
+        True for held-out loans.
+    """
+    ya = np.asarray(y)
+    rng = np.random.default_rng(seed)
+    test = np.zeros(ya.size, dtype=bool)
+    for cls in (0, 1):
+        idx = np.flatnonzero(ya == cls)
+        n_test = round(idx.size * test_fraction)
+        test[rng.permutation(idx)[:n_test]] = True
+    return test
 
 
 def design_matrix(
@@ -856,6 +886,14 @@ def _predict(
     X = design_matrix(features, data)
     eta = X @ beta
     return np.asarray(1.0 / (1.0 + np.exp(-eta)), dtype=np.float64)
+
+
+def _null_loglike(y: NDArray[np.int64]) -> float:
+    """Log-likelihood of the constant-only logit (closed form: the rate is the MLE)."""
+    n1 = float(y.sum())
+    n0 = float(y.size) - n1
+    rate = n1 / y.size
+    return n1 * math.log(rate) + n0 * math.log(1.0 - rate)
 
 
 def _outcomes(y: ArrayLike, score: ArrayLike) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
