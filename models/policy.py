@@ -338,7 +338,11 @@ class RuleResult:
         return {
             "id": self.rule.id,
             "metric": self.rule.metric,
-            "value": self.value,
+            "value": (
+                int(self.value)
+                if self.value is not None and self.rule.unit == "count" and self.value.is_integer()
+                else self.value
+            ),
             "unit": self.rule.unit,
             "operator": self.rule.operator,
             "threshold": self.rule.threshold,

@@ -1,0 +1,676 @@
+r"""The assessment chain: from a site's climate years to a lending decision.
+
+:func:`assess` only calls the pure functions of the other model modules, in order
+(STYLE.md §2):
+
+1. energy of every climate year at hub height (:func:`models.wind.wind_energy` or
+   :func:`models.solar.solar_energy`); with an operating history, the long-term corrected
+   energy per reference year (:func:`models.longterm.long_term_correction`) instead;
+2. exceedance levels P50, P90, P99 for one and ten years (:func:`models.uncertainty.exceedance`);
+3. CFADS over the tenor at P50, at ten-year P90 and at one-year P99
+   (:func:`models.finance.cfads`);
+4. the debt schedule (:func:`models.finance.debt_service`; a sculpted loan follows the P50
+   CFADS);
+5. DSCR by year in each case, their minima, LLCR at P50, and the largest loan the policy's
+   DSCR rules accept (:func:`models.finance.size_debt`);
+6. Monte Carlo PD, expected loss and grade (:func:`models.risk.simulate_default`);
+7. the policy's rules on the assessment object (:func:`models.policy.evaluate`) → decision.
+
+:meth:`Assessment.to_dict` returns the assessment object of service contract v1 (DESIGN.md).
+It is JSON-safe (NaN and infinity become ``null``). Derived metrics added for the policy rules
+(:data:`models.policy.METRICS`):
+
+- ``climate.complete_years``: number of complete climate years;
+- ``climate.wind.trailing_3y_min_ms``: lowest annual mean wind speed at hub height among the
+  ``climate.wind.trailing_3y_years`` (so ``>= x`` reads "each of the three years reached x");
+  null with fewer than three complete years;
+- ``climate.solar.trailing_3y_min_sunshine_hours``: the same for sunshine duration;
+- ``energy.capacity_factor_p50``; ``repayment.dscr_p99_min`` (DSCR at one-year P99).
+
+Why ten-year P90 for the P90 DSCR: covenants quoted in the market for wind are
+1.20–1.25 at the *ten-year* P90 and 1.00 at the *one-year* P99 (``shared/reference/
+finance.md``); the P99 case is reported alongside.
+
+Missing data (STYLE.md §5): a year that fails its coverage rule, or whose energy could not be
+computed, is ``null`` in ``energy.annual_mwh`` and takes no part in any figure. With fewer than
+:data:`models.uncertainty.MIN_YEARS` usable years there are no exceedance, repayment or PD
+figures: they are ``null``, and every policy rule on them refers with reason
+``INSUFFICIENT_DATA`` — never a crash and never a filled value.
+
+Reproducibility: the Monte Carlo and the long-term bootstrap use one seed. Given the same seed
+and inputs, ``to_dict()`` is identical except ``id`` and ``provenance.created_at``, which the
+caller may also pass in. Without a seed one is drawn from OS entropy and recorded.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from functools import cache
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from climate_data.site import TRAILING_YEARS, SiteClimate
+from models import policy as policy_mod
+from models.finance import (
+    DebtSchedule,
+    FinanceTerms,
+    SizingResult,
+    cfads,
+    debt_service,
+    dscr,
+    llcr,
+    size_debt,
+)
+from models.longterm import (
+    InsufficientData as LongTermInsufficientData,
+)
+from models.longterm import (
+    LongTermResult,
+    OperatingHistory,
+    long_term_correction,
+)
+from models.policy import Decision, Policy, Reason, RuleResult
+from models.risk import RiskResult, simulate_default
+from models.solar import SolarEnergy, SolarProject, degradation_factors, solar_energy
+from models.uncertainty import (
+    MIN_YEARS,
+    SIGMA_MODEL_OPERATING,
+    SIGMA_MODEL_REANALYSIS,
+    Exceedance,
+    exceedance,
+)
+from models.wind import WindEnergy, WindProject, wind_energy
+
+__all__ = ["DEFAULT_N_PATHS", "Assessment", "AssessmentError", "assess", "package_version"]
+
+#: Monte Carlo paths per assessment.
+DEFAULT_N_PATHS = 10_000
+#: Hours of a (non-leap) year, for capacity factors [h].
+HOURS_PER_YEAR = 8760.0
+#: DSCR target used for loan sizing when the policy has no rule on that DSCR [-].
+DEFAULT_SIZING_DSCR = 1.0
+_SEED_BITS = 53
+
+
+class AssessmentError(ValueError):
+    """The inputs of an assessment do not fit together (e.g. a solar policy for a wind farm)."""
+
+
+@cache
+def package_version() -> str:
+    """Return the installed version of this package (``0+unknown`` from a bare source tree)."""
+    try:
+        return metadata.version("climate-loan-risk")
+    except metadata.PackageNotFoundError:  # pragma: no cover - not installed
+        return "0+unknown"
+
+
+def _num(value: float | None, digits: int) -> float | None:
+    """Round for JSON; None, NaN and infinity become None."""
+    if value is None:
+        return None
+    v = float(value)
+    return round(v, digits) if math.isfinite(v) else None
+
+
+@dataclass(frozen=True, eq=False)
+class Assessment:
+    """One assessment: every intermediate result, the rule results and the decision.
+
+    Attributes
+    ----------
+    id : str
+        Identifier (uuid4 hex unless the caller gave one).
+    created_at : str
+        ISO 8601 UTC time of the assessment.
+    site : SiteClimate
+        The site's climate years.
+    project : WindProject or SolarProject
+        The plant.
+    terms : FinanceTerms
+        The loan.
+    policy : Policy
+        The lending product applied.
+    energy : WindEnergy or SolarEnergy
+        Energy per climate year from the reanalysis.
+    method : {'reanalysis', 'operating_history'}
+        Source of the annual energies behind the exceedance figures.
+    annual_energy_mwh : ndarray, shape (Y,)
+        Net energy per year of ``years`` used for the exceedance [MWh]; NaN where unusable.
+    energy_years : ndarray of int, shape (Y,)
+        Years of ``annual_energy_mwh``.
+    long_term : LongTermResult or None
+        Long-term correction on the operating history, when one was used.
+    exceedance : Exceedance or None
+        None with fewer than :data:`models.uncertainty.MIN_YEARS` usable years.
+    degradation : ndarray or None
+        Output factor per loan year (solar), None for none (wind).
+    cfads_p50, cfads_p90, cfads_p99 : ndarray or None
+        CFADS per loan year at P50, ten-year P90, one-year P99 [currency].
+    schedule : DebtSchedule or None
+        Debt schedule.
+    dscr_p50, dscr_p90, dscr_p99 : ndarray or None
+        DSCR per loan year in each case [-].
+    llcr : float or None
+        LLCR at P50 [-].
+    sizing : SizingResult or None
+        Largest loan meeting the policy's P50 and P90 DSCR thresholds.
+    risk : RiskResult or None
+        Monte Carlo PD, EL and grade.
+    decision : {'approve', 'refer', 'decline'}
+        Worst outcome among failed rules.
+    reasons : tuple of Reason
+        One per failed rule.
+    rule_results : tuple of RuleResult
+        One per policy rule.
+    seed : int
+        Seed of the Monte Carlo and the long-term bootstrap.
+    n_paths : int
+        Monte Carlo paths.
+    sigma_model : float
+        Model uncertainty used [-].
+    code_version : str
+        Version of this package.
+    model_versions : mapping of str to str
+        Which function produced each step, at which version.
+    notes : tuple of str
+        Assumptions and adjustments a reader should know about.
+    """
+
+    id: str
+    created_at: str
+    site: SiteClimate
+    project: WindProject | SolarProject
+    terms: FinanceTerms
+    policy: Policy
+    energy: WindEnergy | SolarEnergy
+    method: str
+    annual_energy_mwh: NDArray[np.float64]
+    energy_years: NDArray[np.int64]
+    long_term: LongTermResult | None
+    exceedance: Exceedance | None
+    degradation: NDArray[np.float64] | None
+    cfads_p50: NDArray[np.float64] | None
+    cfads_p90: NDArray[np.float64] | None
+    cfads_p99: NDArray[np.float64] | None
+    schedule: DebtSchedule | None
+    dscr_p50: NDArray[np.float64] | None
+    dscr_p90: NDArray[np.float64] | None
+    dscr_p99: NDArray[np.float64] | None
+    llcr: float | None
+    sizing: SizingResult | None
+    risk: RiskResult | None
+    decision: Decision
+    reasons: tuple[Reason, ...]
+    rule_results: tuple[RuleResult, ...]
+    seed: int
+    n_paths: int
+    sigma_model: float
+    code_version: str
+    model_versions: Mapping[str, str]
+    notes: tuple[str, ...]
+
+    @property
+    def technology(self) -> str:
+        """``'wind'`` or ``'solar'``."""
+        return "wind" if isinstance(self.project, WindProject) else "solar"
+
+    @property
+    def hub_height_m(self) -> float | None:
+        """Hub height of a wind project [m]; None for solar."""
+        return self.project.hub_height_m if isinstance(self.project, WindProject) else None
+
+    # ----------------------------------------------------------------------- JSON object
+
+    def _climate(self) -> dict[str, Any]:
+        c = self.site.summary(self.hub_height_m)
+        c["complete_years"] = int(np.count_nonzero(self.site.complete))
+        wind = c["wind"]
+        trailing = [str(y) for y in wind["trailing_3y_years"]]
+        vals = [wind["annual_mean_ms"].get(y) for y in trailing]
+        wind["trailing_3y_min_ms"] = (
+            min(v for v in vals if v is not None)
+            if len(trailing) == TRAILING_YEARS and None not in vals
+            else None
+        )
+        if c["solar"] is not None:
+            sun = c["solar"]["annual_sunshine_hours"]
+            svals = [sun.get(y) for y in trailing]
+            c["solar"]["trailing_3y_min_sunshine_hours"] = (
+                min(v for v in svals if v is not None)
+                if len(trailing) == TRAILING_YEARS and None not in svals
+                else None
+            )
+        return c
+
+    def _energy(self) -> dict[str, Any]:
+        ex = self.exceedance
+        e = self.energy
+        annual = {
+            str(int(y)): _num(v, 3)
+            for y, v in zip(self.energy_years, self.annual_energy_mwh, strict=True)
+        }
+        if isinstance(e, WindEnergy):
+            capacity = e.installed_capacity_mw
+            extra: dict[str, Any] = {
+                "turbine_type": e.turbine_type,
+                "turbine_count": e.turbine_count,
+                "installed_capacity_mw": e.installed_capacity_mw,
+                "hub_height_m": e.hub_height_m,
+                "height_factor": _num(e.height_factor, 6),
+                "capacity_basis": "installed",
+            }
+        else:
+            capacity = e.capacity_ac_mw
+            extra = {
+                "capacity_mw": e.capacity_mw,
+                "capacity_ac_mw": _num(e.capacity_ac_mw, 6),
+                "capacity_basis": "ac",
+            }
+        reanalysis_mwh = {
+            str(int(y)): (_num(v, 3) if ok else None)
+            for y, v, ok in zip(e.years, e.net_mwh, e.complete, strict=True)
+        }
+        out: dict[str, Any] = {
+            "method": self.method,
+            "annual_mwh": annual,
+            "loss_factor": _num(e.loss_factor, 6),
+            "p50_mwh": _num(ex.p50, 3) if ex else None,
+            "p90_mwh": _num(ex.p90, 3) if ex else None,
+            "p99_mwh": _num(ex.p99, 3) if ex else None,
+            "p90_10y_mwh": _num(ex.p90_10y, 3) if ex else None,
+            "p99_10y_mwh": _num(ex.p99_10y, 3) if ex else None,
+            "sigma": _num(ex.sigma_1y, 6) if ex else None,
+            "sigma_components": (
+                {
+                    "iav": _num(ex.sigma_iav, 6),
+                    "model": _num(ex.sigma_model, 6),
+                    "total_1y": _num(ex.sigma_1y, 6),
+                    "total_10y": _num(ex.sigma_10y, 6),
+                }
+                if ex
+                else None
+            ),
+            "n_years": ex.n_years
+            if ex
+            else int(np.count_nonzero(np.isfinite(self.annual_energy_mwh))),
+            "capacity_factor_p50": (
+                _num(ex.p50 / (capacity * HOURS_PER_YEAR), 4) if ex and capacity > 0 else None
+            ),
+            **extra,
+            "reanalysis_annual_mwh": reanalysis_mwh,
+            "long_term": self.long_term.to_dict() if self.long_term is not None else None,
+            "notes": list(self.notes),
+        }
+        if out["long_term"] is not None:
+            out["long_term"] = _json_safe(out["long_term"])
+        return out
+
+    def _repayment(self) -> dict[str, Any]:
+        t = self.terms
+        r = self.risk
+        s = self.schedule
+        by_year: list[dict[str, Any]] = []
+        if (
+            s is not None
+            and self.dscr_p50 is not None
+            and self.dscr_p90 is not None
+            and self.dscr_p99 is not None
+            and self.cfads_p50 is not None
+        ):
+            for k in range(s.tenor_years):
+                by_year.append(
+                    {
+                        "year": k + 1,
+                        "p50": _num(self.dscr_p50[k], 4),
+                        "p90": _num(self.dscr_p90[k], 4),
+                        "p99": _num(self.dscr_p99[k], 4),
+                        "cfads_p50": _num(self.cfads_p50[k], 2),
+                        "debt_service": _num(s.debt_service[k], 2),
+                        "closing_balance": _num(s.closing_balance[k], 2),
+                    }
+                )
+
+        def minimum(a: NDArray[np.float64] | None) -> float | None:
+            return _num(float(np.min(a)), 4) if a is not None and a.size else None
+
+        sizing = None
+        if self.sizing is not None:
+            sizing = {
+                "max_loan_amount": _num(self.sizing.max_loan_amount, 2),
+                "target_dscr_p50": self.sizing.target_dscr_p50,
+                "target_dscr_p90": self.sizing.target_dscr_p90,
+                "binding_case": self.sizing.binding_case,
+            }
+        return {
+            "loan_amount": t.loan_amount,
+            "currency": t.currency,
+            "tenor_years": t.tenor_years,
+            "interest_rate_pct": t.interest_rate_pct,
+            "repayment": t.repayment,
+            "dscr_by_year": by_year,
+            "dscr_p50_min": minimum(self.dscr_p50),
+            "dscr_p90_min": minimum(self.dscr_p90),
+            "dscr_p99_min": minimum(self.dscr_p99),
+            "dscr_p90_basis": "10y",
+            "llcr": _num(self.llcr, 4),
+            "pd_tenor": _num(r.pd_tenor, 6) if r else None,
+            "pd_tenor_se": _num(r.pd_tenor_se, 6) if r else None,
+            "pd_annual": _num(r.pd_annual, 6) if r else None,
+            "expected_loss": _num(r.expected_loss, 2) if r else None,
+            "expected_loss_tenor": _num(r.expected_loss_tenor, 2) if r else None,
+            "lgd": r.lgd if r else None,
+            "grade": r.grade if r else None,
+            "risk_weight_pct": r.risk_weight_pct if r else None,
+            "min_dscr_quantiles": (
+                {
+                    "q01": _num(r.min_dscr_q01, 4),
+                    "q05": _num(r.min_dscr_q05, 4),
+                    "q10": _num(r.min_dscr_q10, 4),
+                    "q50": _num(r.min_dscr_q50, 4),
+                }
+                if r
+                else None
+            ),
+            "cumulative_pd_by_year": (
+                [_num(x, 6) for x in r.cumulative_pd_by_year.tolist()] if r else None
+            ),
+            "sizing": sizing,
+        }
+
+    def _project(self) -> dict[str, Any]:
+        p = self.project
+        if isinstance(p, WindProject):
+            return {
+                "technology": "wind",
+                "capacity_mw": p.capacity_mw,
+                "hub_height_m": p.hub_height_m,
+                "turbine_type": p.turbine.turbine_type,
+                "custom_power_curve": p.turbine.manufacturer == "custom",
+                "losses": p.losses.to_dict(),
+            }
+        return {
+            "technology": "solar",
+            "capacity_mw": p.capacity_mw,
+            "dc_ac_ratio": p.dc_ac_ratio,
+            "losses_pct": p.losses_pct,
+            "degradation_pct_per_year": p.degradation_pct_per_year,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the assessment object of service contract v1 (JSON-safe, new dict each call)."""
+        return {
+            "id": self.id,
+            "decision": self.decision,
+            "reasons": [r.to_dict() for r in self.reasons],
+            "rules": [r.to_dict() for r in self.rule_results],
+            "climate": self._climate(),
+            "energy": self._energy(),
+            "repayment": self._repayment(),
+            "project": self._project(),
+            "provenance": {
+                "dataset_id": self.site.dataset.id,
+                "dataset_sha256": self.site.dataset.sha256,
+                "synthetic": self.site.dataset.synthetic,
+                "policy_id": self.policy.id,
+                "policy_version": self.policy.version,
+                "model_versions": dict(self.model_versions),
+                "code_version": self.code_version,
+                "seed": self.seed,
+                "n_paths": self.n_paths,
+                "sigma_model": self.sigma_model,
+                "created_at": self.created_at,
+            },
+        }
+
+
+def _json_safe(obj: Any) -> Any:
+    """Plain-Python, NaN-free copy of nested dicts/lists of numbers."""
+    if isinstance(obj, Mapping):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [_json_safe(v) for v in obj.tolist()]
+    if isinstance(obj, bool | np.bool_):
+        return bool(obj)
+    if isinstance(obj, int | np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        return _num(float(obj), 10)
+    return obj
+
+
+def _timestamp(value: str | datetime | None) -> str:
+    """ISO 8601 UTC text of ``value`` (now when None)."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        value = datetime.now(UTC).replace(microsecond=0)
+    elif value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _draw_seed() -> int:
+    state = np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0]
+    return int(state >> np.uint64(64 - _SEED_BITS))
+
+
+def _dscr_target(policy: Policy, metric: str) -> float:
+    """Largest ``>=``/``>`` threshold of the policy on ``metric``, at least 1 (for sizing)."""
+    thresholds = [
+        r.threshold for r in policy.rules if r.metric == metric and r.operator in (">=", ">")
+    ]
+    return max([DEFAULT_SIZING_DSCR, *thresholds])
+
+
+def assess(
+    site: SiteClimate,
+    project: WindProject | SolarProject,
+    terms: FinanceTerms,
+    policy: Policy,
+    seed: int | None = None,
+    *,
+    n_paths: int = DEFAULT_N_PATHS,
+    code_version: str | None = None,
+    created_at: str | datetime | None = None,
+    assessment_id: str | None = None,
+    operating_history: OperatingHistory | None = None,
+    model_versions: Mapping[str, str] | None = None,
+) -> Assessment:
+    """Assess whether ``project`` at ``site`` can repay the loan ``terms`` under ``policy``.
+
+    Parameters
+    ----------
+    site : SiteClimate
+        Climate years of the site (from :meth:`climate_data.cube.Cube.site`).
+    project : WindProject or SolarProject
+        The plant; its technology must match ``policy.technology``.
+    terms : FinanceTerms
+        Loan, tariff and opex.
+    policy : Policy
+        Lending product.
+    seed : int, optional
+        Seed of the Monte Carlo (and the long-term bootstrap); drawn and recorded if omitted.
+    n_paths : int
+        Monte Carlo paths.
+    code_version : str, optional
+        Version recorded in the provenance; the installed package version by default.
+    created_at : str or datetime, optional
+        Time recorded: a string is kept as given, a datetime is written as ISO 8601 in UTC
+        (naive means UTC); now (UTC, whole seconds) by default.
+    assessment_id : str, optional
+        Identifier; a uuid4 hex by default.
+    operating_history : OperatingHistory, optional
+        Monthly metered energy of an operating wind farm; when given (and usable), the annual
+        energies come from the long-term correction and σ_model from its bootstrap, floored
+        at :data:`models.uncertainty.SIGMA_MODEL_OPERATING`.
+    model_versions : mapping, optional
+        Extra entries for ``provenance.model_versions`` (e.g. model-registry card ids).
+
+    Returns
+    -------
+    Assessment
+
+    Raises
+    ------
+    AssessmentError
+        Technology of project and policy differ, or an operating history for a solar plant.
+    ValueError
+        From the finance model, e.g. a sculpted loan on a P50 cash flow that is not positive
+        in every year (the message names the year).
+    """
+    is_wind = isinstance(project, WindProject)
+    tech = "wind" if is_wind else "solar"
+    if policy.technology != tech:
+        raise AssessmentError(
+            f"policy {policy.id!r} is for {policy.technology} projects but the project is {tech}"
+        )
+    if operating_history is not None and not is_wind:
+        raise AssessmentError("an operating history can only be used for a wind project")
+    used_seed = _draw_seed() if seed is None else int(seed)
+    version = package_version() if code_version is None else code_version
+    notes: list[str] = []
+
+    # 1. energy per climate year
+    energy: WindEnergy | SolarEnergy
+    if isinstance(project, WindProject):
+        energy = wind_energy(site, project)
+        versions = {"energy": "models.wind.wind_energy"}
+    else:
+        energy = solar_energy(site, project)
+        versions = {"energy": "models.solar.solar_energy"}
+    notes.extend(energy.notes)
+    years = np.asarray(energy.years, dtype=np.int64)
+    usable = np.asarray(energy.complete) & np.isfinite(energy.net_mwh)
+    annual = np.where(usable, energy.net_mwh, np.nan)
+    method = "reanalysis"
+    sigma_model = SIGMA_MODEL_REANALYSIS
+    long_term: LongTermResult | None = None
+    if operating_history is not None and isinstance(project, WindProject):
+        try:
+            long_term = long_term_correction(
+                operating_history, site, hub_height_m=project.hub_height_m, seed=used_seed
+            )
+        except LongTermInsufficientData as exc:
+            notes.append(f"operating history not used: {exc}; energy from reanalysis alone")
+        else:
+            method = "operating_history"
+            versions["long_term"] = "models.longterm.long_term_correction"
+            years = np.array([int(y) for y in long_term.annual_by_year], dtype=np.int64)
+            annual = np.array(
+                [np.nan if v is None else v for v in long_term.annual_by_year.values()],
+                dtype=np.float64,
+            )
+            usable = np.isfinite(annual)
+            sigma_model = max(long_term.sigma_fraction, SIGMA_MODEL_OPERATING)
+            notes.append(
+                f"annual energy from a long-term correction on {long_term.n_months_used} "
+                f"operating months (R2 {long_term.fit.r_squared:.3f}); model uncertainty "
+                f"{sigma_model:.3f}"
+            )
+    good = annual[usable]
+
+    # 2. exceedance
+    ex: Exceedance | None = None
+    if good.size >= MIN_YEARS and float(good.mean()) > 0:
+        ex = exceedance(good, sigma_model)
+        versions["uncertainty"] = "models.uncertainty.exceedance"
+    else:
+        notes.append(
+            f"{good.size} usable climate year(s) with energy: at least {MIN_YEARS} are needed "
+            "for exceedance, repayment and default figures, which are therefore null"
+        )
+
+    # 3.-6. cash flow, debt, cover ratios, PD
+    n = int(terms.tenor_years)
+    deg = (
+        degradation_factors(n, project.degradation_pct_per_year)
+        if isinstance(project, SolarProject)
+        else None
+    )
+    c50 = c90 = c99 = d50 = d90 = d99 = None
+    schedule: DebtSchedule | None = None
+    loan_llcr: float | None = None
+    sizing: SizingResult | None = None
+    risk: RiskResult | None = None
+    if ex is not None:
+        c50 = cfads(np.full(n, ex.p50), terms, deg)
+        c90 = cfads(np.full(n, ex.p90_10y), terms, deg)
+        c99 = cfads(np.full(n, ex.p99), terms, deg)
+        schedule = debt_service(terms, c50 if terms.repayment == "sculpted" else None)
+        d50 = dscr(c50, schedule)
+        d90 = dscr(c90, schedule)
+        d99 = dscr(c99, schedule)
+        loan_llcr = llcr(c50, schedule)
+        sizing = size_debt(
+            c50,
+            c90,
+            terms,
+            _dscr_target(policy, "repayment.dscr_p50_min"),
+            _dscr_target(policy, "repayment.dscr_p90_min"),
+        )
+        risk = simulate_default(
+            good,
+            terms,
+            schedule,
+            sigma_model,
+            n_paths=n_paths,
+            seed=used_seed,
+            degradation_factors=deg,
+        )
+        versions.update(
+            {
+                "finance": "models.finance.cfads+debt_service+dscr+llcr",
+                "risk": "models.risk.simulate_default",
+            }
+        )
+    versions = {k: f"{v}@{version}" for k, v in versions.items()}
+    versions.update(model_versions or {})
+
+    provisional = Assessment(
+        id=assessment_id or uuid.uuid4().hex,
+        created_at=_timestamp(created_at),
+        site=site,
+        project=project,
+        terms=terms,
+        policy=policy,
+        energy=energy,
+        method=method,
+        annual_energy_mwh=annual,
+        energy_years=years,
+        long_term=long_term,
+        exceedance=ex,
+        degradation=deg,
+        cfads_p50=c50,
+        cfads_p90=c90,
+        cfads_p99=c99,
+        schedule=schedule,
+        dscr_p50=d50,
+        dscr_p90=d90,
+        dscr_p99=d99,
+        llcr=loan_llcr,
+        sizing=sizing,
+        risk=risk,
+        decision="approve",
+        reasons=(),
+        rule_results=(),
+        seed=risk.seed if risk is not None else used_seed,
+        n_paths=n_paths,
+        sigma_model=sigma_model,
+        code_version=version,
+        model_versions=versions,
+        notes=tuple(notes),
+    )
+
+    # 7. policy
+    decision, reasons, results = policy_mod.evaluate(policy, provisional.to_dict())
+    return replace(provisional, decision=decision, reasons=reasons, rule_results=results)
