@@ -111,6 +111,9 @@ _RESOLUTION_KM_ATTRS = ("point_resolution_km", "resolution_km", "spatial_resolut
 _RESOLUTION_TEXT_ATTRS = ("spatial_resolution", "resolution", "geospatial_lat_resolution")
 #: Length of one degree of latitude on a sphere of the IUGG mean Earth radius 6371.0088 km [km].
 _KM_PER_DEGREE = 2.0 * np.pi * 6371.0088 / 360.0
+_DEGREES = re.compile(
+    r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(?:deg|degrees?|degrees_north|°)\s*$"
+)
 
 _NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf", ".cdf", ".h5")
 
@@ -173,8 +176,9 @@ def open_weather(
     variables : sequence of str, optional
         Canonical names the caller needs (``"wind_speed"``, ``"air_temperature"``,
         ``"surface_air_pressure"``, ``"ghi"``, ``"direct_horizontal_irradiance"``,
-        ``"sunshine_duration"``, ``"surface_roughness"``). The result holds exactly these.
-        Default: every variable that maps onto the schema.
+        ``"sunshine_duration"``, ``"surface_roughness"``); each must be in the inputs. The
+        result holds every variable that maps onto the schema either way (select with
+        ``ds[variables]``, which stays lazy).
     chunks : mapping of str to int, optional
         Dask chunk sizes by canonical dimension (``time``, ``lat``, ``lon``); ``-1`` means the
         whole axis. Default ``{"time": 744, "lat": -1, "lon": -1}``. Each size is rounded up to
@@ -248,7 +252,7 @@ def open_weather(
     results: list[_FileResult] = []
     try:
         for nc_path, label in members:
-            results.append(_read_file(nc_path, label, chunk_spec, wanted))
+            results.append(_read_file(nc_path, label, chunk_spec))
         labels = [label for _, label in members]
         fields = [f for r in results for f in r.fields]
         _check_found(fields, wanted, labels, results)
@@ -393,9 +397,7 @@ def _member_names(infos: list[zipfile.ZipInfo]) -> list[str]:
 # One file
 
 
-def _read_file(
-    path: Path, label: str, chunk_spec: Mapping[str, int], wanted: frozenset[str] | None
-) -> _FileResult:
+def _read_file(path: Path, label: str, chunk_spec: Mapping[str, int]) -> _FileResult:
     """Open one NetCDF file lazily and return its canonical fields."""
     try:
         ds = xr.open_dataset(path, decode_times=False, decode_timedelta=False, cache=False)
@@ -407,7 +409,7 @@ def _read_file(
             "the file may be truncated or in another format"
         ) from exc
     try:
-        return _fields_of(ds, path, label, chunk_spec, wanted)
+        return _fields_of(ds, path, label, chunk_spec)
     except BaseException:
         ds.close()
         raise
@@ -418,7 +420,6 @@ def _fields_of(
     path: Path,
     label: str,
     chunk_spec: Mapping[str, int],
-    wanted: frozenset[str] | None,
 ) -> _FileResult:
     raw_names = [str(n) for n in ds.data_vars]
     roles = {name: role for name in raw_names if (role := _classify(name, ds[name].attrs))}
@@ -431,13 +432,10 @@ def _fields_of(
     if is_point:
         result.resolution_km = _point_resolution_km(ds.attrs, label)
 
-    # keep the variables the caller wants; wind components and speeds all count as wind
-    selected = {
-        name: role for name, role in roles.items() if wanted is None or role.canonical in wanted
-    }
+    times = _decode_time(ds, time_dim, label)
+    selected = dict(roles)
     if not selected:
         return result
-    times = _decode_time(ds, time_dim, label)
 
     # heights and extra dims are worked out on the metadata, before any dask graph exists
     height_dims: dict[str, tuple[str, list[float]]] = {}
@@ -771,7 +769,13 @@ def _height_of(
             heights = [float(scale * h + offset) for h in np.asarray(coord.values).ravel()]
             return str(d), heights
     found: list[tuple[str, float]] = []
-    for cname, coord in var.coords.items():
+    # scalar coordinates of this variable: the ones its CF ``coordinates`` attribute lists
+    # (xarray attaches every scalar coordinate of the file to every variable)
+    listed = str(var.encoding.get("coordinates", var.attrs.get("coordinates", ""))).split()
+    for cname in listed:
+        if cname not in ds.variables:
+            continue
+        coord = ds.variables[cname]
         if coord.ndim == 0 and (
             cname in _HEIGHT_COORD_NAMES or coord.attrs.get("standard_name") == "height"
         ):
@@ -818,11 +822,12 @@ def _point_resolution_km(attrs: Mapping[Hashable, Any], label: str) -> float | N
     for key in _RESOLUTION_TEXT_ATTRS:
         if key in attrs:
             text = str(attrs[key])
-            try:
-                return cfunits.parse_quantity(text, "km", file=label, variable=key)
-            except UnitsError:
-                degrees = cfunits.parse_quantity(text, "degree", file=label, variable=key)
-                return degrees * _KM_PER_DEGREE
+            match = _DEGREES.match(text)
+            if match:
+                return float(match.group(1)) * _KM_PER_DEGREE
+            return cfunits.parse_quantity(
+                text, "km", file=label, variable=f"global attribute {key!r}"
+            )
     return None
 
 
@@ -897,7 +902,8 @@ def _to_canonical_grid(
             values = np.array([source], dtype=np.float64)
             sub = sub.expand_dims({axis: 1})
         if axis == "lon":
-            values = (values + 180.0) % 360.0 - 180.0
+            # shift by whole turns only where needed, so that in-range values stay exact
+            values = values - 360.0 * np.floor((values + 180.0) / 360.0)
         elif np.any(np.abs(values) > 90.0):
             raise ClimateDataError(
                 f"{label}: latitude outside [-90, 90] (range {values.min()}..{values.max()})"
