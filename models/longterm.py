@@ -72,12 +72,15 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from climate_data.site import SiteClimate
+
+if TYPE_CHECKING:
+    from models.registry import ModelCard
 
 Quantity = Literal["energy_mwh", "wind_ms"]
 
@@ -376,6 +379,8 @@ class RegressionFit:
         95 % confidence intervals (t distribution).
     n : int
         Months in the fit.
+    covariance : ((float, float), (float, float))
+        Covariance of (intercept, slope).
     """
 
     slope: float
@@ -385,6 +390,7 @@ class RegressionFit:
     slope_ci: tuple[float, float]
     intercept_ci: tuple[float, float]
     n: int
+    covariance: tuple[tuple[float, float], tuple[float, float]] = ((math.nan, math.nan),) * 2
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -551,6 +557,7 @@ def fit_monthly_regression(x: ArrayLike, y: ArrayLike) -> RegressionFit:
         raise ValueError("x is constant; the slope cannot be estimated")
     res = sm.OLS(ya, sm.add_constant(xa, has_constant="add"), missing="raise").fit()
     ci = np.asarray(res.conf_int(alpha=0.05))
+    cov = np.asarray(res.cov_params())
     return RegressionFit(
         slope=float(res.params[1]),
         intercept=float(res.params[0]),
@@ -559,6 +566,10 @@ def fit_monthly_regression(x: ArrayLike, y: ArrayLike) -> RegressionFit:
         slope_ci=(float(ci[1, 0]), float(ci[1, 1])),
         intercept_ci=(float(ci[0, 0]), float(ci[0, 1])),
         n=int(xa.size),
+        covariance=(
+            (float(cov[0, 0]), float(cov[0, 1])),
+            (float(cov[1, 0]), float(cov[1, 1])),
+        ),
     )
 
 
@@ -742,11 +753,16 @@ def long_term_correction(
 
 
 def history_sha256(history: OperatingHistory, reference: MonthlyReference) -> str:
-    """sha256 of the inputs of a long-term correction (for a model card's training data).
+    """Return the sha256 of the inputs of a long-term correction (a card's training data).
 
     The hash is taken over canonical JSON of the months, values, losses and reference series,
     so it does not depend on how the arrays were built.
     """
+    return hashlib.sha256(_history_blob(history, reference)).hexdigest()
+
+
+def _history_blob(history: OperatingHistory, reference: MonthlyReference) -> bytes:
+    """Canonical JSON bytes of a long-term correction's inputs."""
     doc = {
         "quantity": history.quantity,
         "months": [str(m) for m in history.months],
@@ -756,8 +772,77 @@ def history_sha256(history: OperatingHistory, reference: MonthlyReference) -> st
         "reference_wind_ms": [_json_float(v) for v in reference.wind_ms],
         "reference_complete": [bool(c) for c in reference.complete],
     }
-    blob = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(blob).hexdigest()
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def longterm_card(
+    result: LongTermResult,
+    history: OperatingHistory,
+    reference: MonthlyReference,
+    *,
+    author: str,
+    description: str,
+    created_at: str | None = None,
+) -> ModelCard:
+    """Return an unsaved candidate model card (kind ``longterm``) of a long-term correction.
+
+    Parameters
+    ----------
+    result : LongTermResult
+        The correction.
+    history, reference : OperatingHistory, MonthlyReference
+        Its inputs (hashed into ``training_data``).
+    author, description : str
+        Card fields.
+    created_at : str, optional
+        ISO 8601 UTC time; now when omitted.
+    """
+    from models.registry import ModelCard, software_versions, utc_now
+
+    fit = result.fit
+    return ModelCard(
+        kind="longterm",
+        version=None,
+        status="candidate",
+        created_at=created_at or utc_now(),
+        author=author,
+        description=description,
+        parameters={
+            "model": "ols",
+            "quantity": result.quantity,
+            "names": ["intercept", "slope"],
+            "intercept": fit.intercept,
+            "slope": fit.slope,
+            "residual_sigma": fit.sigma,
+            "mean_loss_fraction": result.mean_loss_fraction,
+        },
+        covariance={"names": ["intercept", "slope"], "matrix": [list(r) for r in fit.covariance]},
+        features=[
+            {
+                "name": "reanalysis_monthly_wind_ms",
+                "transform": "identity",
+                "units": "m s-1",
+                "description": "site's monthly mean reanalysis wind (complete months only)",
+            },
+            {
+                "name": f"monthly_{result.quantity}",
+                "transform": "30-day normalised, grossed up for losses"
+                if result.quantity == "energy_mwh"
+                else "identity",
+                "units": result.units,
+                "description": "response: operating months after loss and outlier filters",
+            },
+        ],
+        training_data={
+            "sha256": history_sha256(history, reference),
+            "n_rows": result.n_months_input,
+            "n_used": result.n_months_used,
+            "size_bytes": len(_history_blob(history, reference)),
+            "synthetic": False,
+        },
+        metrics=result.to_dict(),
+        software=software_versions(),
+    )
 
 
 # --- helpers --------------------------------------------------------------------------------
