@@ -590,10 +590,84 @@ def weibull_moments(speeds: ArrayLike) -> tuple[float, float]:
     return k, c
 
 
+def _weibull_grouped_mle(
+    edges: NDArray[np.float64],
+    counts: NDArray[np.float64],
+    k0: NDArray[np.float64],
+    c0: NDArray[np.float64],
+    max_iter: int = 50,
+    tol: float = 1e-10,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Grouped-data Weibull MLE by Newton iterations in (k, ln c), for every cell at once.
+
+    The outer bins are open (the histogram clips values beyond the edges into them): the
+    first runs from 0, the last to infinity. Cells whose Hessian is not negative definite
+    keep their last iterate (the starting values come from the bin-centre fit).
+    """
+    lower = edges[:-1].copy()
+    upper = edges[1:].copy()
+    lower[0] = 0.0
+    upper[-1] = np.inf
+    with np.errstate(divide="ignore"):
+        ln_lo = np.log(lower)
+        ln_hi = np.log(upper)
+    n = counts
+    used = n > 0
+    k = k0.copy()
+    lam = np.log(c0)
+    active = np.isfinite(k) & np.isfinite(lam)
+    k = np.where(active, k, 1.0)
+    lam = np.where(active, lam, 0.0)
+
+    def survival_terms(
+        ln_x: NDArray[np.float64], k: NDArray[np.float64], lam: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], ...]:
+        """S = exp(-(x/c)^k) and its first and second derivatives in (k, ln c)."""
+        d = ln_x - lam[..., None]
+        finite = np.isfinite(d)
+        d0 = np.where(finite, d, 0.0)
+        kk = k[..., None]
+        t = np.exp(np.clip(kk * d, -700.0, 700.0))
+        surv = np.where(finite, np.exp(-t), np.where(d > 0, 0.0, 1.0))
+        st = np.where(finite, surv * t, 0.0)
+        s_k = -st * d0
+        s_l = st * kk
+        s_kk = st * d0 * d0 * (t - 1.0)
+        s_ll = st * kk * kk * (t - 1.0)
+        s_kl = st * (1.0 + kk * d0 * (1.0 - t))
+        return surv, s_k, s_l, s_kk, s_ll, s_kl
+
+    for _ in range(max_iter):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore", under="ignore"):
+            lo = survival_terms(ln_lo, k, lam)
+            hi = survival_terms(ln_hi, k, lam)
+            p, p_k, p_l, p_kk, p_ll, p_kl = (a - b for a, b in zip(lo, hi, strict=True))
+            w = np.where(used, n / np.where(p > 0, p, np.inf), 0.0)
+            g_k = (w * p_k).sum(axis=-1)
+            g_l = (w * p_l).sum(axis=-1)
+            w2 = np.where(used, w / np.where(p > 0, p, np.inf), 0.0)
+            h_kk = (w * p_kk - w2 * p_k * p_k).sum(axis=-1)
+            h_ll = (w * p_ll - w2 * p_l * p_l).sum(axis=-1)
+            h_kl = (w * p_kl - w2 * p_k * p_l).sum(axis=-1)
+            det = h_kk * h_ll - h_kl * h_kl
+            ok = active & (h_kk < 0) & (det > 0) & np.isfinite(det)
+            step_k = np.where(ok, (h_ll * g_k - h_kl * g_l) / det, 0.0)
+            step_l = np.where(ok, (h_kk * g_l - h_kl * g_k) / det, 0.0)
+        # Newton: theta_new = theta - H^-1 g; limit steps to keep k positive.
+        step_k = np.clip(step_k, -0.5 * k, 0.5 * k)
+        step_l = np.clip(step_l, -0.5, 0.5)
+        k = k - step_k
+        lam = lam - step_l
+        if np.all(np.abs(step_k) <= tol * k) and np.all(np.abs(step_l) <= tol):
+            break
+    nan = np.full_like(k, np.nan)
+    return np.where(active, k, nan), np.where(active, np.exp(lam), nan)
+
+
 def weibull_from_histogram(
     hist: ArrayLike, edges: ArrayLike = DEFAULT_BIN_EDGES_MS
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    r"""Weibull MLE from binned counts, vectorised over leading dimensions.
+    r"""Weibull maximum-likelihood fit to binned counts, vectorised over leading dimensions.
 
     Parameters
     ----------
@@ -601,7 +675,9 @@ def weibull_from_histogram(
         Counts (hours) per bin, e.g. the values of :func:`wind_histogram`; NaN counts are
         treated as missing (weight 0).
     edges : array_like, shape (B + 1,)
-        Bin edges [m s-1], must start at >= 0.
+        Bin edges [m s-1], starting at >= 0. As in :func:`wind_histogram`, the first bin is
+        taken to hold everything below its upper edge and the last everything above its
+        lower edge.
 
     Returns
     -------
@@ -612,11 +688,22 @@ def weibull_from_histogram(
 
     Notes
     -----
-    Each bin is represented by its centre :math:`x_j` with weight :math:`n_j` (the counts),
-    and the weighted profile likelihood equation of :func:`weibull_mle` is solved by Newton
-    iterations for every cell at once. The centre approximation shifts k and c by well under
-    0.5 % for 0.25 m/s bins (0.1 % or less on the MERRA-2 test nodes, see the tests). Unlike
-    :func:`weibull_mle`, calms in the first bin are included (at the bin centre).
+    Grouped-data likelihood: with :math:`F(x) = 1 - e^{-(x/c)^k}` and counts :math:`n_j` in
+    :math:`[a_j, b_j)`,
+
+    .. math:: \ell(k, c) = \sum_j n_j \ln\left(F(b_j) - F(a_j)\right)
+
+    is maximised by Newton iterations in :math:`(k, \ln c)` with analytic gradient and
+    Hessian, for every cell at once. The start is the bin-centre approximation (each bin at
+    its centre, weighted profile equation of :func:`weibull_mle`). Calms are part of the
+    first bin here, whereas :func:`weibull_mle` drops exact zeros. On the MERRA-2 test nodes
+    the result is within 0.03 % of the raw-data MLE, and on Weibull samples (k 1.2 to 4)
+    within their sampling error (see the tests).
+
+    References
+    ----------
+    .. [1] Kendall, M. G. and Stuart, A. (1979). The Advanced Theory of Statistics, Vol. 2,
+       4th ed., Griffin, ch. 18 (maximum likelihood for grouped data).
     """
     e = _check_edges(edges)
     if e[0] < 0:
@@ -628,9 +715,11 @@ def weibull_from_histogram(
         )
     h = np.where(np.isfinite(h), h, 0.0)
     centres = 0.5 * (e[:-1] + e[1:])
-    k, c = _weibull_weighted_mle(centres, h)
-    nonempty = (h > 0).sum(axis=-1)
-    bad = nonempty < 2
+    k0, c0 = _weibull_weighted_mle(centres, h)
+    k, c = _weibull_grouped_mle(e, h, np.atleast_1d(k0), np.atleast_1d(c0))
+    k = k.reshape(np.shape(k0))
+    c = c.reshape(np.shape(c0))
+    bad = (h > 0).sum(axis=-1) < 2
     return np.where(bad, np.nan, k), np.where(bad, np.nan, c)
 
 
