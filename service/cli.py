@@ -12,13 +12,14 @@ import sys
 from collections.abc import Callable, Sequence
 
 from climate_data.errors import ClimateDataError
-from service import cli_climate, cli_server
+from service import cli_climate, cli_models, cli_server
 from service.errors import UsageError
 
 #: Subcommand modules, each with ``register(subparsers)``.
 COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     cli_climate.register,
     cli_server.register,
+    cli_models.register,
 )
 
 
