@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, g, request
@@ -30,6 +31,7 @@ from service import auth, schemas
 from service.config import ServiceConfig
 from service.openapi import Operation, build_document, render_docs
 from service.problems import Problem, field_error, validation_problem
+from service.requests import AssessmentRequest, to_model_inputs
 from service.store import AssessmentRecord, AuditStore, StoreUnavailable, utcnow
 
 API_PREFIX = "/api/v1"
@@ -356,58 +358,46 @@ def site_climate(query: schemas.SiteClimateQuery) -> Response:
 # ----- assessments ---------------------------------------------------------------------------
 
 
-def _request_model() -> type[BaseModel]:
-    from service.requests import AssessmentRequest
-
-    model: type[BaseModel] = AssessmentRequest
-    return model
-
-
 def run_assessment(
     st: ServiceState,
-    request_body: Mapping[str, Any],
+    parsed: AssessmentRequest,
     *,
     seed: int,
+    created_at: datetime | None = None,
     assessment_id: str | None = None,
-    created_at: Any = None,
 ) -> dict[str, Any]:
-    """Compute (not store) the assessment object for a request body and a seed.
+    """Compute (not store) the assessment object of a validated request with ``seed``.
 
-    The same body, seed, cube and code give the same object; ``assessment_id`` and
-    ``created_at``, when given, are used instead of fresh ones (replay of a stored record).
+    The same request, seed, cube, policy and code give the same object. ``created_at`` and
+    ``assessment_id``, when given, replace the fresh ones (a replay of a stored record).
 
     Raises
     ------
     Problem
-        422 for a site outside the data, an unknown turbine or policy, or an unusable power
-        curve.
+        422 for a site outside the data.
     """
     from models.assessment import assess
 
-    from service import requests as req
-
-    model = _request_model()
-    try:
-        parsed = model.model_validate({**request_body, "seed": seed})
-    except ValidationError as exc:
-        raise validation_problem(exc) from None
-    try:
-        inputs = req.to_model_inputs(parsed)
-    except req.RequestError as exc:
-        raise Problem(422, str(exc), errors=[field_error(exc.field, str(exc))]) from None
-    site = _site(parsed.site.lat, parsed.site.lon, "site")  # type: ignore[attr-defined]
+    inputs = to_model_inputs(parsed.model_copy(update={"seed": seed}))
+    site = _site(inputs.lat, inputs.lon, "site")
     kwargs: dict[str, Any] = {"seed": seed, "code_version": st.code_version}
     if created_at is not None:
         kwargs["created_at"] = created_at
+    if assessment_id is not None:
+        kwargs["assessment_id"] = assessment_id
     if st.config.mc_paths is not None:
         kwargs["n_paths"] = st.config.mc_paths
+    if inputs.operating_history is not None:
+        kwargs["operating_history"] = inputs.operating_history
     try:
         result = assess(site, inputs.project, inputs.terms, inputs.policy, **kwargs)
     except ClimateDataError as exc:
         raise Problem(422, str(exc), errors=[field_error("site", str(exc))]) from None
+    except ValueError as exc:
+        # A request the schema accepts but the models cannot use (e.g. too few usable months
+        # of operating history): the message names the problem.
+        raise Problem(422, str(exc), errors=[field_error("(body)", str(exc))]) from None
     out: dict[str, Any] = result.to_dict()
-    if assessment_id is not None:
-        out["id"] = assessment_id
     return out
 
 
@@ -416,43 +406,28 @@ def run_assessment(
     "/assessments",
     summary="Assess a project: decision, rules, energy and repayment; stored before it is returned",
     tag="assessments",
-    body=None,
+    body=AssessmentRequest,
     responses={201: (schemas.AssessmentOut, "Assessment object (stored)")},
-    extra_errors=(400, 413, 415, 422),
-    document=False,
 )
-def create_assessment() -> Response:
+def create_assessment(body: AssessmentRequest) -> Response:
     """Assess a request, write it to the audit store, then return it (201)."""
     st = state()
-    raw = _json_body()
-    if not isinstance(raw, dict):
-        raise Problem(
-            422,
-            "the body must be a JSON object (an assessment request)",
-            errors=[field_error("(body)", "expected a JSON object", "model_type")],
-        )
-    model = _request_model()
-    try:
-        parsed = model.model_validate(raw)
-    except ValidationError as exc:
-        raise validation_problem(exc) from None
-    given_seed = getattr(parsed, "seed", None)
-    seed = int(given_seed) if given_seed is not None else secrets.randbelow(2**32)
+    raw: dict[str, Any] = g.raw_body
+    seed = body.seed if body.seed is not None else secrets.randbelow(2**32)
     created_at = utcnow()
-    out = run_assessment(st, raw, seed=seed, created_at=created_at)
+    out = run_assessment(st, body, seed=seed, created_at=created_at)
     text = json.dumps(out, ensure_ascii=False, allow_nan=False)
     prov = out["provenance"]
-    site = raw["site"]
     record = AssessmentRecord(
         id=str(out["id"]),
         created_at=created_at,
         request_id=g.get("request_id", ""),
         api_key_id=g.api_key.id,
         decision=str(out["decision"]),
-        technology=str(raw["project"]["technology"]),
-        site_lat=float(site["lat"]),
-        site_lon=float(site["lon"]),
-        site_name=site.get("name"),
+        technology=body.project.technology,
+        site_lat=body.site.lat,
+        site_lon=body.site.lon,
+        site_name=body.site.name,
         dataset_sha256=str(prov["dataset_sha256"]),
         policy_id=str(prov["policy_id"]),
         policy_version=str(prov["policy_version"]),
@@ -472,6 +447,17 @@ def create_assessment() -> Response:
             headers={"Retry-After": "30"},
         ) from None
     return json_response(text, 201, {"Location": f"{API_PREFIX}/assessments/{record.id}"})
+
+
+def replay_assessment(st: ServiceState, record: AssessmentRecord) -> dict[str, Any]:
+    """Recompute a stored assessment from its request and seed (same id and time).
+
+    Equal to ``record.response`` when the cube, policy, models and code are those that made it.
+    """
+    parsed = AssessmentRequest.model_validate(record.request)
+    return run_assessment(
+        st, parsed, seed=record.seed, created_at=record.created_at, assessment_id=record.id
+    )
 
 
 @endpoint(

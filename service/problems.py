@@ -121,7 +121,7 @@ def validation_problem(exc: ValidationError, *, prefix: Iterable[str] = ()) -> P
             {
                 "field": field,
                 "pointer": "/" + "/".join(loc),
-                "message": err["msg"],
+                "message": _message(err),
                 "type": err["type"],
             }
         )
@@ -131,6 +131,15 @@ def validation_problem(exc: ValidationError, *, prefix: Iterable[str] = ()) -> P
     if n > 1:
         detail += f" (and {n - 1} more problem{'s' if n > 2 else ''})"
     return Problem(422, detail, errors=errors)
+
+
+def _message(err: Mapping[str, Any]) -> str:
+    """Pydantic's message without its "Value error, " prefix; plainer words for two kinds."""
+    if err["type"] == "extra_forbidden":
+        return "unknown field (not part of the request format)"
+    if err["type"] == "missing":
+        return "required field is missing"
+    return str(err["msg"]).removeprefix("Value error, ")
 
 
 def problem_response(problem: Problem) -> Response:

@@ -11,12 +11,14 @@ Query models forbid unknown parameters, so that a misspelt parameter (``hub_heig
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Decision = Literal["approve", "refer", "decline"]
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 Role = Literal["officer", "modeller", "admin"]
 
 
@@ -263,6 +265,22 @@ class AssessmentListQuery(_Query):
         None,
         description="Only records created before this time (a date means the end of that day).",
     )
+
+    @field_validator("created_from", "created_to", mode="before")
+    @classmethod
+    def _date_or_time(cls, value: Any) -> Any:
+        # A bare date means a whole day; anything longer is an instant (naive = UTC).
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                if _DATE_RE.match(text):
+                    return date.fromisoformat(text)
+                return datetime.fromisoformat(text)
+            except ValueError:
+                raise ValueError(
+                    f"{value!r} is not a date (2026-11-01) or ISO 8601 time (2026-11-01T08:30Z)"
+                ) from None
+        return value
 
     @field_validator("created_from", "created_to")
     @classmethod

@@ -63,16 +63,12 @@ def _pg_schema(base: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def cube_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small synthetic cube (3 x 3 cells around Changji, 6 years), built once per session."""
+    """A small synthetic cube (2 x 2 cells around Changji, 4 years), built once per session."""
     from climate_data.cube import build_cube
     from climate_data.sample import SampleSpec, write_sample
 
     folder = tmp_path_factory.mktemp("cube")
-    spec = SampleSpec(
-        lats=(44.5, 44.0, 43.5),
-        lons=(86.75, 87.25, 87.75),
-        years=(2019, 2020, 2021, 2022, 2023, 2024),
-    )
+    spec = SampleSpec(lats=(44.5, 44.0), lons=(87.0, 87.5), years=(2021, 2022, 2023, 2024))
     paths = write_sample(folder / "sample", spec)
     return build_cube(paths, folder / "cube.nc", progress=False)
 
@@ -93,7 +89,19 @@ def make_config(cube: Path, db: str, tmp: Path, **overrides: Any) -> dict[str, A
 
 
 @pytest.fixture
-def app(cube_path: Path, db_url: str, tmp_path: Path) -> Any:
+def app(cube_path: Path, tmp_path: Path) -> Any:
+    """A migrated app on SQLite (the audit tests use ``db_app`` for both backends)."""
+    from service.app import create_app
+
+    application = create_app(
+        make_config(cube_path, f"sqlite:///{tmp_path / 'audit.sqlite3'}", tmp_path)
+    )
+    yield application
+    application.extensions["climate_loan"].store.dispose()
+
+
+@pytest.fixture
+def db_app(cube_path: Path, db_url: str, tmp_path: Path) -> Any:
     """A migrated app on each database backend."""
     from service.app import create_app
 
