@@ -1,0 +1,477 @@
+"""The assessment chain (models/assessment.py) on SiteClimate values built in the tests.
+
+Figures are checked against independent computations written here from the reference
+formulas (``shared/reference/finance.md``: Pxx = P50 (1 - z sigma), z90 = 1.2816,
+z99 = 2.3263, sigma_N = sqrt(sigma_IAV^2 / N + sigma_model^2), annuity A = D r / (1 - (1+r)^-n),
+DSCR = CFADS / debt service, LLCR = NPV(CFADS) / D) rather than by calling the model functions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from numpy.typing import NDArray
+from scipy.stats import weibull_min
+
+from climate_data.site import DatasetInfo, SiteClimate
+from models.assessment import Assessment, AssessmentError, assess
+from models.finance import FinanceTerms
+from models.longterm import OperatingHistory
+from models.policy import INSUFFICIENT_DATA, METRICS, load_policy, metric_value
+from models.solar import SolarProject
+from models.turbines import PowerCurve, Turbine
+from models.wind import Losses, WindProject
+
+EDGES = np.linspace(0.0, 40.0, 161)
+# Reference z values (shared/reference/finance.md)
+Z90, Z99 = 1.2816, 2.3263
+SIGMA_MODEL = 0.08  # models.uncertainty.SIGMA_MODEL_REANALYSIS, documented there
+FAST = 400  # Monte Carlo paths for tests that do not look at the PD's precision
+
+# A simple custom turbine: cut-in 3, rated 2000 kW at 12, cut-out 25 m/s.
+CURVE = PowerCurve.from_points(
+    [3.0, 5.0, 7.0, 9.0, 11.0, 12.0, 25.0], [0.0, 150.0, 500.0, 1000.0, 1700.0, 2000.0, 2000.0]
+)
+TURBINE = Turbine.custom("test 2 MW", CURVE)
+
+
+def make_site(
+    scales_ms: NDArray[np.float64] | list[float],
+    *,
+    first_year: int = 2001,
+    coverage: NDArray[np.float64] | list[float] | None = None,
+    shape_k: float = 2.0,
+    shear: float = 0.14,
+    density: float = 1.225,
+    means_ms: list[float] | None = None,
+    solar_yield: list[float] | None = None,
+) -> SiteClimate:
+    """A site at a 100 m reference height with Weibull(k, c_y) hours in each year."""
+    scales = np.asarray(scales_ms, dtype=float)
+    years = np.arange(first_year, first_year + scales.size, dtype=np.int64)
+    cov = np.ones(years.size) if coverage is None else np.asarray(coverage, dtype=float)
+    hist = np.array([8760.0 * np.diff(weibull_min.cdf(EDGES, shape_k, scale=c)) for c in scales])
+    hist *= cov[:, None]
+    centres = 0.5 * (EDGES[1:] + EDGES[:-1])
+    means = (
+        np.asarray(means_ms, dtype=float)
+        if means_ms is not None
+        else (hist * centres).sum(axis=1) / hist.sum(axis=1)
+    )
+    months = np.arange(
+        np.datetime64(f"{first_year}-01"), np.datetime64(f"{first_year + years.size}-01")
+    )
+    solar: dict[str, Any] = {}
+    if solar_yield is not None:
+        y = np.asarray(solar_yield, dtype=float)
+        solar = {
+            "sunshine_hours": np.full(years.size, 2800.0),
+            "ghi_kwh_m2": np.full(years.size, 1500.0),
+            "pv_yield_kwh_kwp": y,
+            "monthly_sunshine_hours": np.full(months.size, 2800.0 / 12),
+            "monthly_ghi_kwh_m2": np.full(months.size, 125.0),
+            "monthly_pv_yield_kwh_kwp": np.repeat(y / 12, 12),
+        }
+    return SiteClimate(
+        lat=44.1,
+        lon=87.3,
+        cell_lat=44.0,
+        cell_lon=87.25,
+        distance_km=11.8,
+        dataset=DatasetInfo("test", "ab" * 32, True, f"{first_year}-01-01", "2030-12-31"),
+        reference_height_m=100.0,
+        years=years,
+        coverage=cov,
+        wind_mean_ms=means,
+        wind_hist_hours=hist,
+        wind_bin_edges_ms=EDGES,
+        shear_exponent=shear,
+        shear_from_data=True,
+        air_density_kg_m3=np.full(years.size, density),
+        weibull_k=shape_k,
+        weibull_c_ms=float(scales.mean()),
+        months=months,
+        monthly_coverage=np.repeat(cov, 12),
+        monthly_wind_mean_ms=np.repeat(means, 12),
+        monthly_wind_hist_hours=np.repeat(hist / 12.0, 12, axis=0),
+        monthly_air_density_kg_m3=np.full(months.size, density),
+        **solar,
+    )
+
+
+SCALES = [8.0, 8.4, 7.7, 8.1, 7.9, 8.3, 7.6, 8.2, 8.0, 7.8, 8.5, 7.9]
+
+
+def wind_project(capacity_mw: float = 50.0, losses: Losses | None = None) -> WindProject:
+    return WindProject(
+        capacity_mw=capacity_mw,
+        hub_height_m=100.0,
+        turbine=TURBINE,
+        losses=losses or Losses(),
+    )
+
+
+def terms(**over: Any) -> FinanceTerms:
+    base: dict[str, Any] = {
+        "loan_amount": 150e6,
+        "currency": "CNY",
+        "tenor_years": 12,
+        "interest_rate_pct": 5.0,
+        "repayment": "annuity",
+        "tariff_per_mwh": 300.0,
+        "opex_per_year": 6e6,
+    }
+    base.update(over)
+    return FinanceTerms(**base)
+
+
+WIND_POLICY = load_policy("wind_changji_v1")
+SOLAR_POLICY = load_policy("solar_default_v1")
+
+
+def run(site: SiteClimate | None = None, **kw: Any) -> Assessment:
+    kw.setdefault("n_paths", FAST)
+    kw.setdefault("seed", 11)
+    return assess(
+        site or make_site(SCALES),
+        kw.pop("project", wind_project()),
+        kw.pop("terms", terms()),
+        kw.pop("policy", WIND_POLICY),
+        **kw,
+    )
+
+
+def independent_energy_mwh(
+    site: SiteClimate, n_turbines: int, loss_factor: float
+) -> NDArray[np.float64]:
+    """Net energy per year: power averaged on a fine sub-grid of each bin, times its hours.
+
+    Hub at the reference height and density 1.225 kg m-3, so no shear or density step.
+    """
+    sub = 400
+    lo, hi = EDGES[:-1], EDGES[1:]
+    grid = lo[:, None] + (hi - lo)[:, None] * (np.arange(sub) + 0.5)[None, :] / sub
+    v, p = np.asarray(CURVE.wind_speed_ms), np.asarray(CURVE.power_kw)
+    power = np.interp(grid, v, p, left=0.0, right=0.0)
+    power[grid > v[-1]] = 0.0
+    mean_kw = power.mean(axis=1)
+    return np.asarray((site.wind_hist_hours * mean_kw).sum(axis=1) * n_turbines * loss_factor / 1e3)
+
+
+# ------------------------------------------------------------------- figures vs references
+
+
+def test_wind_figures_match_independent_computation() -> None:
+    site = make_site(SCALES)
+    t = terms()
+    a = run(site, terms=t)
+    d = a.to_dict()
+    n_turbines = 25  # 50 MW / 2 MW
+    lf = 0.97 * 0.93 * 0.98 * 0.98  # default losses, models.wind.Losses docstring: 0.8664
+    energy = independent_energy_mwh(site, n_turbines, lf)
+    got = np.array([d["energy"]["annual_mwh"][str(y)] for y in site.years])
+    # bin-mean power against a 400-point sub-grid mean: same integral, 1e-4 relative
+    np.testing.assert_allclose(got, energy, rtol=1e-4)
+    assert d["energy"]["loss_factor"] == pytest.approx(lf, abs=1e-6)
+    assert d["energy"]["turbine_count"] == n_turbines
+
+    p50 = energy.mean()
+    iav = energy.std(ddof=1) / p50
+    s1 = math.sqrt(iav**2 + SIGMA_MODEL**2)
+    s10 = math.sqrt(iav**2 / 10 + SIGMA_MODEL**2)
+    e = d["energy"]
+    assert e["method"] == "reanalysis"
+    assert e["p50_mwh"] == pytest.approx(p50, rel=1e-4)
+    assert e["sigma"] == pytest.approx(s1, rel=1e-3)
+    # z values are given to 4 decimals in the reference: 1e-4 relative on (1 - z sigma)
+    assert e["p90_mwh"] == pytest.approx(p50 * (1 - Z90 * s1), rel=2e-4)
+    assert e["p99_mwh"] == pytest.approx(p50 * (1 - Z99 * s1), rel=2e-4)
+    assert e["p90_10y_mwh"] == pytest.approx(p50 * (1 - Z90 * s10), rel=2e-4)
+    assert e["capacity_factor_p50"] == pytest.approx(p50 / (50.0 * 8760), abs=1e-4)
+
+    # annuity, CFADS and cover ratios by hand
+    r, n, debt = 0.05, 12, 150e6
+    annuity = debt * r / (1 - (1 + r) ** -n)
+    cf50 = p50 * 300.0 - 6e6
+    cf90 = p50 * (1 - Z90 * s10) * 300.0 - 6e6
+    cf99 = p50 * (1 - Z99 * s1) * 300.0 - 6e6
+    rep = d["repayment"]
+    assert rep["dscr_p50_min"] == pytest.approx(cf50 / annuity, abs=2e-4)
+    assert rep["dscr_p90_min"] == pytest.approx(cf90 / annuity, abs=2e-4)
+    assert rep["dscr_p99_min"] == pytest.approx(cf99 / annuity, abs=2e-4)
+    assert rep["llcr"] == pytest.approx(cf50 * (1 - (1 + r) ** -n) / r / debt, abs=2e-4)
+    assert len(rep["dscr_by_year"]) == n
+    for row in rep["dscr_by_year"]:
+        assert row["debt_service"] == pytest.approx(annuity, rel=1e-9)
+        assert row["p50"] == pytest.approx(cf50 / annuity, abs=2e-4)
+    assert rep["dscr_by_year"][-1]["closing_balance"] == pytest.approx(0.0, abs=0.01)
+    # PD: floored at 0.03 % (Basel) and never above the tenor PD
+    assert 0.0003 <= rep["pd_annual"] <= max(rep["pd_tenor"], 0.0003)
+    assert rep["expected_loss"] == pytest.approx(rep["pd_annual"] * 0.2 * debt, rel=1e-3)
+
+
+def test_climate_object_and_derived_metrics() -> None:
+    site = make_site(SCALES)
+    d = run(site).to_dict()
+    c = d["climate"]
+    assert c == {**site.summary(100.0), "complete_years": 12, "wind": c["wind"]}
+    hub = site.wind_mean_ms[-3:]  # hub = reference height: factor 1
+    assert c["wind"]["trailing_3y_years"] == [2010, 2011, 2012]
+    assert c["wind"]["trailing_3y_min_ms"] == pytest.approx(round(float(hub.min()), 3))
+    assert c["wind"]["trailing_3y_mean_ms"] == pytest.approx(float(hub.mean()), abs=5e-4)
+    assert c["solar"] is None
+
+
+def test_every_policy_metric_is_in_the_object() -> None:
+    d = run(make_site(SCALES)).to_dict()
+    for path in METRICS:
+        if path.startswith("climate.solar."):
+            assert d["climate"]["solar"] is None  # wind-only source: null parent
+        metric_value(d, path)  # KeyError when a path is missing
+    assert d["climate"]["complete_years"] == 12
+
+
+def test_contract_field_names() -> None:
+    # DESIGN.md, service contract v1: these names are fixed
+    d = run(make_site(SCALES)).to_dict()
+    assert {
+        "id",
+        "decision",
+        "reasons",
+        "rules",
+        "climate",
+        "energy",
+        "repayment",
+        "provenance",
+    } <= set(d)
+    assert d["decision"] in {"approve", "refer", "decline"}
+    assert {
+        "method",
+        "annual_mwh",
+        "loss_factor",
+        "p50_mwh",
+        "p90_mwh",
+        "p99_mwh",
+        "p90_10y_mwh",
+        "sigma",
+    } <= set(d["energy"])
+    assert {
+        "dscr_by_year",
+        "dscr_p50_min",
+        "dscr_p90_min",
+        "llcr",
+        "pd_tenor",
+        "pd_annual",
+        "expected_loss",
+        "grade",
+    } <= set(d["repayment"])
+    assert {"year", "p50", "p90"} <= set(d["repayment"]["dscr_by_year"][0])
+    assert {
+        "dataset_sha256",
+        "policy_id",
+        "policy_version",
+        "model_versions",
+        "code_version",
+        "seed",
+        "created_at",
+    } <= set(d["provenance"])
+    for rule in d["rules"]:
+        assert {"id", "metric", "value", "operator", "threshold", "passed", "outcome"} <= set(rule)
+    assert d["provenance"]["policy_id"] == "wind_changji_v1"
+    assert d["provenance"]["dataset_sha256"] == "ab" * 32
+    json.dumps(d, allow_nan=False)  # JSON-safe
+
+
+# ---------------------------------------------------------------------- reproducibility
+
+
+def test_same_seed_same_object() -> None:
+    site = make_site(SCALES)
+    a = run(site, seed=5, n_paths=2000).to_dict()
+    b = run(site, seed=5, n_paths=2000).to_dict()
+    assert a["id"] != b["id"]
+    for d in (a, b):
+        del d["id"]
+        del d["provenance"]["created_at"]
+    assert a == b
+    fixed = {"assessment_id": "abc", "created_at": "2024-01-01T00:00:00Z"}
+    assert run(site, seed=5, **fixed).to_dict() == run(site, seed=5, **fixed).to_dict()
+
+
+def test_seed_drawn_and_recorded() -> None:
+    site = make_site(SCALES)
+    first = run(site, seed=None)
+    again = run(site, seed=first.seed, assessment_id=first.id, created_at=first.created_at)
+    assert first.to_dict() == again.to_dict()
+    assert 0 <= first.seed < 2**53
+
+
+# ---------------------------------------------------------------------- properties
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.floats(min_value=5e6, max_value=4e8))
+def test_dscr_inverse_in_loan_amount(loan: float) -> None:
+    # annuity debt service is proportional to the loan, so DSCR x loan is constant
+    site = make_site(SCALES)
+    base = run(site, terms=terms(loan_amount=1e8)).to_dict()["repayment"]
+    other = run(site, terms=terms(loan_amount=loan)).to_dict()["repayment"]
+    for key in ("dscr_p50_min", "dscr_p90_min", "llcr"):
+        assert other[key] * loan == pytest.approx(base[key] * 1e8, rel=1e-3)
+
+
+def test_pd_monotone_in_tariff() -> None:
+    # same seed = same paths (common random numbers), so a higher tariff never raises the PD
+    site = make_site(SCALES)
+    pds = [
+        run(site, terms=terms(tariff_per_mwh=t, loan_amount=3e8), n_paths=3000).to_dict()[
+            "repayment"
+        ]["pd_tenor"]
+        for t in (200.0, 230.0, 260.0, 300.0, 400.0)
+    ]
+    assert pds == sorted(pds, reverse=True)
+    assert pds[0] > 0.5 and pds[-1] < 0.01  # the range spans real risk
+
+
+def test_pd_extremes() -> None:
+    site = make_site(SCALES)
+    # cash flow at P50 is half the debt service: every path defaults within the tenor
+    doomed = run(site, terms=terms(loan_amount=8e8), n_paths=2000).to_dict()
+    assert doomed["repayment"]["dscr_p50_min"] < 0.7
+    assert doomed["repayment"]["pd_tenor"] == 1.0
+    assert doomed["repayment"]["grade"] == "Weak"
+    assert doomed["decision"] == "decline"
+    assert "DSCR_P50_BELOW_ONE" in {r["code"] for r in doomed["reasons"]}
+    safe = run(site, terms=terms(loan_amount=1e7), n_paths=2000).to_dict()
+    assert safe["repayment"]["pd_annual"] == 0.0003  # Basel floor
+    assert safe["repayment"]["grade"] == "Strong"
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.floats(min_value=5.0, max_value=11.0), min_size=2, max_size=20),
+    st.sampled_from(["annuity", "equal_principal", "sculpted"]),
+)
+def test_exceedance_order(scales: list[float], repayment: str) -> None:
+    d = run(make_site(scales), terms=terms(repayment=repayment, opex_per_year=1e6)).to_dict()
+    e, r = d["energy"], d["repayment"]
+    assert e["p99_mwh"] <= e["p90_mwh"] <= e["p90_10y_mwh"] <= e["p50_mwh"]
+    assert r["dscr_p99_min"] <= r["dscr_p90_min"] <= r["dscr_p50_min"]
+    json.dumps(d, allow_nan=False)
+
+
+def test_sculpted_follows_p50() -> None:
+    d = run(make_site(SCALES), terms=terms(repayment="sculpted", opex_inflation_pct=3.0)).to_dict()
+    p50 = [row["p50"] for row in d["repayment"]["dscr_by_year"]]
+    assert max(p50) - min(p50) < 2e-4  # constant DSCR on the case it was sculpted on
+    ds = [row["debt_service"] for row in d["repayment"]["dscr_by_year"]]
+    assert ds[0] > ds[-1]  # opex inflation: falling CFADS, falling debt service
+
+
+# ---------------------------------------------------------------------- policy outcomes
+
+
+@pytest.mark.parametrize(
+    ("trailing", "decision"),
+    [([6.4, 6.5, 6.6], "approve"), ([6.39, 6.5, 6.58], "decline")],
+)
+def test_changji_rule_through_assess(trailing: list[float], decision: str) -> None:
+    # annual means set directly (hub = reference height): mean 6.5 exactly passes, 6.49 fails
+    means = [7.0] * 7 + trailing
+    site = make_site(SCALES[:10], means_ms=means)
+    d = run(site, terms=terms(loan_amount=5e7)).to_dict()
+    rule = next(r for r in d["rules"] if r["id"] == "trailing_3y_wind")
+    assert rule["value"] == pytest.approx(round(sum(trailing) / 3, 3))
+    assert d["decision"] == decision
+
+
+def test_too_few_complete_years_refers() -> None:
+    # 2 complete years of 5: no trailing 3-year mean -> INSUFFICIENT_DATA, never a crash
+    site = make_site(SCALES[:5], coverage=[0.5, 0.99, 0.4, 0.97, 0.2])
+    d = run(site).to_dict()
+    assert d["climate"]["complete_years"] == 2
+    assert d["climate"]["wind"]["trailing_3y_mean_ms"] is None
+    assert d["climate"]["wind"]["trailing_3y_min_ms"] is None
+    assert d["energy"]["annual_mwh"]["2001"] is None
+    assert d["decision"] == "refer"
+    codes = [r["code"] for r in d["reasons"]]
+    assert INSUFFICIENT_DATA in codes and "DATA_TOO_FEW_YEARS" in codes
+    assert d["energy"]["n_years"] == 2
+
+
+def test_one_complete_year_gives_null_figures() -> None:
+    site = make_site(SCALES[:3], coverage=[0.5, 0.99, 0.4])
+    d = run(site).to_dict()
+    assert d["energy"]["p50_mwh"] is None and d["repayment"]["pd_annual"] is None
+    assert d["repayment"]["dscr_by_year"] == []
+    assert d["decision"] == "refer"
+    assert d["provenance"]["seed"] == 11
+    json.dumps(d, allow_nan=False)
+
+
+def test_missing_density_year_is_excluded() -> None:
+    site = make_site(SCALES)
+    rho = site.air_density_kg_m3.copy()
+    rho[3] = np.nan
+    d = run(replace(site, air_density_kg_m3=rho)).to_dict()
+    assert d["energy"]["annual_mwh"]["2004"] is None
+    assert d["energy"]["n_years"] == 11
+    assert any("air density missing" in n for n in d["energy"]["notes"])
+
+
+def test_technology_mismatch() -> None:
+    with pytest.raises(AssessmentError, match=r"solar_default_v1.*solar projects"):
+        run(make_site(SCALES), policy=SOLAR_POLICY)
+
+
+# ---------------------------------------------------------------------- solar
+
+
+def test_solar_with_degradation() -> None:
+    yields = [1400.0, 1450.0, 1380.0, 1420.0, 1500.0, 1410.0]
+    site = make_site(SCALES[:6], solar_yield=yields)
+    proj = SolarProject(capacity_mw=100.0, losses_pct=10.0, degradation_pct_per_year=0.5)
+    d = run(site, project=proj, policy=SOLAR_POLICY, terms=terms(tenor_years=10)).to_dict()
+    # climate.summary's reference system loses 14.08 % (models.solar docstring, PVWatts)
+    ref_loss = 14.075660688264469
+    energy = np.array(yields) * 100_000.0 / (1 - ref_loss / 100) * 0.9 / 1000.0
+    got = [d["energy"]["annual_mwh"][str(y)] for y in site.years]
+    np.testing.assert_allclose(got, energy, rtol=1e-6)
+    p50 = energy.mean()
+    rows = d["repayment"]["dscr_by_year"]
+    for k in (0, 9):  # CFADS_t = P50 (1 - 0.005)^(t-1) tariff - opex
+        cf = p50 * 0.995**k * 300.0 - 6e6
+        assert rows[k]["cfads_p50"] == pytest.approx(cf, rel=1e-6)
+    assert d["project"]["technology"] == "solar"
+    assert d["climate"]["solar"]["trailing_3y_min_sunshine_hours"] == 2800.0
+    assert {r["id"] for r in d["rules"]} >= {"sunshine_hours", "ghi"}
+
+
+# ---------------------------------------------------------------------- operating history
+
+
+def test_operating_history_switches_method() -> None:
+    scales = [7.0 + 0.1 * (i % 7) for i in range(12)]
+    site = make_site(scales)
+    rng = np.random.default_rng(3)
+    months = site.months[-36:]
+    wind = np.linspace(5.5, 9.5, 36)
+    site = replace(
+        site, monthly_wind_mean_ms=np.concatenate([site.monthly_wind_mean_ms[:-36], wind])
+    )
+    energy = 1500.0 * wind - 2000.0 + rng.normal(0.0, 150.0, 36)
+    history = OperatingHistory(months=months, values=energy)
+    d = run(site, operating_history=history).to_dict()
+    assert d["energy"]["method"] == "operating_history"
+    assert d["energy"]["long_term"]["fit"]["r_squared"] > 0.9
+    # sigma_model floored at models.uncertainty.SIGMA_MODEL_OPERATING (0.04)
+    assert d["provenance"]["sigma_model"] >= 0.04
+    assert "long_term" in d["provenance"]["model_versions"]
+    json.dumps(d, allow_nan=False)
