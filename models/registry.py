@@ -558,14 +558,18 @@ class Registry:
                 raise RegistryError(f"{card_id} is already in production")
             if card.status == "retired":
                 raise RegistryError(f"{card_id} is retired; train and save a new version instead")
+            # Read (and verify) every card first: a bad card stops the promotion before any
+            # write, so the folder is never left half-changed by it.
+            previous = [
+                c
+                for c in self._stored()
+                if c.kind == kind and c.status == "production" and c.id != card_id
+            ]
             at = utc_now()
             promoted = card.with_status("production", by=by, note=note, at=at)
             self._write(promoted)
-            for old in self._stored():
-                if old.kind == kind and old.status == "production" and old.id != card_id:
-                    self._write(
-                        old.with_status("retired", by=by, note=f"replaced by {card_id}", at=at)
-                    )
+            for old in previous:
+                self._write(old.with_status("retired", by=by, note=f"replaced by {card_id}", at=at))
         return promoted
 
     def retire(self, card_id: str, *, by: str, note: str = "") -> ModelCard:

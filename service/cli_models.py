@@ -11,7 +11,7 @@ import argparse
 import getpass
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from models.registry import Registry
@@ -112,9 +112,16 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_promote(args: argparse.Namespace) -> int:
     """Promote a card; the previous production card of its kind is retired."""
     reg = _registry(args)
-    before = _production_in_folder(reg, args.id)
     card = reg.promote(args.id, by=_who(args), note=args.note)
-    extra = f"; {before} retired" if before and before != card.id else ""
+    at = card.history[-1]["at"]
+    retired = [
+        c.id
+        for c in reg.list(kind=card.kind, status="retired")
+        if c.history
+        and c.history[-1].get("at") == at
+        and c.history[-1].get("note") == f"replaced by {card.id}"
+    ]
+    extra = f"; {', '.join(retired)} retired" if retired else ""
     print(f"{card.id} is now the production {card.kind} model (sha256 {card.sha256[:12]}){extra}")
     return 0
 
@@ -127,12 +134,3 @@ def cmd_retire(args: argparse.Namespace) -> int:
     after = f"; production {card.kind} is now {now.id}" if now is not None else ""
     print(f"{card.id} retired{after}")
     return 0
-
-
-def _production_in_folder(reg: Registry, card_id: str) -> str | None:
-    from models.registry import parse_id
-
-    kind, _ = parse_id(card_id)
-    rows: list[dict[str, Any]] = reg.table(kind=kind, status="production")
-    ids = [r["id"] for r in rows if r["source"] == "registry"]
-    return str(ids[-1]) if ids else None
