@@ -394,7 +394,7 @@ def _assemble(
     expected_m = (month_idx.days_in_month * 24).to_numpy(dtype=float)[:, None, None]
     years = np.array(sorted(set(month_idx.year)))
     year_of_month = month_idx.year.to_numpy()
-    expected_y = np.array([366.0 * 24 if pd.Timestamp(f"{y}-12-31").dayofyear == 366 else 365.0 * 24 for y in years])[:, None, None]
+    expected_y = np.array([366.0 * 24 if pd.Timestamp(f"{y}-12-31").day_of_year == 366 else 365.0 * 24 for y in years])[:, None, None]
 
     def by_year(a: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.stack([a[year_of_month == y].sum(axis=0) for y in years])

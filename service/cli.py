@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from climate_data.errors import ClimateDataError
-from service import cli_climate, cli_models, cli_server
+from service import cli_assess, cli_climate, cli_models, cli_server
 from service.errors import UsageError
 
 #: Subcommand modules, each with ``register(subparsers)``.
@@ -20,6 +20,7 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], 
     cli_climate.register,
     cli_server.register,
     cli_models.register,
+    cli_assess.register,
 )
 
 
@@ -42,7 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status = args.func(args)
     except (ClimateDataError, UsageError, OSError, ValueError) as exc:
-        print(f"climate-loan {args.command}: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split())  # one line, whatever the library wrote
+        print(f"climate-loan {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"climate-loan {args.command}: interrupted", file=sys.stderr)

@@ -8,7 +8,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from service.errors import UsageError
 
@@ -17,7 +17,8 @@ CUBE_ENV = "CLIMATE_LOAN_CUBE"
 #: Changji, Xinjiang: the wind farm of the original climate loan (approximate town centre).
 CHANGJI_SITE = (44.0, 87.3)
 
-SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+if TYPE_CHECKING:
+    SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def register(sub: SubParsers) -> None:

@@ -1,0 +1,102 @@
+"""The climate-data subcommands, in process and through the installed console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from climate_data.cube import build_cube
+from climate_data.sample import SampleSpec, write_sample
+from service.cli import main
+
+SPEC = SampleSpec(lats=(44.5, 44.0, 43.5), lons=(86.8, 87.3, 87.8), years=(2021, 2022, 2023), seed=3)
+
+
+@pytest.fixture(scope="module")
+def cube(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("cli")
+    return build_cube(write_sample(work / "sample", SPEC), work / "cube.nc", progress=False)
+
+
+def test_site_json_is_the_contract_object(cube: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["site", "44.0", "87.3", "--cube", str(cube), "--hub-height-m", "90", "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["site"] == {"lat": 44.0, "lon": 87.3}
+    assert s["wind"]["height_m"] == 90.0
+    assert s["wind"]["trailing_3y_years"] == [2021, 2022, 2023]
+    assert s["dataset"]["synthetic"] is True
+
+
+def test_site_reads_cube_from_environment(
+    cube: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLIMATE_LOAN_CUBE", str(cube))
+    assert main(["site", "44.0", "87.3"]) == 0
+    out = capsys.readouterr().out
+    assert "trailing 3-year mean (2021, 2022, 2023)" in out
+    assert "SYNTHETIC" in out
+
+
+def test_site_outside_data_is_one_line(cube: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["site", "10", "10", "--cube", str(cube)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "outside the data" in err and "Traceback" not in err
+
+
+def test_missing_cube_option_and_env(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CLIMATE_LOAN_CUBE", raising=False)
+    assert main(["site", "44", "87"]) == 2
+    assert "CLIMATE_LOAN_CUBE" in capsys.readouterr().err
+
+
+def test_corrupt_cube_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.nc"
+    bad.write_bytes(b"\x89HDF garbage")
+    assert main(["site", "44", "87", "--cube", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.nc" in err and err.count("\n") == 1
+
+
+def test_cube_info(cube: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["cube", "info", str(cube), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["synthetic"] is True
+    assert info["years"] == [2021, 2022, 2023]
+    assert info["grid"]["lat"] == [43.5, 44.5, 3]
+
+
+def test_cube_build_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    junk = tmp_path / "junk.nc"
+    junk.write_text("this is not NetCDF")
+    assert main(["cube", "build", str(junk), "--out", str(tmp_path / "c.nc")]) == 2
+    err = capsys.readouterr().err
+    assert "junk.nc" in err and err.count("\n") == 1
+    assert not (tmp_path / "c.nc").exists()
+
+
+def test_console_script_end_to_end(tmp_path: Path) -> None:
+    exe = Path(sys.executable).parent / "climate-loan"
+    env = {**os.environ, "CLIMATE_LOAN_CUBE": ""}
+    spec_dir = tmp_path / "s"
+    run = subprocess.run([str(exe), "sample", "--out", str(spec_dir)], capture_output=True, text=True, env=env, check=False)
+    assert run.returncode == 0, run.stderr
+    assert len(run.stdout.splitlines()) == 6  # one file per year of the default sample
+    run = subprocess.run(
+        [str(exe), "cube", "build", *run.stdout.split(), "--out", str(tmp_path / "c.nc"), "--no-progress"],
+        capture_output=True, text=True, env=env, check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    run = subprocess.run(
+        [str(exe), "site", "44.0", "87.3", "--cube", str(tmp_path / "c.nc"), "--json"],
+        capture_output=True, text=True, env=env, check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    s = json.loads(run.stdout)
+    assert len(s["wind"]["annual_mean_ms"]) == 6
+    assert 2600 <= s["solar"]["mean_sunshine_hours"] <= 3000
