@@ -1,0 +1,192 @@
+"""``climate-loan assess``: assess a loan request against an indicator cube.
+
+::
+
+    climate-loan assess --cube CUBE.nc --request request.json [--json] [--paths N]
+
+The request file holds the assessment request of service contract v1
+(:mod:`service.requests`); ``-`` reads it from standard input. The request is validated before
+the cube is opened, so a bad field is reported at once, in one line naming the field. With
+``--json`` the assessment object is printed (what ``POST /api/v1/assessments`` returns);
+otherwise a table for a person: decision, rules with value and threshold, energy, DSCR and PD.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from service.cli_climate import add_cube_option, resolve_cube_path
+from service.errors import UsageError
+
+if TYPE_CHECKING:
+    SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def register(sub: SubParsers) -> None:
+    """Add the ``assess`` subcommand."""
+    p = sub.add_parser(
+        "assess",
+        help="assess a loan request (JSON file) against an indicator cube",
+        description="Print the lending decision, rules, energy, DSCR and PD of a request.",
+    )
+    add_cube_option(p)
+    p.add_argument(
+        "--request",
+        required=True,
+        help="assessment request, JSON (see service/requests.py); '-' for standard input",
+    )
+    p.add_argument("--json", action="store_true", help="print the assessment object as JSON")
+    p.add_argument(
+        "--paths",
+        type=int,
+        default=None,
+        help="Monte Carlo paths (default: the model's 10,000)",
+    )
+    p.set_defaults(func=cmd_assess)
+
+
+def read_request(source: str) -> Any:
+    """Read and decode the request file (``-`` for standard input).
+
+    Raises
+    ------
+    UsageError
+        The file cannot be read or is not JSON; the message says where.
+    """
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read request file {source}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"request file {source} is not UTF-8 text") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"request file {source} is not valid JSON: {exc.msg} at line {exc.lineno} "
+            f"column {exc.colno}"
+        ) from None
+
+
+def cmd_assess(args: argparse.Namespace) -> int:
+    """Run one assessment and print it."""
+    from climate_data.cube import Cube
+    from models.assessment import DEFAULT_N_PATHS, assess
+    from service.requests import parse_request, to_model_inputs
+
+    if args.paths is not None and not 1 <= args.paths <= 1_000_000:
+        raise UsageError(f"--paths must be from 1 to 1,000,000, got {args.paths}")
+    request = parse_request(read_request(args.request))
+    inputs = to_model_inputs(request)
+    cube = Cube.open(resolve_cube_path(args.cube))
+    site = cube.site(inputs.lat, inputs.lon)
+    result = assess(
+        site,
+        inputs.project,
+        inputs.terms,
+        inputs.policy,
+        inputs.seed,
+        n_paths=DEFAULT_N_PATHS if args.paths is None else args.paths,
+        operating_history=inputs.operating_history,
+    )
+    obj = result.to_dict()
+    if args.json:
+        print(json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False))
+    else:
+        print(format_table(obj, inputs.site_name))
+    return 0
+
+
+# ----------------------------------------------------------------------------- table
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.{digits}g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    return str(value)
+
+
+def _ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _pct(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{100.0 * value:.{digits}f} %"
+
+
+def format_table(obj: dict[str, Any], site_name: str | None = None) -> str:
+    """Readable summary of an assessment object (the ``--json`` output, for a person)."""
+    c, e, r, prov = obj["climate"], obj["energy"], obj["repayment"], obj["provenance"]
+    lines: list[str] = []
+    where = f"{c['site']['lat']:.4f}, {c['site']['lon']:.4f}"
+    if site_name:
+        where = f"{site_name} ({where})"
+    synthetic = " — SYNTHETIC DATA" if prov.get("synthetic") else ""
+    lines.append(f"Assessment {obj['id']}")
+    lines.append(
+        f"Site        {where}; data cell {c['cell']['lat']:.3f}, {c['cell']['lon']:.3f} "
+        f"({c['cell']['distance_km']} km away)"
+    )
+    lines.append(
+        f"Policy      {prov['policy_id']} v{prov['policy_version']}; dataset "
+        f"{c['dataset']['id']}{synthetic}"
+    )
+    lines.append(f"Decision    {obj['decision'].upper()}")
+    lines.append("")
+    header = ("rule", "metric", "value", "op", "threshold", "result")
+    rows = [
+        (
+            rule["id"],
+            rule["metric"],
+            _fmt(rule["value"]),
+            rule["operator"],
+            _fmt(rule["threshold"]),
+            "pass" if rule["passed"] else f"FAIL -> {rule['outcome']}",
+        )
+        for rule in obj["rules"]
+    ]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    for row in (header, *rows):
+        cells = (str(x).ljust(w) for x, w in zip(row, widths, strict=True))
+        lines.append(("  " + "  ".join(cells)).rstrip())
+    if obj["reasons"]:
+        lines.append("")
+        lines.append("Reasons")
+        for reason in obj["reasons"]:
+            lines.append(f"  {reason['code']}: {reason['message']}")
+    lines.append("")
+    lines.append(
+        f"Energy      {e['method']}, {e['n_years']} year(s); net MWh/yr: P50 {_fmt(e['p50_mwh'])}"
+        f"  P90 {_fmt(e['p90_mwh'])}  P90 10y {_fmt(e['p90_10y_mwh'])}"
+        f"  P99 {_fmt(e['p99_mwh'])}  sigma {_pct(e['sigma'], 1)}"
+    )
+    lines.append(
+        f"Loan        {_fmt(r['loan_amount'])} {r['currency']}, {r['tenor_years']} years at "
+        f"{r['interest_rate_pct']} %, {r['repayment']}"
+    )
+    lines.append(
+        f"DSCR min    P50 {_ratio(r['dscr_p50_min'])}  P90 10y {_ratio(r['dscr_p90_min'])}"
+        f"  P99 {_ratio(r['dscr_p99_min'])}  LLCR {_ratio(r['llcr'])}"
+    )
+    lines.append(
+        f"Risk        PD tenor {_pct(r['pd_tenor'])}  PD annual {_pct(r['pd_annual'], 3)}"
+        f"  expected loss {_fmt(r['expected_loss'])} {r['currency']}  grade {r['grade'] or 'n/a'}"
+    )
+    if r.get("sizing"):
+        s = r["sizing"]
+        lines.append(
+            f"Sizing      largest loan meeting DSCR {s['target_dscr_p50']:g} at P50 and "
+            f"{s['target_dscr_p90']:g} at P90 10y: {_fmt(s['max_loan_amount'])} {r['currency']}"
+        )
+    lines.append(f"Seed        {prov['seed']} ({prov['n_paths']:,} paths)")
+    return "\n".join(lines)
