@@ -1016,7 +1016,13 @@ def _combine(fields: Sequence[_Field]) -> dict[tuple[str, float | None], xr.Data
                     f"{a.label} ({a.first}..{a.last}) and {b.label} ({b.first}..{b.last}) "
                     f"overlap in time for variable {what!r}; pass each period once"
                 )
-        arrays = [f.data.assign_coords(lat=ref_lat, lon=ref_lon) for f in group]
+        arrays = [
+            f.data
+            if np.array_equal(f.data["lat"].values, ref_lat)
+            and np.array_equal(f.data["lon"].values, ref_lon)
+            else f.data.assign_coords(lat=ref_lat, lon=ref_lon)
+            for f in group
+        ]
         if len(arrays) == 1:
             combined[key] = arrays[0]
         else:

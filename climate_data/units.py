@@ -14,6 +14,7 @@ temperature scales), and are applied as dask-friendly arithmetic, so a lazy arra
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import warnings
@@ -362,6 +363,18 @@ def _coefficients(
         )
     if src == dst:
         return 1.0, 0.0
+    return _affine_cached(src, dst)
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_cached(text: str) -> Any:
+    """Parse ``text`` with the registry (cached: files repeat the same few unit strings)."""
+    return _REGISTRY(text)
+
+
+@functools.lru_cache(maxsize=512)
+def _affine_cached(src: Any, dst: Any) -> tuple[float, float]:
+    """Return the affine coefficients between two compatible pint units (cached)."""
     zero = float(_REGISTRY.Quantity(0.0, src).to(dst).magnitude)
     one = float(_REGISTRY.Quantity(1.0, src).to(dst).magnitude)
     return one - zero, zero
@@ -370,7 +383,7 @@ def _coefficients(
 def _parse(text: str, where: str) -> Any:
     """Parse ``text`` with the registry, turning any parser failure into UnitsError."""
     try:
-        return _REGISTRY(text)
+        return _parse_cached(text)
     except Exception as exc:  # pint raises many unrelated types (tokenize, syntax, lookup)
         raise UnitsError(f"{where}: unknown units {text!r} ({exc})") from exc
 
