@@ -44,6 +44,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -202,31 +203,49 @@ def _run_tasks(
     scheduler: str | None,
     progress: bool | None,
 ) -> list[dict[str, NDArray[np.float64]]]:
-    """Reduce every task; in batches so that only a few blocks are in memory at once."""
-    delayed = [dask.delayed(_reduce_task)(*_task_block(ds, t), ctx) for t in tasks]
+    """Reduce every task; only as many blocks as there are workers are in memory at once."""
     show = sys.stderr.isatty() if progress is None else progress
-    client = None
-    if scheduler:
-        from distributed import Client
-
-        client = Client(scheduler)
+    bar = _progress_bar(len(tasks), show)
     try:
-        results: list[dict[str, NDArray[np.float64]]] = []
-        batch = 4 if client is None else max(4, 2 * sum(client.nthreads().values()))
-        bar = _progress_bar(len(delayed), show)
-        for i in range(0, len(delayed), batch):
-            chunk = delayed[i : i + batch]
-            if client is not None:
-                computed = client.gather(client.compute(chunk))
-            else:
-                computed = dask.compute(*chunk, scheduler="threads")
-            results.extend(computed)
-            bar(len(chunk))
-        bar(0, close=True)
-        return results
+        if scheduler:
+            return _run_distributed(ds, tasks, ctx, scheduler, bar)
+        workers = max(1, min(len(tasks), os.cpu_count() or 1))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = []
+            for res in pool.map(lambda t: _load_and_reduce(ds, t, ctx), tasks):
+                results.append(res)
+                bar(1)
+            return results
     finally:
-        if client is not None:
-            client.close()
+        bar(0, close=True)
+
+
+def _load_and_reduce(ds: xr.Dataset, task: _Task, ctx: _Context) -> dict[str, NDArray[np.float64]]:
+    """Read one block (dask, in this thread) and reduce it."""
+    inst, flux = dask.compute(*_task_block(ds, task), scheduler="synchronous")
+    return _reduce_task(inst, flux, ctx)
+
+
+def _run_distributed(
+    ds: xr.Dataset,
+    tasks: list[_Task],
+    ctx: _Context,
+    scheduler: str,
+    bar: Callable[..., None],
+) -> list[dict[str, NDArray[np.float64]]]:
+    """The same reduction on a ``dask.distributed`` cluster, in batches of twice its threads."""
+    from distributed import Client
+
+    with Client(scheduler) as client:
+        batch = max(2, 2 * sum(client.nthreads().values()))
+        results: list[dict[str, NDArray[np.float64]]] = []
+        for i in range(0, len(tasks), batch):
+            chunk = [
+                dask.delayed(_reduce_task)(*_task_block(ds, t), ctx) for t in tasks[i : i + batch]
+            ]
+            results.extend(client.gather(client.compute(chunk)))
+            bar(len(chunk))
+        return results
 
 
 def _progress_bar(total: int, show: bool) -> Callable[..., None]:
@@ -325,6 +344,14 @@ def _reduce_solar(flux: xr.Dataset) -> dict[str, NDArray[np.float64]]:
     """Sunshine hours, irradiation and reference PV yield of one block."""
     out: dict[str, NDArray[np.float64]] = {}
     lat, lon = flux["lat"], flux["lon"]
+    if "ghi" in flux:
+        g = _cells(flux["ghi"])
+        ok = np.isfinite(g)
+        out["ghi_sum"] = np.where(ok, g, 0.0).sum(axis=0) / 1000.0  # W m-2 over 1 h -> kWh m-2
+        out["flux_n"] = ok.sum(axis=0).astype(np.float64)
+        # Hours without light anywhere in the block add nothing to sunshine or PV: skip them.
+        lit = np.where(ok, g, 0.0).max(axis=(1, 2)) > 0.0
+        flux = flux.isel(time=np.flatnonzero(lit))
     if "sunshine_duration" in flux:
         sun = sunshine.sunshine_from_duration(flux["sunshine_duration"])
     elif "direct_horizontal_irradiance" in flux:
@@ -336,10 +363,6 @@ def _reduce_solar(flux: xr.Dataset) -> dict[str, NDArray[np.float64]]:
     if "ghi" not in flux:
         out["flux_n"] = np.isfinite(s).sum(axis=0).astype(np.float64)
         return out
-    g = _cells(flux["ghi"])
-    ok = np.isfinite(g)
-    out["ghi_sum"] = np.where(ok, g, 0.0).sum(axis=0) / 1000.0  # W m-2 over 1 h -> kWh m-2
-    out["flux_n"] = ok.sum(axis=0).astype(np.float64)
     temp = (
         flux["air_temperature"]
         if "air_temperature" in flux
