@@ -2,10 +2,10 @@
 
 The cube stores, per year and per month, the hours the wind spent in each speed bin at a
 reference height (:class:`climate_data.site.SiteClimate`). :func:`wind_energy` turns those
-histograms into energy: bin centres are moved to hub height with the cell's shear exponent,
-the power curve is corrected to the period's mean air density at hub height, the power at
-each bin is multiplied by the hours in the bin, by the number of turbines and by the loss
-factor. Everything is vectorised over years, months and bins.
+histograms into energy: bin edges are moved to hub height with the cell's shear exponent, the power
+curve is corrected to the period's mean air density at hub height, its mean over each bin is
+multiplied by the hours in the bin, by the number of turbines and by the loss factor.
+Everything is vectorised over years, months and bins.
 
 :func:`power_at` is the power-curve lookup, written to reproduce windpowerlib 0.2.2's
 ``power_curve`` and ``power_curve_density_correction`` (zero outside the curve).
@@ -82,7 +82,9 @@ class Losses:
     def __post_init__(self) -> None:
         for name in ("availability_pct", "wake_pct", "electrical_pct", "other_pct"):
             value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value)):
+            if isinstance(value, bool) or not (
+                isinstance(value, int | float) and math.isfinite(value)
+            ):
                 raise WindProjectError(f"losses.{name} must be a number, got {value!r}")
             if not 0.0 <= value < 100.0:
                 raise WindProjectError(f"losses.{name} must be in [0, 100) %, got {value}")
@@ -554,11 +556,12 @@ def wind_energy(
         notes.append(tc.note)
     hub = project.hub_height_m
     href = site.reference_height_m
-    notes.append(
-        f"wind moved from {href:g} m to {hub:g} m hub height with shear exponent "
-        f"{site.shear_exponent:.3f} (factor {f_h:.4f})"
-        + ("" if site.shear_from_data else "; default exponent, not fitted from the data")
-    )
+    if hub != href:
+        notes.append(
+            f"wind moved from {href:g} m to {hub:g} m hub height with shear exponent "
+            f"{site.shear_exponent:.3f} (factor {f_h:.4f})"
+            + ("" if site.shear_from_data else "; default exponent, not fitted from the data")
+        )
     if project.turbine.hub_heights_m and not any(
         abs(hub - h) <= 1.0 for h in project.turbine.hub_heights_m
     ):

@@ -300,7 +300,7 @@ def test_losses_defaults_and_zeros() -> None:
     }
 
 
-@pytest.mark.parametrize("bad", [-1.0, 100.0, math.nan, math.inf, "3"])
+@pytest.mark.parametrize("bad", [-1.0, 100.0, math.nan, math.inf, "3", True])
 def test_losses_reject_bad_values(bad: object) -> None:
     with pytest.raises(WindProjectError, match="wake_pct"):
         Losses(wake_pct=bad)  # type: ignore[arg-type]
@@ -470,6 +470,7 @@ def test_constant_power_curve_gives_exact_energy() -> None:
     np.testing.assert_allclose(res.net_mwh, 0.9 * 3 * hours, rtol=1e-12)
     np.testing.assert_allclose(res.capacity_factor_net, 0.9, rtol=1e-12)
     assert res.height_factor == 1.0
+    assert not any("wind moved" in n for n in res.notes)  # hub at the reference height
 
 
 def test_months_add_up_to_years() -> None:
