@@ -304,7 +304,22 @@ class AssessmentRequest(_Strict):
         le=MAX_SEED,
         description="Monte Carlo seed; same seed and inputs give the same assessment.",
     )
-    operating_history: OperatingHistoryIn | None = None
+    operating_history: OperatingHistoryIn | None = Field(
+        default=None,
+        description="Metered monthly net energy of an operating wind farm; when usable, the "
+        "energy comes from a long-term correction on it (models.longterm).",
+    )
+
+    @field_validator("operating_history")
+    @classmethod
+    def _history_for_wind(
+        cls, value: OperatingHistoryIn | None, info: ValidationInfo
+    ) -> OperatingHistoryIn | None:
+        project = info.data.get("project")
+        if value is not None and project is not None and project.technology != "wind":
+            # the long-term correction regresses on the site's wind (models.longterm)
+            raise ValueError("applies to wind projects only (the correction regresses on wind)")
+        return value
 
     @field_validator("policy")
     @classmethod

@@ -176,6 +176,12 @@ def test_operating_history_errors() -> None:
         parse_request({**WIND_REQUEST, "operating_history": twice})
 
 
+def test_operating_history_is_wind_only() -> None:
+    history = {"monthly_energy_mwh": [{"month": "2015-01", "energy_mwh": 1.0}]}
+    with pytest.raises(UsageError, match=r"operating_history: applies to wind projects only"):
+        parse_request({**SOLAR_REQUEST, "operating_history": history})
+
+
 def test_describe_error_counts_more_problems() -> None:
     bad = with_change(with_change(WIND_REQUEST, "site.lat", 100.0), "site.lon", 200.0)
     with pytest.raises(ValidationError) as info:
