@@ -55,6 +55,7 @@ import numpy as np
 import xarray as xr
 from dask.base import tokenize
 from numpy.typing import NDArray
+from scipy.io import netcdf_file
 
 from climate_data import units as cfunits
 from climate_data.errors import (
@@ -185,7 +186,8 @@ def open_weather(
         a whole number of the file's stored (HDF5) chunks so that no stored chunk is read twice.
     zip_cache_dir : path, optional
         Folder where members of ZIP inputs are extracted (once per archive version; reused on
-        later calls). Default: ``climate-loan-zip`` in the system temporary folder.
+        later calls). Default: ``climate-loan-zip`` in the system temporary folder. On a
+        dask.distributed cluster, pick a folder every worker can read.
 
     Returns
     -------
@@ -399,6 +401,7 @@ def _member_names(infos: list[zipfile.ZipInfo]) -> list[str]:
 
 def _read_file(path: Path, label: str, chunk_spec: Mapping[str, int]) -> _FileResult:
     """Open one NetCDF file lazily and return its canonical fields."""
+    _check_netcdf3_complete(path, label)
     try:
         ds = xr.open_dataset(path, decode_times=False, decode_timedelta=False, cache=False)
     except FileNotFoundError as exc:
@@ -413,6 +416,27 @@ def _read_file(path: Path, label: str, chunk_spec: Mapping[str, int]) -> _FileRe
     except BaseException:
         ds.close()
         raise
+
+
+def _check_netcdf3_complete(path: Path, label: str) -> None:
+    """Refuse a truncated NetCDF-3 file (the legacy CDS format).
+
+    The netCDF C library opens a NetCDF-3 file whose data section is cut short and returns
+    zeros for the missing records, which would surface later as bogus times or values.
+    scipy's reader maps every variable onto the file when it parses the header (no data are
+    read) and fails when the file is shorter than the header says.
+    """
+    with path.open("rb") as fh:  # we own the handle: scipy leaks it when parsing fails
+        if fh.read(4) not in (b"CDF\x01", b"CDF\x02"):
+            return
+        fh.seek(0)
+        try:
+            with netcdf_file(fh, "r", mmap=True):
+                pass
+        except (ValueError, TypeError, OSError, IndexError, EOFError) as exc:
+            raise CorruptFileError(
+                f"{label}: truncated or damaged NetCDF-3 file ({exc}); re-download it"
+            ) from exc
 
 
 def _fields_of(

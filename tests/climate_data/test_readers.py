@@ -687,6 +687,25 @@ def test_truncated_netcdf4(tmp_path: Path) -> None:
     assert str(path.resolve()) in str(err.value)
 
 
+def test_truncated_netcdf3_legacy(tmp_path: Path) -> None:
+    # netCDF-C reads the missing records of a cut NetCDF-3 file as zeros; it must not pass
+    times = hourly("2020-01-01", 200)
+    truth = _truth(times.size)
+    path = tmp_path / "legacy.nc"
+    era5_legacy_file(
+        path,
+        time=times,
+        latitude=LAT[::-1],
+        longitude=LON_0_360,
+        fields={"t2m": _to_cds_layout(truth["t2m"])},
+    )
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * 0.6)])
+    with pytest.raises(CorruptFileError, match="truncated") as err:
+        open_weather(path)
+    assert str(path.resolve()) in str(err.value)
+
+
 def test_bad_zips(tmp_path: Path) -> None:
     times = hourly("2024-06-01T00", 3)
     truth = _truth(times.size)
