@@ -175,9 +175,9 @@ def test_greensboro_yield_matches_direct_pvlib_chain(
     assert 1300.0 < annual < 1500.0
     assert annual == pytest.approx(reference, rel=0.01)
     assert annual == pytest.approx(1337.1, abs=1.0)
-    # and hour by hour the two chains differ only by the solar-position algorithm
+    # and hour by hour the two chains differ only by the solar position (measured 0.0045 kWh)
     assert (
-        np.abs(ours.values - direct_pvlib_chain(df, meta, solar.REFERENCE_PV_SYSTEM)).max() < 0.02
+        np.abs(ours.values - direct_pvlib_chain(df, meta, solar.REFERENCE_PV_SYSTEM)).max() < 0.01
     )
 
 
