@@ -50,8 +50,13 @@ def register(sub: SubParsers) -> None:
     p.add_argument("--json", action="store_true", help="print the site-climate object")
     p.set_defaults(func=cmd_site)
 
-    p = sub.add_parser("demo", help="sample data, cube and a Changji site summary")
+    p = sub.add_parser(
+        "demo", help="sample data, cube, a Changji site summary, an officer key, then serve"
+    )
     p.add_argument("--dir", type=Path, default=Path("demo-data"), help="working folder")
+    p.add_argument("--host", default="127.0.0.1", help="address to serve on")
+    p.add_argument("--port", type=int, default=8000, help="port to serve on")
+    p.add_argument("--no-serve", action="store_true", help="stop after the site summary and key")
     p.set_defaults(func=cmd_demo)
 
 
@@ -161,11 +166,12 @@ def print_site(s: dict[str, Any]) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Sample data -> cube -> one Changji site summary."""
+    """Sample data -> cube -> Changji site summary -> demo officer key -> serve."""
     from climate_data.cube import Cube, build_cube
     from climate_data.sample import write_sample
+    from service.cli_server import create_key, serve
 
-    work: Path = args.dir
+    work: Path = args.dir.resolve()
     sample_dir = work / "sample"
     cube_path = work / "changji_cube.nc"
     if not cube_path.exists():
@@ -175,5 +181,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         build_cube(paths, cube_path)
     cube = Cube.open(cube_path)
     print_site(cube.site(*CHANGJI_SITE).summary(100.0))
+    env = {
+        CUBE_ENV: str(cube_path),
+        "CLIMATE_LOAN_INSTANCE_PATH": str(work / "instance"),
+    }
+    key = create_key("officer", "demo officer", env)
+    print(f"\nAPI and web page: http://{args.host}:{args.port}/  (API docs: /docs)")
+    print("demo officer API key (use it to log in, or as the X-API-Key header):")
+    print(key, flush=True)
+    if args.no_serve:
+        return 0
     sys.stdout.flush()
+    serve(args.host, args.port, workers=2, config_env=env)
     return 0

@@ -80,20 +80,21 @@ def test_cube_build_bad_input_is_one_line(tmp_path: Path, capsys: pytest.Capture
     assert not (tmp_path / "c.nc").exists()
 
 
-def test_console_script_end_to_end(tmp_path: Path) -> None:
+def test_demo_then_site_through_console_script(tmp_path: Path) -> None:
+    # The path of `make demo` without the server: sample -> cube -> summary -> officer key.
     exe = Path(sys.executable).parent / "climate-loan"
-    env = {**os.environ, "CLIMATE_LOAN_CUBE": ""}
-    spec_dir = tmp_path / "s"
-    run = subprocess.run([str(exe), "sample", "--out", str(spec_dir)], capture_output=True, text=True, env=env, check=False)
-    assert run.returncode == 0, run.stderr
-    assert len(run.stdout.splitlines()) == 6  # one file per year of the default sample
+    env = {**os.environ, "CLIMATE_LOAN_CUBE": "", "CLIMATE_LOAN_DATABASE_URL": ""}
     run = subprocess.run(
-        [str(exe), "cube", "build", *run.stdout.split(), "--out", str(tmp_path / "c.nc"), "--no-progress"],
+        [str(exe), "demo", "--dir", str(tmp_path / "demo"), "--no-serve"],
         capture_output=True, text=True, env=env, check=False,
     )
     assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert "trailing 3-year mean (2022, 2023, 2024)" in run.stdout
+    assert len(lines[-1]) >= 32 and " " not in lines[-1]  # the key, alone on the last line
+    cube = tmp_path / "demo" / "changji_cube.nc"
     run = subprocess.run(
-        [str(exe), "site", "44.0", "87.3", "--cube", str(tmp_path / "c.nc"), "--json"],
+        [str(exe), "site", "44.0", "87.3", "--cube", str(cube), "--json"],
         capture_output=True, text=True, env=env, check=False,
     )
     assert run.returncode == 0, run.stderr
