@@ -205,13 +205,14 @@ class AuditStore:
 
     def revision(self) -> str | None:
         """Return the current Alembic revision of the database, None when not migrated."""
-        from alembic.runtime.migration import MigrationContext
-
         try:
             with self.engine.connect() as conn:
-                return MigrationContext.configure(conn).get_current_revision()
+                if not sa.inspect(conn).has_table("alembic_version"):
+                    return None
+                value = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
         except SQLAlchemyError as exc:
             raise StoreUnavailable(_describe(exc)) from exc
+        return None if value is None else str(value)
 
     def status(self) -> dict[str, Any]:
         """Health of the database: ``{status, backend, revision[, detail]}``."""

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import logging
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ from hypothesis import strategies as st
 from service import schemas
 from service.app import JsonFormatter, create_app
 from service.problems import PROBLEM_MIME
-from tests.service.conftest import WIND_REQUEST, make_config, new_key
+from tests.service.conftest import make_config, new_key
 
 V1 = "/api/v1"
 
