@@ -197,13 +197,16 @@ def main() -> int:
             ),
             ("assessment", "POST", "/api/v1/assessments", WIND_REQUEST),
         ]
+        database = "PostgreSQL" if args.database_url else "SQLite (WAL)"
         print(
-            f"\nserver: {args.workers} sync workers on 127.0.0.1:{port}; {args.requests} requests per cell; "
-            f"database {'PostgreSQL' if args.database_url else 'SQLite (WAL)'}; cores {os.cpu_count()}; "
-            f"load average {os.getloadavg()[0]:.1f}"
+            f"\nserver: {args.workers} sync workers on 127.0.0.1:{port}; "
+            f"{args.requests} requests per cell; database {database}; "
+            f"cores {os.cpu_count()}; load average {os.getloadavg()[0]:.1f}"
         )
+        columns = ("conc", "req/s", "p50 ms", "p99 ms", "errors", "p50/health", "rps/health")
+        widths = (5, 9, 9, 9, 8, 12, 12)
         print(
-            f"{'endpoint':<14}{'conc':>5}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'p50/health':>12}{'rps/health':>12}"
+            f"{'endpoint':<14}" + "".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True))
         )
         results: dict[tuple[str, int], dict[str, float]] = {}
         for concurrency in (1, 8, 32):
@@ -212,20 +215,26 @@ def main() -> int:
                 results[(name, concurrency)] = r
                 h = results[("health", concurrency)]
                 print(
-                    f"{name:<14}{concurrency:>5}{r['rps']:>9.1f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
-                    f"{int(r['errors']):>8}{r['p50_ms'] / h['p50_ms']:>12.2f}{r['rps'] / h['rps']:>12.2f}"
+                    f"{name:<14}{concurrency:>5}{r['rps']:>9.1f}{r['p50_ms']:>9.2f}"
+                    f"{r['p99_ms']:>9.2f}{int(r['errors']):>8}"
+                    f"{r['p50_ms'] / h['p50_ms']:>12.2f}{r['rps'] / h['rps']:>12.2f}"
                 )
         site8, ass8 = results[("site climate", 8)], results[("assessment", 8)]
         errors = sum(r["errors"] for r in results.values())
+
+        def verdict(value: float, goal: float) -> str:
+            return "met" if value < goal else "NOT met"
+
         print("\ngoals at concurrency 8:")
         print(
-            f"  site climate p99 {site8['p99_ms']:.1f} ms (goal < 20): {'met' if site8['p99_ms'] < 20 else 'NOT met'}"
+            f"  site climate p99 {site8['p99_ms']:.1f} ms (goal < 20): "
+            f"{verdict(site8['p99_ms'], 20)}"
         )
         print(
-            f"  assessment p50 {ass8['p50_ms']:.1f} ms (goal < 30): {'met' if ass8['p50_ms'] < 30 else 'NOT met'}"
+            f"  assessment p50 {ass8['p50_ms']:.1f} ms (goal < 30): {verdict(ass8['p50_ms'], 30)}"
         )
         print(
-            f"  assessment p99 {ass8['p99_ms']:.1f} ms (goal < 100): {'met' if ass8['p99_ms'] < 100 else 'NOT met'}"
+            f"  assessment p99 {ass8['p99_ms']:.1f} ms (goal < 100): {verdict(ass8['p99_ms'], 100)}"
         )
         print(f"  errors {int(errors)} (goal 0): {'met' if errors == 0 else 'NOT met'}")
     finally:
