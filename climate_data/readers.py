@@ -582,7 +582,7 @@ def _put(
         where = f" at {key[1]:g} m" if key[1] is not None else ""
         raise ClimateDataError(
             f"{label}: variables {other!r} and {name!r} both map to {key[0]!r}{where}; "
-            "keep one of them (or select it by dropping the other)"
+            "remove one of them from the input"
         )
     pieces[key] = (name, da)
 
