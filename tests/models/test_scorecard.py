@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,7 @@ from models.scorecard import (
     Feature,
     LoanBookError,
     ScorecardError,
+    ScorecardResult,
     auc_rank,
     bin_shares,
     brier_score,
@@ -57,7 +59,7 @@ def book() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def result(book: pd.DataFrame):  # type: ignore[no-untyped-def]
+def result(book: pd.DataFrame) -> ScorecardResult:
     return train_scorecard(book, DEFAULT_FEATURES, test_fraction=0.3, seed=DEFAULT_SPLIT_SEED)
 
 
@@ -79,7 +81,7 @@ def test_synthetic_book_is_labelled_and_seeded(book: pd.DataFrame) -> None:
 # --- estimation -----------------------------------------------------------------------------
 
 
-def test_estimates_cover_true_coefficients(result) -> None:  # type: ignore[no-untyped-def]
+def test_estimates_cover_true_coefficients(result: ScorecardResult) -> None:
     assert result.names == tuple(TRUE_COEFFICIENTS)
     # Seeded, so deterministic: every true coefficient lies in its simultaneous 95 % interval
     # (Bonferroni over the 7 parameters: each at 1 - 0.05/7).
@@ -104,7 +106,9 @@ def test_confidence_interval_coverage_over_many_books() -> None:
     assert (hits >= 34).all(), hits
 
 
-def test_fit_equals_statsmodels_on_the_same_split(book: pd.DataFrame, result) -> None:  # type: ignore[no-untyped-def]
+def test_fit_equals_statsmodels_on_the_same_split(
+    book: pd.DataFrame, result: ScorecardResult
+) -> None:
     y = book["default"].to_numpy()
     test = stratified_split(y, 0.3, DEFAULT_SPLIT_SEED)
     assert test.sum() == result.validation.n
@@ -118,7 +122,9 @@ def test_fit_equals_statsmodels_on_the_same_split(book: pd.DataFrame, result) ->
     assert result.log_likelihood == pytest.approx(ref.llf, rel=1e-12)
 
 
-def test_card_predictions_equal_statsmodels_predict(book: pd.DataFrame, result, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_card_predictions_equal_statsmodels_predict(
+    book: pd.DataFrame, result: ScorecardResult, tmp_path: Path
+) -> None:
     y = book["default"].to_numpy()
     test = stratified_split(y, 0.3, DEFAULT_SPLIT_SEED)
     X = design_matrix(DEFAULT_FEATURES, book)
@@ -139,7 +145,7 @@ def test_card_predictions_equal_statsmodels_predict(book: pd.DataFrame, result, 
     assert loaded.training_data["n_rows"] == len(book)
 
 
-def test_shipped_default_card_is_reproducible(result) -> None:  # type: ignore[no-untyped-def]
+def test_shipped_default_card_is_reproducible(result: ScorecardResult) -> None:
     (card,) = [c for c in shipped_cards() if c.kind == "scorecard"]
     assert card.id == "scorecard-v0" and card.status == "production"
     assert card.training_data["synthetic"] is True
@@ -153,7 +159,9 @@ def test_shipped_default_card_is_reproducible(result) -> None:  # type: ignore[n
 # --- metrics --------------------------------------------------------------------------------
 
 
-def test_validation_metrics_match_independent_computations(book: pd.DataFrame, result) -> None:  # type: ignore[no-untyped-def]
+def test_validation_metrics_match_independent_computations(
+    book: pd.DataFrame, result: ScorecardResult
+) -> None:
     y = book["default"].to_numpy()
     test = stratified_split(y, 0.3, DEFAULT_SPLIT_SEED)
     p = result.predict(book)[test]
@@ -315,7 +323,7 @@ def test_training_errors_are_clear() -> None:
         Feature("leverage", "sqrt", 0.0, 1.0)  # type: ignore[arg-type]
 
 
-def test_predict_refuses_a_card_of_another_kind(result) -> None:  # type: ignore[no-untyped-def]
+def test_predict_refuses_a_card_of_another_kind(result: ScorecardResult) -> None:
     card = result.to_card(author="t", description="d")
     doc = card.to_dict()
     doc["kind"] = "longterm"
