@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from service import schemas
 from service.api import replay_assessment
@@ -345,3 +347,66 @@ def test_paging_and_filters(app: Any, officer: dict[str, str]) -> None:
         assert_problem(
             client.get(f"{V1}/assessments?{bad}", headers=officer), 422, bad.split("=")[0]
         )
+
+
+# ----- property: any valid request inside the data gives a stored, well-formed answer ---------
+
+_SEVERITY = {"approve": 0, "refer": 1, "decline": 2}
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    lat=st.floats(44.0, 44.5),
+    lon=st.floats(87.0, 87.5),
+    capacity=st.floats(0.5, 500),
+    hub=st.floats(40, 160),
+    turbine=st.sampled_from(["E-126/4200", "E-82/2300", "V90/2000"]),
+    loan=st.floats(1e5, 5e8),
+    tenor=st.integers(1, 30),
+    rate=st.floats(0, 15),
+    repayment=st.sampled_from(["annuity", "equal_principal", "sculpted"]),
+    tariff=st.floats(0, 1000),
+    opex=st.floats(0, 5e7),
+    seed=st.integers(0, 2**53 - 1),
+)
+def test_valid_requests_never_fail_the_server(
+    app: Any,
+    officer: dict[str, str],
+    lat: float,
+    lon: float,
+    capacity: float,
+    hub: float,
+    turbine: str,
+    loan: float,
+    tenor: int,
+    rate: float,
+    repayment: str,
+    tariff: float,
+    opex: float,
+    seed: int,
+) -> None:
+    body = copy.deepcopy(WIND_REQUEST)
+    body["site"].update(lat=lat, lon=lon)
+    body["project"].update(capacity_mw=capacity, hub_height_m=hub, turbine_type=turbine)
+    body["finance"].update(
+        loan_amount=loan,
+        tenor_years=tenor,
+        interest_rate_pct=rate,
+        repayment=repayment,
+        tariff_per_mwh=tariff,
+        opex_per_year=opex,
+    )
+    body["seed"] = seed
+    r = post_json(app.test_client(), f"{V1}/assessments", body, officer)
+    assert r.status_code in (201, 422), r.get_data(as_text=True)
+    if r.status_code == 422:
+        assert_problem(r, 422)
+        return
+    out = r.get_json()
+    schemas.AssessmentOut.model_validate(out)
+    # Decision = worst outcome among failed rules (DESIGN.md, Policy).
+    worst = max((_SEVERITY[x["outcome"]] for x in out["rules"] if not x["passed"]), default=0)
+    assert _SEVERITY[out["decision"]] == worst
+    assert app.extensions["climate_loan"].store.get_assessment(out["id"]).response == out
