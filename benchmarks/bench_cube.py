@@ -69,9 +69,14 @@ def main() -> None:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench_cube_"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        print(f"generating {len(FINE.lats)}x{len(FINE.lons)} cells x {len(FINE.years)} years in {work} ...")
+        print(
+            f"generating {len(FINE.lats)}x{len(FINE.lons)} cells x {len(FINE.years)} years "
+            f"in {work} ..."
+        )
         files = sorted(work.glob("era5_sample_*.nc")) or write_sample(work, FINE)
-        print(f"{'input':>10} {'step':>6} {'seconds':>8} {'MB/s':>8} {'ratio':>6} {'peak RSS MB':>12}")
+        print(
+            f"{'input':>10} {'step':>6} {'seconds':>8} {'MB/s':>8} {'ratio':>6} {'peak RSS MB':>12}"
+        )
         for n_years in (3, 6):
             chosen = [str(p) for p in files[:n_years]]
             mb = uncompressed_mb(FINE, n_years)

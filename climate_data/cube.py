@@ -50,10 +50,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import dask
 import numpy as np
 import pandas as pd
 import xarray as xr
+from dask.base import compute as dask_compute
+from dask.delayed import delayed as dask_delayed
 from numpy.typing import NDArray
 
 from climate_data import solar, sunshine, wind
@@ -222,7 +223,7 @@ def _run_tasks(
 
 def _load_and_reduce(ds: xr.Dataset, task: _Task, ctx: _Context) -> dict[str, NDArray[np.float64]]:
     """Read one block (dask, in this thread) and reduce it."""
-    inst, flux = dask.compute(*_task_block(ds, task), scheduler="synchronous")
+    inst, flux = dask_compute(*_task_block(ds, task), scheduler="synchronous")  # type: ignore[no-untyped-call]
     return _reduce_task(inst, flux, ctx)
 
 
@@ -236,12 +237,12 @@ def _run_distributed(
     """The same reduction on a ``dask.distributed`` cluster, in batches of twice its threads."""
     from distributed import Client
 
-    with Client(scheduler) as client:
+    with Client(scheduler) as client:  # type: ignore[no-untyped-call]
         batch = max(2, 2 * sum(client.nthreads().values()))
         results: list[dict[str, NDArray[np.float64]]] = []
         for i in range(0, len(tasks), batch):
             chunk = [
-                dask.delayed(_reduce_task)(*_task_block(ds, t), ctx) for t in tasks[i : i + batch]
+                dask_delayed(_reduce_task)(*_task_block(ds, t), ctx) for t in tasks[i : i + batch]
             ]
             results.extend(client.gather(client.compute(chunk)))
             bar(len(chunk))
@@ -355,7 +356,9 @@ def _reduce_solar(flux: xr.Dataset) -> dict[str, NDArray[np.float64]]:
     if "sunshine_duration" in flux:
         sun = sunshine.sunshine_from_duration(flux["sunshine_duration"])
     elif "direct_horizontal_irradiance" in flux:
-        sun = sunshine.sunshine_from_direct_horizontal(flux["direct_horizontal_irradiance"], lat, lon)
+        sun = sunshine.sunshine_from_direct_horizontal(
+            flux["direct_horizontal_irradiance"], lat, lon
+        )
     else:
         sun = sunshine.sunshine_from_ghi(flux["ghi"], lat, lon)
     s = _cells(sun)
@@ -383,7 +386,10 @@ def _reduce_solar(flux: xr.Dataset) -> dict[str, NDArray[np.float64]]:
 
 
 def _histogram(ws: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Hours per bin per cell, shape (lat, lon, bin); speeds above the top edge go to the last bin."""
+    """Hours per bin per cell, shape (lat, lon, bin).
+
+    Speeds above the top edge count in the last bin.
+    """
     nt, ny, nx = ws.shape
     nb = edges.size - 1
     flat = ws.reshape(nt, ny * nx)
@@ -417,7 +423,9 @@ def _assemble(
     expected_m = (month_idx.days_in_month * 24).to_numpy(dtype=float)[:, None, None]
     years = np.array(sorted(set(month_idx.year)))
     year_of_month = month_idx.year.to_numpy()
-    expected_y = np.array([366.0 * 24 if pd.Timestamp(f"{y}-12-31").day_of_year == 366 else 365.0 * 24 for y in years])[:, None, None]
+    expected_y = np.array(
+        [366.0 * 24 if pd.Timestamp(f"{y}-12-31").day_of_year == 366 else 365.0 * 24 for y in years]
+    )[:, None, None]
 
     def by_year(a: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.stack([a[year_of_month == y].sum(axis=0) for y in years])
@@ -429,7 +437,9 @@ def _assemble(
     n_m, n_y = acc["n_hours"], by_year(acc["n_hours"])
     data: dict[str, tuple[tuple[str, ...], NDArray[Any], dict[str, str]]] = {}
 
-    def put(name: str, dims: tuple[str, ...], values: NDArray[Any], units: str, long_name: str) -> None:
+    def put(
+        name: str, dims: tuple[str, ...], values: NDArray[Any], units: str, long_name: str
+    ) -> None:
         data[name] = (dims, values, {"units": units, "long_name": long_name})
 
     ref = ctx.reference_height_m
@@ -438,32 +448,96 @@ def _assemble(
         ("monthly_", "month", n_m, expected_m, lambda a: a),
     ):
         d3 = (dim, "lat", "lon")
-        put(f"{prefix}wind_speed_mean", d3, ratio(agg(acc["ws_sum"]), n), "m s-1", f"mean wind speed at {ref:g} m")
-        put(f"{prefix}coverage", d3, np.clip(n / exp, 0.0, 1.0), "1", "fraction of hours with valid wind")
-        put(f"{prefix}wind_speed_hist", (dim, "lat", "lon", "wind_bin"), agg(acc["hist"]), "h", f"hours per wind-speed bin at {ref:g} m")
+        put(
+            f"{prefix}wind_speed_mean",
+            d3,
+            ratio(agg(acc["ws_sum"]), n),
+            "m s-1",
+            f"mean wind speed at {ref:g} m",
+        )
+        put(
+            f"{prefix}coverage",
+            d3,
+            np.clip(n / exp, 0.0, 1.0),
+            "1",
+            "fraction of hours with valid wind",
+        )
+        put(
+            f"{prefix}wind_speed_hist",
+            (dim, "lat", "lon", "wind_bin"),
+            agg(acc["hist"]),
+            "h",
+            f"hours per wind-speed bin at {ref:g} m",
+        )
         if "rho_sum" in acc:
-            put(f"{prefix}air_density", d3, ratio(agg(acc["rho_sum"]), agg(acc["rho_n"])), "kg m-3", f"mean air density at {ref:g} m")
+            put(
+                f"{prefix}air_density",
+                d3,
+                ratio(agg(acc["rho_sum"]), agg(acc["rho_n"])),
+                "kg m-3",
+                f"mean air density at {ref:g} m",
+            )
         if "ws_lo_sum" in acc and ctx.shear_heights is not None:
             lo, hi = ctx.shear_heights
-            put(f"{prefix}shear_exponent_annual" if prefix == "" else "monthly_shear_exponent", d3,
-                np.log(ratio(agg(acc["ws_hi_sum"]), agg(acc["ws_lo_sum"]))) / math.log(hi / lo), "1",
-                f"power-law shear exponent between {lo:g} m and {hi:g} m")
+            put(
+                f"{prefix}shear_exponent_{'annual' if dim == 'year' else 'of_month'}",
+                d3,
+                np.log(ratio(agg(acc["ws_hi_sum"]), agg(acc["ws_lo_sum"]))) / math.log(hi / lo),
+                "1",
+                f"power-law shear exponent between {lo:g} m and {hi:g} m",
+            )
         if "sun_sum" in acc:
             flux_cov = np.clip(agg(acc["flux_n"]) / exp, 0.0, 1.0)
             full = flux_cov > 0
-            put(f"{prefix}solar_coverage", d3, flux_cov, "1", "fraction of hours with valid radiation")
-            put(f"{prefix}sunshine_hours", d3, np.where(full, agg(acc["sun_sum"]), np.nan), "h", "sunshine duration (WMO, DNI >= 120 W m-2)")
+            put(
+                f"{prefix}solar_coverage",
+                d3,
+                flux_cov,
+                "1",
+                "fraction of hours with valid radiation",
+            )
+            put(
+                f"{prefix}sunshine_hours",
+                d3,
+                np.where(full, agg(acc["sun_sum"]), np.nan),
+                "h",
+                "sunshine duration (WMO, DNI >= 120 W m-2)",
+            )
             if "ghi_sum" in acc:
-                put(f"{prefix}ghi_kwh_m2", d3, np.where(full, agg(acc["ghi_sum"]), np.nan), "kWh m-2", "global horizontal irradiation")
-                put(f"{prefix}pv_yield_kwh_kwp", d3, np.where(full, agg(acc["pv_sum"]), np.nan), "kWh kWp-1", "specific yield of the reference PV system")
+                put(
+                    f"{prefix}ghi_kwh_m2",
+                    d3,
+                    np.where(full, agg(acc["ghi_sum"]), np.nan),
+                    "kWh m-2",
+                    "global horizontal irradiation",
+                )
+                put(
+                    f"{prefix}pv_yield_kwh_kwp",
+                    d3,
+                    np.where(full, agg(acc["pv_sum"]), np.nan),
+                    "kWh kWp-1",
+                    "specific yield of the reference PV system",
+                )
 
     # Long-term cell figures from complete years only.
     complete = (n_y / expected_y) >= YEAR_COVERAGE_MIN
     hist_y = data["wind_speed_hist"][1]
     lt_hist = np.where(complete[..., None], hist_y, 0.0).sum(axis=0)
-    k, c = wind.weibull_from_histogram(lt_hist, ctx.edges)
-    put("weibull_k", ("lat", "lon"), np.asarray(k, dtype=float), "1", "Weibull shape of complete years' hours")
-    put("weibull_c", ("lat", "lon"), np.asarray(c, dtype=float), "m s-1", f"Weibull scale at {ref:g} m")
+    shape_k, scale_c = wind.weibull_from_histogram(lt_hist, ctx.edges)
+    put(
+        "weibull_k",
+        ("lat", "lon"),
+        np.asarray(shape_k, dtype=float),
+        "1",
+        "Weibull shape of complete years' hours",
+    )
+    put(
+        "weibull_c",
+        ("lat", "lon"),
+        np.asarray(scale_c, dtype=float),
+        "m s-1",
+        f"Weibull scale at {ref:g} m",
+    )
     if "ws_lo_sum" in acc and ctx.shear_heights is not None:
         lo, hi = ctx.shear_heights
         lo_sum = np.where(complete, by_year(acc["ws_lo_sum"]), 0.0).sum(axis=0)
@@ -475,7 +549,13 @@ def _assemble(
         alpha = np.full((ny, nx), wind.DEFAULT_SHEAR_EXPONENT)
         shear_from_data = np.zeros((ny, nx), dtype=bool)
     put("shear_exponent", ("lat", "lon"), alpha, "1", "power-law shear exponent of the cell")
-    put("shear_from_data", ("lat", "lon"), shear_from_data.astype(np.int8), "1", "1 when fitted from two heights, 0 for the default")
+    put(
+        "shear_from_data",
+        ("lat", "lon"),
+        shear_from_data.astype(np.int8),
+        "1",
+        "1 when fitted from two heights, 0 for the default",
+    )
     put("wind_bin_edges", ("bin_edge",), ctx.edges, "m s-1", "edges of the wind-speed bins")
 
     coords = {
@@ -498,7 +578,9 @@ def _provenance(ds: xr.Dataset, paths: list[str], ctx: _Context) -> dict[str, An
         "cube_schema_version": CUBE_SCHEMA_VERSION,
         "reference_height_m": ctx.reference_height_m,
         "wind_heights_m": json.dumps(list(ctx.heights)),
-        "shear_source": "data" if ctx.shear_heights else f"default {wind.DEFAULT_SHEAR_EXPONENT:.4f}",
+        "shear_source": "data"
+        if ctx.shear_heights
+        else f"default {wind.DEFAULT_SHEAR_EXPONENT:.4f}",
         "source_format": str(ds.attrs.get("source_format", "unknown")),
         "source_files": json.dumps(sources),
         "code_version": code_version(),
@@ -598,7 +680,9 @@ class Cube:
                 f"{p}: not an indicator cube of schema version {CUBE_SCHEMA_VERSION} "
                 f"(cube_schema_version = {version!r})"
             )
-        missing = {"wind_speed_mean", "wind_speed_hist", "coverage", "wind_bin_edges"} - set(ds.data_vars)
+        missing = {"wind_speed_mean", "wind_speed_hist", "coverage", "wind_bin_edges"} - set(
+            ds.data_vars
+        )
         if missing:
             raise CubeFormatError(f"{p}: cube lacks {', '.join(sorted(missing))}")
         return cls(ds, p, sha256_file(p))
@@ -612,14 +696,20 @@ class Cube:
             spacings.append(float(np.median(np.diff(self.lats))) * math.pi / 180 * EARTH_RADIUS_KM)
         if self.lons.size >= 2:
             spacings.append(
-                float(np.median(np.diff(self.lons))) * math.pi / 180 * EARTH_RADIUS_KM * math.cos(mid_lat)
+                float(np.median(np.diff(self.lons)))
+                * math.pi
+                / 180
+                * EARTH_RADIUS_KM
+                * math.cos(mid_lat)
             )
         return TOLERANCE_GRID_SPACINGS * max(spacings)
 
     def nearest(self, lat: float, lon: float) -> tuple[int, int, float]:
         """Indices of the nearest cell and its great-circle distance [km]."""
         if not (math.isfinite(lat) and math.isfinite(lon)) or not -90 <= lat <= 90:
-            raise ValueError(f"latitude/longitude must be finite, latitude within [-90, 90]: ({lat}, {lon})")
+            raise ValueError(
+                f"latitude/longitude must be finite, latitude within [-90, 90]: ({lat}, {lon})"
+            )
         lon = (lon + 180.0) % 360.0 - 180.0
         best = (0, 0, math.inf)
         for i in _neighbours(self.lats, lat):
@@ -662,7 +752,9 @@ class Cube:
             wind_bin_edges_ms=self.edges,
             shear_exponent=float(v["shear_exponent"][i, j]),
             shear_from_data=bool(v["shear_from_data"][i, j]),
-            air_density_kg_m3=v["air_density"][:, i, j] if "air_density" in v else np.full(self.years.size, 1.225),
+            air_density_kg_m3=v["air_density"][:, i, j]
+            if "air_density" in v
+            else np.full(self.years.size, 1.225),
             weibull_k=float(v["weibull_k"][i, j]),
             weibull_c_ms=float(v["weibull_c"][i, j]),
             months=self.months,
@@ -670,7 +762,9 @@ class Cube:
             monthly_wind_mean_ms=v["monthly_wind_speed_mean"][:, i, j],
             monthly_wind_hist_hours=v["monthly_wind_speed_hist"][:, i, j, :],
             monthly_air_density_kg_m3=(
-                v["monthly_air_density"][:, i, j] if "monthly_air_density" in v else np.full(self.months.size, 1.225)
+                v["monthly_air_density"][:, i, j]
+                if "monthly_air_density" in v
+                else np.full(self.months.size, 1.225)
             ),
             sunshine_hours=opt("sunshine_hours"),
             ghi_kwh_m2=opt("ghi_kwh_m2"),
@@ -721,10 +815,14 @@ class Cube:
         elif name == "sunshine_hours" and "sunshine_hours" in self._v:
             sun = np.where(cov, self._v["sunshine_hours"], np.nan)
             with np.errstate(invalid="ignore"):
-                vals = np.where(cov.sum(axis=0) >= 1, np.nanmean(np.where(cov, sun, np.nan), axis=0), np.nan)
+                vals = np.where(
+                    cov.sum(axis=0) >= 1, np.nanmean(np.where(cov, sun, np.nan), axis=0), np.nan
+                )
         else:
             raise ValueError(f"unknown map layer {name!r}")
-        return xr.DataArray(vals, dims=("lat", "lon"), coords={"lat": self.lats, "lon": self.lons}, name=name)
+        return xr.DataArray(
+            vals, dims=("lat", "lon"), coords={"lat": self.lats, "lon": self.lons}, name=name
+        )
 
 
 def _trailing_mean(values: NDArray[np.float64], n: int) -> NDArray[np.float64]:

@@ -98,11 +98,13 @@ def _terrain_height_m(lat: NDArray[np.float64], lon: NDArray[np.float64]) -> NDA
 
 
 def _mean_wind_100m(lat: NDArray[np.float64], lon: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Long-term mean wind at 100 m [m s-1]: about 5.8 in the south-west to 7.8 in the north-east."""
+    """Long-term mean wind at 100 m [m s-1]: about 5.8 (south-west) to 7.8 (north-east)."""
     return 5.8 + 1.35 * (lon - 85.5) / 4.0 + 0.65 * (lat - 43.0) / 3.0
 
 
-def _ar1(rng: np.random.Generator, n: int, shape: tuple[int, ...], phi: float) -> NDArray[np.float64]:
+def _ar1(
+    rng: np.random.Generator, n: int, shape: tuple[int, ...], phi: float
+) -> NDArray[np.float64]:
     """Stationary unit-variance AR(1) series along axis 0 with lag-1 correlation ``phi``."""
     eps = rng.standard_normal((n, *shape)) * np.sqrt(1.0 - phi**2)
     eps[0] = rng.standard_normal(shape)
@@ -126,14 +128,22 @@ def _generate(spec: SampleSpec, year: int) -> xr.Dataset:
     local = _ar1(rng, nt, (ny, nx), 0.95)
     z = np.sqrt(0.7) * regional + np.sqrt(0.3) * local
     u = np.clip(stats.norm.cdf(z), 1e-12, 1.0 - 1e-12)
-    weibull_unit = (-np.log1p(-u)) ** (1.0 / WEIBULL_SHAPE) / special.gamma(1.0 + 1.0 / WEIBULL_SHAPE)
+    weibull_unit = (-np.log1p(-u)) ** (1.0 / WEIBULL_SHAPE) / special.gamma(
+        1.0 + 1.0 / WEIBULL_SHAPE
+    )
     seasonal = 1.0 + 0.12 * np.cos(2.0 * np.pi * (doy - 110) / 365.25)
     diurnal = 1.0 + 0.06 * np.cos(2.0 * np.pi * (local_solar_hour - 2.0) / 24.0)
     # inter-annual variability: a regional factor of the year and a small local one
-    year_factor = (1.0 + 0.03 * rng.standard_normal()) * (1.0 + 0.01 * rng.standard_normal((ny, nx)))
+    year_factor = (1.0 + 0.03 * rng.standard_normal()) * (
+        1.0 + 0.01 * rng.standard_normal((ny, nx))
+    )
     norm = seasonal.mean() * diurnal.mean(axis=0)
-    ws100 = _mean_wind_100m(glat, glon)[None] * weibull_unit * seasonal * diurnal / norm * year_factor
-    alpha = (0.14 + 0.04 * (46.0 - glat) / 3.0)[None] * (1.0 + 0.3 * np.cos(2.0 * np.pi * (local_solar_hour - 3.0) / 24.0))
+    ws100 = (
+        _mean_wind_100m(glat, glon)[None] * weibull_unit * seasonal * diurnal / norm * year_factor
+    )
+    alpha = (0.14 + 0.04 * (46.0 - glat) / 3.0)[None] * (
+        1.0 + 0.3 * np.cos(2.0 * np.pi * (local_solar_hour - 3.0) / 24.0)
+    )
     ws10 = ws100 * (10.0 / 100.0) ** alpha
     direction = np.deg2rad(250.0 + 60.0 * _ar1(rng, nt, (1, 1), 0.995))  # prevailing westerly
     u100, v100 = -ws100 * np.sin(direction), -ws100 * np.cos(direction)
@@ -155,12 +165,16 @@ def _generate(spec: SampleSpec, year: int) -> xr.Dataset:
     )
 
     # --- solar: clear sky at mid-interval, attenuated by clouds that persist for days
-    zen = solar_zenith(
-        xr.DataArray(time.values, dims="time"),
-        xr.DataArray(lat, dims="lat"),
-        xr.DataArray(lon, dims="lon"),
-        mid_interval=True,
-    ).transpose("time", "lat", "lon").values
+    zen = (
+        solar_zenith(
+            xr.DataArray(time.values, dims="time"),
+            xr.DataArray(lat, dims="lat"),
+            xr.DataArray(lon, dims="lon"),
+            mid_interval=True,
+        )
+        .transpose("time", "lat", "lon")
+        .values
+    )
     am_rel = pvlib.atmosphere.get_relative_airmass(np.where(zen < 90.0, zen, np.nan))
     am_abs = pvlib.atmosphere.get_absolute_airmass(am_rel, sp)
     dni_extra = pvlib.irradiance.get_extra_radiation(time.day_of_year.to_numpy())[:, None, None]
@@ -171,7 +185,9 @@ def _generate(spec: SampleSpec, year: int) -> xr.Dataset:
     day_index = ((time - time[0]).days.to_numpy())[:, None, None]
     n_days = int(day_index.max()) + 1
     daily = 0.8 * _ar1(rng, n_days, (1, 1), 0.6) + 0.6 * _ar1(rng, n_days, (ny, nx), 0.5)
-    winter = 0.35 * np.cos(2.0 * np.pi * (np.arange(n_days) % 365.25 - 15.0) / 365.25)[:, None, None]
+    winter = (
+        0.35 * np.cos(2.0 * np.pi * (np.arange(n_days) % 365.25 - 15.0) / 365.25)[:, None, None]
+    )
     cloudy_day = stats.norm.cdf(daily - 0.1 + winter)
     cloud = np.clip(
         np.take_along_axis(cloudy_day, np.broadcast_to(day_index, (nt, ny, nx)), axis=0)
@@ -218,15 +234,36 @@ def _write_cds_file(fields: xr.Dataset, path: Path, spec: SampleSpec) -> None:
     seconds = fields.time.values.astype("datetime64[s]").astype(np.int64)
     ds = xr.Dataset(
         coords={
-            "number": ((), np.int64(0), {"long_name": "ensemble member numerical id", "units": "1"}),
+            "number": (
+                (),
+                np.int64(0),
+                {"long_name": "ensemble member numerical id", "units": "1"},
+            ),
             "valid_time": (
                 "valid_time",
                 seconds,
-                {"long_name": "time", "standard_name": "time", "units": "seconds since 1970-01-01", "calendar": "proleptic_gregorian"},
+                {
+                    "long_name": "time",
+                    "standard_name": "time",
+                    "units": "seconds since 1970-01-01",
+                    "calendar": "proleptic_gregorian",
+                },
             ),
-            "latitude": ("latitude", np.asarray(spec.lats), {"units": "degrees_north", "standard_name": "latitude", "long_name": "latitude"}),
-            "longitude": ("longitude", np.asarray(spec.lons), {"units": "degrees_east", "standard_name": "longitude", "long_name": "longitude"}),
-            "expver": ("valid_time", np.full(seconds.size, "0001", dtype="<U4"), {"long_name": "Experiment version"}),
+            "latitude": (
+                "latitude",
+                np.asarray(spec.lats),
+                {"units": "degrees_north", "standard_name": "latitude", "long_name": "latitude"},
+            ),
+            "longitude": (
+                "longitude",
+                np.asarray(spec.lons),
+                {"units": "degrees_east", "standard_name": "longitude", "long_name": "longitude"},
+            ),
+            "expver": (
+                "valid_time",
+                np.full(seconds.size, "0001", dtype="<U4"),
+                {"long_name": "Experiment version"},
+            ),
         }
     )
     for name, (long_name, units) in _ATTRS.items():

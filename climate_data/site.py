@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from climate_data.wind import inter_annual_variability, monthly_cv
+
 #: Smallest fraction of a year's hours with valid wind for the year to count as complete.
 YEAR_COVERAGE_MIN = 0.95
 #: Smallest fraction of a month's hours with valid wind for the month to count as complete.
@@ -177,8 +179,6 @@ class SiteClimate:
             JSON-ready; incomplete years are ``None`` in per-year maps and excluded from every
             multi-year figure. Multi-year figures are ``None`` when too few complete years exist.
         """
-        from climate_data import wind as wind_ind
-
         h = self.reference_height_m if hub_height_m is None else float(hub_height_m)
         f = self.height_factor(h)
         ok = self.complete
@@ -203,10 +203,8 @@ class SiteClimate:
             ),
             "trailing_3y_years": [int(y) for y in trailing],
             "long_term_mean_ms": _round(float(good.mean()), 3) if good.size else None,
-            "iav": _round(float(wind_ind.inter_annual_variability(good)), 4) if good.size >= 2 else None,
-            "monthly_cv": (
-                _round(float(wind_ind.monthly_cv(monthly)), 4) if monthly.size >= 12 else None
-            ),
+            "iav": _round(float(inter_annual_variability(good)), 4) if good.size >= 2 else None,
+            "monthly_cv": (_round(float(monthly_cv(monthly)), 4) if monthly.size >= 12 else None),
             "weibull_k": _round(self.weibull_k, 3),
             "weibull_c_ms": _round(self.weibull_c_ms * f, 3),
             "shear_exponent": _round(self.shear_exponent, 4),
@@ -219,7 +217,9 @@ class SiteClimate:
                 "annual_sunshine_hours": per_year(self.sunshine_hours, 1),
                 "mean_sunshine_hours": _round(float(sun_ok.mean()), 1) if sun_ok.size else None,
                 "annual_ghi_kwh_m2": per_year(self.ghi_kwh_m2, 1),
-                "mean_ghi_kwh_m2": _round(float(self.ghi_kwh_m2[ok].mean()), 1) if sun_ok.size else None,
+                "mean_ghi_kwh_m2": _round(float(self.ghi_kwh_m2[ok].mean()), 1)
+                if sun_ok.size
+                else None,
             }
             if self.pv_yield_kwh_kwp is not None:
                 solar["annual_pv_yield_kwh_kwp"] = per_year(self.pv_yield_kwh_kwp, 1)
@@ -239,7 +239,9 @@ class SiteClimate:
             },
             "wind": wind,
             "solar": solar,
-            "coverage": {str(int(y)): _round(c, 4) for y, c in zip(self.years, self.coverage, strict=True)},
+            "coverage": {
+                str(int(y)): _round(c, 4) for y, c in zip(self.years, self.coverage, strict=True)
+            },
         }
 
 

@@ -121,7 +121,10 @@ def cmd_cube_info(args: argparse.Namespace) -> int:
     print(f"sha256      {ds['sha256']}")
     print(f"period      {ds['start']} to {ds['end']}  years {info['years'][0]}-{info['years'][-1]}")
     g = info["grid"]
-    print(f"grid        lat {g['lat'][0]}..{g['lat'][1]} ({g['lat'][2]}), lon {g['lon'][0]}..{g['lon'][1]} ({g['lon'][2]})")
+    print(
+        f"grid        lat {g['lat'][0]}..{g['lat'][1]} ({g['lat'][2]}), "
+        f"lon {g['lon'][0]}..{g['lon'][1]} ({g['lon'][2]})"
+    )
     print(f"wind height {info['reference_height_m']:g} m, shear {info['shear_source']}")
     print(f"solar       {'yes' if info['has_solar'] else 'no radiation in source'}")
     print(f"tolerance   {info['tolerance_km']} km from the nearest cell")
@@ -159,10 +162,19 @@ def print_site(s: dict[str, Any]) -> None:
     t3 = w["trailing_3y_mean_ms"]
     years = ", ".join(str(y) for y in w["trailing_3y_years"])
     print(f"  trailing 3-year mean ({years}): " + (f"{t3:.2f} m/s" if t3 is not None else "n/a"))
-    print(f"  long-term mean {w['long_term_mean_ms']} m/s, IAV {w['iav']}, monthly CV {w['monthly_cv']}")
-    print(f"  Weibull k {w['weibull_k']}, c {w['weibull_c_ms']} m/s; shear exponent {w['shear_exponent']}")
+    print(
+        f"  long-term mean {w['long_term_mean_ms']} m/s, IAV {w['iav']}, "
+        f"monthly CV {w['monthly_cv']}"
+    )
+    print(
+        f"  Weibull k {w['weibull_k']}, c {w['weibull_c_ms']} m/s; "
+        f"shear exponent {w['shear_exponent']}"
+    )
     if s["solar"]:
-        print(f"sunshine {s['solar']['mean_sunshine_hours']} h/yr, GHI {s['solar']['mean_ghi_kwh_m2']} kWh/m2/yr")
+        print(
+            f"sunshine {s['solar']['mean_sunshine_hours']} h/yr, "
+            f"GHI {s['solar']['mean_ghi_kwh_m2']} kWh/m2/yr"
+        )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -34,5 +34,8 @@ def small_cube(small_sample: list[Path], tmp_path_factory: pytest.TempPathFactor
 @pytest.fixture(scope="session")
 def merra2_cube(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_cube(
-        MERRA2, tmp_path_factory.mktemp("merra") / "merra2.nc", reference_height_m=50.0, progress=False
+        MERRA2,
+        tmp_path_factory.mktemp("merra") / "merra2.nc",
+        reference_height_m=50.0,
+        progress=False,
     )

@@ -19,7 +19,6 @@ from climate_data.errors import CubeFormatError, SiteOutsideCoverage
 from climate_data.site import YEAR_COVERAGE_MIN
 
 
-
 def _raw(paths: list[Path]) -> xr.Dataset:
     """The sample files read directly with xarray, independently of the reader."""
     ds = xr.open_mfdataset(paths, combine="by_coords", decode_timedelta=False)
@@ -120,9 +119,11 @@ def test_site_outside_coverage_names_nearest_cell(small_cube: Path) -> None:
 @settings(max_examples=200, deadline=None)
 @given(lat=st.floats(43.0, 45.0), lon=st.floats(86.3, 88.3))
 def test_nearest_cell_is_nearest(small_cube_obj: Cube, lat: float, lon: float) -> None:
-    i, j, d = small_cube_obj.nearest(lat, lon)
+    _, _, d = small_cube_obj.nearest(lat, lon)
     all_d = [
-        haversine_km(lat, lon, float(a), float(b)) for a in small_cube_obj.lats for b in small_cube_obj.lons
+        haversine_km(lat, lon, float(a), float(b))
+        for a in small_cube_obj.lats
+        for b in small_cube_obj.lons
     ]
     assert d == pytest.approx(min(all_d), abs=1e-9)
 
@@ -135,7 +136,9 @@ def small_cube_obj(small_cube: Path) -> Cube:
 def test_incomplete_year_is_null_and_excluded(small_sample: list[Path], tmp_path: Path) -> None:
     # Remove six weeks of 2022 wind: the year falls below the coverage rule.
     src = xr.open_dataset(small_sample[-1]).load()
-    gap = (src.valid_time >= np.datetime64("2022-03-01")) & (src.valid_time < np.datetime64("2022-04-12"))
+    gap = (src.valid_time >= np.datetime64("2022-03-01")) & (
+        src.valid_time < np.datetime64("2022-04-12")
+    )
     for v in ("u100", "v100", "u10", "v10"):
         src[v] = src[v].where(~gap)
     damaged = tmp_path / "era5_sample_2022.nc"
@@ -170,12 +173,16 @@ def test_real_merra2_node_statistics(merra2_cube: Path) -> None:
     assert 1.17 < float(np.nanmean(site.air_density_kg_m3)) < 1.27
 
 
-def test_distributed_build_equals_local(small_sample: list[Path], small_cube: Path, tmp_path: Path) -> None:
+def test_distributed_build_equals_local(
+    small_sample: list[Path], small_cube: Path, tmp_path: Path
+) -> None:
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(
         n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
     ) as cluster:
-        out = build_cube(small_sample, tmp_path / "dist.nc", scheduler=cluster.scheduler_address, progress=False)
+        out = build_cube(
+            small_sample, tmp_path / "dist.nc", scheduler=cluster.scheduler_address, progress=False
+        )
     with xr.open_dataset(out) as a, xr.open_dataset(small_cube) as b:
         for name in b.data_vars:
             np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
@@ -184,7 +191,7 @@ def test_distributed_build_equals_local(small_sample: list[Path], small_cube: Pa
 def test_open_rejects_non_cube(tmp_path: Path) -> None:
     junk = tmp_path / "junk.nc"
     junk.write_bytes(b"not a netcdf file")
-    with pytest.raises(CubeFormatError, match="junk.nc"):
+    with pytest.raises(CubeFormatError, match=r"junk\.nc"):
         Cube.open(junk)
     with pytest.raises(CubeFormatError, match="no such cube"):
         Cube.open(tmp_path / "missing.nc")
@@ -199,7 +206,9 @@ def test_map_layers(small_cube: Path) -> None:
     layer = cube.layer("trailing_3y_wind_ms", 100.0)
     assert layer.shape == (3, 3)
     site = cube.site(44.0, 87.3).summary(100.0)
-    assert float(layer.sel(lat=44.0, lon=87.3)) == pytest.approx(site["wind"]["trailing_3y_mean_ms"], abs=1e-3)
+    assert float(layer.sel(lat=44.0, lon=87.3)) == pytest.approx(
+        site["wind"]["trailing_3y_mean_ms"], abs=1e-3
+    )
     iav = cube.layer("iav")
     assert float(iav.sel(lat=44.0, lon=87.3)) == pytest.approx(site["wind"]["iav"], abs=1e-4)
     with pytest.raises(ValueError, match="unknown map layer"):

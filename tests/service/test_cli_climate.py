@@ -14,7 +14,9 @@ from climate_data.cube import build_cube
 from climate_data.sample import SampleSpec, write_sample
 from service.cli import main
 
-SPEC = SampleSpec(lats=(44.5, 44.0, 43.5), lons=(86.8, 87.3, 87.8), years=(2021, 2022, 2023), seed=3)
+SPEC = SampleSpec(
+    lats=(44.5, 44.0, 43.5), lons=(86.8, 87.3, 87.8), years=(2021, 2022, 2023), seed=3
+)
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +26,9 @@ def cube(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_site_json_is_the_contract_object(cube: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["site", "44.0", "87.3", "--cube", str(cube), "--hub-height-m", "90", "--json"]) == 0
+    assert (
+        main(["site", "44.0", "87.3", "--cube", str(cube), "--hub-height-m", "90", "--json"]) == 0
+    )
     s = json.loads(capsys.readouterr().out)
     assert s["site"] == {"lat": 44.0, "lon": 87.3}
     assert s["wind"]["height_m"] == 90.0
@@ -49,7 +53,9 @@ def test_site_outside_data_is_one_line(cube: Path, capsys: pytest.CaptureFixture
     assert "outside the data" in err and "Traceback" not in err
 
 
-def test_missing_cube_option_and_env(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_cube_option_and_env(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("CLIMATE_LOAN_CUBE", raising=False)
     assert main(["site", "44", "87"]) == 2
     assert "CLIMATE_LOAN_CUBE" in capsys.readouterr().err
@@ -71,7 +77,9 @@ def test_cube_info(cube: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert info["grid"]["lat"] == [43.5, 44.5, 3]
 
 
-def test_cube_build_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cube_build_bad_input_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     junk = tmp_path / "junk.nc"
     junk.write_text("this is not NetCDF")
     assert main(["cube", "build", str(junk), "--out", str(tmp_path / "c.nc")]) == 2
@@ -86,7 +94,10 @@ def test_demo_then_site_through_console_script(tmp_path: Path) -> None:
     env = {**os.environ, "CLIMATE_LOAN_CUBE": "", "CLIMATE_LOAN_DATABASE_URL": ""}
     run = subprocess.run(
         [str(exe), "demo", "--dir", str(tmp_path / "demo"), "--no-serve"],
-        capture_output=True, text=True, env=env, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
@@ -95,7 +106,10 @@ def test_demo_then_site_through_console_script(tmp_path: Path) -> None:
     cube = tmp_path / "demo" / "changji_cube.nc"
     run = subprocess.run(
         [str(exe), "site", "44.0", "87.3", "--cube", str(cube), "--json"],
-        capture_output=True, text=True, env=env, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert run.returncode == 0, run.stderr
     s = json.loads(run.stdout)

@@ -1,0 +1,232 @@
+"""Speed and memory of a full assessment (``models.assessment.assess``), wind and solar.
+
+Cases (real data for wind, synthetic for solar, both through the cube builder):
+
+* wind: the MERRA-2 subset in tests/data (17 complete years, node 53.5 N 5.625 W), E-82/2300
+  at 80 m, 46 MW, 60 M EUR 12-year annuity, 10,000 Monte Carlo paths, policy wind_changji_v1;
+* solar: one cell of the synthetic Changji sample (``climate_data.sample``), 6 years, 100 MWp,
+  300 M CNY 12-year annuity, 10,000 paths, policy solar_default_v1.
+
+Printed:
+
+* full ``assess`` + ``to_dict`` over ``--runs`` runs (default 1,000) after a warm-up: median and
+  99th percentile wall time [ms], median CPU time, and the median of each step (energy, Monte
+  Carlo, the rest) to show where the time goes; goal median < 20 ms;
+* histogram vs hourly energy path (wind): ``models.wind.wind_energy`` on the cube's yearly
+  histograms against an hour-by-hour computation of the same years from the raw file (power
+  curve moved to each year's mean density, ``np.interp`` per hour): ratio of median times and
+  the largest per-year energy difference;
+* memory: peak of Python/numpy allocations during one assessment (``tracemalloc``) and the
+  process's peak resident set size.
+
+No assertion: the script prints. Usage: python -m benchmarks.bench_assess [--runs 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from climate_data.site import SiteClimate
+from models.assessment import assess
+from models.finance import FinanceTerms
+from models.policy import load_policy
+from models.risk import simulate_default
+from models.solar import SolarProject, solar_energy
+from models.turbines import get_turbine
+from models.wind import WindProject, wind_energy
+
+ROOT = Path(__file__).resolve().parents[1]
+MERRA2 = ROOT / "tests" / "data" / "merra2_ireland_2x2_hourly_2000_2017_subset.nc"
+NODE = (53.5, -5.625)
+HUB_M = 80.0
+GOAL_MS = 20.0
+
+SOLAR_TERMS = FinanceTerms(
+    loan_amount=300e6,
+    currency="CNY",
+    tenor_years=12,
+    interest_rate_pct=4.5,
+    repayment="annuity",
+    tariff_per_mwh=350.0,
+    opex_per_year=8e6,
+)
+WIND_TERMS = FinanceTerms(
+    loan_amount=60e6,
+    currency="EUR",
+    tenor_years=12,
+    interest_rate_pct=5.0,
+    repayment="annuity",
+    tariff_per_mwh=70.0,
+    opex_per_year=2.5e6,
+)
+
+
+def timings(fn: Callable[[], Any], runs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Wall and CPU seconds of ``runs`` calls after two warm-up calls."""
+    fn()
+    fn()
+    wall = np.empty(runs)
+    cpu = np.empty(runs)
+    for k in range(runs):
+        c0, t0 = time.process_time(), time.perf_counter()
+        fn()
+        wall[k] = time.perf_counter() - t0
+        cpu[k] = time.process_time() - c0
+    return wall, cpu
+
+
+def ms(x: float) -> str:
+    return f"{1000.0 * x:8.2f} ms"
+
+
+def peak_alloc_mb(fn: Callable[[], Any]) -> float:
+    tracemalloc.start()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def report(
+    name: str, site: SiteClimate, project: Any, terms: FinanceTerms, policy_id: str, runs: int
+) -> None:
+    policy = load_policy(policy_id)
+
+    def full() -> dict[str, Any]:
+        return assess(site, project, terms, policy, seed=1).to_dict()
+
+    energy_fn: Callable[[], Any] = (
+        (lambda: wind_energy(site, project))
+        if isinstance(project, WindProject)
+        else (lambda: solar_energy(site, project))
+    )
+    e = energy_fn()
+    good = e.net_mwh[e.complete]
+    a = assess(site, project, terms, policy, seed=1)
+    assert a.schedule is not None and a.exceedance is not None
+
+    def mc() -> Any:
+        return simulate_default(
+            good, terms, a.schedule, a.sigma_model, seed=1, degradation_factors=a.degradation
+        )
+
+    wall, cpu = timings(full, runs)
+    e_wall, _ = timings(energy_fn, max(runs // 4, 20))
+    mc_wall, _ = timings(mc, max(runs // 4, 20))
+    d = full()
+    print(
+        f"\n== {name}: {good.size} climate years, decision {d['decision']}, "
+        f"PD annual {d['repayment']['pd_annual']}"
+    )
+    print(
+        f"  assess + to_dict, {runs} runs: median {ms(float(np.median(wall)))}  "
+        f"p99 {ms(float(np.percentile(wall, 99)))}  median CPU {ms(float(np.median(cpu)))}"
+        f"  (goal median < {GOAL_MS:g} ms)"
+    )
+    rest = float(np.median(wall)) - float(np.median(e_wall)) - float(np.median(mc_wall))
+    print(
+        f"  steps (median): energy {ms(float(np.median(e_wall)))}  Monte Carlo "
+        f"{ms(float(np.median(mc_wall)))}  rest {ms(rest)}"
+    )
+    print(f"  peak allocations during one assessment: {peak_alloc_mb(full):.1f} MB")
+
+
+def read_hourly_wind() -> tuple[np.ndarray, np.ndarray]:
+    """Calendar year and 50 m wind speed of every hour at the node, from the raw file."""
+    import netCDF4
+
+    with netCDF4.Dataset(MERRA2) as f:
+        i = int(np.argmin(np.abs(f["latitude"][:] - NODE[0])))
+        j = int(np.argmin(np.abs(f["longitude"][:] - NODE[1])))
+        times = netCDF4.num2date(f["time"][:], f["time"].units, only_use_cftime_datetimes=False)
+        years = np.array([t.year for t in times])
+        ws = np.asarray(f["ws50m"][:, i, j], dtype=float)
+    return years, ws
+
+
+def hourly_wind_energy(
+    project: WindProject, site: SiteClimate, years: np.ndarray, ws50: np.ndarray
+) -> dict[int, float]:
+    """Net energy per complete year, hour by hour (see module docstring)."""
+    from models.wind import air_density_at_height
+
+    v_hub = ws50 * site.height_factor(HUB_M)
+    curve = project.power_curve
+    v_std, p_kw = curve.speeds, curve.powers
+    exponent = np.interp(v_std, [7.5, 12.5], [1 / 3, 2 / 3])
+    rho_hub = air_density_at_height(site.air_density_kg_m3, site.reference_height_m, HUB_M)
+    n = project.turbines.count * project.losses.loss_factor / 1000.0
+    out = {}
+    for k, y in enumerate(site.years):
+        if not site.complete[k]:
+            continue
+        sel = years == y
+        v_site = v_std * (1.225 / rho_hub[k]) ** exponent
+        out[int(y)] = float(np.interp(v_hub[sel], v_site, p_kw, left=0.0, right=0.0).sum() * n)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1000)
+    args = parser.parse_args()
+
+    from climate_data.cube import Cube, build_cube
+    from climate_data.sample import SampleSpec, write_sample
+
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        wind_cube = Cube.open(
+            build_cube(MERRA2, Path(tmp) / "merra2.nc", reference_height_m=50.0, progress=False)
+        )
+        spec = SampleSpec(lats=(44.0,), lons=(87.3,), years=tuple(range(2019, 2025)), seed=7)
+        solar_cube = Cube.open(
+            build_cube(write_sample(Path(tmp) / "sample", spec), Path(tmp) / "s.nc", progress=False)
+        )
+        print(f"cubes built in {time.perf_counter() - t0:.1f} s (not part of any figure below)")
+    wind_site = wind_cube.site(*NODE)
+    solar_site = solar_cube.site(44.0, 87.3)
+    wind = WindProject(capacity_mw=46.0, hub_height_m=HUB_M, turbine=get_turbine("E-82/2300"))
+    solar = SolarProject(capacity_mw=100.0)
+
+    report("wind (MERRA-2)", wind_site, wind, WIND_TERMS, "wind_changji_v1", args.runs)
+    report(
+        "solar (synthetic sample)", solar_site, solar, SOLAR_TERMS, "solar_default_v1", args.runs
+    )
+
+    # histogram vs hourly energy path over the same years
+    hist_wall, _ = timings(lambda: wind_energy(wind_site, wind), 50)
+    read_wall, _ = timings(read_hourly_wind, 3)
+    years, ws50 = read_hourly_wind()
+    hourly_wall, _ = timings(lambda: hourly_wind_energy(wind, wind_site, years, ws50), 10)
+    by_hist = wind_energy(wind_site, wind)
+    by_hour = hourly_wind_energy(wind, wind_site, years, ws50)
+    diffs = [
+        abs(float(by_hist.net_mwh[k]) / by_hour[int(y)] - 1.0)
+        for k, y in enumerate(by_hist.years)
+        if int(y) in by_hour
+    ]
+    h, r, c = (float(np.median(x)) for x in (hist_wall, hourly_wall, read_wall))
+    print(f"\n== energy path, {len(by_hour)} years, {ws50.size:,} hours")
+    print(f"  histogram (cube) {ms(h)}   hourly, in memory {ms(r)}   reading the hours {ms(c)}")
+    print(f"  hourly / histogram = {r / h:.1f}x in memory, {(r + c) / h:.0f}x with the read")
+    print(f"  largest per-year energy difference: {100 * max(diffs):.3f} %")
+    print(
+        f"\npeak resident set size of this process: "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    )
+
+
+if __name__ == "__main__":
+    main()
