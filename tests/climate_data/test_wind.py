@@ -223,14 +223,17 @@ def _toy_power_curve(v: np.ndarray) -> np.ndarray:
     return np.where((v >= 3.0) & (v < 25.0), p, 0.0)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
     k=st.floats(1.5, 3.5),
     c=st.floats(5.0, 12.0),
-    n=st.integers(500, 5000),
+    n=st.integers(8760, 3 * 8760),
 )
 def test_energy_from_histogram_within_half_percent(seed: int, k: float, c: float, n: int) -> None:
+    # One to three years of hours. Part of the bin-centre error is sampling noise (where the
+    # hours fall inside their bins), so short series can exceed 0.5 %: 500 random hours gave
+    # up to 0.74 % in 400 draws, whole years at most 0.24 %.
     v = _weibull_hours(seed, k, c, n)
     energy_hours = _toy_power_curve(v).sum()
     h = wind.wind_histogram(xr.DataArray(v, dims="time")).values
