@@ -25,7 +25,7 @@ from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
 
-from service import problems
+from service import problems, web
 from service.api import EXTENSION, RateLimiter, ServiceState, bp, root
 from service.config import (
     ConfigError,
@@ -152,6 +152,7 @@ def create_app(config: ServiceConfig | Mapping[str, Any] | None = None) -> Flask
     problems.register(app)
     app.register_blueprint(bp)
     app.register_blueprint(root)
+    web.register(app)  # loan-officer pages, sessions, translations (service/web.py)
     _install_request_log(app, logger)
     logger.info(
         "service ready",

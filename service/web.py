@@ -1,0 +1,1586 @@
+"""The loan officer's web pages: pick a site on the map, enter the loan, see the decision.
+
+Server-rendered Jinja templates (``service/templates``), styles and a small script of our own
+in ``service/static`` (no CDN, no network at run time), charts drawn on the server as SVG by
+:mod:`service.charts`, messages in Flask-Babel catalogues (``service/translations``, zh_CN and
+en, compiled ``.mo`` files shipped with the package).
+
+Pages (blueprint ``web``):
+
+=================================  ===========================================================
+``/``                              redirects to the site page (or the login page)
+``/app/login``, ``/app/logout``    sign in with an API key (session cookie), sign out
+``/app/lang/<code>``               switch language (``zh_CN`` or ``en``)
+``/app/site``                      map of the cube (layer, hub height), project and loan form
+``/app/assess`` (POST)             validate the form and assess through the API's own view
+``/app/assessments/<id>``          the STORED result: decision, rules, charts, provenance
+``/app/history``                   the officer's past assessments, filtered and paged
+``/app/assessments/<id>/memo``     credit memo, print-ready (A4)
+``/app/assessments/<id>/memo.pdf`` the same memo as a PDF (:mod:`service.memo`)
+=================================  ===========================================================
+
+Security: the API key is checked once at login (:func:`service.auth.authenticate`) and only its
+id is kept in the signed session cookie (HttpOnly, SameSite=Lax); every request re-reads the
+key so that a revoked key ends its sessions. Every POST carries a CSRF token (Flask-WTF),
+checked before the view runs. The session secret comes from ``SECRET_KEY`` in the app config
+or, when unset, from a random file ``web-secret-key`` created once in the instance folder, so
+that all gunicorn workers of one instance share it.
+
+An assessment made here goes through :func:`service.api.create_assessment`, the view behind
+``POST /api/v1/assessments``: the same validation, computation and audit record, stored before
+the page shows it. A result page always shows the stored response, never a recomputation.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import Babel, format_datetime, format_decimal, format_percent, get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
+from flask_wtf.file import FileField
+from markupsafe import Markup
+from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
+from wtforms import (
+    Field,
+    FloatField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+)
+from wtforms import ValidationError as FormError
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
+
+from service import auth, charts
+from service.problems import Problem
+from service.store import ApiKeyRecord, AssessmentRecord, StoreUnavailable, assessments
+
+bp = Blueprint("web", __name__)
+
+#: Languages of the page: Babel locale code -> its own name.
+LANGUAGES: dict[str, str] = {"zh_CN": "中文", "en": "English"}
+#: Name of the secret-key file created in the instance folder when SECRET_KEY is unset.
+SECRET_FILE = "web-secret-key"
+#: Map layers the site page offers (names of :meth:`climate_data.cube.Cube.layer`).
+LAYERS: tuple[str, ...] = ("trailing_3y_wind_ms", "sunshine_hours", "iav")
+#: Largest map drawn cell by cell; larger grids are thinned by a stride (noted on the page).
+MAX_MAP_CELLS = 6400
+#: Page size of the history.
+HISTORY_PAGE = 20
+#: Wind-speed threshold used for the map when the default wind policy has no such rule [m s-1].
+DEFAULT_WIND_THRESHOLD_MS = 6.5
+#: Metric of the Changji rule.
+TRAILING_METRIC = "climate.wind.trailing_3y_mean_ms"
+
+_TRANSLATIONS = Path(__file__).with_name("translations")
+
+
+# ============================================================================ app wiring
+
+
+def register(app: Flask) -> None:
+    """Install the web pages on ``app``: secret key, Babel, session settings, blueprint.
+
+    Called once by :func:`service.app.create_app`.
+    """
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(_TRANSLATIONS))
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=8))
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
+    Babel(app, locale_selector=select_locale)
+    app.register_blueprint(bp)
+
+
+def _instance_secret(folder: Path) -> str:
+    """Read the instance's session secret, creating it once (safe when workers race)."""
+    path = folder / SECRET_FILE
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    for _attempt in range(50):  # another worker may be writing it this instant
+        text = path.read_text().strip()
+        if len(text) >= 32:
+            return text
+        import time
+
+        time.sleep(0.01)
+    raise RuntimeError(f"{path}: session secret is empty; delete the file and restart")
+
+
+def select_locale() -> str:
+    """Locale of this request: the session's choice, else the browser's, else English."""
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return str(chosen)
+    best = request.accept_languages.best_match(["zh_CN", "zh", "en"])
+    return "zh_CN" if best in ("zh_CN", "zh") else "en"
+
+
+def _state() -> Any:
+    from service.api import state
+
+    return state()
+
+
+# ============================================================================ formatting
+
+
+def fmt_num(value: float | None, digits: int = 2) -> str:
+    """A number in the page's locale with ``digits`` decimals; an en dash for None."""
+    if value is None or not math.isfinite(float(value)):
+        return "–"
+    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
+    return str(format_decimal(float(value), format=pattern))
+
+
+def fmt_pct(value: float | None, digits: int = 2) -> str:
+    """A fraction as a percentage in the page's locale (0.0123 -> 1.23 %)."""
+    if value is None or not math.isfinite(float(value)):
+        return "–"
+    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "") + "%"
+    return str(format_percent(float(value), format=pattern))
+
+
+def fmt_pd(value: float) -> str:
+    """A probability with enough decimals to show values down to 0.01 %."""
+    return fmt_pct(value, 2 if value < 0.1 else 0)
+
+
+def fmt_time(value: str | datetime | None) -> str:
+    """An ISO time (or datetime) in the page's locale, in UTC."""
+    if value is None or value == "":
+        return "–"
+    dt = value if isinstance(value, datetime) else _parse_time(str(value))
+    if dt is None:
+        return str(value)
+    return f"{format_datetime(dt, 'medium')} UTC"
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def lang() -> str:
+    """``zh`` or ``en``: which text of a bilingual field to show."""
+    return "zh" if str(get_locale()).startswith("zh") else "en"
+
+
+@bp.app_template_global()
+def csrf_field() -> Markup:
+    """Hidden input with this session's CSRF token."""
+    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(generate_csrf())
+
+
+@bp.app_context_processor
+def _template_globals() -> dict[str, Any]:
+    return {
+        "fmt_num": fmt_num,
+        "fmt_pct": fmt_pct,
+        "fmt_time": fmt_time,
+        "languages": LANGUAGES,
+        "current_locale": str(get_locale()),
+        "html_lang": "zh-CN" if lang() == "zh" else "en",
+        "officer": g.get("web_key"),
+    }
+
+
+# ============================================================================ auth, CSRF
+
+
+@bp.before_request
+def _guard() -> BaseResponse | None:
+    """Check the CSRF token of every POST; load the signed-in key (None if signed out)."""
+    if request.method == "POST":
+        validate_csrf(request.form.get("csrf_token"))  # raises CSRFError -> 400 page
+    g.web_key = None
+    key_id = session.get("key_id")
+    if key_id:
+        try:
+            record = _state().store.get_key(str(key_id))
+        except StoreUnavailable:
+            record = None
+        if record is None or not record.active:
+            session.pop("key_id", None)
+        else:
+            g.web_key = record
+    return None
+
+
+def _require_login() -> ApiKeyRecord:
+    record: ApiKeyRecord | None = g.get("web_key")
+    if record is None:
+        abort(_redirect_to_login())
+    return record
+
+
+def _redirect_to_login() -> BaseResponse:
+    nxt = request.full_path if request.method == "GET" else url_for("web.site")
+    return redirect(url_for("web.login", next=nxt.rstrip("?")))
+
+
+def _safe_next(target: str | None) -> str:
+    """Only local paths may be redirect targets (no open redirect)."""
+    if not target:
+        return url_for("web.site")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("web.site")
+    return target
+
+
+class LoginForm(FlaskForm):
+    """Sign-in form: the officer's API key."""
+
+    class Meta:
+        csrf = False  # checked for every POST in _guard
+
+    api_key = StringField(
+        _l("API key"), validators=[InputRequired(message=_l("Enter your API key."))]
+    )
+
+
+@bp.route("/")
+def index() -> BaseResponse:
+    """Start page: the site map, or the login page first."""
+    return redirect(url_for("web.site"))
+
+
+@bp.route("/app/login", methods=["GET", "POST"])
+def login() -> Any:
+    """Sign in with an API key."""
+    form = LoginForm()
+    nxt = _safe_next(request.values.get("next"))
+    status = 200
+    if request.method == "POST" and form.validate():
+        try:
+            record = auth.authenticate(_state().store, form.api_key.data)
+        except StoreUnavailable:
+            form.api_key.errors = [_("The audit database is not available; try again later.")]
+            status = 503
+        else:
+            if record is None:
+                form.api_key.errors = [_("This API key is not valid or was revoked.")]
+                status = 401
+            else:
+                keep_lang = session.get("lang")
+                session.clear()
+                session.permanent = True
+                session["key_id"] = record.id
+                if keep_lang:
+                    session["lang"] = keep_lang
+                return redirect(nxt, 303)
+    elif request.method == "POST":
+        status = 400
+    return render_template("login.html", form=form, next=nxt), status
+
+
+@bp.route("/app/logout", methods=["POST"])
+def logout() -> BaseResponse:
+    """Sign out (the language choice is kept)."""
+    keep_lang = session.get("lang")
+    session.clear()
+    if keep_lang:
+        session["lang"] = keep_lang
+    return redirect(url_for("web.login"), 303)
+
+
+@bp.route("/app/lang/<code>")
+def set_language(code: str) -> BaseResponse:
+    """Switch the page language and go back to where the officer was."""
+    if code not in LANGUAGES:
+        abort(404)
+    session["lang"] = code
+    return redirect(_safe_next(request.args.get("next")))
+
+
+# ============================================================================ site map
+
+
+@dataclass(frozen=True)
+class MapCell:
+    """One drawn cell of the map."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+    lat: float
+    lon: float
+    color: str
+    label: str
+    status: str  # "pass", "fail", "none" (no threshold), "nodata"
+    href: str
+
+
+#: Viridis colour map at nine stops (values of the matplotlib colour map, CC0).
+_VIRIDIS = (
+    (0.267, 0.005, 0.329),
+    (0.283, 0.141, 0.458),
+    (0.254, 0.265, 0.530),
+    (0.207, 0.372, 0.553),
+    (0.164, 0.471, 0.558),
+    (0.128, 0.567, 0.551),
+    (0.135, 0.659, 0.518),
+    (0.267, 0.749, 0.441),
+    (0.478, 0.821, 0.318),
+    (0.741, 0.873, 0.150),
+    (0.993, 0.906, 0.144),
+)
+
+
+def colour(t: float) -> str:
+    """Viridis colour of ``t`` in [0, 1] as ``#rrggbb`` (clipped)."""
+    t = min(1.0, max(0.0, t))
+    pos = t * (len(_VIRIDIS) - 1)
+    k = min(int(pos), len(_VIRIDIS) - 2)
+    f = pos - k
+    rgb = [a + (b - a) * f for a, b in zip(_VIRIDIS[k], _VIRIDIS[k + 1], strict=True)]
+    return "#" + "".join(f"{round(c * 255):02x}" for c in rgb)
+
+
+def wind_threshold() -> float:
+    """The trailing 3-year wind threshold of the default wind policy [m s-1]."""
+    st = _state()
+    policy = st.policies.get(st.default_policies.get("wind", ""))
+    if policy is not None:
+        for rule in policy.rules:
+            if rule.metric == TRAILING_METRIC:
+                return float(rule.threshold)
+    return DEFAULT_WIND_THRESHOLD_MS
+
+
+def build_map(
+    cube: Any,
+    layer: str,
+    hub_height_m: float,
+    selected: tuple[float, float] | None,
+    link: Callable[[float, float], str],
+    width: float = 640.0,
+) -> dict[str, Any]:
+    """Cells, legend and axes of the map of ``layer`` (SVG coordinates, north up).
+
+    The grid is drawn equirectangular with the east-west scale shrunk by cos(mid latitude), so
+    cells keep their true shape near the cube's centre.
+    """
+    da = cube.layer(layer, hub_height_m if layer == "trailing_3y_wind_ms" else None)
+    values = np.asarray(da.values, dtype=float)
+    lats = np.asarray(cube.lats, dtype=float)
+    lons = np.asarray(cube.lons, dtype=float)
+    stride = max(1, math.ceil(math.sqrt(values.size / MAX_MAP_CELLS)))
+    lat_idx = list(range(0, lats.size, stride))
+    lon_idx = list(range(0, lons.size, stride))
+    dlat = float(np.median(np.abs(np.diff(lats)))) * stride if lats.size > 1 else 0.25
+    dlon = float(np.median(np.abs(np.diff(lons)))) * stride if lons.size > 1 else 0.25
+    mid = math.radians(float(np.mean(lats)))
+    cw = width / max(1, len(lon_idx))
+    ch = cw * dlat / (dlon * max(0.2, math.cos(mid)))
+    ch = min(ch, 560.0 / max(1, len(lat_idx)))
+    finite = values[np.isfinite(values)]
+    vmin = float(finite.min()) if finite.size else 0.0
+    vmax = float(finite.max()) if finite.size else 1.0
+    threshold = wind_threshold() if layer == "trailing_3y_wind_ms" else None
+    if threshold is not None and finite.size:
+        vmin, vmax = min(vmin, threshold - 0.25), max(vmax, threshold + 0.25)
+    span = (vmax - vmin) or 1.0
+    unit, digits, scale = _layer_unit(layer)
+    order = sorted(lat_idx, key=lambda i: -lats[i])  # north at the top
+    cells: list[MapCell] = []
+    for row, i in enumerate(order):
+        for col, j in enumerate(sorted(lon_idx, key=lambda j: lons[j])):
+            v = float(values[i, j])
+            where = f"{_deg(lats[i], 'N', 'S')} {_deg(lons[j], 'E', 'W')}"
+            if not math.isfinite(v):
+                status, color = "nodata", "#bdbdbd"
+                label = f"{where}: {_('no complete data')}"
+            else:
+                color = colour((v - vmin) / span)
+                shown = fmt_num(v * scale, digits) + unit
+                if threshold is None:
+                    status, label = "none", f"{where}: {shown}"
+                elif v >= threshold:
+                    status = "pass"
+                    label = f"{where}: {shown} — {_('meets %(t)s m/s', t=fmt_num(threshold, 1))}"
+                else:
+                    status = "fail"
+                    label = f"{where}: {shown} — {_('below %(t)s m/s', t=fmt_num(threshold, 1))}"
+            cells.append(
+                MapCell(
+                    x=col * cw,
+                    y=row * ch,
+                    w=cw,
+                    h=ch,
+                    lat=float(lats[i]),
+                    lon=float(lons[j]),
+                    color=color,
+                    label=label,
+                    status=status,
+                    href=link(float(lats[i]), float(lons[j])),
+                )
+            )
+    ncols = len(lon_idx)
+    height = ch * len(lat_idx)
+    marker = None
+    if selected is not None:
+        lat, lon = selected
+        lat_top = float(lats[order[0]]) + dlat / 2
+        lon_left = float(lons[min(lon_idx, key=lambda j: lons[j])]) - dlon / 2
+        mx = (lon - lon_left) / dlon * cw
+        my = (lat_top - lat) / dlat * ch
+        if -cw <= mx <= ncols * cw + cw and -ch <= my <= height + ch:
+            marker = {"x": mx, "y": my}
+    legend_stops = [
+        {"offset": k / 10, "color": colour(k / 10)} for k in range(11)
+    ]
+    ticks = charts.nice_ticks(vmin * scale, vmax * scale, 5)
+    ticks = [t for t in ticks if vmin * scale <= t <= vmax * scale]
+    legend_ticks = [
+        {"x": (t / scale - vmin) / span, "label": fmt_num(t, digits)} for t in ticks
+    ]
+    threshold_x = (threshold - vmin) / span if threshold is not None else None
+    return {
+        "width": ncols * cw,
+        "height": height,
+        "cells": cells,
+        "cell_w": cw,
+        "cell_h": ch,
+        "glyphs": cw >= 26 and ch >= 20,
+        "marker": marker,
+        "stops": legend_stops,
+        "ticks": legend_ticks,
+        "unit": unit.strip(),
+        "threshold": threshold,
+        "threshold_x": threshold_x,
+        "stride": stride,
+        "n_cells": int(values.size),
+        "n_pass": sum(c.status == "pass" for c in cells),
+        "n_fail": sum(c.status == "fail" for c in cells),
+    }
+
+
+def _layer_unit(layer: str) -> tuple[str, int, float]:
+    """Unit suffix, decimals and display scale of a layer."""
+    if layer == "trailing_3y_wind_ms":
+        return " m/s", 2, 1.0
+    if layer == "sunshine_hours":
+        return " h", 0, 1.0
+    return " %", 1, 100.0
+
+
+def _deg(value: float, pos: str, neg: str) -> str:
+    return f"{abs(value):.2f}°{pos if value >= 0 else neg}"
+
+
+def layer_names() -> dict[str, str]:
+    """Translated names of the map layers."""
+    return {
+        "trailing_3y_wind_ms": _("Trailing 3-year mean wind speed at hub height"),
+        "sunshine_hours": _("Mean annual sunshine hours"),
+        "iav": _("Inter-annual variability of wind speed"),
+    }
+
+
+# ============================================================================ the form
+
+
+class LocalFloat(FloatField):
+    """A number field whose parse error is in the page's language."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Parse the number (a decimal comma is accepted), or record a translated error."""
+        if not valuelist or str(valuelist[0]).strip() == "":
+            self.data = None
+            return
+        text = str(valuelist[0]).strip().replace(" ", "").replace("\u00a0", "")
+        text = text.replace(",", "") if text.count(".") == 1 or text.count(",") > 1 else text.replace(",", ".")
+        try:
+            self.data = float(text)
+        except ValueError:
+            self.data = None
+            raise ValueError(_("Enter a number.")) from None
+        if not math.isfinite(self.data):
+            self.data = None
+            raise ValueError(_("Enter a finite number."))
+
+
+class LocalInteger(IntegerField):
+    """A whole-number field whose parse error is in the page's language."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Parse a whole number, or record a translated error."""
+        if not valuelist or str(valuelist[0]).strip() == "":
+            self.data = None
+            return
+        try:
+            self.data = int(str(valuelist[0]).strip())
+        except ValueError:
+            self.data = None
+            raise ValueError(_("Enter a whole number.")) from None
+
+
+def _required() -> InputRequired:
+    return InputRequired(message=_l("This field is required."))
+
+
+def _range(lo: float | None, hi: float | None) -> NumberRange:
+    if lo is not None and hi is not None:
+        msg = _l("Enter a value from %(min)s to %(max)s.")
+    elif lo is not None:
+        msg = _l("Enter a value of at least %(min)s.")
+    else:
+        msg = _l("Enter a value of at most %(max)s.")
+    return NumberRange(min=lo, max=hi, message=msg)
+
+
+class _Below:
+    """Validator: strictly below ``limit`` (percentages must stay under 100)."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+
+    def __call__(self, form: Any, field: Field) -> None:
+        if field.data is not None and field.data >= self.limit:
+            raise FormError(_("Enter a value below %(max)s.", max=fmt_num(self.limit, 0)))
+
+
+class _Positive:
+    """Validator: strictly greater than zero."""
+
+    def __call__(self, form: Any, field: Field) -> None:
+        if field.data is not None and field.data <= 0:
+            raise FormError(_("Enter a value greater than zero."))
+
+
+class AssessmentForm(FlaskForm):
+    """The project and loan form; field names follow the assessment request (DESIGN.md)."""
+
+    class Meta:
+        csrf = False  # checked for every POST in _guard
+
+    site_name = StringField(_l("Site name"), validators=[Optional(), Length(max=200)])
+    lat = LocalFloat(_l("Latitude [°N]"), validators=[_required(), _range(-90, 90)])
+    lon = LocalFloat(_l("Longitude [°E]"), validators=[_required(), _range(-180, 180)])
+    technology = RadioField(
+        _l("Technology"),
+        choices=[("wind", _l("Wind")), ("solar", _l("Solar"))],
+        default="wind",
+        validators=[InputRequired(message=_l("Choose wind or solar."))],
+    )
+    capacity_mw = LocalFloat(
+        _l("Capacity [MW]"), validators=[_required(), _Positive(), _range(None, 10_000)]
+    )
+    turbine_type = StringField(_l("Turbine type"), validators=[Optional(), Length(max=100)])
+    power_curve_csv = FileField(_l("or upload a power curve (CSV)"))
+    hub_height_m = LocalFloat(_l("Hub height [m]"), validators=[Optional(), _range(10, 250)])
+    availability_pct = LocalFloat(
+        _l("Availability loss [%]"), validators=[Optional(), _range(0, None), _Below(100)]
+    )
+    wake_pct = LocalFloat(_l("Wake loss [%]"), validators=[Optional(), _range(0, None), _Below(100)])
+    electrical_pct = LocalFloat(
+        _l("Electrical loss [%]"), validators=[Optional(), _range(0, None), _Below(100)]
+    )
+    other_pct = LocalFloat(_l("Other losses [%]"), validators=[Optional(), _range(0, None), _Below(100)])
+    dc_ac_ratio = LocalFloat(_l("DC/AC ratio"), validators=[Optional(), _range(0.5, 2.0)])
+    losses_pct = LocalFloat(
+        _l("System losses [%]"), validators=[Optional(), _range(0, None), _Below(100)]
+    )
+    degradation_pct_per_year = LocalFloat(
+        _l("Degradation [% per year]"), validators=[Optional(), _range(0, None), _Below(10)]
+    )
+    loan_amount = LocalFloat(
+        _l("Loan amount"), validators=[_required(), _Positive(), _range(None, 1e13)]
+    )
+    currency = StringField(
+        _l("Currency"),
+        default="CNY",
+        validators=[
+            _required(),
+            Regexp(r"^[A-Z]{3}$", message=_l("Use a three-letter ISO 4217 code such as CNY.")),
+        ],
+    )
+    tenor_years = LocalInteger(_l("Tenor [years]"), validators=[_required(), _range(1, 30)])
+    interest_rate_pct = LocalFloat(
+        _l("Interest rate [% per year]"), validators=[_required(), _range(0, None), _Below(100)]
+    )
+    repayment = SelectField(
+        _l("Repayment"),
+        choices=[
+            ("annuity", _l("Annuity (level payments)")),
+            ("equal_principal", _l("Equal principal")),
+            ("sculpted", _l("Sculpted to the P50 cash flow")),
+        ],
+        default="annuity",
+    )
+    tariff_per_mwh = LocalFloat(
+        _l("Tariff [currency per MWh]"), validators=[_required(), _range(0, 1e7)]
+    )
+    opex_per_year = LocalFloat(
+        _l("Operating cost [currency per year]"), validators=[_required(), _range(0, 1e12)]
+    )
+    policy = SelectField(_l("Lending product"), choices=[], validate_choice=False, default="")
+
+    def validate_turbine_type(self, field: Field) -> None:
+        """A wind project needs a library turbine with a power curve, or an uploaded curve."""
+        if self.technology.data != "wind":
+            return
+        has_file = bool(getattr(self.power_curve_csv.data, "filename", ""))
+        if not field.data and not has_file:
+            raise FormError(_("Choose a turbine from the list or upload a power curve."))
+        if field.data and has_file:
+            raise FormError(_("Give either a turbine type or a power curve file, not both."))
+        if field.data:
+            from models.turbines import get_turbine
+
+            try:
+                turbine = get_turbine(field.data)
+            except ValueError:
+                raise FormError(
+                    _("Unknown turbine type %(name)s; pick one from the list.", name=field.data)
+                ) from None
+            if turbine.power_curve is None:
+                raise FormError(
+                    _("The library has no power curve for %(name)s; choose another type.", name=field.data)
+                )
+
+    def validate_hub_height_m(self, field: Field) -> None:
+        """Wind projects need a hub height."""
+        if self.technology.data == "wind" and field.data is None:
+            raise FormError(_("Enter the hub height of the turbines."))
+
+    def validate_policy(self, field: Field) -> None:
+        """The product must exist and be for the project's technology."""
+        if not field.data:
+            return
+        policy = _state().policies.get(field.data)
+        if policy is None:
+            raise FormError(_("Unknown lending product."))
+        if policy.technology != self.technology.data:
+            raise FormError(_("This lending product is for another technology."))
+
+
+def parse_power_curve(data: bytes) -> dict[str, list[float]]:
+    """Read an uploaded power curve: two columns, wind speed [m/s] and power [kW].
+
+    A header row is allowed; commas, semicolons or tabs separate the columns.
+
+    Raises
+    ------
+    ValueError
+        With a translated message naming the line at fault.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValueError(_("The file is not UTF-8 text.")) from None
+    try:
+        dialect: Any = csv.Sniffer().sniff(text[:2048], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    speeds: list[float] = []
+    powers: list[float] = []
+    for n, row in enumerate(csv.reader(io.StringIO(text), dialect), start=1):
+        cells = [c.strip() for c in row if c.strip() != ""]
+        if not cells:
+            continue
+        if len(cells) < 2:
+            raise ValueError(_("Line %(n)s: expected two columns, wind speed and power.", n=n))
+        try:
+            ws, pw = float(cells[0]), float(cells[1])
+        except ValueError:
+            if n == 1 and not speeds:
+                continue  # header
+            raise ValueError(_("Line %(n)s: not a number.", n=n)) from None
+        if not (math.isfinite(ws) and math.isfinite(pw)):
+            raise ValueError(_("Line %(n)s: not a number.", n=n))
+        speeds.append(ws)
+        powers.append(pw)
+    if len(speeds) < 2:
+        raise ValueError(_("The power curve needs at least two rows."))
+    if len(speeds) > 500:
+        raise ValueError(_("The power curve has more than 500 rows."))
+    from models.turbines import PowerCurve
+
+    try:
+        PowerCurve.from_points(speeds, powers, None)
+    except ValueError as exc:
+        raise ValueError(_("The power curve is not valid: %(detail)s", detail=str(exc))) from None
+    return {"wind_speed_ms": speeds, "power_kw": powers}
+
+
+def build_request(form: AssessmentForm, curve: Mapping[str, list[float]] | None) -> dict[str, Any]:
+    """The assessment request (DESIGN.md, contract v1) from a validated form."""
+    tech = form.technology.data
+    project: dict[str, Any] = {"technology": tech, "capacity_mw": form.capacity_mw.data}
+    if tech == "wind":
+        if curve is not None:
+            project["power_curve"] = dict(curve)
+        else:
+            from models.turbines import get_turbine
+
+            project["turbine_type"] = get_turbine(str(form.turbine_type.data)).turbine_type
+        project["hub_height_m"] = form.hub_height_m.data
+        losses = {
+            name: getattr(form, name).data
+            for name in ("availability_pct", "wake_pct", "electrical_pct", "other_pct")
+            if getattr(form, name).data is not None
+        }
+        if losses:
+            project["losses"] = losses
+    else:
+        for name in ("dc_ac_ratio", "losses_pct", "degradation_pct_per_year"):
+            if getattr(form, name).data is not None:
+                project[name] = getattr(form, name).data
+    site: dict[str, Any] = {"lat": form.lat.data, "lon": form.lon.data}
+    if form.site_name.data:
+        site["name"] = form.site_name.data.strip()
+    out: dict[str, Any] = {
+        "site": site,
+        "project": project,
+        "finance": {
+            "loan_amount": form.loan_amount.data,
+            "currency": form.currency.data,
+            "tenor_years": form.tenor_years.data,
+            "interest_rate_pct": form.interest_rate_pct.data,
+            "repayment": form.repayment.data,
+            "tariff_per_mwh": form.tariff_per_mwh.data,
+            "opex_per_year": form.opex_per_year.data,
+        },
+    }
+    if form.policy.data:
+        out["policy"] = form.policy.data
+    return out
+
+
+#: Form field that shows an error at each request location (first two path parts).
+_FIELD_OF: dict[tuple[str, ...], str] = {
+    ("site", "lat"): "lat",
+    ("site", "lon"): "lon",
+    ("site", "name"): "site_name",
+    ("site",): "lat",
+    ("project", "power_curve"): "power_curve_csv",
+    ("project", "losses"): "availability_pct",
+    ("project",): "turbine_type",
+    ("policy",): "policy",
+    ("(body)",): "",
+}
+
+
+def _field_for(loc: Sequence[str], form: AssessmentForm) -> str:
+    parts = tuple(p for p in loc if p)
+    for n in (2, 1):
+        if parts[:n] in _FIELD_OF:
+            return _FIELD_OF[parts[:n]]
+    name = parts[-1] if parts else ""
+    if name in ("availability_pct", "wake_pct", "electrical_pct", "other_pct"):
+        return name
+    return name if name in form._fields else ""
+
+
+def _attach(form: AssessmentForm, loc: Sequence[str], message: str) -> str | None:
+    """Put ``message`` next to the field of ``loc``; return it when no field fits."""
+    name = _field_for(loc, form)
+    field = form._fields.get(name) if name else None
+    if field is None:
+        return message
+    field.errors = [*list(field.errors or []), message]
+    return None
+
+
+def _form_defaults(form: AssessmentForm) -> None:
+    """Fill an empty form with a typical wind project (the officer edits it)."""
+    defaults = {
+        "capacity_mw": 49.5,
+        "turbine_type": "E-82/2300",
+        "hub_height_m": 100.0,
+        "loan_amount": 200_000_000.0,
+        "tenor_years": 15,
+        "interest_rate_pct": 4.2,
+        "tariff_per_mwh": 250.0,
+        "opex_per_year": 6_000_000.0,
+    }
+    for name, value in defaults.items():
+        field = form._fields[name]
+        if field.data is None or field.data == "":
+            field.data = value
+
+
+def _policy_choices(form: AssessmentForm) -> None:
+    st = _state()
+    key = "name_zh" if lang() == "zh" else "name_en"
+    choices = [("", _("Default product for the technology"))]
+    for pid, policy in sorted(st.policies.items()):
+        tech = _("Wind") if policy.technology == "wind" else _("Solar")
+        choices.append((pid, f"{getattr(policy, key)} ({tech}, v{policy.version})"))
+    form.policy.choices = choices
+
+
+def _turbine_options() -> list[dict[str, str]]:
+    from models.turbines import list_turbines
+
+    out = []
+    for t in list_turbines(with_curve_only=True):
+        out.append(
+            {
+                "value": t.turbine_type,
+                "label": f"{t.manufacturer} · {fmt_num(t.rated_power_kw, 0)} kW",
+            }
+        )
+    return out
+
+
+def _number_arg(name: str, lo: float, hi: float) -> float | None:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        v = float(raw)
+    except ValueError:
+        return None
+    return v if math.isfinite(v) and lo <= v <= hi else None
+
+
+def _site_page(form: AssessmentForm, status: int = 200, general: Sequence[str] = ()) -> Any:
+    st = _state()
+    layer = request.args.get("layer", "trailing_3y_wind_ms")
+    if layer not in LAYERS:
+        layer = "trailing_3y_wind_ms"
+    has_solar = "sunshine_hours" in st.cube._v
+    if layer == "sunshine_hours" and not has_solar:
+        layer = "trailing_3y_wind_ms"
+    hub = _number_arg("hub_height_m", 10, 250)
+    if hub is None:
+        hub = form.hub_height_m.data if isinstance(form.hub_height_m.data, int | float) else 100.0
+    selected = None
+    if isinstance(form.lat.data, float) and isinstance(form.lon.data, float):
+        selected = (form.lat.data, form.lon.data)
+
+    def link(lat: float, lon: float) -> str:
+        return url_for("web.site", layer=layer, hub_height_m=_short(hub), lat=lat, lon=lon) + "#project"
+
+    grid = build_map(st.cube, layer, float(hub), selected, link)
+    cell_info = None
+    if selected is not None:
+        try:
+            site = st.cube.site(*selected)
+        except Exception:  # noqa: BLE001 - outside the data: shown as a note, not an error page
+            cell_info = {"outside": True}
+        else:
+            cell_info = {
+                "outside": False,
+                "lat": site.cell_lat,
+                "lon": site.cell_lon,
+                "distance_km": site.distance_km,
+            }
+    _policy_choices(form)
+    return (
+        render_template(
+            "site.html",
+            form=form,
+            grid=grid,
+            layer=layer,
+            layers=[(name, layer_names()[name]) for name in LAYERS if name != "sunshine_hours" or has_solar],
+            hub_height_m=hub,
+            cell_info=cell_info,
+            turbines=_turbine_options(),
+            general_errors=list(general),
+            dataset=st.cube.dataset,
+            bounds={
+                "lat": (float(np.min(st.cube.lats)), float(np.max(st.cube.lats))),
+                "lon": (float(np.min(st.cube.lons)), float(np.max(st.cube.lons))),
+            },
+        ),
+        status,
+    )
+
+
+def _short(v: float) -> str:
+    return f"{v:g}"
+
+
+@bp.route("/app/site")
+def site() -> Any:
+    """The map and the project and loan form."""
+    _require_login()
+    form = AssessmentForm(formdata=None)
+    form.lat.data = _number_arg("lat", -90, 90)
+    form.lon.data = _number_arg("lon", -180, 180)
+    hub = _number_arg("hub_height_m", 10, 250)
+    if hub is not None:
+        form.hub_height_m.data = hub
+    _form_defaults(form)
+    return _site_page(form)
+
+
+@bp.route("/app/assess", methods=["POST"])
+def assess() -> Any:
+    """Validate the form, assess through the API view (stored first), show the stored result."""
+    record = _require_login()
+    form = AssessmentForm()
+    _policy_choices(form)
+    ok = form.validate()
+    curve = None
+    upload = form.power_curve_csv.data
+    if form.technology.data == "wind" and getattr(upload, "filename", ""):
+        try:
+            curve = parse_power_curve(upload.read())
+        except ValueError as exc:
+            form.power_curve_csv.errors = [*list(form.power_curve_csv.errors or []), str(exc)]
+            ok = False
+    if not ok:
+        return _site_page(form, 400)
+    raw = build_request(form, curve)
+    from service.api import create_assessment
+    from service.requests import AssessmentRequest
+
+    general: list[str] = []
+    try:
+        parsed = AssessmentRequest.model_validate(raw)
+    except PydanticValidationError as exc:
+        for err in exc.errors(include_url=False):
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            left = _attach(form, [str(p) for p in err["loc"]], msg)
+            if left:
+                general.append(left)
+        return _site_page(form, 400, general)
+    wait = _state().limiter.check(record.id)
+    if wait is not None:
+        return _site_page(form, 429, [_("Too many requests; try again in %(s)s s.", s=wait)])
+    g.raw_body = raw
+    g.api_key = record
+    try:
+        response = create_assessment(body=parsed)
+    except Problem as problem:
+        if problem.status == 422 and problem.errors:
+            for err in problem.errors:
+                loc = str(err.get("field", "")).split(".")
+                text = str(err.get("message", problem.detail))
+                if loc and loc[0] == "site":
+                    text = _("This site is outside the data or lacks usable years: %(d)s", d=text)
+                left = _attach(form, loc, text)
+                if left:
+                    general.append(left)
+        elif problem.status == 503:
+            general.append(_("The assessment could not be recorded, so no decision was given. Try again later."))
+        else:
+            general.append(problem.detail)
+        return _site_page(form, problem.status, general)
+    out = json.loads(response.get_data(as_text=True))
+    return redirect(url_for("web.result", assessment_id=out["id"]), 303)
+
+
+# ============================================================================ results
+
+
+def _load(assessment_id: str) -> AssessmentRecord:
+    """The stored record, if the signed-in officer may see it (own, or an admin key)."""
+    key = _require_login()
+    try:
+        record = _state().store.get_assessment(assessment_id)
+    except StoreUnavailable:
+        abort(503)
+    if record is None or (record.api_key_id != key.id and key.role != "admin"):
+        abort(404)
+    return record
+
+
+_DECISION_TEXT = {
+    "approve": _l("Approve"),
+    "refer": _l("Refer to credit committee"),
+    "decline": _l("Decline"),
+}
+_DECISION_ICON = {"approve": "✔", "refer": "⚠", "decline": "✘"}
+_OUTCOME_TEXT = {"approve": _l("pass"), "refer": _l("refer"), "decline": _l("decline")}
+_GRADE_TEXT = {
+    "Strong": _l("Strong"),
+    "Good": _l("Good"),
+    "Satisfactory": _l("Satisfactory"),
+    "Weak": _l("Weak"),
+}
+_METRIC_TEXT = {
+    "climate.complete_years": _l("Complete climate years"),
+    "climate.cell.distance_km": _l("Distance to the data cell"),
+    "climate.wind.trailing_3y_mean_ms": _l("Mean wind speed, latest 3 complete years"),
+    "climate.wind.trailing_3y_min_ms": _l("Lowest annual wind speed, latest 3 years"),
+    "climate.wind.long_term_mean_ms": _l("Long-term mean wind speed"),
+    "climate.wind.iav": _l("Inter-annual variability of wind speed"),
+    "climate.wind.monthly_cv": _l("Month-to-month variability of wind speed"),
+    "climate.solar.mean_sunshine_hours": _l("Mean annual sunshine hours"),
+    "climate.solar.trailing_3y_min_sunshine_hours": _l("Lowest annual sunshine hours, latest 3 years"),
+    "climate.solar.mean_ghi_kwh_m2": _l("Mean annual global irradiation"),
+    "energy.p50_mwh": _l("P50 annual energy"),
+    "energy.p90_mwh": _l("P90 annual energy (1 year)"),
+    "energy.p99_mwh": _l("P99 annual energy (1 year)"),
+    "energy.p90_10y_mwh": _l("P90 annual energy (10-year average)"),
+    "energy.sigma": _l("Energy uncertainty (1 year)"),
+    "energy.capacity_factor_p50": _l("P50 capacity factor"),
+    "repayment.dscr_p50_min": _l("Minimum DSCR at P50 energy"),
+    "repayment.dscr_p90_min": _l("Minimum DSCR at 10-year P90 energy"),
+    "repayment.dscr_p99_min": _l("Minimum DSCR at 1-year P99 energy"),
+    "repayment.llcr": _l("Loan life coverage ratio"),
+    "repayment.pd_tenor": _l("Probability of default over the tenor"),
+    "repayment.pd_annual": _l("Annual probability of default"),
+    "repayment.expected_loss": _l("Expected loss (1 year)"),
+}
+_PCT_METRICS = frozenset(
+    {
+        "climate.wind.iav",
+        "climate.wind.monthly_cv",
+        "energy.sigma",
+        "energy.capacity_factor_p50",
+        "repayment.pd_tenor",
+        "repayment.pd_annual",
+    }
+)
+_OPERATOR_TEXT = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "="}
+
+
+def format_metric(metric: str, unit: str, value: float | None, currency: str = "") -> str:
+    """A rule value or threshold with its unit, for the page's locale."""
+    if value is None:
+        return _("not available")
+    if metric in _PCT_METRICS:
+        return fmt_pct(value, 2)
+    if metric.startswith("repayment.dscr") or metric == "repayment.llcr":
+        return f"{fmt_num(value, 2)}×"
+    if unit == "count":
+        return fmt_num(value, 0)
+    if unit == "m s-1":
+        return f"{fmt_num(value, 2)} m/s"
+    if unit == "h":
+        return f"{fmt_num(value, 0)} h"
+    if unit == "MWh":
+        return f"{fmt_num(value, 0)} MWh"
+    if unit == "km":
+        return f"{fmt_num(value, 1)} km"
+    if unit == "kWh m-2":
+        return f"{fmt_num(value, 0)} kWh/m²"
+    if unit == "currency":
+        return f"{fmt_num(value, 0)} {currency}".strip()
+    return fmt_num(value, 3)
+
+
+def result_view(record: AssessmentRecord) -> dict[str, Any]:
+    """Everything the result page and the memo show, from the stored response only."""
+    a = record.response
+    req = record.request
+    zh = lang() == "zh"
+    rep = a.get("repayment") or {}
+    energy = a.get("energy") or {}
+    climate = a.get("climate") or {}
+    prov = a.get("provenance") or {}
+    currency = str(rep.get("currency") or req.get("finance", {}).get("currency", ""))
+    reasons = [
+        {
+            "code": r.get("code", ""),
+            "text": (r.get("message_zh") if zh else None) or r.get("message", ""),
+        }
+        for r in a.get("reasons", [])
+    ]
+    rules = []
+    for r in a.get("rules", []):
+        metric = str(r.get("metric", ""))
+        passed = bool(r.get("passed"))
+        outcome = str(r.get("outcome", "approve"))
+        rules.append(
+            {
+                "id": r.get("id"),
+                "label": str(_METRIC_TEXT.get(metric, metric)),
+                "metric": metric,
+                "value": format_metric(metric, str(r.get("unit", "")), r.get("value"), currency),
+                "threshold": f"{_OPERATOR_TEXT.get(str(r.get('operator')), r.get('operator'))} "
+                + format_metric(metric, str(r.get("unit", "")), r.get("threshold"), currency),
+                "passed": passed,
+                "outcome": outcome,
+                "outcome_text": str(_("pass") if passed else _OUTCOME_TEXT.get(outcome, outcome)),
+                "icon": "✔" if passed else ("✘" if outcome == "decline" else "⚠"),
+            }
+        )
+    decision = str(a.get("decision", "refer"))
+    policy = _state().policies.get(str(prov.get("policy_id", "")))
+    policy_name = (
+        (policy.name_zh if zh else policy.name_en) if policy is not None else str(prov.get("policy_id", ""))
+    )
+    tech = str((a.get("project") or {}).get("technology") or record.technology)
+    return {
+        "record": record,
+        "a": a,
+        "req": req,
+        "id": record.id,
+        "site_name": record.site_name or "",
+        "decision": decision,
+        "decision_text": str(_DECISION_TEXT.get(decision, decision)),
+        "decision_icon": _DECISION_ICON.get(decision, "?"),
+        "reasons": reasons,
+        "rules": rules,
+        "currency": currency,
+        "technology": tech,
+        "policy_name": policy_name,
+        "grade": rep.get("grade"),
+        "grade_text": str(_GRADE_TEXT.get(str(rep.get("grade")), rep.get("grade") or "–")),
+        "energy": energy,
+        "repayment": rep,
+        "climate": climate,
+        "provenance": prov,
+        "charts": build_charts(a, record, tech),
+    }
+
+
+def _covenant(a: Mapping[str, Any], metric: str) -> float | None:
+    for r in a.get("rules", []):
+        if r.get("metric") == metric and isinstance(r.get("threshold"), int | float):
+            return float(r["threshold"])
+    return None
+
+
+def _chart_fmt(value: float, digits: int) -> str:
+    return fmt_num(value, digits)
+
+
+def _month_names() -> list[str]:
+    if lang() == "zh":
+        return [f"{m}月" for m in range(1, 13)]
+    return ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def monthly_profile(
+    record: AssessmentRecord, tech: str, hub_height_m: float | None
+) -> tuple[list[float | None], str] | None:
+    """Mean of each calendar month over the complete months of the site's cell.
+
+    The stored assessment object has no monthly figures; they are read from the loaded cube
+    only when it is the very dataset the assessment used (same sha256), so the chart shows
+    the data behind the decision. Returns None otherwise (the page says why).
+    """
+    st = _state()
+    if st.cube.sha256 != record.dataset_sha256:
+        return None
+    try:
+        site = st.cube.site(record.site_lat, record.site_lon)
+    except Exception:  # noqa: BLE001 - no cell: no profile
+        return None
+    months = np.asarray(site.months).astype("datetime64[M]").astype(np.int64) % 12
+    ok = np.asarray(site.monthly_complete, dtype=bool)
+    if tech == "solar" and site.monthly_sunshine_hours is not None:
+        values = np.asarray(site.monthly_sunshine_hours, dtype=float)
+        unit = "h"
+    else:
+        factor = site.height_factor(hub_height_m) if hub_height_m else 1.0
+        values = np.asarray(site.monthly_wind_mean_ms, dtype=float) * factor
+        unit = "m/s"
+    out: list[float | None] = []
+    for m in range(12):
+        sel = ok & (months == m) & np.isfinite(values)
+        out.append(float(values[sel].mean()) if sel.any() else None)
+    return out, unit
+
+
+def build_charts(a: Mapping[str, Any], record: AssessmentRecord, tech: str) -> list[dict[str, Any]]:
+    """The result charts, each ``{key, chart, svg, note}``."""
+    from models.risk import GRADE_PD_UPPER_BOUNDS
+
+    out: list[dict[str, Any]] = []
+    climate = a.get("climate") or {}
+    energy = a.get("energy") or {}
+    rep = a.get("repayment") or {}
+    na = {"na": _("n/a")}
+
+    def add(key: str, chart: charts.Chart | None, note: str = "") -> None:
+        svg = Markup(charts.to_svg(chart, element_id=f"chart-{key}")) if chart else None
+        out.append({"key": key, "chart": chart, "svg": svg, "note": note, "title": chart.title if chart else ""})
+
+    if tech == "wind" and isinstance(climate.get("wind"), Mapping):
+        add(
+            "wind",
+            charts.wind_years_chart(
+                climate,
+                threshold=_covenant(a, TRAILING_METRIC),
+                title=_("Yearly mean wind speed at hub height"),
+                labels={
+                    **na,
+                    "annual": _("Annual mean"),
+                    "below": _("Below threshold"),
+                    "threshold": _("Threshold"),
+                    "trailing": _("Trailing 3-year mean"),
+                },
+                fmt=_chart_fmt,
+            ),
+        )
+    elif isinstance(climate.get("solar"), Mapping):
+        solar = climate["solar"]
+        add(
+            "sunshine",
+            charts.years_chart(
+                solar.get("annual_sunshine_hours") or {},
+                title=_("Yearly sunshine hours"),
+                unit="h",
+                labels={**na, "annual": _("Sunshine hours"), "below": _("Below threshold"), "threshold": _("Threshold")},
+                fmt=_chart_fmt,
+                threshold=_covenant(a, "climate.solar.mean_sunshine_hours"),
+                digits=0,
+            ),
+        )
+    hub = (a.get("project") or {}).get("hub_height_m")
+    profile = monthly_profile(record, tech, float(hub) if isinstance(hub, int | float) else None)
+    if profile is not None:
+        values, unit = profile
+        add(
+            "monthly",
+            charts.monthly_chart(
+                values,
+                title=_("Monthly mean wind speed at hub height") if unit == "m/s" else _("Mean sunshine hours by month"),
+                unit=unit,
+                month_names=_month_names(),
+                labels=na,
+                fmt=_chart_fmt,
+                digits=2 if unit == "m/s" else 0,
+            ),
+        )
+    else:
+        out.append(
+            {
+                "key": "monthly",
+                "chart": None,
+                "svg": None,
+                "title": _("Monthly profile"),
+                "note": _("The monthly profile is not shown: the service now uses another dataset than this assessment did."),
+            }
+        )
+    add(
+        "energy",
+        charts.energy_chart(
+            energy.get("annual_mwh") or {},
+            p50=energy.get("p50_mwh"),
+            p90=energy.get("p90_mwh"),
+            p99=energy.get("p99_mwh"),
+            title=_("Net energy per climate year"),
+            labels={**na, "annual": _("Net energy")},
+            fmt=_chart_fmt,
+        ),
+    )
+    by_year = rep.get("dscr_by_year") or []
+    if by_year:
+        fan = rep.get("dscr_fan_by_year")
+        add(
+            "dscr",
+            charts.dscr_chart(
+                by_year,
+                covenant=_covenant(a, "repayment.dscr_p90_min"),
+                fan=fan if isinstance(fan, list) and fan else None,
+                title=_("Debt service coverage ratio by loan year"),
+                labels={
+                    "p50": _("P50 energy"),
+                    "p90": _("10-year P90 energy"),
+                    "fan": _("Monte Carlo 10–90 %"),
+                    "band": _("Range P99 to P50"),
+                    "covenant": _("Covenant"),
+                },
+                fmt=_chart_fmt,
+            ),
+            "" if fan else _("Shaded: the range between the one-year P99 and P50 cases."),
+        )
+    pd_annual = rep.get("pd_annual")
+    add(
+        "pd",
+        charts.pd_chart(
+            float(pd_annual) if isinstance(pd_annual, int | float) else None,
+            bounds=GRADE_PD_UPPER_BOUNDS,
+            grade_names={k: str(v) for k, v in _GRADE_TEXT.items()},
+            title=_("Annual probability of default and grade"),
+            fmt_pct=fmt_pd,
+        ),
+    )
+    return out
+
+
+@bp.route("/app/assessments/<assessment_id>")
+def result(assessment_id: str) -> Any:
+    """The stored result of one assessment."""
+    record = _load(assessment_id)
+    return render_template("result.html", v=result_view(record))
+
+
+@bp.route("/app/assessments/<assessment_id>/memo")
+def memo(assessment_id: str) -> Any:
+    """The credit memo, ready to print on A4."""
+    record = _load(assessment_id)
+    return render_template("memo.html", v=result_view(record), now=datetime.now(UTC))
+
+
+@bp.route("/app/assessments/<assessment_id>/memo.pdf")
+def memo_pdf(assessment_id: str) -> Response:
+    """The credit memo as a PDF with the same content and charts."""
+    from service.memo import render_pdf
+
+    record = _load(assessment_id)
+    view = result_view(record)
+    pdf = render_pdf(view, lang=lang(), labels=memo_labels(), fmt=fmt_num)
+    name = f"credit-memo-{record.id[:12]}.pdf"
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def memo_labels() -> dict[str, str]:
+    """Translated headings and words of the PDF memo."""
+    return {
+        "title": _("Credit memo"),
+        "decision": _("Decision"),
+        "reasons": _("Reasons"),
+        "no_reasons": _("Every rule of the lending product is met."),
+        "rules": _("Rules of the lending product"),
+        "rule": _("Rule"),
+        "value": _("Value"),
+        "threshold": _("Threshold"),
+        "result": _("Result"),
+        "site": _("Site"),
+        "project": _("Project"),
+        "loan": _("Loan"),
+        "figures": _("Key figures"),
+        "charts": _("Charts"),
+        "provenance": _("Provenance"),
+        "assessment_id": _("Assessment id"),
+        "dataset": _("Dataset"),
+        "policy": _("Lending product"),
+        "models": _("Model versions"),
+        "code": _("Code version"),
+        "seed": _("Monte Carlo seed"),
+        "created": _("Assessed at"),
+        "synthetic": _("Synthetic demonstration data"),
+        "printed": _("Printed"),
+        "page": _("Page"),
+        "capacity": _("Capacity"),
+        "technology": _("Technology"),
+        "turbine": _("Turbine"),
+        "hub_height": _("Hub height"),
+        "amount": _("Loan amount"),
+        "tenor": _("Tenor"),
+        "rate": _("Interest rate"),
+        "repayment": _("Repayment"),
+        "tariff": _("Tariff"),
+        "opex": _("Operating cost"),
+        "years": _("years"),
+        "p50": _("P50 annual energy"),
+        "p90": _("P90 annual energy (10-year average)"),
+        "dscr_p50": _("Minimum DSCR at P50 energy"),
+        "dscr_p90": _("Minimum DSCR at 10-year P90 energy"),
+        "llcr": _("Loan life coverage ratio"),
+        "pd": _("Annual probability of default"),
+        "grade": _("Grade"),
+        "el": _("Expected loss (1 year)"),
+        "cell": _("Data cell"),
+        "wind": _("Wind"),
+        "solar": _("Solar"),
+        "generated_by": _("Generated by Climate Loan Risk"),
+    }
+
+
+# ============================================================================ history
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    """Filters of the history page, parsed from the query string."""
+
+    decision: str | None
+    technology: str | None
+    text: str
+    date_from: date | None
+    date_to: date | None
+    page: int
+
+
+def _history_filter() -> HistoryFilter:
+    args = request.args
+    decision = args.get("decision") or None
+    technology = args.get("technology") or None
+
+    def day(name: str) -> date | None:
+        try:
+            return date.fromisoformat(args.get(name, ""))
+        except ValueError:
+            return None
+
+    try:
+        page = max(1, int(args.get("page", "1")))
+    except ValueError:
+        page = 1
+    return HistoryFilter(
+        decision=decision if decision in ("approve", "refer", "decline") else None,
+        technology=technology if technology in ("wind", "solar") else None,
+        text=args.get("q", "").strip()[:100],
+        date_from=day("from"),
+        date_to=day("to"),
+        page=page,
+    )
+
+
+def query_history(
+    store: Any, key: ApiKeyRecord, f: HistoryFilter
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of the officer's own assessments (an admin sees all), newest first, and the count.
+
+    Reads only the listing columns of the audit table; a row opens the stored response.
+
+    Raises
+    ------
+    StoreUnavailable
+        The database cannot be read.
+    """
+    t = assessments
+    conds: list[Any] = []
+    if key.role != "admin":
+        conds.append(t.c.api_key_id == key.id)
+    if f.decision:
+        conds.append(t.c.decision == f.decision)
+    if f.technology:
+        conds.append(t.c.technology == f.technology)
+    if f.text:
+        like = "%" + f.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conds.append(sa.or_(t.c.site_name.ilike(like, escape="\\"), t.c.id.ilike(like, escape="\\")))
+    naive = store.dialect == "sqlite"
+
+    def bound(d: date) -> datetime:
+        dt = datetime(d.year, d.month, d.day, tzinfo=UTC)
+        return dt.replace(tzinfo=None) if naive else dt
+
+    if f.date_from:
+        conds.append(t.c.created_at >= bound(f.date_from))
+    if f.date_to:
+        conds.append(t.c.created_at < bound(f.date_to + timedelta(days=1)))
+    where = sa.and_(sa.true(), *conds)
+    cols = [
+        t.c.id,
+        t.c.created_at,
+        t.c.decision,
+        t.c.technology,
+        t.c.site_lat,
+        t.c.site_lon,
+        t.c.site_name,
+        t.c.policy_id,
+        t.c.policy_version,
+    ]
+    query = (
+        sa.select(*cols)
+        .where(where)
+        .order_by(t.c.created_at.desc(), t.c.id.desc())
+        .limit(HISTORY_PAGE)
+        .offset((f.page - 1) * HISTORY_PAGE)
+    )
+    try:
+        with store.engine.connect() as conn:
+            total = int(conn.execute(sa.select(sa.func.count()).select_from(t).where(where)).scalar_one())
+            rows = [dict(r._mapping) for r in conn.execute(query)]
+    except SQLAlchemyError as exc:
+        raise StoreUnavailable(f"audit database error: {exc.__class__.__name__}") from exc
+    for r in rows:
+        created = r["created_at"]
+        r["created_at"] = created.replace(tzinfo=UTC) if created.tzinfo is None else created
+    return rows, total
+
+
+@bp.route("/app/history")
+def history() -> Any:
+    """The officer's past assessments; each opens its stored result."""
+    key = _require_login()
+    f = _history_filter()
+    try:
+        rows, total = query_history(_state().store, key, f)
+    except StoreUnavailable:
+        abort(503)
+    pages = max(1, math.ceil(total / HISTORY_PAGE))
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template(
+        "history.html",
+        rows=rows,
+        total=total,
+        f=f,
+        page=f.page,
+        pages=pages,
+        prev_url=url_for("web.history", **args, page=f.page - 1) if f.page > 1 else None,
+        next_url=url_for("web.history", **args, page=f.page + 1) if f.page < pages else None,
+        decision_text={k: str(v) for k, v in _DECISION_TEXT.items()},
+        decision_icon=_DECISION_ICON,
+    )
+
+
+# ============================================================================ errors
+
+
+def _error_page(status: int, message: str) -> tuple[str, int]:
+    return render_template("error.html", status=status, message=message), status
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_error(exc: CSRFError) -> tuple[str, int]:
+    return _error_page(
+        400,
+        _("The form has expired or did not come from this site. Go back, reload the page and send it again."),
+    )
+
+
+@bp.errorhandler(StoreUnavailable)
+def _store_error(exc: StoreUnavailable) -> tuple[str, int]:
+    return _error_page(503, _("The audit database is not available; try again later."))
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Any:
+    if exc.response is not None:  # abort(redirect) of the login check
+        return exc.response
+    status = exc.code or 500
+    messages = {
+        400: _("The request could not be understood."),
+        403: _("You may not open this page."),
+        404: _("There is no such page or assessment, or it belongs to another officer."),
+        405: _("This page cannot be opened that way."),
+        413: _("The upload is larger than this server accepts."),
+        503: _("The audit database is not available; try again later."),
+    }
+    return _error_page(status, messages.get(status, _("Something went wrong.")))
