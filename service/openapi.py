@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -305,6 +306,14 @@ def _type_text(schema: Mapping[str, Any]) -> str:
     return text
 
 
+_CODE_RE = re.compile(r"`([^`]+)`")
+
+
+def _md(text: str) -> str:
+    """Escape ``text`` for HTML, turning `backticked` spans into <code>."""
+    return _CODE_RE.sub(r"<code>\1</code>", html.escape(text))
+
+
 def render_docs(document: Mapping[str, Any]) -> str:
     """Render the OpenAPI document as a self-contained HTML page (no scripts, no CDN)."""
     e = html.escape
@@ -327,10 +336,10 @@ def render_docs(document: Mapping[str, Any]) -> str:
             access = f"<span class=role>{e(role)}</span>" if role else "public"
             parts.append(
                 f"<h3 id={anchor}><span class='m {e(method)}'>{e(method.upper())}</span>"
-                f"<code>{e(path)}</code></h3><p>{e(op['summary'])} — {access}</p>"
+                f"<code>{e(path)}</code></h3><p>{_md(op['summary'])} — {access}</p>"
             )
             if op.get("description"):
-                parts.append(f"<p>{e(op['description'])}</p>")
+                parts.append(f"<p>{_md(op['description'])}</p>")
             params = op.get("parameters", [])
             if params:
                 parts.append(
@@ -341,7 +350,7 @@ def render_docs(document: Mapping[str, Any]) -> str:
                     parts.append(
                         f"<tr><td><code>{e(p['name'])}</code>{req}</td><td>{e(p['in'])}</td>"
                         f"<td>{_type_text(p['schema'])}</td>"
-                        f"<td>{e(p.get('description', ''))}</td></tr>"
+                        f"<td>{_md(p.get('description', ''))}</td></tr>"
                     )
                 parts.append("</table>")
             body = op.get("requestBody")
@@ -355,7 +364,7 @@ def render_docs(document: Mapping[str, Any]) -> str:
                     f"{e(mt)}: {_type_text(c['schema'])}" for mt, c in content.items()
                 )
                 parts.append(
-                    f"<tr><td>{e(status)}</td><td>{e(resp['description'])}</td><td>{body_text}</td></tr>"
+                    f"<tr><td>{e(status)}</td><td>{_md(resp['description'])}</td><td>{body_text}</td></tr>"
                 )
             parts.append("</table>")
     parts.append(
@@ -372,7 +381,7 @@ def render_docs(document: Mapping[str, Any]) -> str:
     for name, schema in document["components"]["schemas"].items():
         parts.append(f"<h3 id=schema-{e(name)}>{e(name)}</h3>")
         if schema.get("description"):
-            parts.append(f"<p>{e(str(schema['description']))}</p>")
+            parts.append(f"<p>{_md(str(schema['description']))}</p>")
         props = schema.get("properties")
         if props:
             required = set(schema.get("required", []))
@@ -381,7 +390,7 @@ def render_docs(document: Mapping[str, Any]) -> str:
                 req = " (required)" if pname in required else ""
                 parts.append(
                     f"<tr><td><code>{e(pname)}</code>{req}</td><td>{_type_text(pschema)}</td>"
-                    f"<td>{e(str(pschema.get('description', '')))}</td></tr>"
+                    f"<td>{_md(str(pschema.get('description', '')))}</td></tr>"
                 )
             parts.append("</table>")
         elif "enum" in schema:
