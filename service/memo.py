@@ -359,7 +359,7 @@ def render_pdf(
         canv.setFont(fonts.regular, 7.5)
         canv.setFillColor(colors.HexColor("#666666"))
         canv.drawString(15 * mm, 10 * mm, _clean(f"{L['generated_by']} · {view.get('id')}", fonts))
-        canv.drawRightString(195 * mm, 10 * mm, f"{L['page']} {doc.page}")
+        canv.drawRightString(195 * mm, 10 * mm, L["page"].replace("{n}", str(doc.page)))
         canv.restoreState()
 
     buf = io.BytesIO()

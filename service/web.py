@@ -2,8 +2,9 @@
 
 Server-rendered Jinja templates (``service/templates``), styles and a small script of our own
 in ``service/static`` (no CDN, no network at run time), charts drawn on the server as SVG by
-:mod:`service.charts`, messages in Flask-Babel catalogues (``service/translations``, zh_CN and
-en, compiled ``.mo`` files shipped with the package).
+:mod:`service.charts`, messages in Flask-Babel catalogues (``service/translations``; the
+page's ``zh_CN`` is catalogue ``zh_Hans_CN``, the name Babel gives that locale; compiled ``.mo``
+files are shipped with the package so that a plain ``pip install`` has working translations).
 
 Pages (blueprint ``web``):
 
@@ -224,7 +225,7 @@ def _template_globals() -> dict[str, Any]:
         "fmt_pct": fmt_pct,
         "fmt_time": fmt_time,
         "languages": LANGUAGES,
-        "current_locale": str(get_locale()),
+        "current_locale": "zh_CN" if lang() == "zh" else "en",
         "html_lang": "zh-CN" if lang() == "zh" else "en",
         "officer": g.get("web_key"),
     }
@@ -437,7 +438,8 @@ def build_map(
             where = f"{_deg(lats[i], 'N', 'S')} {_deg(lons[j], 'E', 'W')}"
             if not math.isfinite(v):
                 status, color = "nodata", "#bdbdbd"
-                label = f"{where}: {_('no complete data')}"
+                nodata = _("no complete data")
+                label = f"{where}: {nodata}"
             else:
                 color = colour((v - vmin) / span)
                 shown = fmt_num(v * scale, digits) + unit
@@ -445,10 +447,12 @@ def build_map(
                     status, label = "none", f"{where}: {shown}"
                 elif v >= threshold:
                     status = "pass"
-                    label = f"{where}: {shown} — {_('meets %(t)s m/s', t=fmt_num(threshold, 1))}"
+                    verdict = _("meets %(t)s m/s", t=fmt_num(threshold, 1))
+                    label = f"{where}: {shown} — {verdict}"
                 else:
                     status = "fail"
-                    label = f"{where}: {shown} — {_('below %(t)s m/s', t=fmt_num(threshold, 1))}"
+                    verdict = _("below %(t)s m/s", t=fmt_num(threshold, 1))
+                    label = f"{where}: {shown} — {verdict}"
             cells.append(
                 MapCell(
                     x=col * cw,
@@ -530,6 +534,13 @@ def layer_names() -> dict[str, str]:
 
 class LocalFloat(FloatField):
     """A number field whose parse error is in the page's language."""
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return str(self.raw_data[0])
+        if isinstance(self.data, float) and self.data.is_integer() and abs(self.data) < 1e15:
+            return str(int(self.data))
+        return "" if self.data is None else str(self.data)
 
     def process_formdata(self, valuelist: list[Any]) -> None:
         """Parse the number (a decimal comma is accepted), or record a translated error."""
@@ -1394,7 +1405,7 @@ def memo_labels() -> dict[str, str]:
         "created": _("Assessed at"),
         "synthetic": _("Synthetic demonstration data"),
         "printed": _("Printed"),
-        "page": _("Page"),
+        "page": _("Page %(n)s", n="{n}"),
         "capacity": _("Capacity"),
         "technology": _("Technology"),
         "turbine": _("Turbine"),
