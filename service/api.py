@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
 import secrets
 import threading
@@ -37,6 +38,8 @@ from service.store import AssessmentRecord, AuditStore, StoreUnavailable, utcnow
 API_PREFIX = "/api/v1"
 #: Key of the per-app state in ``app.extensions``.
 EXTENSION = "climate_loan"
+
+_log = logging.getLogger("climate_loan.api")
 
 bp = Blueprint("api", __name__, url_prefix=API_PREFIX)
 root = Blueprint("root", __name__)
@@ -209,11 +212,13 @@ def endpoint(
     prefix: str = API_PREFIX,
     media_type: str = "application/json",
     document: bool = True,
+    body_required: bool = True,
 ) -> Callable[[F], F]:
     """Declare a view: register the route, validate its input, and document it.
 
     The wrapped view receives ``query=`` and ``body=`` (validated pydantic instances) when
-    ``query`` or ``body`` models are given, plus the path parameters.
+    ``query`` or ``body`` models are given, plus the path parameters. With
+    ``body_required=False`` an empty body counts as ``{}``.
     """
 
     def decorate(view: F) -> F:
@@ -234,6 +239,7 @@ def endpoint(
                     path_params=path_params or {},
                     media_type=media_type,
                     extra_errors=extra_errors,
+                    body_required=body_required,
                 )
             )
 
@@ -247,7 +253,7 @@ def endpoint(
                 except ValidationError as exc:
                     raise validation_problem(exc) from None
             if body is not None:
-                raw = _json_body()
+                raw = {} if not body_required and not request.get_data(cache=True) else _json_body()
                 g.raw_body = raw
                 try:
                     kwargs["body"] = body.model_validate(raw)
@@ -440,7 +446,9 @@ def create_assessment(body: AssessmentRequest) -> Response:
     try:
         st.store.add_assessment(record)
     except StoreUnavailable as exc:
-        current_app.logger.error("assessment not stored: %s", exc)
+        _log.error(
+            "assessment %s not stored: %s", record.id, exc, extra={"assessment_id": record.id}
+        )
         raise Problem(
             503,
             f"the assessment could not be recorded ({exc}); no decision was given, retry later",
@@ -620,7 +628,7 @@ def _change_status(card_id: str, action: str, note: str) -> Response:
         card = getattr(registry, action)(card_id, by=by, note=note)
     except RegistryError as exc:
         raise _registry_problem(exc) from None
-    current_app.logger.info("model %s: %s by %s", action, card_id, g.api_key.id)
+    _log.info("model %s: %s by key %s", action, card_id, g.api_key.id)
     return json_response(card.summary())
 
 
@@ -631,6 +639,7 @@ def _change_status(card_id: str, action: str, note: str) -> Response:
     tag="models",
     role="modeller",
     body=schemas.ModelStatusChange,
+    body_required=False,
     path_params={"card_id": "Card id, e.g. `scorecard-v3`"},
     responses={200: (schemas.ModelCardOut, "The promoted card")},
     extra_errors=(409,),
@@ -647,6 +656,7 @@ def promote_model(card_id: str, body: schemas.ModelStatusChange) -> Response:
     tag="models",
     role="modeller",
     body=schemas.ModelStatusChange,
+    body_required=False,
     path_params={"card_id": "Card id, e.g. `scorecard-v3`"},
     responses={200: (schemas.ModelCardOut, "The retired card")},
     extra_errors=(409,),

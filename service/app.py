@@ -40,6 +40,20 @@ LOGGER_NAME = "climate_loan"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
+#: ``extra`` fields a log call may pass that appear in the JSON line.
+_EXTRA_FIELDS = (
+    "method",
+    "path",
+    "status",
+    "duration_ms",
+    "api_key_id",
+    "remote_addr",
+    "cube",
+    "database",
+    "assessment_id",
+)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per log line, with the request id when there is one."""
 
@@ -56,7 +70,7 @@ class JsonFormatter(logging.Formatter):
             request_id = g.get("request_id")
         if request_id:
             entry["request_id"] = request_id
-        for key in ("method", "path", "status", "duration_ms", "api_key_id", "remote_addr"):
+        for key in _EXTRA_FIELDS:
             value = getattr(record, key, None)
             if value is not None:
                 entry[key] = value
@@ -156,7 +170,7 @@ def create_app(config: ServiceConfig | Mapping[str, Any] | None = None) -> Flask
     _install_request_log(app, logger)
     logger.info(
         "service ready",
-        extra={"path": str(cfg.cube_path), "status": store.status()["status"]},
+        extra={"cube": cube.dataset.id, "database": store.status()["status"]},
     )
     return app
 

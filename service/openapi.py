@@ -76,6 +76,10 @@ class Operation:
         Path parameter name to description.
     media_type : str
         Media type of the success response.
+    extra_errors : tuple of int
+        Error statuses beyond those implied by the other attributes.
+    body_required : bool
+        Whether the JSON body must be present (an empty body means ``{}`` otherwise).
     """
 
     method: str
@@ -91,6 +95,7 @@ class Operation:
     path_params: Mapping[str, str] = field(default_factory=dict)
     media_type: str = "application/json"
     extra_errors: tuple[int, ...] = ()
+    body_required: bool = True
 
     def error_statuses(self) -> list[int]:
         """Every error status this operation can return."""
@@ -164,7 +169,7 @@ def build_document(
             item["parameters"] = params
         if op.body is not None:
             item["requestBody"] = {
-                "required": True,
+                "required": op.body_required,
                 "content": {"application/json": {"schema": ref(op.body, "validation")}},
             }
         responses: dict[str, Any] = {}

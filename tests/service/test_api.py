@@ -334,3 +334,29 @@ def test_models_list_and_status_changes(client: Any, app: Any, officer: dict[str
     assert_problem(
         post_json(client, f"{V1}/models/scorecard-v9/promote", {"by": "me"}, modeller), 422, "by"
     )
+    # The note is optional: an empty body is accepted (and the unknown card is then a 404).
+    assert_problem(client.post(f"{V1}/models/scorecard-v9/promote", headers=modeller), 404)
+
+
+def test_modeller_promotes_a_saved_candidate(client: Any, app: Any) -> None:
+    from dataclasses import replace
+
+    from models.registry import Registry
+
+    folder = app.extensions["climate_loan"].config.models_dir
+    registry = Registry(folder)
+    shipped = registry.production("scorecard")
+    assert shipped is not None
+    candidate = registry.save(replace(shipped, version=None, status="candidate", history=[]))
+    modeller = {"X-API-Key": new_key(app, "modeller", "Mo Modeller")}
+    r = post_json(client, f"{V1}/models/{candidate.id}/promote", {"note": "validated"}, modeller)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    promoted = schemas.ModelCardOut.model_validate(r.get_json())
+    assert promoted.id == candidate.id and promoted.status == "production"
+    card = Registry(folder).show(candidate.id)
+    assert card.history[-1]["note"] == "validated" and "Mo Modeller" in card.history[-1]["by"]
+    rows = client.get(f"{V1}/models", headers=modeller).get_json()["items"]
+    assert [row["id"] for row in rows if row["in_use"] and row["kind"] == "scorecard"] == [
+        candidate.id
+    ]
+    assert_problem(post_json(client, f"{V1}/models/{candidate.id}/promote", {}, modeller), 409)
