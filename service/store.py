@@ -205,13 +205,20 @@ class AuditStore:
 
     def revision(self) -> str | None:
         """Return the current Alembic revision of the database, None when not migrated."""
+        query = sa.text("SELECT version_num FROM alembic_version")
         try:
             with self.engine.connect() as conn:
-                if not sa.inspect(conn).has_table("alembic_version"):
-                    return None
-                value = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(_describe(exc)) from exc
+                value = conn.execute(query).scalar()
+        except SQLAlchemyError as first:
+            # One query in the usual case; only a failure asks whether the table exists at all.
+            try:
+                with self.engine.connect() as conn:
+                    exists = sa.inspect(conn).has_table("alembic_version")
+            except SQLAlchemyError as exc:
+                raise StoreUnavailable(_describe(exc)) from exc
+            if exists:
+                raise StoreUnavailable(_describe(first)) from first
+            return None
         return None if value is None else str(value)
 
     def status(self) -> dict[str, Any]:

@@ -229,3 +229,14 @@ def test_any_record_round_trips(
     s.dispose()
     assert got == rec
     assert got is not None and json.loads(got.response_json) == {"payload": payload}
+
+
+def test_unmigrated_database_is_reported(db_url: str) -> None:
+    s = AuditStore(db_url, timeout_s=2.0)
+    assert s.revision() is None
+    status = s.status()
+    assert status["status"] == "unavailable" and "run migrations" in status["detail"]
+    with pytest.raises(StoreUnavailable):
+        s.get_key("0123456789abcdef")
+    assert s.migrate() == SCHEMA_REVISION and s.status()["status"] == "ok"
+    s.dispose()
