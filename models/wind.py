@@ -508,6 +508,21 @@ def mean_power_in_bins(
     return np.asarray(mean[0] if scalar else mean, dtype=float)
 
 
+def _calendar_hours(starts: NDArray[np.datetime64], step: np.timedelta64) -> NDArray[np.float64]:
+    """Hours in each calendar period (year or month) starting at ``starts``."""
+    ends = (starts + step).astype("datetime64[h]")
+    return np.asarray((ends - starts.astype("datetime64[h]")).astype(float), dtype=float)
+
+
+def _gap_scale(
+    hist: NDArray[np.float64], calendar_hours: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Factor from the energy of a period's valid hours to the energy of the whole period."""
+    valid = np.asarray(hist, dtype=float).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(valid > 0, calendar_hours / valid, np.nan)
+
+
 def wind_energy(
     site: SiteClimate, project: WindProject, density_correction: bool = True
 ) -> WindEnergy:
@@ -545,6 +560,10 @@ def wind_energy(
     within 0.5 % of the hour-by-hour energy with the same curve for bins of 1 m/s or finer.
     Within a period the density is its mean; the hour-to-hour spread of density is not
     resolved (compare windpowerlib's hourly ModelChain in the tests).
+
+    A period with missing hours (coverage below 1, still above the completeness rule) is
+    scaled by calendar hours / valid hours: the missing hours are taken to follow the wind
+    distribution of the valid ones, rather than to produce nothing. The notes say so.
     """
     curve = project.power_curve
     tc = project.turbines
@@ -584,8 +603,24 @@ def wind_energy(
         gross = (power * hist).sum(axis=1) * tc.count / 1000.0
         return np.asarray(gross, dtype=float), np.asarray(rho_hub, dtype=float)
 
+    year_starts = np.asarray(site.years, dtype=np.int64).astype(str).astype("datetime64[Y]")
+    year_hours = _calendar_hours(year_starts, np.timedelta64(1, "Y"))
+    month_hours = _calendar_hours(site.months.astype("datetime64[M]"), np.timedelta64(1, "M"))
     gross, rho_year = energy(site.wind_hist_hours, site.air_density_kg_m3)
+    gross = gross * _gap_scale(site.wind_hist_hours, year_hours)
     monthly_gross, _ = energy(site.monthly_wind_hist_hours, site.monthly_air_density_kg_m3)
+    monthly_gross = monthly_gross * _gap_scale(site.monthly_wind_hist_hours, month_hours)
+    gappy = site.years[site.complete & (site.coverage < 1.0)]
+    if gappy.size:
+        notes.append(
+            "energy of complete years with gaps ("
+            + ", ".join(
+                f"{int(y)}: {c:.1%}"
+                for y, c in zip(site.years, site.coverage, strict=True)
+                if y in gappy
+            )
+            + " coverage) scaled to the whole year, missing hours taken to follow the valid ones"
+        )
     if density_correction:
         missing = site.years[site.complete & ~np.isfinite(site.air_density_kg_m3)]
         if missing.size:
@@ -599,9 +634,8 @@ def wind_energy(
             notes.append(f"power curve corrected to each period's mean air density at {hub:g} m")
     else:
         notes.append("power curve used at standard air density 1.225 kg/m3 (no correction)")
-    hours = np.asarray(site.wind_hist_hours, dtype=float).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        cf = gross * loss_factor / (tc.installed_capacity_mw * hours)
+        cf = gross * loss_factor / (tc.installed_capacity_mw * year_hours)
     return WindEnergy(
         years=np.asarray(site.years),
         complete=np.asarray(site.complete),

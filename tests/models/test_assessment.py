@@ -8,6 +8,7 @@ DSCR = CFADS / debt service, LLCR = NPV(CFADS) / D) rather than by calling the m
 
 from __future__ import annotations
 
+import calendar
 import json
 import math
 from dataclasses import replace
@@ -57,7 +58,13 @@ def make_site(
     scales = np.asarray(scales_ms, dtype=float)
     years = np.arange(first_year, first_year + scales.size, dtype=np.int64)
     cov = np.ones(years.size) if coverage is None else np.asarray(coverage, dtype=float)
-    hist = np.array([8760.0 * np.diff(weibull_min.cdf(EDGES, shape_k, scale=c)) for c in scales])
+    hours = np.array([8784.0 if calendar.isleap(int(y)) else 8760.0 for y in years])
+    hist = np.array(
+        [
+            h * np.diff(weibull_min.cdf(EDGES, shape_k, scale=c))
+            for h, c in zip(hours, scales, strict=True)
+        ]
+    )
     hist *= cov[:, None]
     centres = 0.5 * (EDGES[1:] + EDGES[:-1])
     means = (
@@ -162,7 +169,8 @@ def independent_energy_mwh(
     power = np.interp(grid, v, p, left=0.0, right=0.0)
     power[grid > v[-1]] = 0.0
     mean_kw = power.mean(axis=1)
-    return np.asarray((site.wind_hist_hours * mean_kw).sum(axis=1) * n_turbines * loss_factor / 1e3)
+    valid = (site.wind_hist_hours * mean_kw).sum(axis=1) * n_turbines * loss_factor / 1e3
+    return np.asarray(valid / site.coverage)  # gaps scaled to the calendar year
 
 
 # ------------------------------------------------------------------- figures vs references
