@@ -294,11 +294,12 @@ def _reduce_task(
     ref = ctx.reference_height_m
     out: dict[str, NDArray[np.float64]] = {}
     ws_all = inst["wind_speed"]
-    ws = _cells(_at_reference_height(ws_all, ctx))
+    ws_ref = _at_reference_height(ws_all, ctx).transpose("time", "lat", "lon")
+    ws = _cells(ws_ref)
     valid = np.isfinite(ws)
     out["n_hours"] = valid.sum(axis=0).astype(np.float64)
     out["ws_sum"] = np.where(valid, ws, 0.0).sum(axis=0)
-    out["hist"] = _histogram(ws, ctx.edges)
+    out["hist"] = np.asarray(wind.wind_histogram(ws_ref, ctx.edges).values, dtype=np.float64)
     if ctx.shear_heights is not None:
         lo, hi = ctx.shear_heights
         lo_v, hi_v = _cells(ws_all.sel(height=lo)), _cells(ws_all.sel(height=hi))
@@ -383,21 +384,6 @@ def _reduce_solar(flux: xr.Dataset) -> dict[str, NDArray[np.float64]]:
     p = _cells(pv)
     out["pv_sum"] = np.where(np.isfinite(p), p, 0.0).sum(axis=0)
     return out
-
-
-def _histogram(ws: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Hours per bin per cell, shape (lat, lon, bin).
-
-    Speeds above the top edge count in the last bin.
-    """
-    nt, ny, nx = ws.shape
-    nb = edges.size - 1
-    flat = ws.reshape(nt, ny * nx)
-    valid = np.isfinite(flat)
-    idx = np.clip(np.searchsorted(edges, np.where(valid, flat, 0.0), side="right") - 1, 0, nb - 1)
-    keys = idx + nb * np.arange(ny * nx)[None, :]
-    counts = np.bincount(keys[valid], minlength=ny * nx * nb).astype(np.float64)
-    return counts.reshape(ny, nx, nb)
 
 
 def _assemble(
