@@ -27,6 +27,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_cube
 	$(BIN)/python -m benchmarks.bench_site
+	$(BIN)/python -m benchmarks.bench_risk
+	$(BIN)/python -m benchmarks.bench_assess
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
