@@ -73,16 +73,9 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
-from wtforms import (
-    Field,
-    FloatField,
-    IntegerField,
-    RadioField,
-    SelectField,
-    StringField,
-)
+from wtforms import Field, FloatField, IntegerField, StringField
 from wtforms import ValidationError as FormError
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import InputRequired, Length, Optional, Regexp
 
 from service import auth, charts
 from service.problems import Problem
@@ -121,9 +114,9 @@ def register(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(_TRANSLATIONS))
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=8))
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=8)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
     Babel(app, locale_selector=select_locale)
     app.register_blueprint(bp)
@@ -238,7 +231,10 @@ def _template_globals() -> dict[str, Any]:
 def _guard() -> BaseResponse | None:
     """Check the CSRF token of every POST; load the signed-in key (None if signed out)."""
     if request.method == "POST":
-        validate_csrf(request.form.get("csrf_token"))  # raises CSRFError -> 400 page
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except FormError as exc:
+            raise CSRFError(str(exc)) from None
     g.web_key = None
     key_id = session.get("key_id")
     if key_id:
@@ -578,14 +574,29 @@ def _required() -> InputRequired:
     return InputRequired(message=_l("This field is required."))
 
 
-def _range(lo: float | None, hi: float | None) -> NumberRange:
-    if lo is not None and hi is not None:
-        msg = _l("Enter a value from %(min)s to %(max)s.")
-    elif lo is not None:
-        msg = _l("Enter a value of at least %(min)s.")
-    else:
-        msg = _l("Enter a value of at most %(max)s.")
-    return NumberRange(min=lo, max=hi, message=msg)
+class _Range:
+    """Validator: ``lo <= value <= hi``; an empty or unparsable field is left to others."""
+
+    def __init__(self, lo: float | None, hi: float | None) -> None:
+        self.lo, self.hi = lo, hi
+
+    def __call__(self, form: Any, field: Field) -> None:
+        v = field.data
+        if v is None or field.process_errors:
+            return
+        if (self.lo is None or v >= self.lo) and (self.hi is None or v <= self.hi):
+            return
+        lo = fmt_num(self.lo, 0 if self.lo is None or float(self.lo).is_integer() else 2)
+        hi = fmt_num(self.hi, 0 if self.hi is None or float(self.hi).is_integer() else 2)
+        if self.lo is not None and self.hi is not None:
+            raise FormError(_("Enter a value from %(min)s to %(max)s.", min=lo, max=hi))
+        if self.lo is not None:
+            raise FormError(_("Enter a value of at least %(min)s.", min=lo))
+        raise FormError(_("Enter a value of at most %(max)s.", max=hi))
+
+
+def _range(lo: float | None, hi: float | None) -> _Range:
+    return _Range(lo, hi)
 
 
 class _Below:
@@ -607,6 +618,24 @@ class _Positive:
             raise FormError(_("Enter a value greater than zero."))
 
 
+class ChoiceField(StringField):
+    """A value from a fixed list, rendered by the templates as radio buttons or a select.
+
+    ``choices`` is a list of ``(value, label)`` pairs; WTForms' own select fields are not
+    used because their tuple choices are deprecated in WTForms 3.3 and their replacement
+    does not exist in older releases.
+    """
+
+    def __init__(self, label: Any, choices: Sequence[tuple[str, Any]] = (), **kwargs: Any) -> None:
+        super().__init__(label, **kwargs)
+        self.choices: list[tuple[str, Any]] = list(choices)
+
+    def pre_validate(self, form: Any) -> None:
+        """Refuse a value that is not one of the choices (a forged or stale form)."""
+        if self.data not in {value for value, _label in self.choices}:
+            raise FormError(_("Choose one of the listed options."))
+
+
 class AssessmentForm(FlaskForm):
     """The project and loan form; field names follow the assessment request (DESIGN.md)."""
 
@@ -616,7 +645,7 @@ class AssessmentForm(FlaskForm):
     site_name = StringField(_l("Site name"), validators=[Optional(), Length(max=200)])
     lat = LocalFloat(_l("Latitude [°N]"), validators=[_required(), _range(-90, 90)])
     lon = LocalFloat(_l("Longitude [°E]"), validators=[_required(), _range(-180, 180)])
-    technology = RadioField(
+    technology = ChoiceField(
         _l("Technology"),
         choices=[("wind", _l("Wind")), ("solar", _l("Solar"))],
         default="wind",
@@ -625,9 +654,9 @@ class AssessmentForm(FlaskForm):
     capacity_mw = LocalFloat(
         _l("Capacity [MW]"), validators=[_required(), _Positive(), _range(None, 10_000)]
     )
-    turbine_type = StringField(_l("Turbine type"), validators=[Optional(), Length(max=100)])
+    turbine_type = StringField(_l("Turbine type"), validators=[Length(max=100)])
     power_curve_csv = FileField(_l("or upload a power curve (CSV)"))
-    hub_height_m = LocalFloat(_l("Hub height [m]"), validators=[Optional(), _range(10, 250)])
+    hub_height_m = LocalFloat(_l("Hub height [m]"), validators=[_range(10, 250)])
     availability_pct = LocalFloat(
         _l("Availability loss [%]"), validators=[Optional(), _range(0, None), _Below(100)]
     )
@@ -658,7 +687,7 @@ class AssessmentForm(FlaskForm):
     interest_rate_pct = LocalFloat(
         _l("Interest rate [% per year]"), validators=[_required(), _range(0, None), _Below(100)]
     )
-    repayment = SelectField(
+    repayment = ChoiceField(
         _l("Repayment"),
         choices=[
             ("annuity", _l("Annuity (level payments)")),
@@ -673,7 +702,7 @@ class AssessmentForm(FlaskForm):
     opex_per_year = LocalFloat(
         _l("Operating cost [currency per year]"), validators=[_required(), _range(0, 1e12)]
     )
-    policy = SelectField(_l("Lending product"), choices=[], validate_choice=False, default="")
+    policy = ChoiceField(_l("Lending product"), default="")
 
     def validate_turbine_type(self, field: Field) -> None:
         """A wind project needs a library turbine with a power curve, or an uploaded curve."""
