@@ -87,7 +87,7 @@ def server(cube_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             time.sleep(0.2)
         yield {"port": port, "key": key, "log": log, "proc": proc}
     finally:
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGINT)  # gunicorn's quick shutdown; keeps the test short
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -112,6 +112,8 @@ def test_assessment_over_http_is_stored_and_read_back(server: dict[str, Any]) ->
 
 
 def test_server_binds_loopback_with_two_workers_and_logs_json(server: dict[str, Any]) -> None:
+    headers = {"X-API-Key": server["key"], "X-Request-ID": "integration-0002"}
+    assert request(server["port"], "GET", "/api/v1/policies", headers=headers)[0] == 200
     status, _, body = request(server["port"], "GET", "/api/v1/health")
     health = json.loads(body)
     assert status == 200 and health["database"]["backend"] == "sqlite"
@@ -124,5 +126,5 @@ def test_server_binds_loopback_with_two_workers_and_logs_json(server: dict[str, 
     requests_logged = [e for e in entries if e["message"] == "request"]
     assert requests_logged and all(len(e["request_id"]) >= 8 for e in requests_logged)
     assert any(
-        e.get("request_id") == "integration-0001" and e["status"] == 201 for e in requests_logged
+        e.get("request_id") == "integration-0002" and e["status"] == 200 for e in requests_logged
     )
