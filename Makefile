@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_site
 	$(BIN)/python -m benchmarks.bench_risk
 	$(BIN)/python -m benchmarks.bench_assess
+	$(BIN)/python -m benchmarks.bench_api
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
