@@ -61,7 +61,9 @@ PALETTE: dict[str, str] = {
 }
 
 #: Font families for the SVG output (the page's own CSS may override them).
-FONT_FAMILY = "'Noto Sans CJK SC','Noto Sans SC','Microsoft YaHei','PingFang SC',system-ui,sans-serif"
+FONT_FAMILY = (
+    "'Noto Sans CJK SC','Noto Sans SC','Microsoft YaHei','PingFang SC',system-ui,sans-serif"
+)
 
 Point = tuple[float, float]
 Fmt = Callable[[float, int], str]
@@ -196,16 +198,12 @@ class _Axes:
         return self.left + self.width
 
 
-def _frame(
-    ax: _Axes, ticks: Sequence[float], fmt: Fmt, digits: int, unit: str
-) -> list[Shape]:
+def _frame(ax: _Axes, ticks: Sequence[float], fmt: Fmt, digits: int, unit: str) -> list[Shape]:
     shapes: list[Shape] = []
     for t in ticks:
         y = ax.y(t)
         shapes.append(Line(((ax.left, y), (ax.right, y)), PALETTE["grid"], 0.6))
-        shapes.append(
-            Text(ax.left - 5, y + 3.5, fmt(t, digits), 9, "end", PALETTE["muted"])
-        )
+        shapes.append(Text(ax.left - 5, y + 3.5, fmt(t, digits), 9, "end", PALETTE["muted"]))
     shapes.append(Line(((ax.left, ax.top), (ax.left, ax.bottom)), PALETTE["axis"], 0.8))
     shapes.append(Line(((ax.left, ax.bottom), (ax.right, ax.bottom)), PALETTE["axis"], 0.8))
     if unit:
@@ -312,7 +310,9 @@ def years_chart(
         if i % label_every == 0 or i == n - 1:
             shapes.append(Text(cx, ax.bottom + 14, str(year), 9, "middle", PALETTE["muted"]))
         if v is None:
-            shapes.append(Text(cx, ax.bottom - 6, labels.get("na", "n/a"), 8, "middle", PALETTE["muted"]))
+            shapes.append(
+                Text(cx, ax.bottom - 6, labels.get("na", "n/a"), 8, "middle", PALETTE["muted"])
+            )
             continue
         low = threshold is not None and v < threshold
         top = ax.y(v)
@@ -325,7 +325,15 @@ def years_chart(
         ty = ax.y(threshold)
         shapes.append(Line(((ax.left, ty), (ax.right, ty)), PALETTE["threshold"], 1.6, (6.0, 4.0)))
         shapes.append(
-            Text(ax.right - 2, ty - 4, threshold_label or fmt(threshold, digits), 9, "end", PALETTE["threshold"], bold=True)
+            Text(
+                ax.right - 2,
+                ty - 4,
+                threshold_label or fmt(threshold, digits),
+                9,
+                "end",
+                PALETTE["threshold"],
+                bold=True,
+            )
         )
     legend: list[tuple[str, str, str]] = [("bar", PALETTE["bar"], labels.get("annual", ""))]
     if threshold is not None:
@@ -337,7 +345,9 @@ def years_chart(
             ty = ax.y(trailing_mean)
             x0, x1 = min(xs) - slot * 0.45, max(xs) + slot * 0.45
             shapes.append(Line(((x0, ty), (x1, ty)), PALETTE["line"], 3.0))
-            shapes.append(Text(x0, ty - 5, fmt(trailing_mean, digits), 9, "start", PALETTE["line"], bold=True))
+            shapes.append(
+                Text(x0, ty - 5, fmt(trailing_mean, digits), 9, "start", PALETTE["line"], bold=True)
+            )
             legend.append(("line", PALETTE["line"], labels.get("trailing", "")))
     shapes += _legend(legend, ax.left, height - 12)
     desc = "; ".join(
@@ -363,7 +373,7 @@ def wind_years_chart(
     trailing = wind.get("trailing_3y_mean_ms")
     years = wind.get("trailing_3y_years") or []
     return years_chart(
-        annual,  # type: ignore[arg-type]
+        annual,
         title=title,
         unit="m/s",
         labels=labels,
@@ -371,7 +381,7 @@ def wind_years_chart(
         threshold=threshold,
         threshold_label=f"{fmt(threshold, 1)} m/s" if threshold is not None else "",
         trailing_mean=float(trailing) if isinstance(trailing, int | float) else None,
-        trailing_years=[int(y) for y in years],  # type: ignore[union-attr]
+        trailing_years=[int(y) for y in years],
         digits=2,
     )
 
@@ -403,7 +413,9 @@ def monthly_chart(
         cx = ax.left + slot * (i + 0.5)
         shapes.append(Text(cx, ax.bottom + 14, month_names[i], 9, "middle", PALETTE["muted"]))
         if v is None:
-            shapes.append(Text(cx, ax.bottom - 6, labels.get("na", "n/a"), 8, "middle", PALETTE["muted"]))
+            shapes.append(
+                Text(cx, ax.bottom - 6, labels.get("na", "n/a"), 8, "middle", PALETTE["muted"])
+            )
             continue
         top = ax.y(v)
         shapes.append(Rect(cx - slot * 0.3, top, slot * 0.6, ax.bottom - top, PALETTE["bar"]))
@@ -429,9 +441,14 @@ def energy_chart(
     """Net energy per climate year [MWh] with the P50, P90 and P99 lines."""
     years = sorted(annual_mwh, key=int)
     nums = [annual_mwh[y] for y in years]
-    levels = [(p50, "P50", PALETTE["line"], None), (p90, "P90", PALETTE["p90"], (6.0, 3.0)),
-              (p99, "P99", PALETTE["threshold"], (2.0, 3.0))]
-    lo, hi = _range([v for v in nums if v is not None], [x for x, *_ in levels if x is not None], zero=True)
+    levels = [
+        (p50, "P50", PALETTE["line"], None),
+        (p90, "P90", PALETTE["p90"], (6.0, 3.0)),
+        (p99, "P99", PALETTE["threshold"], (2.0, 3.0)),
+    ]
+    lo, hi = _range(
+        [v for v in nums if v is not None], [x for x, *_ in levels if x is not None], zero=True
+    )
     ticks = nice_ticks(lo, hi)
     ax = _Axes(70, 34, width - 70 - 64, height - 34 - 56, ticks[0], ticks[-1])
     shapes: list[Shape] = [Text(8, 16, title, 12, "start", PALETTE["text"], bold=True)]
@@ -444,7 +461,9 @@ def energy_chart(
         if i % max(1, math.ceil(n / 14)) == 0 or i == n - 1:
             shapes.append(Text(cx, ax.bottom + 14, str(year), 9, "middle", PALETTE["muted"]))
         if v is None:
-            shapes.append(Text(cx, ax.bottom - 6, labels.get("na", "n/a"), 8, "middle", PALETTE["muted"]))
+            shapes.append(
+                Text(cx, ax.bottom - 6, labels.get("na", "n/a"), 8, "middle", PALETTE["muted"])
+            )
             continue
         top = ax.y(v)
         shapes.append(Rect(cx - bar_w / 2, top, bar_w, ax.bottom - top, PALETTE["bar"]))
@@ -457,10 +476,14 @@ def energy_chart(
         shapes.append(Text(ax.right + 4, y + 3, name, 9, "start", color, bold=True))
         legend.append(("dash" if dash else "line", color, f"{name} {fmt(value, 0)}"))
     shapes += _legend(legend, ax.left, height - 12)
-    desc = "; ".join(
-        f"{y}: {labels.get('na', 'n/a') if v is None else fmt(v, 0)}"
-        for y, v in zip(years, nums, strict=True)
-    ) + "; " + ", ".join(f"{name} {fmt(v, 0)}" for v, name, *_ in levels if v is not None)
+    desc = (
+        "; ".join(
+            f"{y}: {labels.get('na', 'n/a') if v is None else fmt(v, 0)}"
+            for y, v in zip(years, nums, strict=True)
+        )
+        + "; "
+        + ", ".join(f"{name} {fmt(v, 0)}" for v, name, *_ in levels if v is not None)
+    )
     return Chart(width, height, title, desc, tuple(shapes))
 
 
@@ -520,7 +543,10 @@ def dscr_chart(
     lower = [(x(i), ax.y(v)) for i, v in enumerate(lo_band) if v is not None]
     if len(upper) >= 2 and len(lower) >= 2:
         shapes.append(Polygon(tuple(upper + lower[::-1]), PALETTE["fan"], 0.28))
-    for series, color, dash, marker in ((p50, PALETTE["line"], None, True), (p90, PALETTE["p90"], (6.0, 3.0), False)):
+    for series, color, dash, marker in (
+        (p50, PALETTE["line"], None, True),
+        (p90, PALETTE["p90"], (6.0, 3.0), False),
+    ):
         pts = tuple((x(i), ax.y(v)) for i, v in enumerate(series) if v is not None)
         if len(pts) >= 2:
             shapes.append(Line(pts, color, 2.0, dash))
@@ -540,7 +566,17 @@ def dscr_chart(
     if covenant is not None:
         cy = ax.y(covenant)
         shapes.append(Line(((ax.left, cy), (ax.right, cy)), PALETTE["threshold"], 1.6, (6.0, 4.0)))
-        shapes.append(Text(ax.right - 2, cy - 4, f"{fmt(covenant, 2)}×", 9, "end", PALETTE["threshold"], bold=True))
+        shapes.append(
+            Text(
+                ax.right - 2,
+                cy - 4,
+                f"{fmt(covenant, 2)}×",
+                9,
+                "end",
+                PALETTE["threshold"],
+                bold=True,
+            )
+        )
         legend.append(("dash", PALETTE["threshold"], labels.get("covenant", "")))
     shapes += _legend(legend, ax.left, height - 12)
     desc = "; ".join(
@@ -589,17 +625,39 @@ def pd_chart(
     for k, name in enumerate(names):
         x0, x1 = x(edges[k]), x(edges[k + 1])
         shapes.append(Rect(x0, top, x1 - x0, bar_h, shades[k % len(shades)], PALETTE["axis"], 0.85))
-        shapes.append(Text((x0 + x1) / 2, top + bar_h / 2 + 4, grade_names.get(name, name), 10, "middle", PALETTE["text"], bold=True))
+        shapes.append(
+            Text(
+                (x0 + x1) / 2,
+                top + bar_h / 2 + 4,
+                grade_names.get(name, name),
+                10,
+                "middle",
+                PALETTE["text"],
+                bold=True,
+            )
+        )
     for p in (1e-4, 1e-3, 1e-2, 1e-1, 1.0):
         shapes.append(Line(((x(p), top + bar_h), (x(p), top + bar_h + 4)), PALETTE["axis"], 0.8))
         shapes.append(Text(x(p), top + bar_h + 15, fmt_pct(p), 9, "middle", PALETTE["muted"]))
     desc = title
     if pd_annual is not None:
         px = x(pd_annual)
-        shapes.append(Polygon(((px - 6, top - 12), (px + 6, top - 12), (px, top - 1)), PALETTE["text"]))
+        shapes.append(
+            Polygon(((px - 6, top - 12), (px + 6, top - 12), (px, top - 1)), PALETTE["text"])
+        )
         shapes.append(Line(((px, top), (px, top + bar_h)), PALETTE["text"], 2.0))
         anchor = "start" if px < width * 0.7 else "end"
-        shapes.append(Text(px + (8 if anchor == "start" else -8), top - 3, fmt_pct(pd_annual), 10, anchor, PALETTE["text"], bold=True))
+        shapes.append(
+            Text(
+                px + (8 if anchor == "start" else -8),
+                top - 3,
+                fmt_pct(pd_annual),
+                10,
+                anchor,
+                PALETTE["text"],
+                bold=True,
+            )
+        )
         desc = f"{title}: {fmt_pct(pd_annual)}"
     return Chart(width, height, title, desc, tuple(shapes))
 
@@ -652,7 +710,9 @@ def to_svg(chart: Chart, *, element_id: str = "") -> str:
             )
         elif isinstance(s, Circle):
             stroke = f' stroke="{s.stroke}"' if s.stroke else ""
-            out.append(f'<circle cx="{_n(s.cx)}" cy="{_n(s.cy)}" r="{_n(s.r)}" fill="{s.fill}"{stroke}/>')
+            out.append(
+                f'<circle cx="{_n(s.cx)}" cy="{_n(s.cy)}" r="{_n(s.r)}" fill="{s.fill}"{stroke}/>'
+            )
         else:
             anchor = {"start": "start", "middle": "middle", "end": "end"}.get(s.anchor, "start")
             weight = ' font-weight="bold"' if s.bold else ""

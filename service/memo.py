@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -28,7 +29,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfbase.ttfonts import TTFont, TTFError
+from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     Flowable,
@@ -39,7 +40,6 @@ from reportlab.platypus import (
     Table,
     TableStyle,
 )
-from xml.sax.saxutils import escape
 
 from service import charts
 
@@ -57,6 +57,8 @@ FONT_ENV = "CLIMATE_LOAN_PDF_FONT"
 _CID_FONT = "STSong-Light"
 #: Symbols the web page uses that PDF fonts often lack; the memo states results in words.
 _SYMBOLS = {"✔": "", "✘": "", "⚠": "", "✓": "", "✗": "", "▼": "", "→": "->", "←": "<-"}
+#: Punctuation missing from the standard CID font (Adobe-GB1 has no middle dot or bullet).
+_CID_PUNCTUATION = {"·": "|", "•": "-", "–": "-", "…": "..."}
 
 
 @dataclass(frozen=True)
@@ -107,10 +109,13 @@ def _clean(text: str, fonts: MemoFonts) -> str:
         text = text.replace(sym, rep)
     if not fonts.cjk:
         text = text.replace("≥", ">=").replace("≤", "<=").replace("²", "2")
+    if not fonts.embedded:
+        for sym, rep in _CID_PUNCTUATION.items():
+            text = text.replace(sym, rep)
     return text.strip()
 
 
-class ChartFlowable(Flowable):
+class ChartFlowable(Flowable):  # type: ignore[misc]
     """A :class:`service.charts.Chart` scaled to a width, drawn with PDF vector graphics."""
 
     def __init__(self, chart: charts.Chart, width: float, fonts: MemoFonts) -> None:
@@ -168,7 +173,14 @@ def draw_chart(
             if s.stroke:
                 canv.setStrokeColor(colors.HexColor(s.stroke))
                 canv.setLineWidth(0.6 * scale)
-            canv.rect(px(s.x), py(s.y + s.h), s.w * scale, s.h * scale, stroke=1 if s.stroke else 0, fill=1)
+            canv.rect(
+                px(s.x),
+                py(s.y + s.h),
+                s.w * scale,
+                s.h * scale,
+                stroke=1 if s.stroke else 0,
+                fill=1,
+            )
         elif isinstance(s, charts.Circle):
             canv.setFillColor(colors.HexColor(s.fill))
             canv.circle(px(s.cx), py(s.cy), s.r * scale, stroke=0, fill=1)
@@ -190,7 +202,9 @@ def draw_chart(
 def _needs_cjk(view: Mapping[str, Any], lang: str) -> bool:
     if lang == "zh":
         return True
-    text = str(view.get("site_name", "")) + "".join(str(r.get("text", "")) for r in view.get("reasons", []))
+    text = str(view.get("site_name", "")) + "".join(
+        str(r.get("text", "")) for r in view.get("reasons", [])
+    )
     return any(ord(ch) > 0x2E80 for ch in text)
 
 
@@ -224,9 +238,15 @@ def render_pdf(
     base = ParagraphStyle("base", fontName=fonts.regular, fontSize=9.5, leading=13.5)
     if fonts.cjk:
         base.wordWrap = "CJK"
-    h1 = ParagraphStyle("h1", parent=base, fontName=fonts.bold, fontSize=17, leading=22, spaceAfter=4)
-    h2 = ParagraphStyle("h2", parent=base, fontName=fonts.bold, fontSize=12, leading=16, spaceBefore=9, spaceAfter=4)
-    small = ParagraphStyle("small", parent=base, fontSize=8, leading=10.5, textColor=colors.HexColor("#444444"))
+    h1 = ParagraphStyle(
+        "h1", parent=base, fontName=fonts.bold, fontSize=17, leading=22, spaceAfter=4
+    )
+    h2 = ParagraphStyle(
+        "h2", parent=base, fontName=fonts.bold, fontSize=12, leading=16, spaceBefore=9, spaceAfter=4
+    )
+    small = ParagraphStyle(
+        "small", parent=base, fontSize=8, leading=10.5, textColor=colors.HexColor("#444444")
+    )
     cell = ParagraphStyle("cell", parent=base, fontSize=8.5, leading=11)
 
     def p(text: str, style: ParagraphStyle = base) -> Paragraph:
@@ -235,7 +255,7 @@ def render_pdf(
     decision_colour = {"approve": "#1a7f37", "refer": "#9a6700", "decline": "#b42318"}.get(
         str(view.get("decision")), "#444444"
     )
-    L = labels  # noqa: N806 - short alias for the many headings
+    L = labels
     story: list[Flowable] = []
     prov = view.get("provenance") or {}
     story.append(p(L["title"], h1))
@@ -248,7 +268,16 @@ def render_pdf(
     story.append(Spacer(1, 4 * mm))
 
     badge = Table(
-        [[p(f"{L['decision']}: {view.get('decision_text')}", ParagraphStyle("b", parent=h2, textColor=colors.white, spaceBefore=0, spaceAfter=0))]],
+        [
+            [
+                p(
+                    f"{L['decision']}: {view.get('decision_text')}",
+                    ParagraphStyle(
+                        "b", parent=h2, textColor=colors.white, spaceBefore=0, spaceAfter=0
+                    ),
+                )
+            ]
+        ],
         colWidths=[180 * mm],
     )
     badge.setStyle(
@@ -271,7 +300,9 @@ def render_pdf(
         story.append(p(L["no_reasons"]))
 
     story.append(p(f"{L['rules']}: {view.get('policy_name', '')}", h2))
-    rows: list[list[Any]] = [[p(L["rule"], cell), p(L["value"], cell), p(L["threshold"], cell), p(L["result"], cell)]]
+    rows: list[list[Any]] = [
+        [p(L["rule"], cell), p(L["value"], cell), p(L["threshold"], cell), p(L["result"], cell)]
+    ]
     styles: list[tuple[Any, ...]] = [
         ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#BBBBBB")),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#EEF2F6")),
@@ -279,7 +310,14 @@ def render_pdf(
     ]
     for i, r in enumerate(view.get("rules") or [], start=1):
         mark = "OK" if r["passed"] else "!!"
-        rows.append([p(r["label"], cell), p(r["value"], cell), p(r["threshold"], cell), p(f"{mark} {r['outcome_text']}", cell)])
+        rows.append(
+            [
+                p(r["label"], cell),
+                p(r["value"], cell),
+                p(r["threshold"], cell),
+                p(f"{mark} {r['outcome_text']}", cell),
+            ]
+        )
         if not r["passed"]:
             styles.append(("BACKGROUND", (0, i), (-1, i), colors.HexColor("#FFF1EE")))
     table = Table(rows, colWidths=[72 * mm, 38 * mm, 38 * mm, 32 * mm], repeatRows=1)
@@ -295,7 +333,12 @@ def render_pdf(
         (L["dscr_p50"], f"{fmt(rep.get('dscr_p50_min'), 2)}x"),
         (L["dscr_p90"], f"{fmt(rep.get('dscr_p90_min'), 2)}x"),
         (L["llcr"], f"{fmt(rep.get('llcr'), 2)}x"),
-        (L["pd"], f"{fmt((rep.get('pd_annual') or 0) * 100, 2)} %" if rep.get("pd_annual") is not None else "–"),
+        (
+            L["pd"],
+            f"{fmt((rep.get('pd_annual') or 0) * 100, 2)} %"
+            if rep.get("pd_annual") is not None
+            else "–",
+        ),
         (L["grade"], str(view.get("grade_text", "–"))),
         (L["el"], f"{fmt(rep.get('expected_loss'), 0)} {cur}"),
     ]
@@ -307,7 +350,11 @@ def render_pdf(
     proj = (view.get("a") or {}).get("project") or {}
     record = view.get("record")
     inputs = [
-        (L["site"], f"{view.get('site_name') or '–'} ({getattr(record, 'site_lat', 0):.4f}°N, {getattr(record, 'site_lon', 0):.4f}°E)"),
+        (
+            L["site"],
+            f"{view.get('site_name') or '–'} ({getattr(record, 'site_lat', 0):.4f}°N, "
+            f"{getattr(record, 'site_lon', 0):.4f}°E)",
+        ),
         (L["technology"], L["wind"] if view.get("technology") == "wind" else L["solar"]),
         (L["capacity"], f"{fmt(proj.get('capacity_mw'), 1)} MW"),
     ]
@@ -332,7 +379,9 @@ def render_pdf(
         if chart is not None:
             block.append(ChartFlowable(chart, width, fonts))
         if c.get("note"):
-            block.append(p(f"{c.get('title', '')}: {c['note']}" if chart is None else c["note"], small))
+            block.append(
+                p(f"{c.get('title', '')}: {c['note']}" if chart is None else c["note"], small)
+            )
         block.append(Spacer(1, 3 * mm))
         story.append(KeepTogether(block))
 
@@ -343,7 +392,11 @@ def render_pdf(
             [
                 (L["assessment_id"], str(view.get("id"))),
                 (L["created"], str(prov.get("created_at", ""))),
-                (L["dataset"], f"{prov.get('dataset_id', '')} sha256 {str(prov.get('dataset_sha256', ''))[:16]}…"),
+                (
+                    L["dataset"],
+                    f"{prov.get('dataset_id', '')} "
+                    f"sha256 {str(prov.get('dataset_sha256', ''))[:16]}…",
+                ),
                 (L["policy"], f"{prov.get('policy_id', '')} v{prov.get('policy_version', '')}"),
                 (L["code"], str(prov.get("code_version", ""))),
                 (L["seed"], str(prov.get("seed", ""))),

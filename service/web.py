@@ -54,7 +54,6 @@ from flask import (
     Flask,
     Response,
     abort,
-    current_app,
     g,
     redirect,
     render_template,
@@ -271,11 +270,13 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-class LoginForm(FlaskForm):
+class LoginForm(FlaskForm):  # type: ignore[misc]
     """Sign-in form: the officer's API key."""
 
     class Meta:
-        csrf = False  # checked for every POST in _guard
+        """Form options: CSRF is checked for every POST in ``_guard``."""
+
+        csrf = False
 
     api_key = StringField(
         _l("API key"), validators=[InputRequired(message=_l("Enter your API key."))]
@@ -474,14 +475,10 @@ def build_map(
         my = (lat_top - lat) / dlat * ch
         if -cw <= mx <= ncols * cw + cw and -ch <= my <= height + ch:
             marker = {"x": mx, "y": my}
-    legend_stops = [
-        {"offset": k / 10, "color": colour(k / 10)} for k in range(11)
-    ]
+    legend_stops = [{"offset": k / 10, "color": colour(k / 10)} for k in range(11)]
     ticks = charts.nice_ticks(vmin * scale, vmax * scale, 5)
     ticks = [t for t in ticks if vmin * scale <= t <= vmax * scale]
-    legend_ticks = [
-        {"x": (t / scale - vmin) / span, "label": fmt_num(t, digits)} for t in ticks
-    ]
+    legend_ticks = [{"x": (t / scale - vmin) / span, "label": fmt_num(t, digits)} for t in ticks]
     threshold_x = (threshold - vmin) / span if threshold is not None else None
     return {
         "width": ncols * cw,
@@ -528,7 +525,7 @@ def layer_names() -> dict[str, str]:
 # ============================================================================ the form
 
 
-class LocalFloat(FloatField):
+class LocalFloat(FloatField):  # type: ignore[misc]
     """A number field whose parse error is in the page's language."""
 
     def _value(self) -> str:
@@ -544,7 +541,11 @@ class LocalFloat(FloatField):
             self.data = None
             return
         text = str(valuelist[0]).strip().replace(" ", "").replace("\u00a0", "")
-        text = text.replace(",", "") if text.count(".") == 1 or text.count(",") > 1 else text.replace(",", ".")
+        text = (
+            text.replace(",", "")
+            if text.count(".") == 1 or text.count(",") > 1
+            else text.replace(",", ".")
+        )
         try:
             self.data = float(text)
         except ValueError:
@@ -555,7 +556,7 @@ class LocalFloat(FloatField):
             raise ValueError(_("Enter a finite number."))
 
 
-class LocalInteger(IntegerField):
+class LocalInteger(IntegerField):  # type: ignore[misc]
     """A whole-number field whose parse error is in the page's language."""
 
     def process_formdata(self, valuelist: list[Any]) -> None:
@@ -618,7 +619,7 @@ class _Positive:
             raise FormError(_("Enter a value greater than zero."))
 
 
-class ChoiceField(StringField):
+class ChoiceField(StringField):  # type: ignore[misc]
     """A value from a fixed list, rendered by the templates as radio buttons or a select.
 
     ``choices`` is a list of ``(value, label)`` pairs; WTForms' own select fields are not
@@ -636,11 +637,13 @@ class ChoiceField(StringField):
             raise FormError(_("Choose one of the listed options."))
 
 
-class AssessmentForm(FlaskForm):
+class AssessmentForm(FlaskForm):  # type: ignore[misc]
     """The project and loan form; field names follow the assessment request (DESIGN.md)."""
 
     class Meta:
-        csrf = False  # checked for every POST in _guard
+        """Form options: CSRF is checked for every POST in ``_guard``."""
+
+        csrf = False
 
     site_name = StringField(_l("Site name"), validators=[Optional(), Length(max=200)])
     lat = LocalFloat(_l("Latitude [°N]"), validators=[_required(), _range(-90, 90)])
@@ -660,11 +663,15 @@ class AssessmentForm(FlaskForm):
     availability_pct = LocalFloat(
         _l("Availability loss [%]"), validators=[Optional(), _range(0, None), _Below(100)]
     )
-    wake_pct = LocalFloat(_l("Wake loss [%]"), validators=[Optional(), _range(0, None), _Below(100)])
+    wake_pct = LocalFloat(
+        _l("Wake loss [%]"), validators=[Optional(), _range(0, None), _Below(100)]
+    )
     electrical_pct = LocalFloat(
         _l("Electrical loss [%]"), validators=[Optional(), _range(0, None), _Below(100)]
     )
-    other_pct = LocalFloat(_l("Other losses [%]"), validators=[Optional(), _range(0, None), _Below(100)])
+    other_pct = LocalFloat(
+        _l("Other losses [%]"), validators=[Optional(), _range(0, None), _Below(100)]
+    )
     dc_ac_ratio = LocalFloat(_l("DC/AC ratio"), validators=[Optional(), _range(0.5, 2.0)])
     losses_pct = LocalFloat(
         _l("System losses [%]"), validators=[Optional(), _range(0, None), _Below(100)]
@@ -724,7 +731,10 @@ class AssessmentForm(FlaskForm):
                 ) from None
             if turbine.power_curve is None:
                 raise FormError(
-                    _("The library has no power curve for %(name)s; choose another type.", name=field.data)
+                    _(
+                        "The library has no power curve for %(name)s; choose another type.",
+                        name=field.data,
+                    )
                 )
 
     def validate_hub_height_m(self, field: Field) -> None:
@@ -940,14 +950,17 @@ def _site_page(form: AssessmentForm, status: int = 200, general: Sequence[str] =
         selected = (form.lat.data, form.lon.data)
 
     def link(lat: float, lon: float) -> str:
-        return url_for("web.site", layer=layer, hub_height_m=_short(hub), lat=lat, lon=lon) + "#project"
+        return (
+            url_for("web.site", layer=layer, hub_height_m=_short(hub), lat=lat, lon=lon)
+            + "#project"
+        )
 
     grid = build_map(st.cube, layer, float(hub), selected, link)
     cell_info = None
     if selected is not None:
         try:
             site = st.cube.site(*selected)
-        except Exception:  # noqa: BLE001 - outside the data: shown as a note, not an error page
+        except Exception:
             cell_info = {"outside": True}
         else:
             cell_info = {
@@ -963,7 +976,11 @@ def _site_page(form: AssessmentForm, status: int = 200, general: Sequence[str] =
             form=form,
             grid=grid,
             layer=layer,
-            layers=[(name, layer_names()[name]) for name in LAYERS if name != "sunshine_hours" or has_solar],
+            layers=[
+                (name, layer_names()[name])
+                for name in LAYERS
+                if name != "sunshine_hours" or has_solar
+            ],
             hub_height_m=hub,
             cell_info=cell_info,
             turbines=_turbine_options(),
@@ -1036,16 +1053,21 @@ def assess() -> Any:
         response = create_assessment(body=parsed)
     except Problem as problem:
         if problem.status == 422 and problem.errors:
-            for err in problem.errors:
-                loc = str(err.get("field", "")).split(".")
-                text = str(err.get("message", problem.detail))
+            for perr in problem.errors:
+                loc = str(perr.get("field", "")).split(".")
+                text = str(perr.get("message", problem.detail))
                 if loc and loc[0] == "site":
                     text = _("This site is outside the data or lacks usable years: %(d)s", d=text)
                 left = _attach(form, loc, text)
                 if left:
                     general.append(left)
         elif problem.status == 503:
-            general.append(_("The assessment could not be recorded, so no decision was given. Try again later."))
+            general.append(
+                _(
+                    "The assessment could not be recorded, so no decision was given. "
+                    "Try again later."
+                )
+            )
         else:
             general.append(problem.detail)
         return _site_page(form, problem.status, general)
@@ -1060,7 +1082,7 @@ def _load(assessment_id: str) -> AssessmentRecord:
     """The stored record, if the signed-in officer may see it (own, or an admin key)."""
     key = _require_login()
     try:
-        record = _state().store.get_assessment(assessment_id)
+        record: AssessmentRecord | None = _state().store.get_assessment(assessment_id)
     except StoreUnavailable:
         abort(503)
     if record is None or (record.api_key_id != key.id and key.role != "admin"):
@@ -1090,7 +1112,9 @@ _METRIC_TEXT = {
     "climate.wind.iav": _l("Inter-annual variability of wind speed"),
     "climate.wind.monthly_cv": _l("Month-to-month variability of wind speed"),
     "climate.solar.mean_sunshine_hours": _l("Mean annual sunshine hours"),
-    "climate.solar.trailing_3y_min_sunshine_hours": _l("Lowest annual sunshine hours, latest 3 years"),
+    "climate.solar.trailing_3y_min_sunshine_hours": _l(
+        "Lowest annual sunshine hours, latest 3 years"
+    ),
     "climate.solar.mean_ghi_kwh_m2": _l("Mean annual global irradiation"),
     "energy.p50_mwh": _l("P50 annual energy"),
     "energy.p90_mwh": _l("P90 annual energy (1 year)"),
@@ -1122,7 +1146,7 @@ _OPERATOR_TEXT = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "="}
 def format_metric(metric: str, unit: str, value: float | None, currency: str = "") -> str:
     """A rule value or threshold with its unit, for the page's locale."""
     if value is None:
-        return _("not available")
+        return str(_("not available"))
     if metric in _PCT_METRICS:
         return fmt_pct(value, 2)
     if metric.startswith("repayment.dscr") or metric == "repayment.llcr":
@@ -1183,7 +1207,9 @@ def result_view(record: AssessmentRecord) -> dict[str, Any]:
     decision = str(a.get("decision", "refer"))
     policy = _state().policies.get(str(prov.get("policy_id", "")))
     policy_name = (
-        (policy.name_zh if zh else policy.name_en) if policy is not None else str(prov.get("policy_id", ""))
+        (policy.name_zh if zh else policy.name_en)
+        if policy is not None
+        else str(prov.get("policy_id", ""))
     )
     tech = str((a.get("project") or {}).get("technology") or record.technology)
     return {
@@ -1241,7 +1267,7 @@ def monthly_profile(
         return None
     try:
         site = st.cube.site(record.site_lat, record.site_lon)
-    except Exception:  # noqa: BLE001 - no cell: no profile
+    except Exception:
         return None
     months = np.asarray(site.months).astype("datetime64[M]").astype(np.int64) % 12
     ok = np.asarray(site.monthly_complete, dtype=bool)
@@ -1271,7 +1297,15 @@ def build_charts(a: Mapping[str, Any], record: AssessmentRecord, tech: str) -> l
 
     def add(key: str, chart: charts.Chart | None, note: str = "") -> None:
         svg = Markup(charts.to_svg(chart, element_id=f"chart-{key}")) if chart else None
-        out.append({"key": key, "chart": chart, "svg": svg, "note": note, "title": chart.title if chart else ""})
+        out.append(
+            {
+                "key": key,
+                "chart": chart,
+                "svg": svg,
+                "note": note,
+                "title": chart.title if chart else "",
+            }
+        )
 
     if tech == "wind" and isinstance(climate.get("wind"), Mapping):
         add(
@@ -1298,7 +1332,12 @@ def build_charts(a: Mapping[str, Any], record: AssessmentRecord, tech: str) -> l
                 solar.get("annual_sunshine_hours") or {},
                 title=_("Yearly sunshine hours"),
                 unit="h",
-                labels={**na, "annual": _("Sunshine hours"), "below": _("Below threshold"), "threshold": _("Threshold")},
+                labels={
+                    **na,
+                    "annual": _("Sunshine hours"),
+                    "below": _("Below threshold"),
+                    "threshold": _("Threshold"),
+                },
                 fmt=_chart_fmt,
                 threshold=_covenant(a, "climate.solar.mean_sunshine_hours"),
                 digits=0,
@@ -1312,7 +1351,9 @@ def build_charts(a: Mapping[str, Any], record: AssessmentRecord, tech: str) -> l
             "monthly",
             charts.monthly_chart(
                 values,
-                title=_("Monthly mean wind speed at hub height") if unit == "m/s" else _("Mean sunshine hours by month"),
+                title=_("Monthly mean wind speed at hub height")
+                if unit == "m/s"
+                else _("Mean sunshine hours by month"),
                 unit=unit,
                 month_names=_month_names(),
                 labels=na,
@@ -1327,7 +1368,10 @@ def build_charts(a: Mapping[str, Any], record: AssessmentRecord, tech: str) -> l
                 "chart": None,
                 "svg": None,
                 "title": _("Monthly profile"),
-                "note": _("The monthly profile is not shown: the service now uses another dataset than this assessment did."),
+                "note": _(
+                    "The monthly profile is not shown: the service now uses another "
+                    "dataset than this assessment did."
+                ),
             }
         )
     add(
@@ -1523,7 +1567,9 @@ def query_history(
         conds.append(t.c.technology == f.technology)
     if f.text:
         like = "%" + f.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conds.append(sa.or_(t.c.site_name.ilike(like, escape="\\"), t.c.id.ilike(like, escape="\\")))
+        conds.append(
+            sa.or_(t.c.site_name.ilike(like, escape="\\"), t.c.id.ilike(like, escape="\\"))
+        )
     naive = store.dialect == "sqlite"
 
     def bound(d: date) -> datetime:
@@ -1555,7 +1601,9 @@ def query_history(
     )
     try:
         with store.engine.connect() as conn:
-            total = int(conn.execute(sa.select(sa.func.count()).select_from(t).where(where)).scalar_one())
+            total = int(
+                conn.execute(sa.select(sa.func.count()).select_from(t).where(where)).scalar_one()
+            )
             rows = [dict(r._mapping) for r in conn.execute(query)]
     except SQLAlchemyError as exc:
         raise StoreUnavailable(f"audit database error: {exc.__class__.__name__}") from exc
@@ -1575,7 +1623,7 @@ def history() -> Any:
     except StoreUnavailable:
         abort(503)
     pages = max(1, math.ceil(total / HISTORY_PAGE))
-    args = {k: v for k, v in request.args.items() if k != "page"}
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "page"}
     return render_template(
         "history.html",
         rows=rows,
@@ -1601,7 +1649,10 @@ def _error_page(status: int, message: str) -> tuple[str, int]:
 def _csrf_error(exc: CSRFError) -> tuple[str, int]:
     return _error_page(
         400,
-        _("The form has expired or did not come from this site. Go back, reload the page and send it again."),
+        _(
+            "The form has expired or did not come from this site. "
+            "Go back, reload the page and send it again."
+        ),
     )
 
 

@@ -4,7 +4,6 @@ memo and PDF, the chart builders and the message catalogues."""
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import shutil
@@ -75,7 +74,9 @@ def store(app: Any) -> Any:
     return app.extensions["climate_loan"].store
 
 
-def assess_via_form(client: Any, form: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> Any:
+def assess_via_form(
+    client: Any, form: dict[str, str] | None = None, headers: dict[str, str] | None = None
+) -> Any:
     data = dict(FORM if form is None else form)
     data["csrf_token"] = csrf(client, "/app/site", headers)
     return client.post("/app/assess", data=data, headers=headers or EN)
@@ -205,7 +206,9 @@ def test_language_switch_and_no_open_redirect(web: Any) -> None:
 def test_site_map_cells_match_cube_layer(app: Any, web: Any) -> None:
     cube = app.extensions["climate_loan"].cube
     html = web.get("/app/site?hub_height_m=100", headers=EN).get_data(as_text=True)
-    cells = re.findall(r'<a href="[^"]+" class="cell cell-(\w+)" data-lat="([^"]+)" data-lon="([^"]+)"', html)
+    cells = re.findall(
+        r'<a href="[^"]+" class="cell cell-(\w+)" data-lat="([^"]+)" data-lon="([^"]+)"', html
+    )
     assert len(cells) == cube.lats.size * cube.lons.size
     # independent check: the layer's values against the policy's 6.5 m/s threshold
     layer = cube.layer("trailing_3y_wind_ms", 100)
@@ -220,7 +223,9 @@ def test_site_map_cells_match_cube_layer(app: Any, web: Any) -> None:
 
 @pytest.mark.parametrize("layer", ["trailing_3y_wind_ms", "sunshine_hours", "iav"])
 @pytest.mark.parametrize("headers", [ZH, EN], ids=["zh", "en"])
-def test_site_page_every_layer_both_languages(web: Any, layer: str, headers: dict[str, str]) -> None:
+def test_site_page_every_layer_both_languages(
+    web: Any, layer: str, headers: dict[str, str]
+) -> None:
     r = web.get(f"/app/site?layer={layer}&lat=44.1&lon=87.3", headers=headers)
     html = r.get_data(as_text=True)
     assert r.status_code == 200
@@ -251,7 +256,14 @@ def _error(html: str, field: str) -> str:
 
 
 def test_field_errors_next_to_fields_in_chinese(app: Any, web: Any) -> None:
-    bad = {**FORM, "capacity_mw": "", "hub_height_m": "300", "currency": "cny", "tenor_years": "2.5", "loan_amount": "abc"}
+    bad = {
+        **FORM,
+        "capacity_mw": "",
+        "hub_height_m": "300",
+        "currency": "cny",
+        "tenor_years": "2.5",
+        "loan_amount": "abc",
+    }
     r = assess_via_form(web, bad, ZH)
     html = r.get_data(as_text=True)
     assert r.status_code == 400
@@ -267,7 +279,10 @@ def test_field_errors_next_to_fields_in_chinese(app: Any, web: Any) -> None:
 
 def test_field_errors_in_english_and_turbine_rules(web: Any) -> None:
     html = assess_via_form(web, {**FORM, "turbine_type": "NoSuchTurbine 9"}).get_data(as_text=True)
-    assert _error(html, "turbine_type") == "Unknown turbine type NoSuchTurbine 9; pick one from the list."
+    assert (
+        _error(html, "turbine_type")
+        == "Unknown turbine type NoSuchTurbine 9; pick one from the list."
+    )
     html = assess_via_form(web, {**FORM, "turbine_type": ""}).get_data(as_text=True)
     assert _error(html, "turbine_type") == "Choose a turbine from the list or upload a power curve."
     html = assess_via_form(web, {**FORM, "hub_height_m": ""}).get_data(as_text=True)
@@ -300,7 +315,12 @@ def test_assessment_is_stored_then_shown(app: Any, web: Any, officer_key: str) -
     # the stored request is the form, in contract-v1 shape (same path as the API)
     assert record.request == {
         "site": {"lat": 44.1, "lon": 87.3, "name": "Changji web test"},
-        "project": {"technology": "wind", "capacity_mw": 49.5, "turbine_type": "E-82/2300", "hub_height_m": 100.0},
+        "project": {
+            "technology": "wind",
+            "capacity_mw": 49.5,
+            "turbine_type": "E-82/2300",
+            "hub_height_m": 100.0,
+        },
         "finance": {
             "loan_amount": 200000000.0,
             "currency": "CNY",
@@ -341,7 +361,9 @@ def test_reasons_in_page_language_and_rule_values(app: Any, web: Any) -> None:
     assert "≥ 6.50 m/s" in en
 
 
-def test_result_is_the_stored_one_even_with_another_cube(app: Any, web: Any, cube_path: Path, tmp_path: Path, officer_key: str) -> None:
+def test_result_is_the_stored_one_even_with_another_cube(
+    app: Any, web: Any, cube_path: Path, tmp_path: Path, officer_key: str
+) -> None:
     """Reopening never recomputes: an app on a different dataset still shows the stored result."""
     from service.app import create_app
 
@@ -381,7 +403,9 @@ def test_power_curve_upload(app: Any, web: Any) -> None:
     # a broken file: the error sits next to the upload field
     data = {**FORM, "turbine_type": "", "csrf_token": csrf(web, "/app/site")}
     data["power_curve_csv"] = (io.BytesIO(b"speed\n3\n4\n"), "bad.csv")
-    html = web.post("/app/assess", data=data, content_type="multipart/form-data").get_data(as_text=True)
+    html = web.post("/app/assess", data=data, content_type="multipart/form-data").get_data(
+        as_text=True
+    )
     assert _error(html, "power_curve_csv") == "Line 1: expected two columns, wind speed and power."
 
 
@@ -410,14 +434,18 @@ def test_history_shows_own_assessments_filtered(app: Any, web: Any, officer_key:
     mine = assess_via_form(web).location.rsplit("/", 1)[-1]
     other_key = new_key(app, "officer", "Officer Li")
     r = app.test_client().post(
-        "/api/v1/assessments", json={**WIND_REQUEST, "site": {"lat": 44.4, "lon": 87.1, "name": "Li's site"}}, headers={"X-API-Key": other_key}
+        "/api/v1/assessments",
+        json={**WIND_REQUEST, "site": {"lat": 44.4, "lon": 87.1, "name": "Li's site"}},
+        headers={"X-API-Key": other_key},
     )
     theirs = r.get_json()["id"]
     decision = store(app).get_assessment(mine).decision
     for headers in (ZH, EN):
         html = web.get("/app/history", headers=headers).get_data(as_text=True)
         assert mine in html and theirs not in html and "Li&#39;s site" not in html
-    html = web.get(f"/app/history?decision={decision}&technology=wind&q=changji").get_data(as_text=True)
+    html = web.get(f"/app/history?decision={decision}&technology=wind&q=changji").get_data(
+        as_text=True
+    )
     assert mine in html and "1 assessments found." in html
     other_decision = next(d for d in ("approve", "refer", "decline") if d != decision)
     html = web.get(f"/app/history?decision={other_decision}").get_data(as_text=True)
@@ -481,13 +509,17 @@ def test_every_message_translated_and_mo_up_to_date() -> None:
         mo = _read(read_mo, folder / "messages.mo")
         assert {m.id for m in po if m.id} == pot
         # the shipped .mo holds exactly the translated entries of the .po
-        assert {m.id: m.string for m in po if m.id and m.string} == {m.id: m.string for m in mo if m.id}
+        assert {m.id: m.string for m in po if m.id and m.string} == {
+            m.id: m.string for m in mo if m.id
+        }
         if locale == "zh_Hans_CN":
             untranslated = [m.id for m in po if m.id and not m.string]
             assert untranslated == []
             for m in po:  # placeholders survive translation
                 if m.id:
-                    assert sorted(re.findall(r"%\(\w+\)s", m.id)) == sorted(re.findall(r"%\(\w+\)s", m.string))
+                    assert sorted(re.findall(r"%\(\w+\)s", m.id)) == sorted(
+                        re.findall(r"%\(\w+\)s", m.string)
+                    )
 
 
 def test_catalogue_template_matches_the_code() -> None:
@@ -495,7 +527,12 @@ def test_catalogue_template_matches_the_code() -> None:
 
     root = TRANSLATIONS.parent
     method_map = [("**/web.py", "python"), ("**/templates/**.html", "jinja2")]
-    found = {msg for _f, _l, msg, *_ in extract_from_dir(root, method_map, keywords={"_": None, "_l": None, "gettext": None})}
+    found = {
+        msg
+        for _f, _l, msg, *_ in extract_from_dir(
+            root, method_map, keywords={"_": None, "_l": None, "gettext": None}
+        )
+    }
     from babel.messages.pofile import read_po
 
     pot = {m.id for m in _read(read_po, TRANSLATIONS / "messages.pot") if m.id}
@@ -503,12 +540,19 @@ def test_catalogue_template_matches_the_code() -> None:
 
 
 def test_chinese_pages_have_no_untranslated_english(app: Any, web: Any) -> None:
-    aid = assess_via_form(web, {**FORM, "site_name": "昌吉北风电场"}, ZH).location.rsplit("/", 1)[-1]
+    aid = assess_via_form(web, {**FORM, "site_name": "昌吉北风电场"}, ZH).location.rsplit("/", 1)[
+        -1
+    ]
     allowed = re.compile(
         r"^(P50|P90|P99|DSCR|LLCR|MWh|MWp|MW|CNY|UTC|PDF|API|CSV|PVWatts|ISO|Tab|m/s|m|km|kW|kWh|h|v\d|[A-Z]{3}/MWh|"
         r"[A-Z0-9_]+|[\w.+-]*\d[\w./@+-]*|wind_changji_v1|E-82/2300|cube|sha256|models\..*)$"
     )
-    for path in ("/app/site", "/app/history", f"/app/assessments/{aid}", f"/app/assessments/{aid}/memo"):
+    for path in (
+        "/app/site",
+        "/app/history",
+        f"/app/assessments/{aid}",
+        f"/app/assessments/{aid}/memo",
+    ):
         html = web.get(path, headers=ZH).get_data(as_text=True)
         leftovers = []
         for text in visible_text(html):
@@ -568,9 +612,19 @@ def test_years_chart_marks_missing_and_low_years() -> None:
         trailing_mean=6.6,
         trailing_years=[2020, 2022, 2023],
     )
-    bars = [s for s in chart.shapes if isinstance(s, charts.Rect) and s.fill in (charts.PALETTE["bar"], charts.PALETTE["bar_low"]) and s.w > 12]
+    bars = [
+        s
+        for s in chart.shapes
+        if isinstance(s, charts.Rect)
+        and s.fill in (charts.PALETTE["bar"], charts.PALETTE["bar_low"])
+        and s.w > 12
+    ]
     assert len(bars) == 3  # no bar for the year without data
-    assert [b.fill == charts.PALETTE["bar_low"] for b in sorted(bars, key=lambda b: b.x)] == [False, True, False]
+    assert [b.fill == charts.PALETTE["bar_low"] for b in sorted(bars, key=lambda b: b.x)] == [
+        False,
+        True,
+        False,
+    ]
     texts = [s.text for s in chart.shapes if isinstance(s, charts.Text)]
     assert "n/a" in texts and "6.5" in " ".join(texts)
     # bar tops are proportional to the values on the y axis
@@ -594,7 +648,13 @@ def test_dscr_chart_uses_monte_carlo_fan_when_stored() -> None:
 
 def test_svg_is_well_formed_and_accessible() -> None:
     chart = charts.energy_chart(
-        {"2020": 100.0, "2021": None, "2022": 120.0}, p50=110.0, p90=95.0, p99=80.0, title="E <&>", labels={}, fmt=_fmt
+        {"2020": 100.0, "2021": None, "2022": 120.0},
+        p50=110.0,
+        p90=95.0,
+        p99=80.0,
+        title="E <&>",
+        labels={},
+        fmt=_fmt,
     )
     svg = charts.to_svg(chart, element_id="c1")
     root = ET.fromstring(svg)
@@ -608,7 +668,13 @@ def test_pd_chart_places_marker_on_log_scale() -> None:
     from models.risk import GRADE_PD_UPPER_BOUNDS
 
     def marker_x(pd: float) -> float:
-        c = charts.pd_chart(pd, bounds=GRADE_PD_UPPER_BOUNDS, grade_names={}, title="pd", fmt_pct=lambda p: f"{p:.2%}")
+        c = charts.pd_chart(
+            pd,
+            bounds=GRADE_PD_UPPER_BOUNDS,
+            grade_names={},
+            title="pd",
+            fmt_pct=lambda p: f"{p:.2%}",
+        )
         return next(s for s in c.shapes if isinstance(s, charts.Polygon)).points[2][0]
 
     left, right = 20.0, 540.0

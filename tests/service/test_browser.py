@@ -1,0 +1,195 @@
+"""The loan officer's path in a real headless Chromium against a real server on loopback.
+
+Debian's ``chromium`` (``/usr/bin/chromium``, installed by ``.ci/run``) is driven by
+Playwright; the app runs in werkzeug's threaded server on 127.0.0.1 and a free port. The test
+signs in, clicks a map cell (mouse and keyboard), fills and submits the form, checks the
+decision and the charts, switches to Chinese, opens the memo and downloads the PDF.
+Screenshots go to ``test-artifacts/`` (ignored by git). Without Chromium the tests are
+skipped, except under CI (``CI`` set), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.service.conftest import new_key
+
+CHROMIUM = Path(os.environ.get("CLIMATE_LOAN_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = pytest.mark.slow
+
+
+def _need_browser() -> None:
+    missing = []
+    if not CHROMIUM.is_file():
+        missing.append(f"{CHROMIUM} (apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("the playwright package (pip install -e '.[dev]')")
+    if missing:
+        text = "browser tests need " + " and ".join(missing)
+        if os.environ.get("CI"):
+            pytest.fail(text, pytrace=False)
+        pytest.skip(text)
+
+
+@pytest.fixture
+def server(app: Any) -> Iterator[str]:
+    """The app on a real HTTP server on loopback; yields its base URL."""
+    from werkzeug.serving import make_server
+
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_port}"
+    finally:
+        srv.shutdown()
+        thread.join(timeout=10)
+        srv.server_close()
+
+
+@pytest.fixture
+def page(server: str) -> Iterator[Any]:
+    _need_browser()
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        context = browser.new_context(
+            viewport={"width": 1280, "height": 900}, locale="en-US", accept_downloads=True
+        )
+        context.set_default_timeout(20_000)
+        pg = context.new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda exc: errors.append(str(exc)))
+        try:
+            yield pg
+        finally:
+            context.close()
+            browser.close()
+        assert errors == [], f"JavaScript errors: {errors}"
+
+
+def test_officer_path_end_to_end(app: Any, server: str, page: Any) -> None:
+    key = new_key(app, "officer", "Officer Zhang")
+    store = app.extensions["climate_loan"].store
+
+    # sign in
+    page.goto(server + "/")
+    assert "/app/login" in page.url
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/app/site")
+    page.screenshot(path=str(ARTIFACTS / "01-site-en.png"), full_page=True)
+
+    # click a cell: its centre goes into the form without a reload
+    cell = page.locator("a.cell").nth(1)
+    lat, lon = cell.get_attribute("data-lat"), cell.get_attribute("data-lon")
+    cell.click()
+    assert page.locator("#lat").input_value() == lat
+    assert page.locator("#lon").input_value() == lon
+    assert "/app/site" in page.url and "lat=" not in page.url
+    # the keyboard does the same: Tab to a cell, Enter
+    other = page.locator("a.cell").nth(2)
+    other.focus()
+    page.keyboard.press("Enter")
+    assert page.locator("#lat").input_value() == other.get_attribute("data-lat")
+    # and typed coordinates work too
+    page.locator("#lat").fill("44.1")
+    page.locator("#lon").fill("87.3")
+
+    # fill the project and loan
+    page.get_by_label("Site name").fill("Changji browser test")
+    page.get_by_label("Solar", exact=True).check()
+    assert page.locator("#wind-fields").is_hidden() and page.locator("#solar-fields").is_visible()
+    page.get_by_label("Wind", exact=True).check()
+    assert page.locator("#wind-fields").is_visible()
+    page.get_by_label("Turbine type").fill("E-82/2300")
+    page.get_by_label("Hub height [m]").fill("100")
+    page.get_by_label("Loan amount").fill("200000000")
+    page.get_by_label("Tenor [years]").fill("15")
+    page.get_by_label("Repayment").select_option("annuity")
+    page.locator("#assess-button").click()
+    page.wait_for_url("**/app/assessments/*")
+
+    # the decision and the charts, from the stored record
+    aid = page.url.rsplit("/", 1)[-1]
+    record = store.get_assessment(aid)
+    assert record is not None and record.site_name == "Changji browser test"
+    badge = page.locator(".decision .badge")
+    expected = {"approve": "Approve", "refer": "Refer to credit committee", "decline": "Decline"}
+    assert expected[record.decision] in badge.inner_text()
+    for key_ in ("wind", "monthly", "energy", "dscr", "pd"):
+        chart = page.locator(f"#chart-{key_}")
+        assert chart.is_visible()
+        box = chart.bounding_box()
+        assert box is not None and box["width"] > 300 and box["height"] > 80
+    assert page.locator("table.rules tbody tr").count() == len(record.response["rules"])
+    page.screenshot(path=str(ARTIFACTS / "02-result-en.png"), full_page=True)
+
+    # switch language: same stored result, in Chinese
+    page.locator("#lang-zh_CN").click()
+    page.wait_for_load_state()
+    assert page.url.endswith(f"/app/assessments/{aid}")
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+    assert "决定" in page.locator("#decision-h").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "03-result-zh.png"), full_page=True)
+
+    # the memo: print page (A4 print CSS) and the PDF download
+    page.locator("#memo-link").click()
+    page.wait_for_url("**/memo")
+    assert "授信备忘录" in page.locator("h1").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "04-memo-zh.png"), full_page=True)
+    page.emulate_media(media="print")
+    assert page.locator(".memo-tools").is_hidden()  # screen-only tools vanish on paper
+    page.pdf(path=str(ARTIFACTS / "05-memo-print-zh.pdf"), prefer_css_page_size=True)
+    page.emulate_media(media="screen")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="下载 PDF").click()
+    pdf = Path(info.value.path()).read_bytes()
+    assert pdf.startswith(b"%PDF-")
+    (ARTIFACTS / "06-memo-download-zh.pdf").write_bytes(pdf)
+
+    # history lists it and reopens the stored result
+    page.goto(server + "/app/history")
+    page.get_by_role("link", name="打开 Changji browser test").click()
+    page.wait_for_url(f"**/app/assessments/{aid}")
+    assert store.list_assessments()[1] == 1
+
+
+def test_form_errors_in_the_browser(app: Any, server: str, page: Any) -> None:
+    key = new_key(app, "officer", "Officer Zhao")
+    page.goto(server + "/app/lang/zh_CN?next=/app/login")
+    page.locator("#api_key").fill(key)
+    page.locator("button[type=submit]").click()
+    page.wait_for_url("**/app/site")
+    page.locator("#lat").fill("44.1")
+    page.locator("#lon").fill("87.3")
+    page.locator("#hub_height_m").fill("400")
+    page.locator("#capacity_mw").fill("")
+    page.locator("#assess-button").click()
+    page.wait_for_load_state()
+    assert page.locator("#hub_height_m-error").inner_text() == "请输入 10 至 250 之间的数值。"
+    assert page.locator("#capacity_mw-error").inner_text() == "此项为必填项。"
+    assert page.locator("#hub_height_m").get_attribute("aria-invalid") == "true"
+    page.screenshot(path=str(ARTIFACTS / "07-form-errors-zh.png"), full_page=True)
+    assert app.extensions["climate_loan"].store.list_assessments()[1] == 0
