@@ -262,7 +262,9 @@ def render_pdf(
     story.append(
         p(f"{view.get('site_name') or '–'} · {L['assessment_id']} {view.get('id')}", small)
     )
-    story.append(p(f"{L['created']}: {prov.get('created_at', '')}", small))
+    story.append(
+        p(f"{L['created']}: {view.get('created_text') or prov.get('created_at', '')}", small)
+    )
     if prov.get("synthetic"):
         story.append(p(L["synthetic"], small))
     story.append(Spacer(1, 4 * mm))
@@ -365,7 +367,7 @@ def render_pdf(
         (L["amount"], f"{fmt(rep.get('loan_amount'), 0)} {cur}"),
         (L["tenor"], f"{rep.get('tenor_years', '–')} {L['years']}"),
         (L["rate"], f"{fmt(rep.get('interest_rate_pct'), 2)} %"),
-        (L["repayment"], str(rep.get("repayment", "–"))),
+        (L["repayment"], str(view.get("repayment_text") or rep.get("repayment", "–"))),
         (L["tariff"], f"{fmt(fin.get('tariff_per_mwh'), 2)} {cur}/MWh"),
         (L["opex"], f"{fmt(fin.get('opex_per_year'), 0)} {cur}"),
     ]
@@ -391,7 +393,7 @@ def render_pdf(
         _two_col(
             [
                 (L["assessment_id"], str(view.get("id"))),
-                (L["created"], str(prov.get("created_at", ""))),
+                (L["created"], str(view.get("created_text") or prov.get("created_at", ""))),
                 (
                     L["dataset"],
                     f"{prov.get('dataset_id', '')} "

@@ -416,7 +416,7 @@ def build_map(
     dlat = float(np.median(np.abs(np.diff(lats)))) * stride if lats.size > 1 else 0.25
     dlon = float(np.median(np.abs(np.diff(lons)))) * stride if lons.size > 1 else 0.25
     mid = math.radians(float(np.mean(lats)))
-    cw = width / max(1, len(lon_idx))
+    cw = min(width / max(1, len(lon_idx)), 120.0)
     ch = cw * dlat / (dlon * max(0.2, math.cos(mid)))
     ch = min(ch, 560.0 / max(1, len(lat_idx)))
     finite = values[np.isfinite(values)]
@@ -944,7 +944,8 @@ def _site_page(form: AssessmentForm, status: int = 200, general: Sequence[str] =
         layer = "trailing_3y_wind_ms"
     hub = _number_arg("hub_height_m", 10, 250)
     if hub is None:
-        hub = form.hub_height_m.data if isinstance(form.hub_height_m.data, int | float) else 100.0
+        typed = form.hub_height_m.data
+        hub = float(typed) if isinstance(typed, int | float) and 10 <= typed <= 250 else 100.0
     selected = None
     if isinstance(form.lat.data, float) and isinstance(form.lon.data, float):
         selected = (form.lat.data, form.lon.data)
@@ -1095,6 +1096,11 @@ _DECISION_TEXT = {
     "refer": _l("Refer to credit committee"),
     "decline": _l("Decline"),
 }
+_REPAYMENT_TEXT = {
+    "annuity": _l("Annuity (level payments)"),
+    "equal_principal": _l("Equal principal"),
+    "sculpted": _l("Sculpted to the P50 cash flow"),
+}
 _DECISION_ICON = {"approve": "✔", "refer": "⚠", "decline": "✘"}
 _OUTCOME_TEXT = {"approve": _l("pass"), "refer": _l("refer"), "decline": _l("decline")}
 _GRADE_TEXT = {
@@ -1233,6 +1239,10 @@ def result_view(record: AssessmentRecord) -> dict[str, Any]:
         "climate": climate,
         "provenance": prov,
         "charts": build_charts(a, record, tech),
+        "created_text": fmt_time(prov.get("created_at")),
+        "repayment_text": str(
+            _REPAYMENT_TEXT.get(str(rep.get("repayment")), rep.get("repayment") or "–")
+        ),
     }
 
 
