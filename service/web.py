@@ -40,6 +40,7 @@ import json
 import math
 import os
 import secrets
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -136,8 +137,6 @@ def _instance_secret(folder: Path) -> str:
         text = path.read_text().strip()
         if len(text) >= 32:
             return text
-        import time
-
         time.sleep(0.01)
     raise RuntimeError(f"{path}: session secret is empty; delete the file and restart")
 

@@ -181,6 +181,25 @@ def test_csrf_rejected_without_or_with_wrong_token(app: Any, web: Any, officer_k
     assert store(app).list_assessments()[1] == 0
 
 
+def test_workers_of_one_instance_share_the_session_secret(tmp_path: Path) -> None:
+    """Gunicorn workers each build an app; a session made by one must be valid in another."""
+    from flask import Flask
+
+    from service.web import SECRET_FILE, _instance_secret
+
+    first = _instance_secret(tmp_path / "inst")
+    assert _instance_secret(tmp_path / "inst") == first and len(first) == 64
+    assert (tmp_path / "inst" / SECRET_FILE).stat().st_mode & 0o077 == 0  # owner only
+    assert _instance_secret(tmp_path / "other") != first
+    configured = Flask("x", instance_path=str(tmp_path / "cfg"))
+    configured.config["SECRET_KEY"] = "from-config"
+    from service import web as web_module
+
+    web_module.register(configured)
+    assert configured.config["SECRET_KEY"] == "from-config"
+    assert not (tmp_path / "cfg" / SECRET_FILE).exists()
+
+
 def test_logout_keeps_language(web: Any) -> None:
     web.get("/app/lang/zh_CN?next=/app/history")
     r = web.post("/app/logout", data={"csrf_token": csrf(web, "/app/history")})
