@@ -28,8 +28,15 @@ CANONICAL_VARIABLES: tuple[CanonicalVariable, ...] = (
         "wind_speed",
         "m s-1",
         "wind_speed",
-        "horizontal wind speed, dims (time, height, lat, lon); from speed or from u/v components",
-        ("u10/v10", "u100/v100", "ws50m", "U50M/V50M", "wind_speed", "eastward_wind/northward_wind"),
+        "horizontal wind speed, dims (time, height, lat, lon); from speed or u/v components",
+        (
+            "u10/v10",
+            "u100/v100",
+            "ws50m",
+            "U50M/V50M",
+            "wind_speed",
+            "eastward_wind/northward_wind",
+        ),
     ),
     CanonicalVariable(
         "air_temperature",
