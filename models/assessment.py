@@ -25,7 +25,10 @@ It is JSON-safe (NaN and infinity become ``null``). Derived metrics added for th
   ``climate.wind.trailing_3y_years`` (so ``>= x`` reads "each of the three years reached x");
   null with fewer than three complete years;
 - ``climate.solar.trailing_3y_min_sunshine_hours``: the same for sunshine duration;
-- ``energy.capacity_factor_p50``; ``repayment.dscr_p99_min`` (DSCR at one-year P99).
+- ``energy.capacity_factor_p50``; ``repayment.dscr_p99_min`` (DSCR at one-year P99);
+- ``repayment.pd_scorecard``: lifetime PD from the PD scorecard passed as ``scorecard`` (a
+  model card of :mod:`models.registry`, see :func:`scorecard_pd`), beside the Monte Carlo
+  ``repayment.pd_tenor``; null without a card or when one of its features is unavailable.
 
 Why ten-year P90 for the P90 DSCR: covenants quoted in the market for wind are
 1.20–1.25 at the *ten-year* P90 and 1.00 at the *one-year* P99 (``shared/reference/
@@ -77,7 +80,9 @@ from models.longterm import (
     long_term_correction,
 )
 from models.policy import Decision, Policy, Reason, RuleResult
+from models.registry import ModelCard
 from models.risk import RiskResult, simulate_default
+from models.scorecard import LOAN_BOOK_COLUMNS, card_model, grade_bands_of, grade_of, predict_pd
 from models.solar import SolarEnergy, SolarProject, degradation_factors, solar_energy
 from models.uncertainty import (
     MIN_YEARS,
@@ -88,7 +93,17 @@ from models.uncertainty import (
 )
 from models.wind import WindEnergy, WindProject, wind_energy
 
-__all__ = ["DEFAULT_N_PATHS", "Assessment", "AssessmentError", "assess", "package_version"]
+__all__ = [
+    "DEFAULT_N_PATHS",
+    "SCORECARD_SOURCES",
+    "Assessment",
+    "AssessmentError",
+    "ScorecardPD",
+    "assess",
+    "package_version",
+    "scorecard_pd",
+    "scorecard_version",
+]
 
 #: Monte Carlo paths per assessment.
 DEFAULT_N_PATHS = 10_000
@@ -118,6 +133,191 @@ def _num(value: float | None, digits: int) -> float | None:
         return None
     v = float(value)
     return round(v, digits) if math.isfinite(v) else None
+
+
+#: Where each loan-book feature of a PD scorecard (:mod:`models.scorecard`) is read in the
+#: assessment object; ``leverage`` is computed as loan amount / project cost.
+SCORECARD_SOURCES: Mapping[str, str] = {
+    "trailing_wind_mean_ms": "climate.wind.trailing_3y_mean_ms",
+    "wind_iav": "climate.wind.iav",
+    "sunshine_hours": "climate.solar.mean_sunshine_hours",
+    "dscr_p90": "repayment.dscr_p90_min",
+    "leverage": "repayment.loan_amount / project_cost",
+    "tenor_years": "repayment.tenor_years",
+}
+_WIND_FEATURES = frozenset({"trailing_wind_mean_ms", "wind_iav"})
+_NULL_REASONS: Mapping[str, str] = {
+    "trailing_wind_mean_ms": "fewer than three complete climate years at the site",
+    "wind_iav": "fewer than two complete climate years at the site",
+    "sunshine_hours": "no complete climate year with sunshine duration at the site",
+    "dscr_p90": "no P90 DSCR (too few usable climate years for energy figures)",
+    "tenor_years": "no loan tenor",
+}
+_LOAN_BOOK_RANGES = {c.name: c for c in LOAN_BOOK_COLUMNS}
+
+
+@dataclass(frozen=True)
+class ScorecardPD:
+    """The PD of one assessment from a scorecard model card.
+
+    Attributes
+    ----------
+    card_id : str
+        Id of the card, e.g. ``scorecard-v3``.
+    card_sha256 : str
+        SHA-256 of the card as it was used.
+    synthetic : bool
+        True when the card was trained on a synthetic loan book.
+    features : mapping of str to float or None
+        Raw value of each card feature for this loan (loan-book units,
+        :data:`models.scorecard.LOAN_BOOK_COLUMNS`); None when unavailable.
+    pd : float or None
+        Lifetime PD [0-1]; None when any feature is unavailable (never filled).
+    grade : str or None
+        Grade of ``pd`` by the card's grade bands; None without bands or without a PD.
+    notes : tuple of str
+        Why a feature is unavailable, extrapolation warnings, the synthetic-data warning.
+    """
+
+    card_id: str
+    card_sha256: str
+    synthetic: bool
+    features: Mapping[str, float | None]
+    pd: float | None
+    grade: str | None
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return ``repayment.scorecard`` of the assessment object."""
+        return {
+            "card": self.card_id,
+            "sha256": self.card_sha256,
+            "synthetic": self.synthetic,
+            "features": {k: _num(v, 6) for k, v in self.features.items()},
+            "notes": list(self.notes),
+        }
+
+
+def scorecard_version(card: ModelCard) -> str:
+    """Provenance entry of a card: ``"<id> (sha256 <first 12 hex digits>)"``."""
+    return f"{card.id} (sha256 {card.sha256[:12]})"
+
+
+def _feature_value(
+    name: str, assessment: Mapping[str, Any], technology: str, project_cost: float | None
+) -> tuple[float | None, str | None]:
+    """Raw value of one scorecard feature in an assessment object, or None and why."""
+    if name not in SCORECARD_SOURCES:
+        return None, (
+            f"the assessment does not compute the feature {name!r} "
+            f"(it provides {', '.join(SCORECARD_SOURCES)})"
+        )
+    if name in _WIND_FEATURES and technology != "wind":
+        return None, f"{name} is wind at hub height, which a {technology} project does not have"
+    if name == "leverage":
+        if project_cost is None:
+            return None, (
+                "debt / total project cost needs the project cost, which the assessment was "
+                "not given"
+            )
+        return float(assessment["repayment"]["loan_amount"]) / project_cost, None
+    if name == "sunshine_hours" and assessment["climate"].get("solar") is None:
+        return None, "the dataset has no sunshine duration (no radiation variables)"
+    value = policy_mod.metric_value(assessment, SCORECARD_SOURCES[name])
+    if value is None:
+        return None, _NULL_REASONS[name]
+    return value, None
+
+
+def scorecard_pd(
+    card: ModelCard,
+    assessment: Mapping[str, Any],
+    *,
+    technology: str,
+    project_cost: float | None = None,
+) -> ScorecardPD:
+    r"""PD of one loan from a scorecard card and the figures of its assessment.
+
+    Parameters
+    ----------
+    card : ModelCard
+        A ``scorecard`` card; its ``features`` say which figures are needed and how they are
+        transformed.
+    assessment : mapping
+        The assessment object (contract v1) the features are read from, as reported (rounded),
+        so the figures a person reads are the figures scored: see :data:`SCORECARD_SOURCES`.
+    technology : {"wind", "solar"}
+        The project's technology (wind features need a hub height).
+    project_cost : float, optional
+        Total project cost [currency], for ``leverage`` = loan amount / project cost [-].
+
+    Returns
+    -------
+    ScorecardPD
+        ``pd`` is None, with the reason in ``notes``, when a feature is unavailable or outside
+        the domain of its transform (e.g. the log of a DSCR that is not positive).
+
+    Raises
+    ------
+    models.scorecard.ScorecardError
+        The card is not a usable logit scorecard.
+
+    Notes
+    -----
+    With the card's standardised features :math:`z_j = (g_j(x_j) - c_j) / s_j` and
+    coefficients :math:`\beta`, :math:`\mathrm{PD} = 1 / (1 + e^{-\eta})`,
+    :math:`\eta = \beta_0 + \sum_j \beta_j z_j` (:func:`models.scorecard.predict_pd`). It is
+    a *lifetime* PD, comparable with the Monte Carlo ``pd_tenor``. A feature outside the
+    range of the loan-book schema is still scored, with a note that the PD extrapolates.
+    """
+    features, _ = card_model(card)
+    values: dict[str, float | None] = {}
+    missing: list[str] = []
+    notes: list[str] = []
+    for f in features:
+        value, why = _feature_value(f.name, assessment, technology, project_cost)
+        if value is not None and not math.isfinite(value):
+            value, why = None, f"{f.name} is not a finite number"
+        if value is not None and f.transform == "log" and value <= 0:
+            value, why = None, f"{f.name} = {value:g} is not positive, so its log is undefined"
+        values[f.name] = value
+        if why is not None:
+            missing.append(f"{f.name}: {why}")
+            continue
+        rule = _LOAN_BOOK_RANGES.get(f.name)
+        if rule is not None and value is not None:
+            below = value <= rule.low if rule.low_open else value < rule.low
+            if below or value > rule.high:
+                notes.append(
+                    f"scorecard feature {f.name} = {value:g} {rule.units} is outside the loan "
+                    f"book's range {rule.low:g} to {rule.high:g}; the scorecard PD extrapolates"
+                )
+    pd_value: float | None = None
+    grade: str | None = None
+    if missing:
+        notes.insert(
+            0, f"scorecard PD ({card.id}) not computed: " + "; ".join(missing) + " (not filled)"
+        )
+    else:
+        row = {k: np.array([v], dtype=np.float64) for k, v in values.items()}
+        pd_value = float(predict_pd(card, row)[0])
+        if "grade_bands" in card.parameters:
+            grade = str(grade_of(pd_value, grade_bands_of(card)))
+    synthetic = bool(card.training_data.get("synthetic", False))
+    if synthetic:
+        notes.append(
+            f"scorecard {card.id} was trained on a SYNTHETIC loan book (demonstration only); "
+            "its PD says nothing about real defaults"
+        )
+    return ScorecardPD(
+        card_id=card.id,
+        card_sha256=card.sha256,
+        synthetic=synthetic,
+        features=values,
+        pd=pd_value,
+        grade=grade,
+        notes=tuple(notes),
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -182,6 +382,8 @@ class Assessment:
         Which function produced each step, at which version.
     notes : tuple of str
         Assumptions and adjustments a reader should know about.
+    scorecard : ScorecardPD or None
+        PD from the scorecard card passed to :func:`assess`; None without one.
     """
 
     id: str
@@ -216,6 +418,7 @@ class Assessment:
     code_version: str
     model_versions: Mapping[str, str]
     notes: tuple[str, ...]
+    scorecard: ScorecardPD | None = None
 
     @property
     def technology(self) -> str:
@@ -317,6 +520,7 @@ class Assessment:
         t = self.terms
         r = self.risk
         s = self.schedule
+        sc = self.scorecard
         by_year: list[dict[str, Any]] = []
         if (
             s is not None
@@ -368,6 +572,9 @@ class Assessment:
             "expected_loss_tenor": _num(r.expected_loss_tenor, 2) if r else None,
             "lgd": r.lgd if r else None,
             "grade": r.grade if r else None,
+            "pd_scorecard": _num(sc.pd, 6) if sc is not None else None,
+            "scorecard_grade": sc.grade if sc is not None else None,
+            "scorecard": sc.to_dict() if sc is not None else None,
             "risk_weight_pct": r.risk_weight_pct if r else None,
             "min_dscr_quantiles": (
                 {
@@ -485,6 +692,8 @@ def assess(
     assessment_id: str | None = None,
     operating_history: OperatingHistory | None = None,
     model_versions: Mapping[str, str] | None = None,
+    scorecard: ModelCard | None = None,
+    project_cost: float | None = None,
 ) -> Assessment:
     """Assess whether ``project`` at ``site`` can repay the loan ``terms`` under ``policy``.
 
@@ -515,6 +724,15 @@ def assess(
         at :data:`models.uncertainty.SIGMA_MODEL_OPERATING`.
     model_versions : mapping, optional
         Extra entries for ``provenance.model_versions`` (e.g. model-registry card ids).
+    scorecard : ModelCard, optional
+        A PD scorecard card (the production one, or for a replay the one recorded). When
+        given, ``repayment.pd_scorecard`` and ``repayment.scorecard_grade`` are computed from
+        this assessment's own figures (:func:`scorecard_pd`) before the policy is applied, and
+        ``provenance.model_versions.scorecard`` records ``"<id> (sha256 <12 hex>)"``
+        (:func:`scorecard_version`). The card is passed in, never loaded here.
+    project_cost : float, optional
+        Total project cost [currency] (> 0, at least the loan amount), for the scorecard's
+        ``leverage`` feature; without it that feature is unavailable.
 
     Returns
     -------
@@ -523,7 +741,10 @@ def assess(
     Raises
     ------
     AssessmentError
-        Technology of project and policy differ, or an operating history for a solar plant.
+        Technology of project and policy differ, an operating history for a solar plant, or
+        a project cost that is not positive or below the loan amount.
+    models.scorecard.ScorecardError
+        ``scorecard`` is not a usable logit scorecard card.
     ValueError
         From the finance model, e.g. a sculpted loan on a P50 cash flow that is not positive
         in every year (the message names the year).
@@ -536,6 +757,15 @@ def assess(
         )
     if operating_history is not None and not is_wind:
         raise AssessmentError("an operating history can only be used for a wind project")
+    if project_cost is not None and not (
+        math.isfinite(project_cost) and project_cost >= terms.loan_amount
+    ):
+        raise AssessmentError(
+            f"project_cost must be a finite amount at least the loan amount "
+            f"({terms.loan_amount:g} {terms.currency}), got {project_cost!r}"
+        )
+    if scorecard is not None:
+        card_model(scorecard)  # a card that cannot be used fails before any computation
     used_seed = _draw_seed() if seed is None else int(seed)
     version = package_version() if code_version is None else code_version
     notes: list[str] = []
@@ -671,6 +901,16 @@ def assess(
         notes=tuple(notes),
     )
 
-    # 7. policy
+    # 7. scorecard PD from this assessment's own figures, then the policy
+    if scorecard is not None:
+        sc = scorecard_pd(
+            scorecard, provisional.to_dict(), technology=tech, project_cost=project_cost
+        )
+        provisional = replace(
+            provisional,
+            scorecard=sc,
+            notes=(*provisional.notes, *sc.notes),
+            model_versions={**versions, "scorecard": scorecard_version(scorecard)},
+        )
     decision, reasons, results = policy_mod.evaluate(policy, provisional.to_dict())
     return replace(provisional, decision=decision, reasons=reasons, rule_results=results)

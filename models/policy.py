@@ -204,6 +204,13 @@ _METRIC_ROWS: tuple[Metric, ...] = (
         "Annualised probability of default (fraction, not percent; floor 0.0003).",
     ),
     Metric(
+        "repayment.pd_scorecard",
+        "1",
+        "Lifetime probability of default from the production PD scorecard (a logit on a loan "
+        "book, models.scorecard; fraction, not percent), beside the Monte Carlo pd_tenor; null "
+        "when no scorecard was used or one of its features is unavailable.",
+    ),
+    Metric(
         "repayment.expected_loss",
         "currency",
         "Expected loss PD x LGD x EAD, in the loan currency.",

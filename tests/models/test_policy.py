@@ -80,6 +80,7 @@ def _assessment(**metrics: float | None) -> dict[str, Any]:
         "repayment.llcr": 1.7,
         "repayment.pd_tenor": 0.01,
         "repayment.pd_annual": 0.001,
+        "repayment.pd_scorecard": 0.02,
         "repayment.expected_loss": 1000.0,
     }
     base.update({k.replace("__", "."): v for k, v in metrics.items()})
