@@ -508,6 +508,11 @@ def mean_power_in_bins(
     return np.asarray(mean[0] if scalar else mean, dtype=float)
 
 
+#: A curve that stops below this speed [m s-1] while near rated power is probably truncated
+#: (typical cut-out speeds are 20-25 m/s); one oedb curve, V90/2000, ends at 16.5 m/s.
+TRUNCATED_CURVE_BELOW_MS = 20.0
+
+
 def _calendar_hours(starts: NDArray[np.datetime64], step: np.timedelta64) -> NDArray[np.float64]:
     """Hours in each calendar period (year or month) starting at ``starts``."""
     ends = (starts + step).astype("datetime64[h]")
@@ -580,6 +585,13 @@ def wind_energy(
             f"wind moved from {href:g} m to {hub:g} m hub height with shear exponent "
             f"{site.shear_exponent:.3f} (factor {f_h:.4f})"
             + ("" if site.shear_from_data else "; default exponent, not fitted from the data")
+        )
+    speeds, powers = curve.speeds, curve.powers
+    if powers[-1] > 0.5 * curve.rated_power_kw and speeds[-1] < TRUNCATED_CURVE_BELOW_MS:
+        notes.append(
+            f"the power curve of {project.turbine.turbine_type} ends at {speeds[-1]:g} m/s while "
+            f"still producing {powers[-1]:.0f} kW; hours above {speeds[-1]:g} m/s count as zero "
+            "output (no data beyond the curve), which understates energy at windy sites"
         )
     if project.turbine.hub_heights_m and not any(
         abs(hub - h) <= 1.0 for h in project.turbine.hub_heights_m

@@ -595,3 +595,13 @@ def test_gaps_in_a_complete_year_are_scaled_not_counted_as_zero() -> None:
     gappy = wind_energy(site, project)
     np.testing.assert_allclose(gappy.net_mwh, full.net_mwh, rtol=0.01)
     assert any("scaled to the whole year" in n for n in gappy.notes)
+
+
+def test_truncated_library_curve_is_flagged() -> None:
+    # oedb's V90/2000 curve stops at 16.5 m/s at about rated power; energy above is zero.
+    t, ws, rho = synthetic_hourly()
+    site = site_from_hourly(t, ws, rho, shear_exponent=0.2)
+    v90 = wind_energy(site, WindProject(20.0, 100.0, get_turbine("V90/2000")))
+    assert any("ends at 16.5 m/s" in n for n in v90.notes)
+    e126 = wind_energy(site, WindProject(42.0, 100.0, get_turbine("E-126/4200")))
+    assert not any("ends at" in n for n in e126.notes)
