@@ -190,24 +190,25 @@ class SiteClimate:
         monthly = self.monthly_wind_mean_ms[months_ok] * f
 
         def per_year(values: NDArray[np.float64], digits: int) -> dict[str, float | None]:
-            return {
-                str(int(y)): (_round(v, digits) if c else None)
-                for y, v, c in zip(self.years, values, ok, strict=True)
-            }
+            return per_year_map(self.years, values, ok, digits)
 
         wind = {
-            "height_m": _round(h, 2),
+            "height_m": json_float(h, 2),
             "annual_mean_ms": per_year(annual, 3),
             "trailing_3y_mean_ms": (
-                _round(float(trailing_vals.mean()), 3) if len(trailing) == TRAILING_YEARS else None
+                json_float(float(trailing_vals.mean()), 3)
+                if len(trailing) == TRAILING_YEARS
+                else None
             ),
             "trailing_3y_years": [int(y) for y in trailing],
-            "long_term_mean_ms": _round(float(good.mean()), 3) if good.size else None,
-            "iav": _round(float(inter_annual_variability(good)), 4) if good.size >= 2 else None,
-            "monthly_cv": (_round(float(monthly_cv(monthly)), 4) if monthly.size >= 12 else None),
-            "weibull_k": _round(self.weibull_k, 3),
-            "weibull_c_ms": _round(self.weibull_c_ms * f, 3),
-            "shear_exponent": _round(self.shear_exponent, 4),
+            "long_term_mean_ms": json_float(float(good.mean()), 3) if good.size else None,
+            "iav": json_float(float(inter_annual_variability(good)), 4) if good.size >= 2 else None,
+            "monthly_cv": (
+                json_float(float(monthly_cv(monthly)), 4) if monthly.size >= 12 else None
+            ),
+            "weibull_k": json_float(self.weibull_k, 3),
+            "weibull_c_ms": json_float(self.weibull_c_ms * f, 3),
+            "shear_exponent": json_float(self.shear_exponent, 4),
             "shear_from_data": self.shear_from_data,
         }
         solar: dict[str, Any] | None = None
@@ -215,9 +216,9 @@ class SiteClimate:
             sun_ok = self.sunshine_hours[ok]
             solar = {
                 "annual_sunshine_hours": per_year(self.sunshine_hours, 1),
-                "mean_sunshine_hours": _round(float(sun_ok.mean()), 1) if sun_ok.size else None,
+                "mean_sunshine_hours": json_float(float(sun_ok.mean()), 1) if sun_ok.size else None,
                 "annual_ghi_kwh_m2": per_year(self.ghi_kwh_m2, 1),
-                "mean_ghi_kwh_m2": _round(float(self.ghi_kwh_m2[ok].mean()), 1)
+                "mean_ghi_kwh_m2": json_float(float(self.ghi_kwh_m2[ok].mean()), 1)
                 if sun_ok.size
                 else None,
             }
@@ -228,7 +229,7 @@ class SiteClimate:
             "cell": {
                 "lat": self.cell_lat,
                 "lon": self.cell_lon,
-                "distance_km": _round(self.distance_km, 2),
+                "distance_km": json_float(self.distance_km, 2),
             },
             "dataset": {
                 "id": self.dataset.id,
@@ -240,12 +241,23 @@ class SiteClimate:
             "wind": wind,
             "solar": solar,
             "coverage": {
-                str(int(y)): _round(c, 4) for y, c in zip(self.years, self.coverage, strict=True)
+                str(int(y)): json_float(c, 4)
+                for y, c in zip(self.years, self.coverage, strict=True)
             },
         }
 
 
-def _round(value: float, digits: int) -> float | None:
+def json_float(value: float, digits: int) -> float | None:
     """Round for JSON; NaN or inf become None (JSON has no NaN)."""
     v = float(value)
     return round(v, digits) if math.isfinite(v) else None
+
+
+def per_year_map(
+    years: NDArray[np.int64], values: NDArray[np.float64], keep: NDArray[np.bool_], digits: int
+) -> dict[str, float | None]:
+    """``{"2022": value}`` for JSON: years not kept (incomplete) and non-finite values are None."""
+    return {
+        str(int(y)): (json_float(v, digits) if k else None)
+        for y, v, k in zip(years, values, keep, strict=True)
+    }

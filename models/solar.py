@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from climate_data.site import SiteClimate
+from climate_data.site import SiteClimate, per_year_map
 from climate_data.solar import REFERENCE_PV_SYSTEM
+from models.energy import YearlyEnergy
 
 #: pvlib ``pvwatts_losses()`` with its defaults (soiling 2, shading 3, snow 0, mismatch 2,
 #: wiring 2, connections 0.5, LID 1.5, nameplate 1, age 0, availability 3 %), combined
@@ -103,7 +104,7 @@ def _is_number(x: Any) -> bool:
 
 
 @dataclass(frozen=True, eq=False)
-class SolarEnergy:
+class SolarEnergy(YearlyEnergy):
     """Energy of a PV project for each climate year and month of a site.
 
     Attributes
@@ -152,24 +153,11 @@ class SolarEnergy:
     capacity_ac_mw: float
     notes: tuple[str, ...]
 
-    @property
-    def complete_years(self) -> NDArray[np.int64]:
-        """Years that meet the coverage rule."""
-        return self.years[self.complete]
-
-    @property
-    def complete_net_mwh(self) -> NDArray[np.float64]:
-        """Net energy of the complete years only [MWh] (input for the exceedance figures)."""
-        return self.net_mwh[self.complete]
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary; incomplete years are ``None`` in the per-year maps."""
 
         def per_year(values: NDArray[np.float64], digits: int) -> dict[str, float | None]:
-            out: dict[str, float | None] = {}
-            for y, v, ok in zip(self.years, values, self.complete, strict=True):
-                out[str(int(y))] = round(float(v), digits) if ok and math.isfinite(v) else None
-            return out
+            return per_year_map(self.years, values, self.complete, digits)
 
         return {
             "annual_gross_mwh": per_year(self.gross_mwh, 3),

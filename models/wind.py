@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from climate_data.site import SiteClimate
+from climate_data.site import SiteClimate, per_year_map
+from models.energy import YearlyEnergy
 from models.turbines import PowerCurve, Turbine
 
 #: Air density of the IEC 61400-12-1 standard atmosphere, to which power curves refer [kg m-3].
@@ -206,7 +207,7 @@ class WindProject:
 
 
 @dataclass(frozen=True, eq=False)
-class WindEnergy:
+class WindEnergy(YearlyEnergy):
     """Energy of a wind project for each climate year and month of a site.
 
     Per-year and per-month values are computed for every period present; ``complete`` and
@@ -265,24 +266,11 @@ class WindEnergy:
     turbine_type: str
     notes: tuple[str, ...]
 
-    @property
-    def complete_years(self) -> NDArray[np.int64]:
-        """Years that meet the coverage rule."""
-        return self.years[self.complete]
-
-    @property
-    def complete_net_mwh(self) -> NDArray[np.float64]:
-        """Net energy of the complete years only [MWh] (input for the exceedance figures)."""
-        return self.net_mwh[self.complete]
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary; incomplete years are ``None`` in the per-year maps."""
 
         def per_year(values: NDArray[np.float64]) -> dict[str, float | None]:
-            return {
-                str(int(y)): (_json_float(v, 3) if ok else None)
-                for y, v, ok in zip(self.years, values, self.complete, strict=True)
-            }
+            return per_year_map(self.years, values, self.complete, 3)
 
         return {
             "annual_gross_mwh": per_year(self.gross_mwh),
@@ -296,11 +284,6 @@ class WindEnergy:
             "turbine_type": self.turbine_type,
             "notes": list(self.notes),
         }
-
-
-def _json_float(value: float, digits: int) -> float | None:
-    v = float(value)
-    return round(v, digits) if math.isfinite(v) else None
 
 
 def air_density_at_height(
