@@ -8,6 +8,11 @@ sees validated input, and every error leaves as problem+json (:mod:`service.prob
 
 An assessment is written to the audit store before its response is sent; when the store cannot
 take it the client gets 503 and no decision.
+
+Every assessment uses the production PD scorecard of the model registry
+(:class:`ProductionScorecard`, held per worker and reloaded when the registry changes) and
+records its id and sha256 in ``provenance.model_versions.scorecard``; a replay uses the card it
+recorded.
 """
 
 from __future__ import annotations
@@ -16,13 +21,16 @@ import functools
 import json
 import logging
 import math
+import os
+import re
 import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Blueprint, Response, current_app, g, request
 from pydantic import BaseModel, ValidationError
@@ -34,6 +42,9 @@ from service.openapi import Operation, build_document, render_docs
 from service.problems import Problem, field_error, validation_problem
 from service.requests import AssessmentRequest, to_model_inputs
 from service.store import AssessmentRecord, AuditStore, StoreUnavailable, utcnow
+
+if TYPE_CHECKING:
+    from models.registry import ModelCard
 
 API_PREFIX = "/api/v1"
 #: Key of the per-app state in ``app.extensions``.
@@ -83,6 +94,131 @@ class RateLimiter:
         return None
 
 
+def models_folder(config: ServiceConfig) -> Path:
+    """Registry folder of the service: ``models_dir``, else ``<instance>/models``."""
+    return config.models_dir or config.resolved_instance_path() / "models"
+
+
+#: Provenance entry of a scorecard (:func:`models.assessment.scorecard_version`).
+_SCORECARD_ENTRY = re.compile(r"^(scorecard-v[0-9]+) \(sha256 ([0-9a-f]{12})\)$")
+
+
+class ProductionScorecard:
+    """The production PD scorecard of one worker, reloaded when the registry folder changes.
+
+    Parameters
+    ----------
+    folder : Path
+        The model registry (:class:`models.registry.Registry`; shipped ``scorecard-v0`` when
+        it has no production scorecard).
+
+    Notes
+    -----
+    :meth:`models.registry.Registry.production` reads and verifies every card in the folder:
+    about 3 ms with the shipped card alone and 14 ms with five cards (measured on the 2-core
+    development machine), too slow for every request. ``os.stat`` of the folder costs about
+    5 µs. The registry writes each card through a temporary file renamed into the folder, so a
+    save, promotion or retirement by any process changes the folder's mtime; :meth:`current`
+    reloads when it has changed. File-system timestamps are coarse (a second write in the
+    same clock tick leaves the mtime unchanged), so a folder changed less than
+    :attr:`RACY_NS` before it was read is read again on the next call.
+    """
+
+    #: A folder modified this recently when read is read again next time [ns].
+    RACY_NS = 2_000_000_000
+
+    def __init__(self, folder: Path) -> None:
+        from models.registry import Registry
+
+        self.registry = Registry(folder)
+        self._lock = threading.Lock()
+        self._card: ModelCard | None = None
+        self._stamp: tuple[int, int] | None = None
+        self._loaded = False
+        self._fresh = False
+
+    def _folder_stamp(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.registry.path)
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_ino)
+
+    def reload(self) -> ModelCard | None:
+        """Read the production scorecard now (None when the registry has none at all).
+
+        Raises
+        ------
+        models.registry.RegistryError
+            A card in the folder fails its hash check.
+        models.scorecard.ScorecardError
+            The production card cannot be used for prediction.
+        """
+        from models.scorecard import card_model
+
+        with self._lock:
+            stamp = self._folder_stamp()  # before reading: a later write gives a new stamp
+            card = self.registry.production("scorecard")
+            if card is not None:
+                card_model(card)
+            before = self._card.id if self._card is not None else None
+            if self._loaded and (card.id if card is not None else None) != before:
+                _log.info("production scorecard is now %s", card.id if card else "none")
+            self._card, self._stamp, self._loaded = card, stamp, True
+            self._fresh = stamp is None or time.time_ns() - stamp[0] >= self.RACY_NS
+            return card
+
+    def current(self) -> ModelCard | None:
+        """The production scorecard, reloaded first if the registry folder has changed."""
+        stamp = self._folder_stamp()
+        with self._lock:
+            if self._loaded and self._fresh and stamp == self._stamp:
+                return self._card
+        return self.reload()
+
+    def current_id(self) -> str | None:
+        """Id of the scorecard last loaded (no reload), for logs."""
+        return self._card.id if self._card is not None else None
+
+    def recorded(self, entry: str) -> ModelCard:
+        """The card named by a provenance entry ``"<id> (sha256 <12 hex>)"``, as it was used.
+
+        A card's sha256 covers its status history, which grows when it is promoted or
+        retired; the card as it was used is the stored card with its history cut back to the
+        entry whose hash matches.
+
+        Raises
+        ------
+        models.registry.RegistryError
+            The entry is malformed, the card is no longer in the registry, or no state of the
+            stored card has the recorded hash (it was replaced).
+        """
+        from models.registry import RegistryError
+
+        m = _SCORECARD_ENTRY.match(entry)
+        if m is None:
+            raise RegistryError(f"{entry!r} is not a scorecard provenance entry")
+        card_id, sha12 = m.groups()
+        try:
+            card = self.registry.show(card_id)
+        except RegistryError as exc:
+            raise RegistryError(
+                f"it was made with {entry}, which is no longer in the registry at "
+                f"{self.registry.path} ({exc})"
+            ) from None
+        for k in range(len(card.history), -1, -1):
+            history = card.history[:k]
+            status = str(history[-1]["status"]) if history else card.status
+            then = card if k == len(card.history) else replace(card, history=history, status=status)
+            if then.sha256.startswith(sha12):
+                return then
+        raise RegistryError(
+            f"it was made with {entry}, but {card_id} in {self.registry.path} has different "
+            f"content (sha256 {card.sha256[:12]} with no earlier state matching): the card was "
+            "replaced"
+        )
+
+
 @dataclass
 class ServiceState:
     """What one worker process loads once in the factory and shares between requests.
@@ -103,6 +239,8 @@ class ServiceState:
         Version of this package.
     limiter : RateLimiter
         Per-key request counter.
+    scorecards : ProductionScorecard or None
+        The production PD scorecard; None runs assessments without one.
     """
 
     config: ServiceConfig
@@ -112,6 +250,7 @@ class ServiceState:
     default_policies: dict[str, str]
     code_version: str
     limiter: RateLimiter
+    scorecards: ProductionScorecard | None = None
     _document: dict[str, Any] | None = field(default=None, repr=False)
 
     def document(self) -> dict[str, Any]:
@@ -371,18 +510,23 @@ def run_assessment(
     seed: int,
     created_at: datetime | None = None,
     assessment_id: str | None = None,
+    replay_of: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Compute (not store) the assessment object of a validated request with ``seed``.
 
-    The same request, seed, cube, policy and code give the same object. ``created_at`` and
-    ``assessment_id``, when given, replace the fresh ones (a replay of a stored record).
+    The same request, seed, cube, policy, scorecard and code give the same object.
+    ``created_at`` and ``assessment_id``, when given, replace the fresh ones (a replay of a
+    stored record). The PD scorecard is the production one, or with ``replay_of`` (the
+    ``model_versions`` of a stored assessment) the card recorded there, or none if none is.
 
     Raises
     ------
     Problem
-        422 for a site outside the data.
+        422 for a site outside the data; 409 when a replay's scorecard is gone; 500 when the
+        model registry is damaged.
     """
     from models.assessment import assess
+    from models.scorecard import ScorecardError
 
     inputs = to_model_inputs(parsed.model_copy(update={"seed": seed}))
     site = _site(inputs.lat, inputs.lon, "site")
@@ -395,10 +539,13 @@ def run_assessment(
         kwargs["n_paths"] = st.config.mc_paths
     if inputs.operating_history is not None:
         kwargs["operating_history"] = inputs.operating_history
+    kwargs["scorecard"] = _scorecard(st, replay_of)
     try:
         result = assess(site, inputs.project, inputs.terms, inputs.policy, **kwargs)
     except ClimateDataError as exc:
         raise Problem(422, str(exc), errors=[field_error("site", str(exc))]) from None
+    except ScorecardError as exc:  # the card, not the request, is at fault
+        raise Problem(500, f"the PD scorecard cannot be used: {exc}") from None
     except ValueError as exc:
         # A request the schema accepts but the models cannot use (e.g. too few usable months
         # of operating history): the message names the problem.
@@ -457,14 +604,51 @@ def create_assessment(body: AssessmentRequest) -> Response:
     return json_response(text, 201, {"Location": f"{API_PREFIX}/assessments/{record.id}"})
 
 
+def _scorecard(st: ServiceState, replay_of: Mapping[str, Any] | None) -> ModelCard | None:
+    """The scorecard of an assessment: production, or the one a replayed record names."""
+    from models.registry import RegistryError
+    from models.scorecard import ScorecardError
+
+    if st.scorecards is None:
+        return None
+    if replay_of is not None:
+        entry = replay_of.get("scorecard")
+        if entry is None:
+            return None  # made without a scorecard: replayed without one
+        try:
+            return st.scorecards.recorded(str(entry))
+        except RegistryError as exc:
+            raise Problem(
+                409,
+                f"the assessment cannot be replayed with the scorecard that made it: {exc}",
+            ) from None
+    try:
+        return st.scorecards.current()
+    except (RegistryError, ScorecardError) as exc:
+        _log.error("production scorecard unavailable: %s", exc)
+        raise Problem(500, f"the model registry is damaged: {exc}") from None
+
+
 def replay_assessment(st: ServiceState, record: AssessmentRecord) -> dict[str, Any]:
     """Recompute a stored assessment from its request and seed (same id and time).
 
-    Equal to ``record.response`` when the cube, policy, models and code are those that made it.
+    Uses the PD scorecard recorded in ``record.model_versions`` even when another is now in
+    production. Equal to ``record.response`` when the cube, policy, models and code are those
+    that made it.
+
+    Raises
+    ------
+    Problem
+        409 when the recorded scorecard is no longer in the registry (the message names it).
     """
     parsed = AssessmentRequest.model_validate(record.request)
     return run_assessment(
-        st, parsed, seed=record.seed, created_at=record.created_at, assessment_id=record.id
+        st,
+        parsed,
+        seed=record.seed,
+        created_at=record.created_at,
+        assessment_id=record.id,
+        replay_of=record.model_versions,
     )
 
 
@@ -591,8 +775,7 @@ def list_turbines(query: schemas.TurbineQuery) -> Response:
 def _registry(st: ServiceState) -> Any:
     from models.registry import Registry
 
-    folder = st.config.models_dir or st.config.resolved_instance_path() / "models"
-    return Registry(folder)
+    return Registry(models_folder(st.config))
 
 
 def _registry_problem(exc: Exception) -> Problem:
@@ -621,14 +804,25 @@ def list_models() -> Response:
 
 def _change_status(card_id: str, action: str, note: str) -> Response:
     from models.registry import RegistryError
+    from models.scorecard import ScorecardError, card_model
 
-    registry = _registry(state())
+    st = state()
+    registry = _registry(st)
     by = f"{g.api_key.name} (key {g.api_key.id})"
     try:
+        if action == "promote" and card_id.startswith("scorecard-"):
+            card_model(registry.show(card_id))  # the service must be able to use it
         card = getattr(registry, action)(card_id, by=by, note=note)
     except RegistryError as exc:
         raise _registry_problem(exc) from None
+    except ScorecardError as exc:
+        raise Problem(409, f"{card_id} cannot be used by the service: {exc}") from None
     _log.info("model %s: %s by key %s", action, card_id, g.api_key.id)
+    if card.kind == "scorecard" and st.scorecards is not None:
+        try:
+            st.scorecards.reload()  # this worker at once; the others see the folder change
+        except (RegistryError, ScorecardError) as exc:
+            _log.error("production scorecard unavailable after %s: %s", action, exc)
     return json_response(card.summary())
 
 

@@ -1,10 +1,12 @@
 """Application factory of the loan-officer service.
 
 ``create_app(config=None)`` reads the ``CLIMATE_LOAN_*`` environment (when no configuration is
-given), loads the indicator cube and the lending policies once for this process, opens the audit
-store (migrating it to the latest schema), and registers the API blueprint and problem+json
-error handlers. Under gunicorn each worker calls it after the fork, so no worker shares a
-database connection or file handle with another.
+given), loads the indicator cube, the lending policies and the production PD scorecard of the
+model registry once for this process (the scorecard is reloaded when the registry changes,
+:class:`service.api.ProductionScorecard`), opens the audit store (migrating it to the latest
+schema), and registers the API blueprint and problem+json error handlers. Under gunicorn each
+worker calls it after the fork, so no worker shares a database connection or file handle with
+another.
 
 Logs are JSON lines on stderr; each request gets an id (the client's ``X-Request-ID`` when it
 is a safe token, else a new one) that appears in every log line of that request, in the
@@ -26,7 +28,15 @@ from typing import Any
 from flask import Flask, Response, g, has_request_context, request
 
 from service import problems, web
-from service.api import EXTENSION, RateLimiter, ServiceState, bp, root
+from service.api import (
+    EXTENSION,
+    ProductionScorecard,
+    RateLimiter,
+    ServiceState,
+    bp,
+    models_folder,
+    root,
+)
 from service.config import (
     ConfigError,
     ServiceConfig,
@@ -51,6 +61,7 @@ _EXTRA_FIELDS = (
     "cube",
     "database",
     "assessment_id",
+    "scorecard",
 )
 
 
@@ -116,6 +127,22 @@ def open_cube(config: ServiceConfig) -> Any:
         raise ConfigError(f"CLIMATE_LOAN_CUBE={path}: cannot load the cube: {exc}") from None
 
 
+def load_scorecard(config: ServiceConfig) -> ProductionScorecard:
+    """Load the production PD scorecard of the configured registry, or raise ConfigError."""
+    from models.registry import RegistryError
+    from models.scorecard import ScorecardError
+
+    holder = ProductionScorecard(models_folder(config))
+    try:
+        holder.reload()
+    except (RegistryError, ScorecardError) as exc:
+        raise ConfigError(
+            f"CLIMATE_LOAN_MODELS_DIR={holder.registry.path}: cannot load the production "
+            f"scorecard: {exc}"
+        ) from None
+    return holder
+
+
 def create_app(config: ServiceConfig | Mapping[str, Any] | None = None) -> Flask:
     """Build the Flask application.
 
@@ -131,7 +158,8 @@ def create_app(config: ServiceConfig | Mapping[str, Any] | None = None) -> Flask
     Raises
     ------
     ConfigError
-        A setting is invalid or the cube cannot be loaded; the message is one line.
+        A setting is invalid, or the cube or the production scorecard cannot be loaded; the
+        message is one line.
     """
     from climate_data.cube import code_version
     from models.policy import default_policy, list_policies
@@ -139,6 +167,7 @@ def create_app(config: ServiceConfig | Mapping[str, Any] | None = None) -> Flask
     cfg = load_config(config)
     logger = configure_logging(cfg.log_level)
     cube = open_cube(cfg)
+    scorecards = load_scorecard(cfg)
 
     instance_path = cfg.resolved_instance_path()
     app = Flask("service", instance_path=str(instance_path))
@@ -162,6 +191,7 @@ def create_app(config: ServiceConfig | Mapping[str, Any] | None = None) -> Flask
         default_policies=defaults,
         code_version=code_version(),
         limiter=RateLimiter(cfg.rate_limit_per_minute),
+        scorecards=scorecards,
     )
     problems.register(app)
     app.register_blueprint(bp)
@@ -170,7 +200,11 @@ def create_app(config: ServiceConfig | Mapping[str, Any] | None = None) -> Flask
     _install_request_log(app, logger)
     logger.info(
         "service ready",
-        extra={"cube": cube.dataset.id, "database": store.status()["status"]},
+        extra={
+            "cube": cube.dataset.id,
+            "database": store.status()["status"],
+            "scorecard": scorecards.current_id(),
+        },
     )
     return app
 

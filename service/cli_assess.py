@@ -3,12 +3,17 @@
 ::
 
     climate-loan assess --cube CUBE.nc --request request.json [--json] [--paths N]
+                        [--models-dir DIR]
 
 The request file holds the assessment request of service contract v1
 (:mod:`service.requests`); ``-`` reads it from standard input. The request is validated before
 the cube is opened, so a bad field is reported at once, in one line naming the field. With
 ``--json`` the assessment object is printed (what ``POST /api/v1/assessments`` returns);
 otherwise a table for a person: decision, rules with value and threshold, energy, DSCR and PD.
+
+The PD scorecard is the production one of the model registry (``--models-dir``, else
+``$CLIMATE_LOAN_MODELS_DIR``, else the registry's default folder; the shipped ``scorecard-v0``
+when it has none), as in the service; its id is recorded in ``provenance.model_versions``.
 """
 
 from __future__ import annotations
@@ -46,6 +51,12 @@ def register(sub: SubParsers) -> None:
         default=None,
         help="Monte Carlo paths (default: the model's 10,000)",
     )
+    p.add_argument(
+        "--models-dir",
+        default=None,
+        help="model registry folder for the production PD scorecard "
+        "(default: $CLIMATE_LOAN_MODELS_DIR, else the registry's default)",
+    )
     p.set_defaults(func=cmd_assess)
 
 
@@ -76,6 +87,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
     """Run one assessment and print it."""
     from climate_data.cube import Cube
     from models.assessment import DEFAULT_N_PATHS, assess
+    from models.registry import Registry
     from service.requests import parse_request, to_model_inputs
 
     if args.paths is not None and not 1 <= args.paths <= 1_000_000:
@@ -84,6 +96,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
     inputs = to_model_inputs(request)
     cube = Cube.open(resolve_cube_path(args.cube))
     site = cube.site(inputs.lat, inputs.lon)
+    scorecard = Registry(args.models_dir).production("scorecard")  # RegistryError: one line
     result = assess(
         site,
         inputs.project,
@@ -92,6 +105,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
         inputs.seed,
         n_paths=DEFAULT_N_PATHS if args.paths is None else args.paths,
         operating_history=inputs.operating_history,
+        scorecard=scorecard,
     )
     obj = result.to_dict()
     if args.json:
@@ -182,6 +196,13 @@ def format_table(obj: dict[str, Any], site_name: str | None = None) -> str:
         f"Risk        PD tenor {_pct(r['pd_tenor'])}  PD annual {_pct(r['pd_annual'], 3)}"
         f"  expected loss {_fmt(r['expected_loss'])} {r['currency']}  grade {r['grade'] or 'n/a'}"
     )
+    if r.get("scorecard"):
+        sc = r["scorecard"]
+        synthetic = " (SYNTHETIC training data)" if sc.get("synthetic") else ""
+        lines.append(
+            f"Scorecard   {sc['card']}{synthetic}: PD {_pct(r['pd_scorecard'])}"
+            f"  grade {r['scorecard_grade'] or 'n/a'}"
+        )
     if r.get("sizing"):
         s = r["sizing"]
         lines.append(
