@@ -540,6 +540,7 @@ def run_assessment(
     if inputs.operating_history is not None:
         kwargs["operating_history"] = inputs.operating_history
     kwargs["scorecard"] = _scorecard(st, replay_of)
+    kwargs["project_cost"] = inputs.project_cost
     try:
         result = assess(site, inputs.project, inputs.terms, inputs.policy, **kwargs)
     except ClimateDataError as exc:

@@ -106,6 +106,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
         n_paths=DEFAULT_N_PATHS if args.paths is None else args.paths,
         operating_history=inputs.operating_history,
         scorecard=scorecard,
+        project_cost=inputs.project_cost,
     )
     obj = result.to_dict()
     if args.json:

@@ -242,6 +242,24 @@ class FinanceIn(_Strict):
         le=10.0,
         description="Target DSCR of a sculpted profile [-]; default 1.30.",
     )
+    project_cost: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1e13,
+        description=(
+            "Total project cost [currency]; optional. Gives leverage = loan / cost, a feature "
+            "of the PD scorecard; without it the scorecard PD is null (never guessed)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _cost_covers_loan(self) -> FinanceIn:
+        if self.project_cost is not None and self.project_cost < self.loan_amount:
+            raise ValueError(
+                f"project_cost ({self.project_cost:g}) is below loan_amount "
+                f"({self.loan_amount:g}); leverage cannot exceed 100 %"
+            )
+        return self
 
 
 class MonthlyEnergyIn(_Strict):
@@ -359,6 +377,7 @@ class AssessmentInputs:
     policy: Policy
     seed: int | None
     operating_history: OperatingHistory | None
+    project_cost: float | None = None
 
 
 def to_model_inputs(request: AssessmentRequest) -> AssessmentInputs:
@@ -394,7 +413,7 @@ def to_model_inputs(request: AssessmentRequest) -> AssessmentInputs:
             ),
         )
     f = request.finance
-    terms = FinanceTerms(**f.model_dump())
+    terms = FinanceTerms(**f.model_dump(exclude={"project_cost"}))
     policy = load_policy(request.policy or DEFAULT_POLICY[p.technology])
     history = request.operating_history.to_model() if request.operating_history else None
     return AssessmentInputs(
@@ -406,6 +425,7 @@ def to_model_inputs(request: AssessmentRequest) -> AssessmentInputs:
         policy=policy,
         seed=request.seed,
         operating_history=history,
+        project_cost=f.project_cost,
     )
 
 

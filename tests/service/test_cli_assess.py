@@ -400,3 +400,47 @@ def test_solar_on_wind_only_cube(
     req = write(tmp_path, with_change(SOLAR_REQUEST, "site", WIND_REQUEST["site"]))
     status, _, err = run_cli(capsys, "--cube", str(merra2_cube), "--request", str(req))
     assert status == 2 and "no solar radiation" in err
+
+
+# ------------------------------------------------------------------ project cost -> scorecard
+
+
+def test_project_cost_reaches_the_model_inputs() -> None:
+    req = with_change(WIND_REQUEST, "finance.project_cost", 80_000_000)
+    assert to_model_inputs(parse_request(req)).project_cost == 80_000_000
+    assert to_model_inputs(parse_request(WIND_REQUEST)).project_cost is None
+
+
+def test_project_cost_below_loan_is_refused() -> None:
+    req = with_change(WIND_REQUEST, "finance.project_cost", 50_000_000)
+    with pytest.raises(UsageError, match=r"finance: .*project_cost .* is below loan_amount"):
+        parse_request(req)
+
+
+def test_cli_scorecard_pd_needs_project_cost(
+    cube_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The shipped scorecard uses leverage = loan / project cost: without the cost its PD is
+    # null with a note; with it, a number (the synthetic cube has sunshine for the other feature).
+    base = with_change(WIND_REQUEST, "site", {"lat": 44.0, "lon": 87.3})
+    models_dir = str(tmp_path / "models")
+    for cost, expect_pd in ((None, False), (100_000_000, True)):
+        req = base if cost is None else with_change(base, "finance.project_cost", cost)
+        status, out, err = run_cli(
+            capsys,
+            "--cube",
+            str(cube_path),
+            "--request",
+            str(write(tmp_path, req)),
+            "--json",
+            "--paths",
+            "500",
+            "--models-dir",
+            models_dir,
+        )
+        assert status == 0, err
+        rep = json.loads(out)["repayment"]
+        assert (rep["pd_scorecard"] is not None) is expect_pd
+        if expect_pd:
+            assert 0.0 < rep["pd_scorecard"] < 1.0
+            assert rep["scorecard"]["features"]["leverage"] == pytest.approx(0.6, abs=1e-9)
