@@ -11,17 +11,21 @@ import textwrap
 def run_measured(code: str) -> dict[str, float]:
     """Run ``code`` in a new Python process; it must set ``result`` (a dict) to report.
 
-    The child adds ``peak_rss_mb`` (its own maximum resident set size) and ``seconds``
+    The child adds ``peak_rss_mb`` (its own maximum resident set size, ``VmHWM``) and ``seconds``
     (wall time of ``code`` alone, without interpreter start-up).
     """
     wrapper = textwrap.dedent(
         """
-        import json, resource, time
+        import json, time
         t0 = time.perf_counter()
         result = {}
         exec(compile(CODE, "<bench>", "exec"))
         result["seconds"] = time.perf_counter() - t0
-        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # VmHWM is this process image's own peak; ru_maxrss would include the parent's
+        # peak inherited through fork.
+        with open("/proc/self/status") as status:
+            hwm = [ln for ln in status if ln.startswith("VmHWM:")][0]
+        result["peak_rss_mb"] = int(hwm.split()[1]) / 1024
         print("RESULT " + json.dumps(result))
         """
     ).replace("CODE", repr(code))

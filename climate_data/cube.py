@@ -43,8 +43,9 @@ import math
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,6 +72,8 @@ DEFAULT_POINT_TOLERANCE_KM = 25.0
 #: Largest number of cell-hours one task reads at once (bounds peak memory of a build).
 TASK_CELL_HOURS = 1_500_000
 EARTH_RADIUS_KM = 6371.0088
+#: HDF5 chunk cache per variable of an input file during a build [bytes].
+READ_CHUNK_CACHE_BYTES = 4 * 1024 * 1024
 #: Air temperature assumed for the PV model when the source has none [K] (25 degC, STC).
 REFERENCE_AIR_TEMPERATURE_K = 298.15
 
@@ -141,25 +144,46 @@ def build_cube(
         The cube file.
     """
     paths = _expand_inputs(inputs)
-    ds = open_weather(paths, variables=["wind_speed"])
-    heights = [float(h) for h in ds["height"].values]
-    has_solar = "ghi" in ds or "sunshine_duration" in ds
-    months = _months(ds)
-    tasks = [
-        _Task(m, band)
-        for m in months
-        for band in _lat_bands(ds.sizes["lat"], ds.sizes["lon"], 24 * 31, task_cell_hours)
-    ]
-    ctx = _Context(
-        reference_height_m=reference_height_m,
-        heights=tuple(heights),
-        has_solar=has_solar,
-        edges=np.asarray(wind.DEFAULT_BIN_EDGES_MS, dtype=float),
-    )
-    results = _run_tasks(ds, tasks, ctx, scheduler=scheduler, progress=progress)
-    cube = _assemble(ds, months, tasks, results, ctx)
-    cube.attrs.update(_provenance(ds, paths, ctx))
+    with _small_chunk_cache():
+        ds = open_weather(paths, variables=["wind_speed"])
+        heights = [float(h) for h in ds["height"].values]
+        has_solar = "ghi" in ds or "sunshine_duration" in ds
+        months = _months(ds)
+        tasks = [
+            _Task(m, band)
+            for m in months
+            for band in _lat_bands(ds.sizes["lat"], ds.sizes["lon"], 24 * 31, task_cell_hours)
+        ]
+        ctx = _Context(
+            reference_height_m=reference_height_m,
+            heights=tuple(heights),
+            has_solar=has_solar,
+            edges=np.asarray(wind.DEFAULT_BIN_EDGES_MS, dtype=float),
+        )
+        results = _run_tasks(ds, tasks, ctx, scheduler=scheduler, progress=progress)
+        cube = _assemble(ds, months, tasks, results, ctx)
+        cube.attrs.update(_provenance(ds, paths, ctx))
+        ds.close()
     return _write_atomic(cube, Path(out))
+
+
+@contextmanager
+def _small_chunk_cache() -> Iterator[None]:
+    """Open input files with a small HDF5 chunk cache per variable.
+
+    netCDF-C gives every variable of every open file a 64 MB chunk cache, so a build that keeps
+    years of files open would hold each file's decompressed data until the end, and its memory
+    would grow with the input. The build reads each stored chunk about once, so a cache of
+    :data:`READ_CHUNK_CACHE_BYTES` costs little.
+    """
+    import netCDF4
+
+    size, nelems, preemption = netCDF4.get_chunk_cache()
+    netCDF4.set_chunk_cache(READ_CHUNK_CACHE_BYTES, nelems, preemption)
+    try:
+        yield
+    finally:
+        netCDF4.set_chunk_cache(size, nelems, preemption)
 
 
 @dataclass(frozen=True)

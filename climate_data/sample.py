@@ -285,7 +285,14 @@ def _write_cds_file(fields: xr.Dataset, path: Path, spec: SampleSpec) -> None:
         ),
     }
     encoding: dict[str, dict[str, object]] = {
-        name: {"zlib": True, "complevel": 1, "shuffle": True, "dtype": "float32"} for name in _ATTRS
+        name: {
+            "zlib": True,
+            "complevel": 1,
+            "shuffle": True,
+            "dtype": "float32",
+            "chunksizes": (min(744, fields.sizes["time"]), len(spec.lats), len(spec.lons)),
+        }
+        for name in _ATTRS
     }
     encoding["valid_time"] = {"dtype": "int64"}
     tmp = path.with_suffix(".nc.part")
