@@ -596,6 +596,21 @@ class Assessment:
                 if r
                 else None
             ),
+            "dscr_fan_by_year": (
+                [
+                    {"year": i + 1, "q10": _num(a, 4), "q50": _num(b, 4), "q90": _num(c, 4)}
+                    for i, (a, b, c) in enumerate(
+                        zip(
+                            r.dscr_q10_by_year.tolist(),
+                            r.dscr_q50_by_year.tolist(),
+                            r.dscr_q90_by_year.tolist(),
+                            strict=True,
+                        )
+                    )
+                ]
+                if r
+                else None
+            ),
             "cumulative_pd_by_year": (
                 [_num(x, 6) for x in r.cumulative_pd_by_year.tolist()] if r else None
             ),

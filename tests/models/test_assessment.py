@@ -483,3 +483,14 @@ def test_operating_history_switches_method() -> None:
     assert d["provenance"]["sigma_model"] >= 0.04
     assert "long_term" in d["provenance"]["model_versions"]
     json.dumps(d, allow_nan=False)
+
+
+def test_dscr_fan_is_ordered_and_brackets_the_p50_case() -> None:
+    d = run().to_dict()
+    fan = d["repayment"]["dscr_fan_by_year"]
+    by_year = d["repayment"]["dscr_by_year"]
+    assert [f["year"] for f in fan] == [r["year"] for r in by_year] == list(range(1, 13))
+    for f, r in zip(fan, by_year, strict=True):
+        assert f["q10"] <= f["q50"] <= f["q90"]
+        # the P50 case is central in the simulated distribution of each year's DSCR
+        assert f["q10"] <= r["p50"] <= f["q90"]
