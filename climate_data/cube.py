@@ -72,6 +72,8 @@ DEFAULT_POINT_TOLERANCE_KM = 25.0
 #: Largest number of cell-hours one task reads at once (bounds peak memory of a build).
 TASK_CELL_HOURS = 1_500_000
 EARTH_RADIUS_KM = 6371.0088
+#: Fewest time steps in one task; smaller input chunks are combined.
+TASK_MIN_HOURS = 24 * 28
 #: HDF5 chunk cache per variable of an input file during a build [bytes].
 READ_CHUNK_CACHE_BYTES = 4 * 1024 * 1024
 #: Air temperature assumed for the PV model when the source has none [K] (25 degC, STC).
@@ -106,10 +108,14 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 
 @dataclass(frozen=True)
 class _Task:
-    """One block of the build: a month (by wind-time label) and a latitude band."""
+    """One block of the build: a run of time steps (whole dask chunks) and a latitude band."""
 
-    month: pd.Timestamp
+    time_slice: slice
     lat_slice: slice
+
+
+#: Partial sums of one task: per calendar month (first day, datetime64[M]) the reduced arrays.
+_Partial = dict[np.datetime64, dict[str, NDArray[np.float64]]]
 
 
 def build_cube(
@@ -149,11 +155,7 @@ def build_cube(
         heights = [float(h) for h in ds["height"].values]
         has_solar = "ghi" in ds or "sunshine_duration" in ds
         months = _months(ds)
-        tasks = [
-            _Task(m, band)
-            for m in months
-            for band in _lat_bands(ds.sizes["lat"], ds.sizes["lon"], 24 * 31, task_cell_hours)
-        ]
+        tasks = _tasks(ds, task_cell_hours)
         ctx = _Context(
             reference_height_m=reference_height_m,
             heights=tuple(heights),
@@ -215,9 +217,30 @@ def _months(ds: xr.Dataset) -> list[pd.Timestamp]:
     return list(pd.date_range(t[0].to_period("M").to_timestamp(), t[-1], freq="MS"))
 
 
-def _lat_bands(n_lat: int, n_lon: int, hours: int, budget: int) -> list[slice]:
-    rows = max(1, budget // max(1, hours * n_lon))
-    return [slice(i, min(i + rows, n_lat)) for i in range(0, n_lat, rows)]
+def _tasks(ds: xr.Dataset, budget: int) -> list[_Task]:
+    """Split the input along its time chunks (each read once) and into latitude bands.
+
+    A task spans one dask time chunk of the input (the reader aligns those with the stored
+    chunks), or several when they are small; the latitude band keeps it under ``budget``
+    cell-hours. Months need not align with tasks: each task returns partial sums per month.
+    """
+    chunks = ds["wind_speed"].chunks
+    sizes = list(chunks[0]) if chunks is not None else [ds.sizes["time"]]
+    cells_per_row = max(1, ds.sizes["lon"])
+    spans: list[slice] = []
+    start = 0
+    for size in sizes:
+        if spans and spans[-1].stop - spans[-1].start + size <= TASK_MIN_HOURS:
+            spans[-1] = slice(spans[-1].start, start + size)
+        else:
+            spans.append(slice(start, start + size))
+        start += size
+    tasks = []
+    for span in spans:
+        rows = max(1, budget // max(1, (span.stop - span.start) * cells_per_row))
+        for i in range(0, ds.sizes["lat"], rows):
+            tasks.append(_Task(span, slice(i, min(i + rows, ds.sizes["lat"]))))
+    return tasks
 
 
 def _run_tasks(
@@ -227,7 +250,7 @@ def _run_tasks(
     *,
     scheduler: str | None,
     progress: bool | None,
-) -> list[dict[str, NDArray[np.float64]]]:
+) -> list[_Partial]:
     """Reduce every task; only as many blocks as there are workers are in memory at once."""
     show = sys.stderr.isatty() if progress is None else progress
     bar = _progress_bar(len(tasks), show)
@@ -245,7 +268,7 @@ def _run_tasks(
         bar(0, close=True)
 
 
-def _load_and_reduce(ds: xr.Dataset, task: _Task, ctx: _Context) -> dict[str, NDArray[np.float64]]:
+def _load_and_reduce(ds: xr.Dataset, task: _Task, ctx: _Context) -> _Partial:
     """Read one block (dask, in this thread) and reduce it."""
     inst, flux = dask_compute(*_task_block(ds, task), scheduler="synchronous")  # type: ignore[no-untyped-call]
     return _reduce_task(inst, flux, ctx)
@@ -257,13 +280,13 @@ def _run_distributed(
     ctx: _Context,
     scheduler: str,
     bar: Callable[..., None],
-) -> list[dict[str, NDArray[np.float64]]]:
+) -> list[_Partial]:
     """The same reduction on a ``dask.distributed`` cluster, in batches of twice its threads."""
     from distributed import Client
 
     with Client(scheduler) as client:  # type: ignore[no-untyped-call]
         batch = max(2, 2 * sum(client.nthreads().values()))
-        results: list[dict[str, NDArray[np.float64]]] = []
+        results: list[_Partial] = []
         for i in range(0, len(tasks), batch):
             chunk = [
                 dask_delayed(_reduce_task)(*_task_block(ds, t), ctx) for t in tasks[i : i + batch]
@@ -292,29 +315,41 @@ _FLUXES = ("ghi", "direct_horizontal_irradiance", "sunshine_duration")
 
 
 def _task_block(ds: xr.Dataset, task: _Task) -> tuple[xr.Dataset, xr.Dataset | None]:
-    """The lazy slices one task reduces: wind hours in the month, fluxes of hours ending in it.
+    """The lazy slices one task reduces: instantaneous variables, and fluxes when present.
 
-    Wind (instantaneous) belongs to the month of its timestamp. A flux belongs to the month of
-    the middle of the hour it averages, i.e. ``time - 30 min``: the flux stamped at 00:00 on
-    the first of a month belongs to the month before. The flux slice carries temperature and
-    the lowest wind at the same timestamps for the PV model.
+    Both cover the same time steps. The flux slice carries temperature and wind at the same
+    timestamps for the PV model.
     """
-    start = task.month
-    end = start + pd.offsets.MonthBegin(1)
-    block = ds.isel(lat=task.lat_slice)
+    block = ds.isel(time=task.time_slice, lat=task.lat_slice)
     fluxes = [v for v in _FLUXES if v in ds]
-    inst = block.drop_vars(fluxes).sel(time=slice(start, end - pd.Timedelta("1ns")))
+    inst = block.drop_vars(fluxes)
     if not fluxes:
         return inst, None
     extra = [v for v in ("air_temperature", "wind_speed") if v in ds]
-    flux = block[fluxes + extra].sel(time=slice(start + pd.Timedelta("1h"), end))
-    return inst, flux
+    return inst, block[fluxes + extra]
 
 
-def _reduce_task(
-    inst: xr.Dataset, flux: xr.Dataset | None, ctx: _Context
-) -> dict[str, NDArray[np.float64]]:
-    """Reduce one block to sums, counts and a histogram per cell (numpy, in memory)."""
+def _reduce_task(inst: xr.Dataset, flux: xr.Dataset | None, ctx: _Context) -> _Partial:
+    """Reduce one block to sums, counts and histograms per calendar month and cell.
+
+    Wind (instantaneous) belongs to the month of its timestamp. A flux belongs to the month of
+    the middle of the hour it averages, ``time - 30 min``: the flux stamped at 00:00 on the
+    first of a month belongs to the month before.
+    """
+    out: _Partial = {}
+    inst_month = inst["time"].values.astype("datetime64[M]")
+    for month in np.unique(inst_month):
+        out[month] = _reduce_inst(inst.isel(time=np.flatnonzero(inst_month == month)), ctx)
+    if flux is not None:
+        flux_month = (flux["time"].values - np.timedelta64(30, "m")).astype("datetime64[M]")
+        for month in np.unique(flux_month):
+            part = _reduce_solar(flux.isel(time=np.flatnonzero(flux_month == month)))
+            out.setdefault(month, {}).update(part)
+    return out
+
+
+def _reduce_inst(inst: xr.Dataset, ctx: _Context) -> dict[str, NDArray[np.float64]]:
+    """Wind sums, counts and histogram, and air density, of one month's instantaneous data."""
     ref = ctx.reference_height_m
     out: dict[str, NDArray[np.float64]] = {}
     ws_all = inst["wind_speed"]
@@ -336,8 +371,6 @@ def _reduce_task(
         ok = np.isfinite(rho)
         out["rho_sum"] = np.where(ok, rho, 0.0).sum(axis=0)
         out["rho_n"] = ok.sum(axis=0).astype(np.float64)
-    if flux is not None:
-        out.update(_reduce_solar(flux))
     return out
 
 
@@ -414,21 +447,24 @@ def _assemble(
     ds: xr.Dataset,
     months: list[pd.Timestamp],
     tasks: list[_Task],
-    results: list[dict[str, NDArray[np.float64]]],
+    results: list[_Partial],
     ctx: _Context,
 ) -> xr.Dataset:
     """Stitch task results into monthly arrays, derive annual ones, and build the Dataset."""
     ny, nx, nm = ds.sizes["lat"], ds.sizes["lon"], len(months)
     nb = ctx.edges.size - 1
-    month_index = {m: i for i, m in enumerate(months)}
-    keys = set().union(*(r.keys() for r in results))
+    month_index: dict[np.datetime64, int] = {np.datetime64(m, "M"): i for i, m in enumerate(months)}
+    keys = {k for res in results for part in res.values() for k in part}
     acc: dict[str, NDArray[np.float64]] = {
         k: np.zeros((nm, ny, nx, nb) if k == "hist" else (nm, ny, nx)) for k in keys
     }
     for task, res in zip(tasks, results, strict=True):
-        i = month_index[task.month]
-        for k, v in res.items():
-            acc[k][i, task.lat_slice] = v
+        for month, part in res.items():
+            i = month_index.get(month)
+            if i is None:  # a flux hour ending at the very start: it belongs before the data
+                continue
+            for k, v in part.items():
+                acc[k][i, task.lat_slice] += v
     month_idx = pd.DatetimeIndex(months)
     expected_m = (month_idx.days_in_month * 24).to_numpy(dtype=float)[:, None, None]
     years = np.array(sorted(set(month_idx.year)))
