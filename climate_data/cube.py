@@ -79,9 +79,6 @@ READ_CHUNK_CACHE_BYTES = 4 * 1024 * 1024
 #: Air temperature assumed for the PV model when the source has none [K] (25 degC, STC).
 REFERENCE_AIR_TEMPERATURE_K = 298.15
 
-_ANNUAL = ("wind_speed_mean", "coverage", "shear_exponent_annual", "air_density")
-_SOLAR = ("sunshine_hours", "ghi_kwh_m2", "pv_yield_kwh_kwp", "solar_coverage")
-
 
 def code_version() -> str:
     """Version of this package, recorded in every cube and assessment."""
