@@ -523,7 +523,7 @@ def _assemble(
         if "ws_lo_sum" in acc and ctx.shear_heights is not None:
             lo, hi = ctx.shear_heights
             put(
-                f"{prefix}shear_exponent_{'annual' if dim == 'year' else 'of_month'}",
+                "shear_exponent_annual" if dim == "year" else "monthly_shear_exponent",
                 d3,
                 np.log(ratio(agg(acc["ws_hi_sum"]), agg(acc["ws_lo_sum"]))) / math.log(hi / lo),
                 "1",
