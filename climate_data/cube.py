@@ -815,6 +815,8 @@ class Cube:
             monthly_sunshine_hours=opt("monthly_sunshine_hours"),
             monthly_ghi_kwh_m2=opt("monthly_ghi_kwh_m2"),
             monthly_pv_yield_kwh_kwp=opt("monthly_pv_yield_kwh_kwp"),
+            solar_coverage=opt("solar_coverage"),
+            monthly_solar_coverage=opt("monthly_solar_coverage"),
         )
 
     def info(self) -> dict[str, Any]:

@@ -92,6 +92,9 @@ class SiteClimate:
         yield of the reference PV system [kWh kWp-1]; None when the source has no radiation.
     monthly_sunshine_hours, monthly_ghi_kwh_m2, monthly_pv_yield_kwh_kwp : ndarray or None
         The same per month.
+    solar_coverage, monthly_solar_coverage : ndarray or None
+        Fraction of each year's (month's) hours with valid radiation [0-1]; a solar figure
+        needs both its wind-data coverage and this to meet the rule.
     """
 
     lat: float
@@ -122,6 +125,8 @@ class SiteClimate:
     monthly_sunshine_hours: NDArray[np.float64] | None = None
     monthly_ghi_kwh_m2: NDArray[np.float64] | None = None
     monthly_pv_yield_kwh_kwp: NDArray[np.float64] | None = None
+    solar_coverage: NDArray[np.float64] | None = None
+    monthly_solar_coverage: NDArray[np.float64] | None = None
 
     @property
     def complete(self) -> NDArray[np.bool_]:
@@ -132,6 +137,22 @@ class SiteClimate:
     def monthly_complete(self) -> NDArray[np.bool_]:
         """Which months meet the coverage rule (``coverage >= MONTH_COVERAGE_MIN``)."""
         return np.asarray(self.monthly_coverage >= MONTH_COVERAGE_MIN)
+
+    @property
+    def solar_complete(self) -> NDArray[np.bool_]:
+        """Which years meet the coverage rule for wind and, when recorded, for radiation."""
+        if self.solar_coverage is None:
+            return self.complete
+        return np.asarray(self.complete & (self.solar_coverage >= YEAR_COVERAGE_MIN))
+
+    @property
+    def monthly_solar_complete(self) -> NDArray[np.bool_]:
+        """Which months meet the coverage rule for wind and, when recorded, for radiation."""
+        if self.monthly_solar_coverage is None:
+            return self.monthly_complete
+        return np.asarray(
+            self.monthly_complete & (self.monthly_solar_coverage >= MONTH_COVERAGE_MIN)
+        )
 
     @property
     def complete_years(self) -> NDArray[np.int64]:
@@ -213,17 +234,20 @@ class SiteClimate:
         }
         solar: dict[str, Any] | None = None
         if self.sunshine_hours is not None and self.ghi_kwh_m2 is not None:
-            sun_ok = self.sunshine_hours[ok]
+            sok = self.solar_complete
+            sun_ok = self.sunshine_hours[sok]
             solar = {
-                "annual_sunshine_hours": per_year(self.sunshine_hours, 1),
+                "annual_sunshine_hours": per_year_map(self.years, self.sunshine_hours, sok, 1),
                 "mean_sunshine_hours": json_float(float(sun_ok.mean()), 1) if sun_ok.size else None,
-                "annual_ghi_kwh_m2": per_year(self.ghi_kwh_m2, 1),
-                "mean_ghi_kwh_m2": json_float(float(self.ghi_kwh_m2[ok].mean()), 1)
-                if sun_ok.size
-                else None,
+                "annual_ghi_kwh_m2": per_year_map(self.years, self.ghi_kwh_m2, sok, 1),
+                "mean_ghi_kwh_m2": (
+                    json_float(float(self.ghi_kwh_m2[sok].mean()), 1) if sun_ok.size else None
+                ),
             }
             if self.pv_yield_kwh_kwp is not None:
-                solar["annual_pv_yield_kwh_kwp"] = per_year(self.pv_yield_kwh_kwp, 1)
+                solar["annual_pv_yield_kwh_kwp"] = per_year_map(
+                    self.years, self.pv_yield_kwh_kwp, sok, 1
+                )
         return {
             "site": {"lat": self.lat, "lon": self.lon},
             "cell": {

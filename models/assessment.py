@@ -444,7 +444,8 @@ class Assessment:
 
     def _climate(self) -> dict[str, Any]:
         c = self.site.summary(self.hub_height_m)
-        c["complete_years"] = int(np.count_nonzero(self.site.complete))
+        complete = self.site.complete if self.hub_height_m is not None else self.site.solar_complete
+        c["complete_years"] = int(np.count_nonzero(complete))
         wind = c["wind"]
         trailing = [str(y) for y in wind["trailing_3y_years"]]
         vals = [wind["annual_mean_ms"].get(y) for y in trailing]

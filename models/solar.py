@@ -221,8 +221,12 @@ def solar_energy(site: SiteClimate, project: SolarProject) -> SolarEnergy:
     ref_losses = REFERENCE_PV_SYSTEM.losses_pct
     capacity_kwp = project.capacity_mw * 1000.0
     scale = capacity_kwp / 1000.0 / (1.0 - ref_losses / 100.0)
-    gross = np.asarray(site.pv_yield_kwh_kwp, dtype=float) * scale
-    monthly_gross = np.asarray(site.monthly_pv_yield_kwh_kwp, dtype=float) * scale
+    gross = np.asarray(site.pv_yield_kwh_kwp, dtype=float) * scale / _coverage(site.solar_coverage)
+    monthly_gross = (
+        np.asarray(site.monthly_pv_yield_kwh_kwp, dtype=float)
+        * scale
+        / _coverage(site.monthly_solar_coverage)
+    )
     lf = project.loss_factor
     net = gross * lf
     notes = [
@@ -236,7 +240,14 @@ def solar_energy(site: SiteClimate, project: SolarProject) -> SolarEnergy:
             f"{project.clipping_index:.2f} (> {CLIPPING_INDEX_NOTE}), so the yield may be "
             "overstated by 1-2 %"
         )
-    missing = site.years[site.complete & ~np.isfinite(gross)]
+    complete = site.solar_complete
+    gappy = site.solar_coverage is not None and bool(np.any(site.solar_coverage[complete] < 1.0))
+    if gappy:
+        notes.append(
+            "PV yield of complete years with radiation gaps scaled to the whole year (missing "
+            "hours taken to follow the valid ones)"
+        )
+    missing = site.years[complete & ~np.isfinite(gross)]
     if missing.size:
         notes.append(
             "PV yield missing for complete years "
@@ -246,13 +257,13 @@ def solar_energy(site: SiteClimate, project: SolarProject) -> SolarEnergy:
     hours = np.array([8784.0 if _is_leap(int(y)) else 8760.0 for y in site.years])
     return SolarEnergy(
         years=np.asarray(site.years),
-        complete=np.asarray(site.complete),
+        complete=np.asarray(complete),
         gross_mwh=gross,
         net_mwh=net,
         specific_yield_kwh_kwp=net * 1000.0 / capacity_kwp,
         capacity_factor_ac=net / (project.capacity_ac_mw * hours),
         months=np.asarray(site.months),
-        monthly_complete=np.asarray(site.monthly_complete),
+        monthly_complete=np.asarray(site.monthly_solar_complete),
         monthly_gross_mwh=monthly_gross,
         monthly_net_mwh=monthly_gross * lf,
         loss_factor=lf,
@@ -261,6 +272,14 @@ def solar_energy(site: SiteClimate, project: SolarProject) -> SolarEnergy:
         capacity_ac_mw=project.capacity_ac_mw,
         notes=tuple(notes),
     )
+
+
+def _coverage(coverage: NDArray[np.float64] | None) -> NDArray[np.float64] | float:
+    """Radiation coverage to divide a period's yield by (1 where the cube recorded none)."""
+    if coverage is None:
+        return 1.0
+    c = np.asarray(coverage, dtype=float)
+    return np.where(c > 0, c, np.nan)
 
 
 def _is_leap(year: int) -> bool:

@@ -213,3 +213,33 @@ def test_map_layers(small_cube: Path) -> None:
     assert float(iav.sel(lat=44.0, lon=87.3)) == pytest.approx(site["wind"]["iav"], abs=1e-4)
     with pytest.raises(ValueError, match="unknown map layer"):
         cube.layer("rainfall")
+
+
+def test_radiation_gap_makes_solar_year_incomplete(
+    small_sample: list[Path], tmp_path: Path
+) -> None:
+    # Six weeks of 2021 radiation missing, wind intact: the year stays complete for wind,
+    # is null in every solar figure, and the solar energy model leaves it out.
+    from models.solar import SolarProject, solar_energy
+
+    src = xr.open_dataset(small_sample[2]).load()
+    gap = (src.valid_time >= np.datetime64("2021-05-01")) & (
+        src.valid_time < np.datetime64("2021-06-12")
+    )
+    for v in ("ssrd", "fdir"):
+        src[v] = src[v].where(~gap)
+    damaged = tmp_path / "era5_sample_2021.nc"
+    src.to_netcdf(damaged)
+    paths = [*small_sample[:2], damaged, *small_sample[3:]]
+    site = Cube.open(build_cube(paths, tmp_path / "solar_gap.nc", progress=False)).site(44.0, 87.3)
+    assert site.solar_coverage is not None
+    assert site.solar_coverage[2] == pytest.approx(1.0 - 42 * 24 / 8760, abs=2e-4)
+    assert list(site.complete) == [True, True, True, True]
+    assert list(site.solar_complete) == [True, True, False, True]
+    s = site.summary(100.0)
+    assert s["wind"]["annual_mean_ms"]["2021"] is not None
+    assert s["solar"]["annual_sunshine_hours"]["2021"] is None
+    assert s["solar"]["annual_ghi_kwh_m2"]["2021"] is None
+    energy = solar_energy(site, SolarProject(capacity_mw=10.0))
+    assert list(energy.complete) == [True, True, False, True]
+    assert energy.to_dict()["annual_mwh"]["2021"] is None
