@@ -146,22 +146,19 @@ def build_cube(
     Path
         The cube file.
     """
-    paths = _expand_inputs(inputs)
     with _small_chunk_cache():
-        ds = open_weather(paths, variables=["wind_speed"])
+        ds = open_weather(inputs, variables=["wind_speed"])
         heights = [float(h) for h in ds["height"].values]
-        has_solar = "ghi" in ds or "sunshine_duration" in ds
         months = _months(ds)
         tasks = _tasks(ds, task_cell_hours)
         ctx = _Context(
             reference_height_m=reference_height_m,
             heights=tuple(heights),
-            has_solar=has_solar,
             edges=np.asarray(wind.DEFAULT_BIN_EDGES_MS, dtype=float),
         )
         results = _run_tasks(ds, tasks, ctx, scheduler=scheduler, progress=progress)
         cube = _assemble(ds, months, tasks, results, ctx)
-        cube.attrs.update(_provenance(ds, paths, ctx))
+        cube.attrs.update(_provenance(ds, ctx))
         ds.close()
     return _write_atomic(cube, Path(out))
 
@@ -189,24 +186,15 @@ def _small_chunk_cache() -> Iterator[None]:
 class _Context:
     reference_height_m: float
     heights: tuple[float, ...]
-    has_solar: bool
     edges: NDArray[np.float64]
 
     @property
     def shear_heights(self) -> tuple[float, float] | None:
-        """The two heights that span the reference height best, when there are two."""
+        """The lowest and highest wind heights, when the source has two or more."""
         if len(self.heights) < 2:
             return None
         hs = sorted(self.heights)
         return hs[0], hs[-1]
-
-
-def _expand_inputs(
-    inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-) -> list[str]:
-    if isinstance(inputs, str | os.PathLike):
-        return [os.fspath(inputs)]
-    return [os.fspath(p) for p in inputs]
 
 
 def _months(ds: xr.Dataset) -> list[pd.Timestamp]:
@@ -610,8 +598,8 @@ def _assemble(
     return xr.Dataset(data, coords=coords)
 
 
-def _provenance(ds: xr.Dataset, paths: list[str], ctx: _Context) -> dict[str, Any]:
-    files = [str(p) for p in ds.attrs.get("source_files", paths)]
+def _provenance(ds: xr.Dataset, ctx: _Context) -> dict[str, Any]:
+    files = [str(p) for p in ds.attrs["source_files"]]
     sources = [{"path": os.path.basename(p), "sha256": sha256_file(p)} for p in files]
     t = pd.DatetimeIndex(ds["time"].values)
     synthetic = _is_synthetic(files)

@@ -139,6 +139,18 @@ class SiteClimate:
         return np.asarray(self.monthly_coverage >= MONTH_COVERAGE_MIN)
 
     @property
+    def year_hours(self) -> NDArray[np.float64]:
+        """Hours in each calendar year of ``years`` (8760 or 8784)."""
+        starts = np.asarray(self.years, dtype=np.int64).astype(str).astype("datetime64[Y]")
+        return _hours_between(starts, starts + np.timedelta64(1, "Y"))
+
+    @property
+    def month_hours(self) -> NDArray[np.float64]:
+        """Hours in each calendar month of ``months``."""
+        starts = self.months.astype("datetime64[M]")
+        return _hours_between(starts, starts + np.timedelta64(1, "M"))
+
+    @property
     def solar_complete(self) -> NDArray[np.bool_]:
         """Which years meet the coverage rule for wind and, when recorded, for radiation."""
         if self.solar_coverage is None:
@@ -269,6 +281,12 @@ class SiteClimate:
                 for y, c in zip(self.years, self.coverage, strict=True)
             },
         }
+
+
+def _hours_between(starts: NDArray[Any], ends: NDArray[Any]) -> NDArray[np.float64]:
+    """Hours from each start to its end (datetime64 arrays of any unit)."""
+    hours = ends.astype("datetime64[h]") - starts.astype("datetime64[h]")
+    return np.asarray(hours.astype(float), dtype=float)
 
 
 def json_float(value: float, digits: int) -> float | None:

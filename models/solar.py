@@ -254,14 +254,13 @@ def solar_energy(site: SiteClimate, project: SolarProject) -> SolarEnergy:
             + ", ".join(str(int(y)) for y in missing)
             + "; their energy is NaN"
         )
-    hours = np.array([8784.0 if _is_leap(int(y)) else 8760.0 for y in site.years])
     return SolarEnergy(
         years=np.asarray(site.years),
         complete=np.asarray(complete),
         gross_mwh=gross,
         net_mwh=net,
         specific_yield_kwh_kwp=net * 1000.0 / capacity_kwp,
-        capacity_factor_ac=net / (project.capacity_ac_mw * hours),
+        capacity_factor_ac=net / (project.capacity_ac_mw * site.year_hours),
         months=np.asarray(site.months),
         monthly_complete=np.asarray(site.monthly_solar_complete),
         monthly_gross_mwh=monthly_gross,
@@ -280,10 +279,6 @@ def _coverage(coverage: NDArray[np.float64] | None) -> NDArray[np.float64] | flo
         return 1.0
     c = np.asarray(coverage, dtype=float)
     return np.where(c > 0, c, np.nan)
-
-
-def _is_leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
 def degradation_factors(

@@ -496,12 +496,6 @@ def mean_power_in_bins(
 TRUNCATED_CURVE_BELOW_MS = 20.0
 
 
-def _calendar_hours(starts: NDArray[np.datetime64], step: np.timedelta64) -> NDArray[np.float64]:
-    """Hours in each calendar period (year or month) starting at ``starts``."""
-    ends = (starts + step).astype("datetime64[h]")
-    return np.asarray((ends - starts.astype("datetime64[h]")).astype(float), dtype=float)
-
-
 def _gap_scale(
     hist: NDArray[np.float64], calendar_hours: NDArray[np.float64]
 ) -> NDArray[np.float64]:
@@ -598,13 +592,11 @@ def wind_energy(
         gross = (power * hist).sum(axis=1) * tc.count / 1000.0
         return np.asarray(gross, dtype=float), np.asarray(rho_hub, dtype=float)
 
-    year_starts = np.asarray(site.years, dtype=np.int64).astype(str).astype("datetime64[Y]")
-    year_hours = _calendar_hours(year_starts, np.timedelta64(1, "Y"))
-    month_hours = _calendar_hours(site.months.astype("datetime64[M]"), np.timedelta64(1, "M"))
+    year_hours = site.year_hours
     gross, rho_year = energy(site.wind_hist_hours, site.air_density_kg_m3)
     gross = gross * _gap_scale(site.wind_hist_hours, year_hours)
     monthly_gross, _ = energy(site.monthly_wind_hist_hours, site.monthly_air_density_kg_m3)
-    monthly_gross = monthly_gross * _gap_scale(site.monthly_wind_hist_hours, month_hours)
+    monthly_gross = monthly_gross * _gap_scale(site.monthly_wind_hist_hours, site.month_hours)
     gappy = site.years[site.complete & (site.coverage < 1.0)]
     if gappy.size:
         notes.append(

@@ -243,3 +243,10 @@ def test_radiation_gap_makes_solar_year_incomplete(
     energy = solar_energy(site, SolarProject(capacity_mw=10.0))
     assert list(energy.complete) == [True, True, False, True]
     assert energy.to_dict()["annual_mwh"]["2021"] is None
+
+
+def test_calendar_hours_of_site_periods(small_cube_obj: Cube) -> None:
+    site = small_cube_obj.site(44.0, 87.3)
+    np.testing.assert_array_equal(site.year_hours, [8760.0, 8784.0, 8760.0, 8760.0])
+    assert site.month_hours[1] == 28 * 24 and site.month_hours[13] == 29 * 24  # Feb 2019, 2020
+    assert site.month_hours.sum() == site.year_hours.sum()
