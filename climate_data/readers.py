@@ -379,6 +379,7 @@ def _expand_zip(path: Path, cache_root: Path) -> list[tuple[Path, str]]:
                             raise
                 finally:
                     shutil.rmtree(tmp, ignore_errors=True)
+    # zipfile raises NotImplementedError for a compression method it cannot read.
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
         raise CorruptFileError(f"{path}: bad ZIP archive ({exc}); re-download it") from exc
     return [
