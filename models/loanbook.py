@@ -69,6 +69,18 @@ TRUE_COEFFICIENTS: MappingProxyType[str, float] = MappingProxyType(
     }
 )
 
+#: Decimal places at which the synthetic book records each float column (0.01 m/s, 0.01 % of
+#: IAV, 0.1 h, 0.001 of DSCR, 0.01 % of leverage).
+RECORDED_DECIMALS: MappingProxyType[str, int] = MappingProxyType(
+    {
+        "trailing_wind_mean_ms": 2,
+        "wind_iav": 4,
+        "sunshine_hours": 1,
+        "dscr_p90": 3,
+        "leverage": 4,
+    }
+)
+
 
 def synthetic_loan_book(n: int = 5000, seed: int = 0) -> pd.DataFrame:
     """Draw a synthetic loan book (clearly labelled as such).
@@ -98,14 +110,17 @@ def synthetic_loan_book(n: int = 5000, seed: int = 0) -> pd.DataFrame:
     lev = rng.uniform(0.60, 0.90, n)
     tenor = rng.integers(8, 26, n).astype(np.float64)
     dscr = np.exp(np.log(1.25) + 0.05 * (wind - 7.0) - 0.6 * (lev - 0.75) + rng.normal(0, 0.08, n))
+    # Recorded at the precision of a loan file. This also makes the book the same bit for bit
+    # on every machine: numpy's vectorised exp/log differ in the last bit between CPUs (SIMD
+    # paths), and the model card pins the sha256 of the training data.
     book = pd.DataFrame(
         {
             "loan_id": [f"SYN-{i:06d}" for i in range(1, n + 1)],
-            "trailing_wind_mean_ms": wind,
-            "wind_iav": iav,
-            "sunshine_hours": sun,
-            "dscr_p90": dscr,
-            "leverage": lev,
+            "trailing_wind_mean_ms": np.round(wind, RECORDED_DECIMALS["trailing_wind_mean_ms"]),
+            "wind_iav": np.round(iav, RECORDED_DECIMALS["wind_iav"]),
+            "sunshine_hours": np.round(sun, RECORDED_DECIMALS["sunshine_hours"]),
+            "dscr_p90": np.round(dscr, RECORDED_DECIMALS["dscr_p90"]),
+            "leverage": np.round(lev, RECORDED_DECIMALS["leverage"]),
             "tenor_years": tenor,
         }
     )
