@@ -48,9 +48,10 @@ caller may also pass in. Without a seed one is drawn from OS entropy and recorde
 from __future__ import annotations
 
 import math
+import platform
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache
 from importlib import metadata
@@ -125,6 +126,41 @@ def package_version() -> str:
         return metadata.version("climate-loan-risk")
     except metadata.PackageNotFoundError:  # pragma: no cover - not installed
         return "0+unknown"
+
+
+#: The scientific stack whose versions every assessment records (``provenance.software``):
+#: the libraries whose numerics make the figures.
+SCIENTIFIC_STACK: tuple[str, ...] = ("numpy", "scipy", "statsmodels", "pandas", "xarray", "pvlib")
+
+
+@cache
+def software_versions() -> dict[str, str]:
+    """Return the versions of Python, this package and :data:`SCIENTIFIC_STACK`.
+
+    A library that is not installed is recorded as ``"absent"``.
+    """
+    versions = {"python": platform.python_version(), "climate-loan-risk": package_version()}
+    for name in SCIENTIFIC_STACK:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:  # pragma: no cover - every one is a dependency
+            versions[name] = "absent"
+    return versions
+
+
+def software_drift(recorded: Mapping[str, Any] | None) -> dict[str, tuple[str | None, str]]:
+    """Return ``{name: (recorded, installed)}`` for each recorded version that differs now.
+
+    ``recorded`` is an assessment's ``provenance.software``; an assessment made before the
+    versions were recorded (``None``) differs in every entry, with ``None`` as recorded.
+    """
+    current = software_versions()
+    recorded = recorded or {}
+    return {
+        name: (recorded.get(name), installed)
+        for name, installed in current.items()
+        if recorded.get(name) != installed
+    }
 
 
 def _num(value: float | None, digits: int) -> float | None:
@@ -394,6 +430,9 @@ class Assessment:
         Assumptions and adjustments a reader should know about.
     scorecard : ScorecardPD or None
         PD from the scorecard card passed to :func:`assess`; None without one.
+    software : mapping of str to str
+        Versions of Python, this package and the scientific stack
+        (:func:`software_versions`), recorded as ``provenance.software``.
     """
 
     id: str
@@ -429,6 +468,7 @@ class Assessment:
     model_versions: Mapping[str, str]
     notes: tuple[str, ...]
     scorecard: ScorecardPD | None = None
+    software: Mapping[str, str] = field(default_factory=software_versions)
 
     @property
     def technology(self) -> str:
@@ -656,6 +696,7 @@ class Assessment:
                 "policy_version": self.policy.version,
                 "model_versions": dict(self.model_versions),
                 "code_version": self.code_version,
+                "software": dict(self.software),
                 "seed": self.seed,
                 "n_paths": self.n_paths,
                 "sigma_model": self.sigma_model,

@@ -36,6 +36,7 @@ from flask import Blueprint, Response, current_app, g, request
 from pydantic import BaseModel, ValidationError
 
 from climate_data.errors import ClimateDataError, SiteOutsideCoverage
+from models.assessment import software_drift
 from service import auth, schemas
 from service.config import ServiceConfig
 from service.openapi import Operation, build_document, render_docs
@@ -642,6 +643,17 @@ def replay_assessment(st: ServiceState, record: AssessmentRecord) -> dict[str, A
     Problem
         409 when the recorded scorecard is no longer in the registry (the message names it).
     """
+    drift = software_drift(record.response.get("provenance", {}).get("software"))
+    if drift:
+        changes = ", ".join(
+            f"{name} {was or 'unrecorded'} -> {now}" for name, (was, now) in drift.items()
+        )
+        _log.warning(
+            "replaying assessment %s with other software than made it (%s); figures may differ "
+            "in the last digits",
+            record.id,
+            changes,
+        )
     parsed = AssessmentRequest.model_validate(record.request)
     return run_assessment(
         st,

@@ -73,7 +73,8 @@ class JsonFormatter(logging.Formatter):
         entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
-            "logger": record.name,
+            # gunicorn logs everything, start-up lines included, as "gunicorn.error".
+            "logger": "gunicorn" if record.name == "gunicorn.error" else record.name,
             "message": record.getMessage(),
         }
         request_id = getattr(record, "request_id", None)

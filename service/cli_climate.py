@@ -181,28 +181,66 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Sample data -> cube -> Changji site summary -> demo officer key -> serve."""
     from climate_data.cube import Cube, build_cube
     from climate_data.sample import write_sample
-    from service.cli_server import create_key, serve
+    from service.cli_server import check_port_free, demo_key, serve
 
+    if not args.no_serve:
+        check_port_free(args.host, args.port)  # before any work: one line if it is taken
     work: Path = args.dir.resolve()
     sample_dir = work / "sample"
     cube_path = work / "changji_cube.nc"
     if not cube_path.exists():
-        print(f"writing synthetic sample to {sample_dir} ...", flush=True)
+        started = time.monotonic()
+        print(f"[demo] writing the synthetic sample to {sample_dir} ...", flush=True)
         paths = write_sample(sample_dir)
-        print(f"building cube {cube_path} ...", flush=True)
+        print(f"[demo] building the indicator cube {cube_path} ...", flush=True)
         build_cube(paths, cube_path)
+        print(f"[demo] sample and cube ready in {time.monotonic() - started:.0f} s", flush=True)
     cube = Cube.open(cube_path)
     print_site(cube.site(*CHANGJI_SITE).summary(100.0))
     env = {
         CUBE_ENV: str(cube_path),
         "CLIMATE_LOAN_INSTANCE_PATH": str(work / "instance"),
     }
-    key = create_key("officer", "demo officer", env)
-    print(f"\nAPI and web page: http://{args.host}:{args.port}/  (API docs: /docs)")
-    print("demo officer API key (use it to log in, or as the X-API-Key header):")
+    key, reused = demo_key(work / "instance" / "demo-officer.key", env)
+    print_next_steps(env, args.host, args.port, serving=not args.no_serve)
+    print(
+        "demo officer API key"
+        + (" (the one made by an earlier demo run)" if reused else "")
+        + " - log in with it, or send it as the X-API-Key header:"
+    )
     print(key, flush=True)
     if args.no_serve:
         return 0
-    sys.stdout.flush()
     serve(args.host, args.port, workers=2, config_env=env)
     return 0
+
+
+def _shell_path(path: str) -> str:
+    """``path`` relative to the working folder when it lies below it (shorter to type)."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
+def print_next_steps(env: dict[str, str], host: str, port: int, *, serving: bool) -> None:
+    """Tell a new user how to go on from the demo: shell set-up, CLI, web page, stopping."""
+    venv = Path(sys.prefix)
+    lines = ["", "Next steps (in another terminal, from this folder):"]
+    if venv != Path(sys.base_prefix):
+        lines.append(f"  source {_shell_path(str(venv / 'bin' / 'activate'))}")
+    lines += [
+        f"  export {CUBE_ENV}={_shell_path(env[CUBE_ENV])}",
+        f"  export CLIMATE_LOAN_INSTANCE_PATH={_shell_path(env['CLIMATE_LOAN_INSTANCE_PATH'])}",
+        f"  climate-loan site {CHANGJI_SITE[0]} {CHANGJI_SITE[1]}",
+        "  climate-loan assess --request examples/wind_annuity.json",
+    ]
+    url = f"http://{host}:{port}/"
+    if serving:
+        lines += [
+            f"Web page: {url}  (API docs: {url}docs); log in with the key below.",
+            "Stop the server with Ctrl-C; `make demo` again reuses the data and the key.",
+        ]
+    else:
+        lines.append(f"Serve the API and web page with: climate-loan serve --port {port}")
+    print("\n".join(lines))

@@ -13,9 +13,12 @@ or the SQLite file in the instance folder) and prints the new key alone on its l
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import socket
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from service.config import ConfigError, ServiceConfig, config_from_env
@@ -83,6 +86,56 @@ def create_key(role: str, name: str, config_env: Mapping[str, str] | None = None
         raise UsageError(str(exc)) from None
     finally:
         store.dispose()
+
+
+def demo_key(path: Path, config_env: Mapping[str, str]) -> tuple[str, bool]:
+    """Return the demo officer key kept in ``path`` if it is still valid, else a new one.
+
+    The demo keeps its key in a file readable by the owner only (mode 0600) beside its
+    database, so that running the demo again does not pile up keys. Returns ``(key, reused)``.
+    """
+    from service import auth
+
+    if path.is_file():
+        key = path.read_text(encoding="utf-8").strip()
+        cfg = _config(config_env)
+        store = _store(cfg)
+        try:
+            if auth.authenticate(store, key) is not None:
+                return key, True
+        finally:
+            store.dispose()
+    key = create_key("officer", "demo officer", config_env)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(key + "\n")
+    return key, False
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise :class:`UsageError` in one line when ``host:port`` cannot be listened on.
+
+    Gunicorn would otherwise retry for five seconds, logging ``Connection in use`` each time,
+    and then exit with status 1.
+    """
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise UsageError(f"cannot listen on {host}: {exc.strerror}") from None
+    family, socktype, proto, _, address = infos[0]
+    with socket.socket(family, socktype, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            reason = "is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+            raise UsageError(
+                f"port {port} on {host} {reason} (is a server already running?); "
+                "stop it or choose another port: --port N, or make demo PORT=N"
+            ) from None
 
 
 def check_startup(cfg: ServiceConfig) -> str:
@@ -162,6 +215,7 @@ def serve(
     if config_env:
         os.environ.update(config_env)
     cfg = _config(None)
+    check_port_free(host, port)
     summary = check_startup(cfg)
     print(
         f"climate-loan serve: {summary}; http://{host}:{port} with {workers} workers",

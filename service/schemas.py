@@ -230,6 +230,11 @@ class ProvenanceOut(_Out):
     policy_version: str
     model_versions: dict[str, Any]
     code_version: str
+    software: dict[str, str] | None = Field(
+        default=None,
+        description="Versions of Python, this package and numpy, scipy, statsmodels, pandas, "
+        "xarray and pvlib that made the figures (absent in assessments made before 0.2)",
+    )
     seed: int
     created_at: str
 

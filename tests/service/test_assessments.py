@@ -4,9 +4,12 @@ a decision when the store is unavailable, paging and filters, reproducibility.""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
+import platform
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -410,3 +413,30 @@ def test_valid_requests_never_fail_the_server(
     worst = max((_SEVERITY[x["outcome"]] for x in out["rules"] if not x["passed"]), default=0)
     assert _SEVERITY[out["decision"]] == worst
     assert app.extensions["climate_loan"].store.get_assessment(out["id"]).response == out
+
+
+def test_provenance_records_the_scientific_stack(app: Any, officer: dict[str, str]) -> None:
+    made = post_json(app.test_client(), f"{V1}/assessments", WIND_REQUEST, officer).get_json()
+    software = made["provenance"]["software"]
+    for name in ("numpy", "scipy", "statsmodels", "pandas", "xarray", "pvlib"):
+        assert software[name] == metadata.version(name)
+    assert software["python"] == platform.python_version()
+
+
+def test_replay_warns_when_the_software_differs(
+    app: Any, officer: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    made = post_json(app.test_client(), f"{V1}/assessments", WIND_REQUEST, officer).get_json()
+    st = app.extensions["climate_loan"]
+    record = st.store.get_assessment(made["id"])
+    with app.test_request_context(), caplog.at_level("WARNING", logger="climate_loan.api"):
+        replay_assessment(st, record)
+    assert not [r for r in caplog.records if "other software" in r.getMessage()]
+    older = json.loads(record.response_json)
+    older["provenance"]["software"]["numpy"] = "1.0.0"
+    aged = dataclasses.replace(record, response_json=json.dumps(older))
+    with app.test_request_context(), caplog.at_level("WARNING", logger="climate_loan.api"):
+        replay_assessment(st, aged)
+    (warning,) = [r for r in caplog.records if "other software" in r.getMessage()]
+    assert f"numpy 1.0.0 -> {metadata.version('numpy')}" in warning.getMessage()
+    assert made["id"] in warning.getMessage()

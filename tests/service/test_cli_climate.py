@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +116,38 @@ def test_demo_then_site_through_console_script(tmp_path: Path) -> None:
     s = json.loads(run.stdout)
     assert len(s["wind"]["annual_mean_ms"]) == 6
     assert 2600 <= s["solar"]["mean_sunshine_hours"] <= 3000
+    # The next steps name the cube and the instance folder the CLI needs.
+    assert f"  export CLIMATE_LOAN_CUBE={cube}" in lines
+    assert f"  export CLIMATE_LOAN_INSTANCE_PATH={tmp_path / 'demo' / 'instance'}" in lines
+    # A second run reuses the data and the key instead of making another.
+    again = subprocess.run(
+        [str(exe), "demo", "--dir", str(tmp_path / "demo"), "--no-serve"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[-1] == lines[-1]
+    assert "earlier demo run" in again.stdout
+    assert "building the indicator cube" not in again.stdout
+    key_file = tmp_path / "demo" / "instance" / "demo-officer.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_demo_and_serve_refuse_a_taken_port_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        status = main(["demo", "--dir", str(tmp_path / "demo"), "--port", str(port)])
+        err = capsys.readouterr().err
+        assert status == 2
+        assert err.count("\n") == 1
+        assert f"port {port} on 127.0.0.1 is already in use" in err
+        assert "make demo PORT=N" in err
+        assert not (tmp_path / "demo").exists()  # refused before any work
+        assert main(["serve", "--port", str(port)]) == 2
+        assert f"port {port} on 127.0.0.1 is already in use" in capsys.readouterr().err
