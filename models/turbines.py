@@ -58,7 +58,8 @@ class UnknownTurbineError(ValueError):
         hint = (
             f"; did you mean {', '.join(repr(s) for s in self.suggestions)}?"
             if self.suggestions
-            else "; list the library with list_turbines() or pass a custom power curve"
+            else "; no close match in the turbine library (search it by name or "
+            "manufacturer, or give a custom power curve)"
         )
         super().__init__(f"unknown turbine type {turbine_type!r}{hint}")
 

@@ -8,11 +8,12 @@ expected errors into one line on stderr (exit status 2), never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
 from climate_data.errors import ClimateDataError
-from service import cli_assess, cli_climate, cli_models, cli_server
+from service import cli_assess, cli_climate, cli_models, cli_server, cli_turbines
 from service.errors import UsageError
 
 #: Subcommand modules, each with ``register(subparsers)``.
@@ -21,6 +22,7 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], 
     cli_server.register,
     cli_models.register,
     cli_assess.register,
+    cli_turbines.register,
 )
 
 
@@ -46,6 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = " ".join(str(exc).split())  # one line, whatever the library wrote
         print(f"climate-loan {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader stopped early (`climate-loan turbines | head`): no message, and no second
+        # error when Python flushes standard output at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print(f"climate-loan {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from service.cli_climate import add_cube_option, resolve_cube_path
+from service.cli_output import add_format_option, flatten, print_json, write_csv
 from service.errors import UsageError
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def register(sub: SubParsers) -> None:
         required=True,
         help="assessment request, JSON (see service/requests.py); '-' for standard input",
     )
-    p.add_argument("--json", action="store_true", help="print the assessment object as JSON")
+    add_format_option(p)  # json: the assessment object of the API; csv: field,value rows
     p.add_argument(
         "--paths",
         type=int,
@@ -109,8 +110,10 @@ def cmd_assess(args: argparse.Namespace) -> int:
         project_cost=inputs.project_cost,
     )
     obj = result.to_dict()
-    if args.json:
-        print(json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False))
+    if args.format == "json":
+        print_json(obj)
+    elif args.format == "csv":
+        write_csv(["field", "value"], flatten(obj))
     else:
         print(format_table(obj, inputs.site_name))
     return 0

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from service.cli_output import add_format_option, print_json, write_csv
 from service.errors import UsageError
 
 #: Environment variable naming the default cube for every ``--cube`` option.
@@ -47,7 +48,7 @@ def register(sub: SubParsers) -> None:
     p.add_argument("lon", type=float, help="longitude [degrees east]")
     add_cube_option(p)
     p.add_argument("--hub-height-m", type=float, default=None, help="height of wind figures [m]")
-    p.add_argument("--json", action="store_true", help="print the site-climate object")
+    add_format_option(p)  # json: the site-climate object of the API; csv: one row a year
     p.set_defaults(func=cmd_site)
 
     p = sub.add_parser(
@@ -138,11 +139,54 @@ def cmd_site(args: argparse.Namespace) -> int:
 
     cube = Cube.open(resolve_cube_path(args.cube))
     summary = cube.site(args.lat, args.lon).summary(args.hub_height_m)
-    if args.json:
-        print(json.dumps(summary, indent=2, ensure_ascii=False))
+    if args.format == "json":
+        print_json(summary)
+    elif args.format == "csv":
+        write_site_csv(summary)
     else:
         print_site(summary)
     return 0
+
+
+def write_site_csv(s: dict[str, Any]) -> None:
+    """One row per calendar year: wind mean at the summary's height, coverage, solar sums."""
+    solar = s["solar"] or {}
+    sunshine = solar.get("annual_sunshine_hours", {})
+    ghi = solar.get("annual_ghi_kwh_m2", {})
+    height = s["wind"]["height_m"]
+    write_csv(
+        [
+            "year",
+            "lat",
+            "lon",
+            "cell_lat",
+            "cell_lon",
+            f"wind_mean_{height:g}m_ms",
+            "coverage",
+            "sunshine_hours",
+            "ghi_kwh_m2",
+            "synthetic",
+        ],
+        (
+            [
+                year,
+                s["site"]["lat"],
+                s["site"]["lon"],
+                s["cell"]["lat"],
+                s["cell"]["lon"],
+                wind,
+                s["coverage"][year],
+                sunshine.get(year),
+                ghi.get(year),
+                s["dataset"]["synthetic"],
+            ]
+            for year, wind in s["wind"]["annual_mean_ms"].items()
+        ),
+    )
+
+
+def _pct(fraction: float | None) -> str:
+    return "n/a" if fraction is None else f"{100 * fraction:.1f} %"
 
 
 def print_site(s: dict[str, Any]) -> None:
@@ -163,7 +207,7 @@ def print_site(s: dict[str, Any]) -> None:
     years = ", ".join(str(y) for y in w["trailing_3y_years"])
     print(f"  trailing 3-year mean ({years}): " + (f"{t3:.2f} m/s" if t3 is not None else "n/a"))
     print(
-        f"  long-term mean {w['long_term_mean_ms']} m/s, IAV {w['iav']}, "
+        f"  long-term mean {w['long_term_mean_ms']} m/s, IAV {_pct(w['iav'])}, "
         f"monthly CV {w['monthly_cv']}"
     )
     print(

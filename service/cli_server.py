@@ -265,9 +265,24 @@ def _cmd_keys_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _existing_store(cfg: ServiceConfig) -> Any:
+    """The configured store, refusing to create an SQLite file that is not there yet."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(cfg.resolved_database_url())
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        path = Path(url.database)
+        if not path.is_file():
+            raise UsageError(
+                f"no audit database at {path}: nothing to list (`keys create` makes one; "
+                "set CLIMATE_LOAN_INSTANCE_PATH or CLIMATE_LOAN_DATABASE_URL to use another)"
+            )
+    return _store(cfg)
+
+
 def _cmd_keys_list(args: argparse.Namespace) -> int:
     cfg = _config(None)
-    store = _store(cfg)
+    store = _existing_store(cfg)
     try:
         for record in store.list_keys():
             state = "active" if record.active else f"revoked {record.revoked_at:%Y-%m-%d}"

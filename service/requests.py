@@ -429,24 +429,32 @@ def to_model_inputs(request: AssessmentRequest) -> AssessmentInputs:
     )
 
 
-def describe_error(exc: ValidationError) -> str:
-    """One line naming the first failing field, e.g. ``project.hub_height_m: ...``.
+#: At most this many problems are spelled out by :func:`describe_error`; the rest are counted.
+MAX_LISTED_PROBLEMS = 20
 
-    Further problems are counted, not listed, so the line stays readable.
+
+def _problem_text(error: Any) -> str:
+    loc = ".".join(str(p) for p in error["loc"]) or "request"
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        msg = "unknown field (not part of the request format)"
+    elif error["type"] == "missing":
+        msg = "required field is missing"
+    return f"{loc}: {msg}"
+
+
+def describe_error(exc: ValidationError) -> str:
+    """One line naming every failing field, e.g. ``site.lat: ...; project.hub_height_m: ...``.
+
+    Beyond :data:`MAX_LISTED_PROBLEMS` problems the rest are counted, not listed.
     """
     errors = exc.errors(include_url=False)
     if not errors:
         return "request is not valid"
-    first = errors[0]
-    loc = ".".join(str(p) for p in first["loc"]) or "request"
-    msg = str(first["msg"]).removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        msg = "unknown field (not part of the request format)"
-    elif first["type"] == "missing":
-        msg = "required field is missing"
-    more = len(errors) - 1
-    tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    return f"{loc}: {msg}{tail}"
+    listed = "; ".join(_problem_text(e) for e in errors[:MAX_LISTED_PROBLEMS])
+    more = len(errors) - MAX_LISTED_PROBLEMS
+    tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more > 0 else ""
+    return f"{listed}{tail}"
 
 
 def parse_request(data: Any) -> AssessmentRequest:

@@ -25,7 +25,13 @@ from models.solar import DEFAULT_DC_AC_RATIO, DEFAULT_DEGRADATION_PCT_PER_YEAR, 
 from models.wind import Losses, WindProject
 from service import cli
 from service.errors import UsageError
-from service.requests import AssessmentRequest, describe_error, parse_request, to_model_inputs
+from service.requests import (
+    MAX_LISTED_PROBLEMS,
+    AssessmentRequest,
+    describe_error,
+    parse_request,
+    to_model_inputs,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 MERRA2 = DATA / "merra2_ireland_2x2_hourly_2000_2017_subset.nc"
@@ -182,11 +188,30 @@ def test_operating_history_is_wind_only() -> None:
         parse_request({**SOLAR_REQUEST, "operating_history": history})
 
 
-def test_describe_error_counts_more_problems() -> None:
+def test_describe_error_lists_every_problem() -> None:
     bad = with_change(with_change(WIND_REQUEST, "site.lat", 100.0), "site.lon", 200.0)
     with pytest.raises(ValidationError) as info:
         AssessmentRequest.model_validate(bad)
-    assert describe_error(info.value).endswith("(and 1 more problem)")
+    text = describe_error(info.value)
+    assert text == (
+        "site.lat: Input should be less than or equal to 90; "
+        "site.lon: Input should be less than or equal to 180"
+    )
+    assert "\n" not in text
+
+
+def test_describe_error_counts_beyond_the_listed_problems() -> None:
+    bad = copy.deepcopy(WIND_REQUEST)
+    bad["operating_history"] = {
+        "monthly_energy_mwh": [{"month": "2015-13", "energy_mwh": 1.0} for _ in range(25)]
+    }
+    with pytest.raises(ValidationError) as info:
+        AssessmentRequest.model_validate(bad)
+    n = len(info.value.errors())
+    assert n > MAX_LISTED_PROBLEMS
+    text = describe_error(info.value)
+    assert text.count("; ") == MAX_LISTED_PROBLEMS - 1
+    assert text.endswith(f"(and {n - MAX_LISTED_PROBLEMS} more problems)")
 
 
 @given(
