@@ -66,7 +66,7 @@ lock:
 	  { echo "# Exact versions that \`make demo\`, \`make test\` and CI install on Python $$v (pip constraints)."; \
 	    echo "# Regenerate with \`make lock\` (see README, \"Reproducible environments\"); do not edit by hand."; \
 	    $$tmp/venv/bin/python -m pip freeze --exclude-editable | grep -v '^climate-loan-risk'; } > requirements/lock-py$$v.txt; \
-	  rm -rf $$tmp; \
+	  rm -rf $$tmp build; \
 	done
 
 clean:
