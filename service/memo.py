@@ -550,7 +550,13 @@ def render_pdf(
         title=_clean(f"{L['title']} {view.get('site_name') or ''} {view.get('id')}", fonts),
         author="Climate Loan Risk",
         lang="zh-CN" if lang == "zh" else "en",
+        initialFontName=fonts.regular,  # no stray Helvetica: every font of the memo embedded
+        initialFontSize=9.5,
     )
+    for flowable in story:  # tables default to Helvetica for empty cells: use the memo's font
+        for t in flowable._content if isinstance(flowable, KeepTogether) else [flowable]:
+            if isinstance(t, Table):
+                t.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), fonts.regular)]))
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return buf.getvalue()
 

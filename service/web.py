@@ -1536,7 +1536,13 @@ def build_charts(a: Mapping[str, Any], record: AssessmentRecord, tech: str) -> l
             p90=energy.get("p90_mwh"),
             p99=energy.get("p99_mwh"),
             title=_("Net energy per climate year"),
-            labels={**na, "annual": _("Net energy")},
+            labels={
+                **na,
+                "annual": _("Net energy"),
+                "p50": "P50",
+                "p90": _("P90 (1-year)"),
+                "p99": _("P99 (1-year)"),
+            },
             fmt=_chart_fmt,
         ),
     )
