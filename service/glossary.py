@@ -120,7 +120,7 @@ GLOSSARY: tuple[Term, ...] = (
         "it. The Monte Carlo model counts a default only when a gap is larger than what is "
         "left in this reserve.",
         "在融资关闭时预留的现金（此处为首年六个月的还本付息额），当不利年份出现缺口时用于向银行"
-        "还款，以后年份的盈余现金再将其补足。蒙特卡罗模型仅在缺口大于该准备金余额时才计为违约。",
+        "还款，以后年份的盈余现金再将其补足。蒙特卡洛模型仅在缺口大于该准备金余额时才计为违约。",
     ),
     Term(
         "pd",
@@ -131,7 +131,7 @@ GLOSSARY: tuple[Term, ...] = (
         "thousands of possible sequences of the site's own climate years through the cash flow "
         "and the reserve; the scorecard PD comes from a statistical model fitted to the bank's "
         "loan book. The lending product's rules say which one the decision uses.",
-        "项目无法按期还本付息的可能性。蒙特卡罗违约概率将场址自身气候年份的数千种可能序列代入"
+        "项目无法按期还本付息的可能性。蒙特卡洛违约概率将场址自身气候年份的数千种可能序列代入"
         "现金流和准备金进行模拟；评分卡违约概率来自基于银行贷款组合拟合的统计模型。"
         "贷款产品的规则决定决策使用哪一个。",
     ),
