@@ -323,7 +323,7 @@ def render_pdf(
     story.append(
         p(f"{L['created']}: {view.get('created_text') or prov.get('created_at', '')}", small)
     )
-    synthetic = bool(view.get("synthetic") or prov.get("synthetic"))
+    synthetic = bool(view["synthetic"] if "synthetic" in view else prov.get("synthetic"))
     if synthetic:
         story.append(
             p(
