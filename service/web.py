@@ -18,6 +18,9 @@ Pages (blueprint ``web``):
 ``/app/history``                   the officer's past assessments, filtered and paged
 ``/app/assessments/<id>/memo``     credit memo, print-ready (A4)
 ``/app/assessments/<id>/memo.pdf`` the same memo as a PDF (:mod:`service.memo`)
+``/app/assessments/<id>/export.*`` the result as ``.csv`` or ``.xlsx`` (:mod:`service.exports`)
+``/app/history/export.*``          the filtered history (all pages) as ``.csv`` or ``.xlsx``
+``/app/glossary``                  the terms of the result page and memo (:mod:`service.glossary`)
 =================================  ===========================================================
 
 Security: the API key is checked once at login (:func:`service.auth.authenticate`) and only its
