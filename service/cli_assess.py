@@ -164,9 +164,9 @@ def format_table(obj: dict[str, Any], site_name: str | None = None) -> str:
         (
             rule["id"],
             rule["metric"],
-            _fmt(rule["value"]),
+            formatting.metric_value(rule["metric"], rule.get("unit", ""), rule["value"]),
             rule["operator"],
-            _fmt(rule["threshold"]),
+            formatting.metric_value(rule["metric"], rule.get("unit", ""), rule["threshold"]),
             "pass" if rule["passed"] else f"FAIL -> {rule['outcome']}",
         )
         for rule in obj["rules"]

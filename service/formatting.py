@@ -13,6 +13,7 @@ probability (PD)       :func:`probability`             ``0.85 %``; ``12 %`` from
 DSCR, LLCR             :func:`ratio`                   ``1.23×`` (two decimals, times sign)
 energy                 :func:`energy`                  ``123,456 MWh``
 amount of money        :func:`money`                   ``200,000,000 CNY``
+a policy rule's value  :func:`metric_value`            by metric and unit, as above
 =====================  ==============================  ========================================
 
 A missing or non-finite value is an en dash (:data:`NA`) everywhere. The functions take the
@@ -33,6 +34,7 @@ __all__ = [
     "RATIO_SIGN",
     "energy",
     "iav",
+    "metric_value",
     "money",
     "number",
     "percent",
@@ -117,3 +119,42 @@ def money(amount: Any, currency: str = "", locale: Any = "en") -> str:
     if v is None:
         return NA
     return f"{number(v, 0, locale)} {currency}".strip()
+
+
+#: Rule metrics shown like the IAV (relative spreads, one decimal: ``4.1 %``).
+SPREAD_METRICS = frozenset({"climate.wind.iav", "climate.wind.monthly_cv", "energy.sigma"})
+#: Rule metrics that are probabilities of default.
+PD_METRICS = frozenset({"repayment.pd_tenor", "repayment.pd_annual", "repayment.pd_scorecard"})
+#: Other rule metrics that are fractions (two decimals: ``31.25 %``).
+FRACTION_METRICS = frozenset({"energy.capacity_factor_p50"})
+
+
+def metric_value(metric: str, unit: str, value: Any, currency: str = "", locale: Any = "en") -> str:
+    """A policy rule's value or threshold with its unit; ``–`` when missing.
+
+    By metric, then by unit: ``climate.wind.iav`` -> ``4.1 %``, ``repayment.dscr_p90_min`` ->
+    ``1.23×``, ``repayment.pd_annual`` -> ``0.85 %``, ``m s-1`` -> ``6.68 m/s``.
+    """
+    if to_float(value) is None:
+        return NA
+    if metric in SPREAD_METRICS:
+        return iav(value, locale)
+    if metric in PD_METRICS:
+        return probability(value, locale)
+    if metric in FRACTION_METRICS:
+        return percent(value, 2, locale)
+    if metric.startswith("repayment.dscr") or metric == "repayment.llcr":
+        return ratio(value, 2, locale)
+    suffix = {
+        "count": ("", 0),
+        "m s-1": (" m/s", 2),
+        "h": (" h", 0),
+        "MWh": (" MWh", 0),
+        "km": (" km", 1),
+        "kWh m-2": (" kWh/m²", 0),
+        "currency": (f" {currency}", 0),
+    }.get(unit)
+    if suffix is None:
+        return number(value, 3, locale)
+    text, digits = suffix
+    return f"{number(value, digits, locale)}{text}".rstrip()

@@ -1193,40 +1193,17 @@ _PCT_METRICS = frozenset(
         "repayment.pd_annual",
     }
 )
-#: Relative spreads shown like the IAV (one decimal: 4.1 %).
-_SPREAD_METRICS = frozenset({"climate.wind.iav", "climate.wind.monthly_cv", "energy.sigma"})
-#: Probabilities of default (formatting.probability).
-_PD_METRICS = frozenset({"repayment.pd_tenor", "repayment.pd_annual", "repayment.pd_scorecard"})
 _OPERATOR_TEXT = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "="}
 
 
 def format_metric(metric: str, unit: str, value: float | None, currency: str = "") -> str:
-    """A rule value or threshold with its unit, for the page's locale."""
+    """A rule value or threshold with its unit, for the page's locale (:mod:`formatting`)."""
     if value is None:
         return str(_("not available"))
-    if metric in _SPREAD_METRICS:
-        return fmt_iav(value)
-    if metric in _PD_METRICS:
-        return fmt_pd(value)
-    if metric in _PCT_METRICS:
+    known = formatting.SPREAD_METRICS | formatting.PD_METRICS | formatting.FRACTION_METRICS
+    if metric in _PCT_METRICS and metric not in known:  # a fraction formatting does not list
         return fmt_pct(value, 2)
-    if metric.startswith("repayment.dscr") or metric == "repayment.llcr":
-        return fmt_ratio(value)
-    if unit == "count":
-        return fmt_num(value, 0)
-    if unit == "m s-1":
-        return f"{fmt_num(value, 2)} m/s"
-    if unit == "h":
-        return f"{fmt_num(value, 0)} h"
-    if unit == "MWh":
-        return f"{fmt_num(value, 0)} MWh"
-    if unit == "km":
-        return f"{fmt_num(value, 1)} km"
-    if unit == "kWh m-2":
-        return f"{fmt_num(value, 0)} kWh/m²"
-    if unit == "currency":
-        return f"{fmt_num(value, 0)} {currency}".strip()
-    return fmt_num(value, 3)
+    return formatting.metric_value(metric, unit, value, currency, get_locale())
 
 
 def result_view(record: AssessmentRecord) -> dict[str, Any]:

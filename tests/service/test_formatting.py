@@ -109,10 +109,43 @@ def test_command_line_table_uses_the_same_formatter() -> None:
             "expected_loss": 1.0,
             "grade": "Good",
         },
-        "rules": [],
+        "rules": [
+            {
+                "id": "wind_iav",
+                "metric": "climate.wind.iav",
+                "unit": "1",
+                "value": 0.0268,
+                "operator": "<=",
+                "threshold": 0.06,
+                "passed": True,
+                "outcome": "refer",
+            }
+        ],
         "reasons": [],
         "provenance": {"policy_id": "p", "policy_version": "1", "seed": 1, "n_paths": 10},
     }
     out = format_table(obj)
     assert "P50 1.46×" in out and "P90 10y 1.23×" in out and "LLCR 1.50×" in out
     assert "sigma 4.1 %" in out and "PD annual 0.50 %" in out and "P99 –" in out
+    assert "2.7 %" in out and "6.0 %" in out  # the IAV rule, as on the page
+
+
+@pytest.mark.parametrize(
+    ("metric", "unit", "value", "shown"),
+    [
+        ("climate.wind.iav", "1", 0.0412, "4.1 %"),
+        ("energy.sigma", "1", 0.1, "10.0 %"),
+        ("repayment.pd_annual", "1", 0.02, "2.00 %"),
+        ("energy.capacity_factor_p50", "1", 0.3125, "31.25 %"),
+        ("repayment.dscr_p50_min", "1", 1.3, "1.30×"),
+        ("repayment.llcr", "1", 1.456, "1.46×"),
+        ("climate.wind.trailing_3y_mean_ms", "m s-1", 6.681, "6.68 m/s"),
+        ("climate.complete_years", "count", 4, "4"),
+        ("energy.p50_mwh", "MWh", 1234.5, "1,234 MWh"),
+        ("repayment.expected_loss", "currency", 1000, "1,000 CNY"),
+        ("other", "?", 0.1234, "0.123"),
+        ("climate.wind.iav", "1", None, "–"),
+    ],
+)
+def test_rule_values(metric: str, unit: str, value: Any, shown: str) -> None:
+    assert fm.metric_value(metric, unit, value, "CNY") == shown
