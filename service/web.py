@@ -172,7 +172,7 @@ def fmt_pct(value: float | None, digits: int = 2) -> str:
     return formatting.percent(value, digits, get_locale())
 
 
-def fmt_pd(value: float) -> str:
+def fmt_pd(value: float | None) -> str:
     """A probability with enough decimals to show values down to 0.01 %."""
     return formatting.probability(value, get_locale())
 
@@ -1857,6 +1857,23 @@ def query_history(
     return rows, total
 
 
+def history_figures(store: Any, assessment_id: str) -> dict[str, str]:
+    """Key figures of one history row, formatted as on the result page (en dash if absent)."""
+    try:
+        record = store.get_assessment(assessment_id)
+    except StoreUnavailable:
+        record = None
+    a = record.response if record is not None else {}
+    rep = a.get("repayment") or {}
+    return {
+        "dscr_p90_min": fmt_ratio(rep.get("dscr_p90_min")),
+        "pd_annual": fmt_pd(rep.get("pd_annual")),
+        "loan": formatting.money(
+            rep.get("loan_amount"), str(rep.get("currency") or ""), get_locale()
+        ),
+    }
+
+
 @bp.route("/app/history")
 def history() -> Any:
     """The officer's past assessments; each opens its stored result."""
@@ -1867,6 +1884,8 @@ def history() -> Any:
     except StoreUnavailable:
         abort(503)
     pages = max(1, math.ceil(total / HISTORY_PAGE))
+    for r in rows:
+        r["figures"] = history_figures(_state().store, str(r["id"]))
     args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "page"}
     return render_template(
         "history.html",

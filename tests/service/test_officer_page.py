@@ -242,3 +242,14 @@ def test_memo_pdf_through_the_api(app: Any, officer: Any, admin: Any) -> None:
     r = client.get(f"/api/v1/assessments/{aid}/memo.pdf", headers={**admin, **ZH})
     text = "\n".join(pdf_text(r.data))
     assert "Officer Test" in text and "授信备忘录" in text and "Admin Test" not in text
+
+
+def test_history_shows_key_figures_in_the_same_form(app: Any, web: Any) -> None:
+    from service import formatting
+
+    aid = assess_via_form(web).location.rsplit("/", 1)[-1]
+    rep = store(app).get_assessment(aid).response["repayment"]
+    html = web.get("/app/history", headers=EN).get_data(as_text=True)
+    assert formatting.ratio(rep["dscr_p90_min"]) in html
+    assert formatting.probability(rep["pd_annual"]) in html
+    assert "200,000,000 CNY" in html
