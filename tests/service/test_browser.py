@@ -244,6 +244,14 @@ def test_glossary_exports_and_memo_through_the_api(app: Any, server: str, page: 
         page.locator("#xlsx-link").click()
     assert Path(info.value.path()).read_bytes()[:2] == b"PK"  # a zip: the xlsx container
 
+    # the print memo: the watermark is fixed, so Chromium repeats it on every printed page
+    page.goto(server + f"/app/assessments/{aid}/memo")
+    page.emulate_media(media="print")
+    mark = page.locator("#synthetic-watermark")
+    assert mark.is_visible() and mark.evaluate("e => getComputedStyle(e).position") == "fixed"
+    assert "Officer Qian" in page.locator("#signoff-officer").inner_text()
+    page.emulate_media(media="screen")
+
     # the memo through the API with the key: a PDF, fonts embedded, the sign-off
     r = page.request.get(
         server + f"/api/v1/assessments/{aid}/memo.pdf",
