@@ -38,6 +38,7 @@ from pydantic import BaseModel, ValidationError
 from climate_data.errors import ClimateDataError, SiteOutsideCoverage
 from models.assessment import software_drift
 from service import auth, schemas
+from service import exports as _exports
 from service.config import ServiceConfig
 from service.openapi import Operation, build_document, render_docs
 from service.problems import Problem, field_error, validation_problem
@@ -943,3 +944,145 @@ def revoke_key(key_id: str) -> Response:
     if record is None:
         raise Problem(404, f"no API key with id {key_id!r}")
     return json_response(_key_out(record))
+
+
+# ----- memo and exports ----------------------------------------------------------------------
+# The credit memo (PDF) and the CSV/Excel exports of the loan officers' web page, for API-key
+# clients. A record is visible to the key that made it and to admin keys (404 otherwise, as on
+# the web page); the history export applies the history page's filters and scoping.
+
+
+def _scoped_record(assessment_id: str) -> AssessmentRecord:
+    """The stored record if the calling key made it or is an admin key; else 404."""
+    st = state()
+    try:
+        record = st.store.get_assessment(assessment_id)
+    except StoreUnavailable as exc:
+        raise Problem(503, f"{exc}; retry later", headers={"Retry-After": "30"}) from None
+    key = g.api_key
+    if record is None or (record.api_key_id != key.id and key.role != "admin"):
+        raise Problem(404, f"no assessment with id {assessment_id!r}")
+    return record
+
+
+@endpoint(
+    "GET",
+    "/assessments/<assessment_id>/memo.pdf",
+    summary="The credit memo of a stored assessment as a PDF (A4, fonts embedded)",
+    description=(
+        "The memo of the web page: decision and rule results in words, key figures, charts, "
+        "provenance, a sign-off block (the officer who made the assessment, the date, the "
+        "assessment id) and the glossary; a watermark on every page when the data is "
+        "synthetic. Language from `Accept-Language` (`zh-CN` or English). Only the key that "
+        "made the assessment, or an admin key, may read it (404 otherwise)."
+    ),
+    tag="assessments",
+    path_params={"assessment_id": "Assessment id"},
+    responses={200: (None, "PDF document (application/pdf)")},
+    media_type="application/pdf",
+)
+def get_assessment_memo_pdf(assessment_id: str) -> Response:
+    """Return the PDF credit memo of a stored assessment."""
+    from service.web import memo_pdf_response
+
+    return memo_pdf_response(_scoped_record(assessment_id))
+
+
+_EXPORT_ONE = (
+    "One row per figure, columns `section, key, year, value, unit` (sections assessment, "
+    "rule, energy, repayment, dscr); the Excel workbook adds the sheets `Rules` and "
+    "`DSCR by year`. Stored values, unformatted; text cells starting with = + - @ are "
+    "prefixed with `'`. Only the key that made the assessment, or an admin key (404 "
+    "otherwise)."
+)
+
+
+@endpoint(
+    "GET",
+    "/assessments/<assessment_id>/export.csv",
+    summary="A stored assessment as CSV: rules, energy, repayment figures, DSCR by year",
+    description=_EXPORT_ONE,
+    tag="assessments",
+    path_params={"assessment_id": "Assessment id"},
+    responses={200: (None, "CSV file (text/csv, UTF-8 with BOM)")},
+    media_type="text/csv",
+)
+def export_assessment_csv(assessment_id: str) -> Response:
+    """Return one stored assessment as CSV."""
+    from service.web import export_assessment
+
+    return export_assessment(_scoped_record(assessment_id), "csv")
+
+
+@endpoint(
+    "GET",
+    "/assessments/<assessment_id>/export.xlsx",
+    summary="A stored assessment as an Excel workbook",
+    description=_EXPORT_ONE,
+    tag="assessments",
+    path_params={"assessment_id": "Assessment id"},
+    responses={200: (None, "Excel workbook (.xlsx)")},
+    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+)
+def export_assessment_xlsx(assessment_id: str) -> Response:
+    """Return one stored assessment as an Excel workbook."""
+    from service.web import export_assessment
+
+    return export_assessment(_scoped_record(assessment_id), "xlsx")
+
+
+def _export_history(query: Any, fmt: str) -> Response:
+    from service import exports
+    from service.web import HistoryFilter, export_history_rows, export_response
+
+    f = HistoryFilter(
+        decision=query.decision,
+        technology=query.technology,
+        text=query.q.strip(),
+        date_from=query.date_from,
+        date_to=query.date_to,
+        page=1,
+    )
+    try:
+        rows = export_history_rows(state().store, g.api_key, f)
+    except StoreUnavailable as exc:
+        raise Problem(503, f"{exc}; retry later", headers={"Retry-After": "30"}) from None
+    data = exports.history_file(rows, "csv" if fmt == "csv" else "xlsx")
+    return export_response(data, fmt, "history")
+
+
+_EXPORT_HISTORY = (
+    "The history of the web page: the key's own assessments (all of them for an admin key), "
+    "newest first, filtered like `/app/history` (`decision`, `technology`, `q`, `from`, "
+    "`to`), every page, at most 10,000 rows; one row per assessment with its key figures."
+)
+
+
+@endpoint(
+    "GET",
+    "/assessments/export.csv",
+    summary="The caller's assessments (history) as CSV, filtered",
+    description=_EXPORT_HISTORY,
+    tag="assessments",
+    query=_exports.HistoryExportQuery,
+    responses={200: (None, "CSV file (text/csv, UTF-8 with BOM)")},
+    media_type="text/csv",
+)
+def export_history_csv(query: _exports.HistoryExportQuery) -> Response:
+    """Return the filtered history as CSV."""
+    return _export_history(query, "csv")
+
+
+@endpoint(
+    "GET",
+    "/assessments/export.xlsx",
+    summary="The caller's assessments (history) as an Excel workbook, filtered",
+    description=_EXPORT_HISTORY,
+    tag="assessments",
+    query=_exports.HistoryExportQuery,
+    responses={200: (None, "Excel workbook (.xlsx)")},
+    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+)
+def export_history_xlsx(query: _exports.HistoryExportQuery) -> Response:
+    """Return the filtered history as an Excel workbook."""
+    return _export_history(query, "xlsx")

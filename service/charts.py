@@ -438,7 +438,11 @@ def energy_chart(
     width: float = 560,
     height: float = 260,
 ) -> Chart:
-    """Net energy per climate year [MWh] with the P50, P90 and P99 lines."""
+    """Net energy per climate year [MWh] with the P50, P90 and P99 lines.
+
+    ``labels`` may name the levels in the legend (keys ``p50``, ``p90``, ``p99``, e.g.
+    ``"P90 (1-year)"``: the basis of the level); the lines' tags stay ``P50``/``P90``/``P99``.
+    """
     years = sorted(annual_mwh, key=int)
     nums = [annual_mwh[y] for y in years]
     levels = [
@@ -474,7 +478,8 @@ def energy_chart(
         y = ax.y(value)
         shapes.append(Line(((ax.left, y), (ax.right, y)), color, 1.6, dash))
         shapes.append(Text(ax.right + 4, y + 3, name, 9, "start", color, bold=True))
-        legend.append(("dash" if dash else "line", color, f"{name} {fmt(value, 0)}"))
+        shown = labels.get(name.lower(), name)  # e.g. "P90 (1-year)": the level with its basis
+        legend.append(("dash" if dash else "line", color, f"{shown} {fmt(value, 0)}"))
     shapes += _legend(legend, ax.left, height - 12)
     desc = (
         "; ".join(
@@ -482,7 +487,11 @@ def energy_chart(
             for y, v in zip(years, nums, strict=True)
         )
         + "; "
-        + ", ".join(f"{name} {fmt(v, 0)}" for v, name, *_ in levels if v is not None)
+        + ", ".join(
+            f"{labels.get(name.lower(), name)} {fmt(v, 0)}"
+            for v, name, *_ in levels
+            if v is not None
+        )
     )
     return Chart(width, height, title, desc, tuple(shapes))
 

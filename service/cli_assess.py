@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from service import formatting
 from service.cli_climate import add_cube_option, resolve_cube_path
 from service.cli_output import add_format_option, flatten, print_json, write_csv
 from service.errors import UsageError
@@ -135,11 +136,11 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 
 def _ratio(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
+    return formatting.ratio(value)  # 1.23×, as on the web page and the memo
 
 
 def _pct(value: float | None, digits: int = 2) -> str:
-    return "n/a" if value is None else f"{100.0 * value:.{digits}f} %"
+    return formatting.percent(value, digits)  # 4.1 %, as on the web page and the memo
 
 
 def format_table(obj: dict[str, Any], site_name: str | None = None) -> str:
@@ -166,9 +167,9 @@ def format_table(obj: dict[str, Any], site_name: str | None = None) -> str:
         (
             rule["id"],
             rule["metric"],
-            _fmt(rule["value"]),
+            formatting.metric_value(rule["metric"], rule.get("unit", ""), rule["value"]),
             rule["operator"],
-            _fmt(rule["threshold"]),
+            formatting.metric_value(rule["metric"], rule.get("unit", ""), rule["threshold"]),
             "pass" if rule["passed"] else f"FAIL -> {rule['outcome']}",
         )
         for rule in obj["rules"]
@@ -186,7 +187,7 @@ def format_table(obj: dict[str, Any], site_name: str | None = None) -> str:
     lines.append(
         f"Energy      {e['method']}, {e['n_years']} year(s); net MWh/yr: P50 {_fmt(e['p50_mwh'])}"
         f"  P90 {_fmt(e['p90_mwh'])}  P90 10y {_fmt(e['p90_10y_mwh'])}"
-        f"  P99 {_fmt(e['p99_mwh'])}  sigma {_pct(e['sigma'], 1)}"
+        f"  P99 {_fmt(e['p99_mwh'])}  sigma {formatting.iav(e['sigma'])}"
     )
     lines.append(
         f"Loan        {_fmt(r['loan_amount'])} {r['currency']}, {r['tenor_years']} years at "
@@ -197,7 +198,8 @@ def format_table(obj: dict[str, Any], site_name: str | None = None) -> str:
         f"  P99 {_ratio(r['dscr_p99_min'])}  LLCR {_ratio(r['llcr'])}"
     )
     lines.append(
-        f"Risk        PD tenor {_pct(r['pd_tenor'])}  PD annual {_pct(r['pd_annual'], 3)}"
+        f"Risk        PD tenor {_pct(r['pd_tenor'])}"
+        f"  PD annual {formatting.probability(r['pd_annual'])}"
         f"  expected loss {_fmt(r['expected_loss'])} {r['currency']}  grade {r['grade'] or 'n/a'}"
     )
     if r.get("scorecard"):

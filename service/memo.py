@@ -4,20 +4,33 @@ Drawn with ReportLab (pure Python, no browser, no system libraries): text and ta
 ``platypus`` layout engine, the charts from the very :class:`service.charts.Chart` objects the
 web page renders as SVG, so the PDF and the page cannot disagree.
 
-Chinese text needs a font with CJK glyphs. The memo embeds (subsetted) the first TrueType CJK
-font it finds among :data:`CJK_FONT_CANDIDATES` (Debian packages ``fonts-wqy-microhei``,
-``fonts-wqy-zenhei``, ``fonts-droid-fallback``, ``fonts-arphic-uming``), or the file named by
-``CLIMATE_LOAN_PDF_FONT``. Without one it falls back to Adobe's ``STSong-Light``, a standard
-CID font that PDF readers supply themselves (nothing is embedded): Acrobat and Chrome show it
+Chinese text needs a font with CJK glyphs. The memo embeds (subsetted, as TrueType
+``/FontFile2``) the first TrueType CJK font it finds: the file named by
+``CLIMATE_LOAN_PDF_FONT``, then :data:`CJK_FONT_CANDIDATES` (Debian packages
+``fonts-wqy-microhei``, ``fonts-wqy-zenhei``, ``fonts-droid-fallback``, ``fonts-arphic-uming``),
+then whatever ``fc-list ':lang=zh-cn:fontformat=TrueType'`` reports. The same font sets the
+English memo too, so every memo has its fonts embedded. Noto CJK (``fonts-noto-cjk``) is
+installed beside WenQuanYi but cannot be used: Debian ships it with PostScript (CFF) outlines,
+which ReportLab does not embed. Without any TrueType CJK font the memo falls back, with a
+warning in the log, to Adobe's ``STSong-Light`` (Chinese) or Helvetica (English), standard
+fonts that PDF readers supply themselves (nothing is embedded): Acrobat and Chrome show them
 on any machine with Chinese fonts; poppler needs its ``poppler-data`` package.
+
+Every page of a memo on synthetic data carries a diagonal watermark; the decision and each
+rule's result are written in words; the memo ends with a sign-off block (officer, date,
+assessment id) and the glossary.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import os
-from collections.abc import Callable, Mapping
+import shutil
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -41,7 +54,9 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from service import charts
+from service import charts, formatting
+
+_log = logging.getLogger("climate_loan.memo")
 
 __all__ = ["CJK_FONT_CANDIDATES", "ChartFlowable", "MemoFonts", "memo_fonts", "render_pdf"]
 
@@ -87,17 +102,54 @@ def _cid() -> str:
     return _CID_FONT
 
 
+@cache
+def system_cjk_fonts() -> tuple[tuple[str, int], ...]:
+    """TrueType fonts with Chinese glyphs that fontconfig knows: ``(path, index)``, sorted.
+
+    Empty when ``fc-list`` is missing or fails. Cached for the life of the process.
+    """
+    exe = shutil.which("fc-list")
+    if exe is None:
+        return ()
+    try:
+        out = subprocess.run(
+            [exe, ":lang=zh-cn:fontformat=TrueType", "file", "index"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    found: set[tuple[str, int]] = set()
+    for line in out.splitlines():
+        path, _sep, rest = line.partition(":")
+        index = rest.strip().removeprefix(":index=").split(":")[0]
+        if path.strip():
+            found.add((path.strip(), int(index) if index.isdigit() else 0))
+    return tuple(sorted(found))
+
+
 def memo_fonts(need_cjk: bool) -> MemoFonts:
-    """Pick the memo's fonts: an embedded CJK TrueType font if one exists, else built-ins."""
+    """Pick the memo's fonts: an embedded CJK TrueType font if one exists, else built-ins.
+
+    The built-in fallback is logged as a warning: its fonts are not embedded.
+    """
     candidates = list(CJK_FONT_CANDIDATES)
     env = os.environ.get(FONT_ENV, "").strip()
     if env:
         candidates.insert(0, (env, 0))
-    for path, index in candidates:
+    for path, index in [*candidates, *system_cjk_fonts()]:
         if Path(path).is_file():
             name = _ttf(path, index)
             if name is not None:
                 return MemoFonts(name, name, True, True)
+    _log.warning(
+        "no TrueType font with Chinese glyphs found (install fonts-wqy-microhei or set %s to "
+        "a .ttf/.ttc file); the PDF memo uses %s, which is not embedded",
+        FONT_ENV,
+        "STSong-Light" if need_cjk else "Helvetica",
+    )
     if need_cjk:
         name = _cid()
         return MemoFonts(name, name, True, False)
@@ -214,6 +266,8 @@ def render_pdf(
     lang: str,
     labels: Mapping[str, str],
     fmt: Callable[[float | None, int], str],
+    glossary: Sequence[tuple[str, str, str, str]] = (),
+    now: datetime | None = None,
 ) -> bytes:
     """Render the credit memo of one stored assessment as PDF bytes.
 
@@ -228,6 +282,10 @@ def render_pdf(
         Translated headings (:func:`service.web.memo_labels`).
     fmt : callable
         ``fmt(value, digits)`` formats a number for the locale.
+    glossary : sequence of (id, abbreviation, name, text)
+        Glossary entries printed at the end (none: no glossary).
+    now : datetime, optional
+        Date of the sign-off block (default: now, UTC).
 
     Returns
     -------
@@ -265,8 +323,16 @@ def render_pdf(
     story.append(
         p(f"{L['created']}: {view.get('created_text') or prov.get('created_at', '')}", small)
     )
-    if prov.get("synthetic"):
-        story.append(p(L["synthetic"], small))
+    synthetic = bool(view["synthetic"] if "synthetic" in view else prov.get("synthetic"))
+    if synthetic:
+        story.append(
+            p(
+                f"{L['synthetic']}: {L.get('synthetic_warning', '')}",
+                ParagraphStyle(
+                    "syn", parent=base, textColor=colors.HexColor("#b42318"), fontName=fonts.bold
+                ),
+            )
+        )
     story.append(Spacer(1, 4 * mm))
 
     badge = Table(
@@ -311,13 +377,12 @@ def render_pdf(
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
     ]
     for i, r in enumerate(view.get("rules") or [], start=1):
-        mark = "OK" if r["passed"] else "!!"
         rows.append(
             [
                 p(r["label"], cell),
                 p(r["value"], cell),
                 p(r["threshold"], cell),
-                p(f"{mark} {r['outcome_text']}", cell),
+                p(str(r["outcome_text"]), cell),
             ]
         )
         if not r["passed"]:
@@ -329,23 +394,39 @@ def render_pdf(
     e = view.get("energy") or {}
     rep = view.get("repayment") or {}
     cur = str(view.get("currency", ""))
+    loc = "zh_CN" if lang == "zh" else "en"
     figures = [
-        (L["p50"], f"{fmt(e.get('p50_mwh'), 0)} MWh"),
-        (L["p90"], f"{fmt(e.get('p90_10y_mwh'), 0)} MWh"),
-        (L["dscr_p50"], f"{fmt(rep.get('dscr_p50_min'), 2)}x"),
-        (L["dscr_p90"], f"{fmt(rep.get('dscr_p90_min'), 2)}x"),
-        (L["llcr"], f"{fmt(rep.get('llcr'), 2)}x"),
-        (
-            L["pd"],
-            f"{fmt((rep.get('pd_annual') or 0) * 100, 2)} %"
-            if rep.get("pd_annual") is not None
-            else "–",
-        ),
+        (L["p50"], formatting.energy(e.get("p50_mwh"), loc)),
+        (L["p90"], formatting.energy(e.get("p90_10y_mwh"), loc)),
+        (L.get("p90_1y", "P90 (1 year)"), formatting.energy(e.get("p90_mwh"), loc)),
+        (L.get("p99", "P99 (1 year)"), formatting.energy(e.get("p99_mwh"), loc)),
+        (L["dscr_p50"], formatting.ratio(rep.get("dscr_p50_min"), 2, loc)),
+        (L["dscr_p90"], formatting.ratio(rep.get("dscr_p90_min"), 2, loc)),
+        (L["llcr"], formatting.ratio(rep.get("llcr"), 2, loc)),
+        (L["pd"], formatting.probability(rep.get("pd_annual"), loc)),
         (L["grade"], str(view.get("grade_text", "–"))),
         (L["el"], f"{fmt(rep.get('expected_loss'), 0)} {cur}"),
     ]
+    wind = (view.get("climate") or {}).get("wind")
+    if isinstance(wind, Mapping) and wind.get("iav") is not None:
+        figures.insert(4, (L.get("iav", "IAV"), formatting.iav(wind.get("iav"), loc)))
+    sc = view.get("scorecard") or {}
+    if sc.get("present"):
+        if sc.get("pd") is not None:
+            figures.append(
+                (L.get("pd_scorecard", "Scorecard PD"), formatting.probability(sc["pd"], loc))
+            )
+        else:
+            figures.append(
+                (
+                    L.get("pd_scorecard", "Scorecard PD"),
+                    f"{L.get('not_computed', '')} {'; '.join(sc.get('missing') or [])}".strip(),
+                )
+            )
     story.append(p(L["figures"], h2))
     story.append(_two_col(figures, p, cell))
+    if sc.get("policy_text"):
+        story.append(p(str(sc["policy_text"]), small))
 
     req = view.get("req") or {}
     fin = req.get("finance") or {}
@@ -409,7 +490,48 @@ def render_pdf(
         )
     )
 
+    signed = now or datetime.now(UTC)
+    signoff = Table(
+        [
+            [
+                p(L.get("officer", "Credit officer"), cell),
+                p(str(view.get("officer_name") or "–"), cell),
+            ],
+            [p(L.get("date", "Date"), cell), p(signed.date().isoformat(), cell)],
+            [p(L["assessment_id"], cell), p(str(view.get("id")), cell)],
+            [p(L["decision"], cell), p(str(view.get("decision_text")), cell)],
+            [p(L.get("signature", "Signature"), cell), ""],
+        ],
+        colWidths=[45 * mm, 135 * mm],
+        rowHeights=[None, None, None, None, 14 * mm],
+    )
+    signoff.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#BBBBBB")),
+                ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#F6F8FA")),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
+    )
+    story.append(KeepTogether([p(L.get("signoff", "Sign-off"), h2), signoff]))
+
+    if glossary:
+        story.append(p(L.get("glossary", "Glossary"), h2))
+        for _id, abbr, name, text in glossary:
+            head = f"{abbr} — {name}" if abbr else name
+            story.append(p(f"{head}: {text}", small))
+            story.append(Spacer(1, 1.5 * mm))
+
     def footer(canv: Canvas, doc: Any) -> None:
+        if synthetic:
+            canv.saveState()
+            canv.setFillColor(colors.HexColor("#b42318"), alpha=0.13)
+            canv.setFont(fonts.bold, 40)
+            canv.translate(105 * mm, 148 * mm)
+            canv.rotate(35)
+            canv.drawCentredString(0, 0, _clean(L.get("watermark", "SYNTHETIC DATA"), fonts))
+            canv.restoreState()
         canv.saveState()
         canv.setFont(fonts.regular, 7.5)
         canv.setFillColor(colors.HexColor("#666666"))
@@ -428,7 +550,13 @@ def render_pdf(
         title=_clean(f"{L['title']} {view.get('site_name') or ''} {view.get('id')}", fonts),
         author="Climate Loan Risk",
         lang="zh-CN" if lang == "zh" else "en",
+        initialFontName=fonts.regular,  # no stray Helvetica: every font of the memo embedded
+        initialFontSize=9.5,
     )
+    for flowable in story:  # tables default to Helvetica for empty cells: use the memo's font
+        for t in flowable._content if isinstance(flowable, KeepTogether) else [flowable]:
+            if isinstance(t, Table):
+                t.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), fonts.regular)]))
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return buf.getvalue()
 

@@ -18,6 +18,9 @@ Pages (blueprint ``web``):
 ``/app/history``                   the officer's past assessments, filtered and paged
 ``/app/assessments/<id>/memo``     credit memo, print-ready (A4)
 ``/app/assessments/<id>/memo.pdf`` the same memo as a PDF (:mod:`service.memo`)
+``/app/assessments/<id>/export.*`` the result as ``.csv`` or ``.xlsx`` (:mod:`service.exports`)
+``/app/history/export.*``          the filtered history (all pages) as ``.csv`` or ``.xlsx``
+``/app/glossary``                  the terms of the result page and memo (:mod:`service.glossary`)
 =================================  ===========================================================
 
 Security: the API key is checked once at login (:func:`service.auth.authenticate`) and only its
@@ -62,7 +65,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import Babel, format_datetime, format_decimal, format_percent, get_locale
+from flask_babel import Babel, format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -77,7 +80,7 @@ from wtforms import Field, FloatField, IntegerField, StringField
 from wtforms import ValidationError as FormError
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
-from service import auth, charts
+from service import auth, charts, formatting, glossary
 from service.problems import Problem
 from service.store import ApiKeyRecord, AssessmentRecord, StoreUnavailable, assessments
 
@@ -161,23 +164,32 @@ def _state() -> Any:
 
 def fmt_num(value: float | None, digits: int = 2) -> str:
     """A number in the page's locale with ``digits`` decimals; an en dash for None."""
-    if value is None or not math.isfinite(float(value)):
-        return "–"
-    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
-    return str(format_decimal(float(value), format=pattern))
+    return formatting.number(value, digits, get_locale())
 
 
 def fmt_pct(value: float | None, digits: int = 2) -> str:
     """A fraction as a percentage in the page's locale (0.0123 -> 1.23 %)."""
-    if value is None or not math.isfinite(float(value)):
-        return "–"
-    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "") + "%"
-    return str(format_percent(float(value), format=pattern))
+    return formatting.percent(value, digits, get_locale())
 
 
-def fmt_pd(value: float) -> str:
+def fmt_pd(value: float | None) -> str:
     """A probability with enough decimals to show values down to 0.01 %."""
-    return fmt_pct(value, 2 if value < 0.1 else 0)
+    return formatting.probability(value, get_locale())
+
+
+def fmt_ratio(value: float | None, digits: int = 2) -> str:
+    """A coverage ratio (DSCR, LLCR) in the page's locale: 1.23×."""
+    return formatting.ratio(value, digits, get_locale())
+
+
+def fmt_iav(value: float | None) -> str:
+    """Inter-annual variability (a fraction) as 4.1 %."""
+    return formatting.iav(value, get_locale())
+
+
+def fmt_mwh(value: float | None) -> str:
+    """Annual energy in whole MWh."""
+    return formatting.energy(value, get_locale())
 
 
 def fmt_time(value: str | datetime | None) -> str:
@@ -203,6 +215,22 @@ def lang() -> str:
     return "zh" if str(get_locale()).startswith("zh") else "en"
 
 
+def glossary_term(key: str, text: str, local: bool = False) -> Markup:
+    """``text`` as a link to the glossary entry of ``key`` (a term id or a rule metric).
+
+    The link goes to the glossary page (``/app/glossary#dscr``), or with ``local`` to the
+    glossary printed at the end of the memo (``#g-dscr``); its title is the term's full name.
+    Plain (escaped) text when ``key`` has no entry. Works without JavaScript.
+    """
+    term = glossary.term_for(key)
+    if term is None:
+        return Markup("{}").format(text)
+    href = f"#g-{term.id}" if local else url_for("web.glossary_page") + f"#{term.id}"
+    return Markup('<a class="term" href="{}" title="{}">{}</a>').format(
+        href, term.name(lang()), text
+    )
+
+
 @bp.app_template_global()
 def csrf_field() -> Markup:
     """Hidden input with this session's CSRF token."""
@@ -214,7 +242,14 @@ def _template_globals() -> dict[str, Any]:
     return {
         "fmt_num": fmt_num,
         "fmt_pct": fmt_pct,
+        "fmt_pd": fmt_pd,
+        "fmt_ratio": fmt_ratio,
+        "fmt_iav": fmt_iav,
+        "fmt_mwh": fmt_mwh,
         "fmt_time": fmt_time,
+        "glossary_term": glossary_term,
+        "glossary_entries": glossary.entries(),
+        "page_lang": lang(),
         "languages": LANGUAGES,
         "current_locale": "zh_CN" if lang() == "zh" else "en",
         "html_lang": "zh-CN" if lang() == "zh" else "en",
@@ -709,6 +744,10 @@ class AssessmentForm(FlaskForm):  # type: ignore[misc]
         _l("Operating cost [currency per year]"), validators=[_required(), _range(0, 1e12)]
     )
     policy = ChoiceField(_l("Lending product"), default="")
+    project_cost = LocalFloat(
+        _l("Total project cost"),
+        validators=[Optional(), _Positive(), _range(None, 1e13)],
+    )
 
     def validate_turbine_type(self, field: Field) -> None:
         """A wind project needs a library turbine with a power curve, or an uploaded curve."""
@@ -740,6 +779,12 @@ class AssessmentForm(FlaskForm):  # type: ignore[misc]
         """Wind projects need a hub height."""
         if self.technology.data == "wind" and field.data is None:
             raise FormError(_("Enter the hub height of the turbines."))
+
+    def validate_project_cost(self, field: Field) -> None:
+        """The project cost covers the loan (leverage cannot exceed 100 %)."""
+        loan = self.loan_amount.data
+        if field.data is not None and isinstance(loan, float) and field.data < loan:
+            raise FormError(_("The project cost must be at least the loan amount."))
 
     def validate_policy(self, field: Field) -> None:
         """The product must exist and be for the project's technology."""
@@ -840,6 +885,8 @@ def build_request(form: AssessmentForm, curve: Mapping[str, list[float]] | None)
             "opex_per_year": form.opex_per_year.data,
         },
     }
+    if form.project_cost.data is not None:
+        out["finance"]["project_cost"] = form.project_cost.data
     if form.policy.data:
         out["policy"] = form.policy.data
     return out
@@ -1134,6 +1181,7 @@ _METRIC_TEXT = {
     "repayment.pd_tenor": _l("Probability of default over the tenor"),
     "repayment.pd_annual": _l("Annual probability of default"),
     "repayment.expected_loss": _l("Expected loss (1 year)"),
+    "repayment.pd_scorecard": _l("Probability of default from the scorecard"),
 }
 _PCT_METRICS = frozenset(
     {
@@ -1149,28 +1197,13 @@ _OPERATOR_TEXT = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "="}
 
 
 def format_metric(metric: str, unit: str, value: float | None, currency: str = "") -> str:
-    """A rule value or threshold with its unit, for the page's locale."""
+    """A rule value or threshold with its unit, for the page's locale (:mod:`formatting`)."""
     if value is None:
         return str(_("not available"))
-    if metric in _PCT_METRICS:
+    known = formatting.SPREAD_METRICS | formatting.PD_METRICS | formatting.FRACTION_METRICS
+    if metric in _PCT_METRICS and metric not in known:  # a fraction formatting does not list
         return fmt_pct(value, 2)
-    if metric.startswith("repayment.dscr") or metric == "repayment.llcr":
-        return f"{fmt_num(value, 2)}×"
-    if unit == "count":
-        return fmt_num(value, 0)
-    if unit == "m s-1":
-        return f"{fmt_num(value, 2)} m/s"
-    if unit == "h":
-        return f"{fmt_num(value, 0)} h"
-    if unit == "MWh":
-        return f"{fmt_num(value, 0)} MWh"
-    if unit == "km":
-        return f"{fmt_num(value, 1)} km"
-    if unit == "kWh m-2":
-        return f"{fmt_num(value, 0)} kWh/m²"
-    if unit == "currency":
-        return f"{fmt_num(value, 0)} {currency}".strip()
-    return fmt_num(value, 3)
+    return formatting.metric_value(metric, unit, value, currency, get_locale())
 
 
 def result_view(record: AssessmentRecord) -> dict[str, Any]:
@@ -1242,6 +1275,98 @@ def result_view(record: AssessmentRecord) -> dict[str, Any]:
         "repayment_text": str(
             _REPAYMENT_TEXT.get(str(rep.get("repayment")), rep.get("repayment") or "–")
         ),
+        **result_extras(record, a),
+    }
+
+
+def result_extras(record: AssessmentRecord, a: Mapping[str, Any]) -> dict[str, Any]:
+    """What the result page and the memo show beyond the figures.
+
+    The scorecard PD and which PD the product uses, the synthetic-data flag and the officer
+    who made the assessment (the holder of its API key).
+    """
+    climate = a.get("climate") or {}
+    prov = a.get("provenance") or {}
+    dataset = climate.get("dataset") or {}
+    officer_name = ""
+    try:
+        key = _state().store.get_key(record.api_key_id)
+    except StoreUnavailable:
+        key = None
+    if key is not None:
+        officer_name = key.name
+    return {
+        "scorecard": scorecard_view(a),
+        "synthetic": bool(dataset.get("synthetic") or prov.get("synthetic")),
+        "officer_name": officer_name,
+        "officer_key_id": record.api_key_id,
+        "lang": lang(),
+    }
+
+
+#: Why a scorecard feature can be unavailable (``repayment.scorecard.features`` is null).
+_SCORECARD_MISSING = {
+    "leverage": _l(
+        "no total project cost was given, so the leverage (loan ÷ project cost) is unknown"
+    ),
+    "sunshine_hours": _l("the climate data has no complete year of sunshine duration here"),
+    "trailing_wind_mean_ms": _l("the site has fewer than three complete climate years"),
+    "wind_iav": _l("the site has fewer than two complete climate years"),
+    "dscr_p90": _l("there is no P90 DSCR (too few usable climate years)"),
+    "tenor_years": _l("the loan has no tenor"),
+}
+#: Rule metrics that use the Monte Carlo PD, and the scorecard PD.
+_MC_PD_METRICS = frozenset({"repayment.pd_annual", "repayment.pd_tenor"})
+_SC_PD_METRIC = "repayment.pd_scorecard"
+
+
+def scorecard_view(a: Mapping[str, Any]) -> dict[str, Any]:
+    """The scorecard PD of a stored assessment for the page.
+
+    Its value, why it is missing, and which PD the lending product's rules use.
+
+    ``policy_uses`` is ``"monte_carlo"``, ``"scorecard"``, ``"both"`` or ``"none"``, read
+    from the metrics of the stored rules (``repayment.pd_annual``/``pd_tenor`` versus
+    ``repayment.pd_scorecard``); ``policy_text`` says it in words.
+    """
+    rep = a.get("repayment") or {}
+    sc = rep.get("scorecard")
+    metrics = {str(r.get("metric", "")) for r in a.get("rules", [])}
+    mc, scr = bool(metrics & _MC_PD_METRICS), _SC_PD_METRIC in metrics
+    uses = "both" if mc and scr else "monte_carlo" if mc else "scorecard" if scr else "none"
+    texts = {
+        "both": _("The lending product's rules use both the Monte Carlo PD and the scorecard PD."),
+        "monte_carlo": _(
+            "The lending product's rules use the Monte Carlo PD; the scorecard PD is shown "
+            "for information."
+        ),
+        "scorecard": _(
+            "The lending product's rules use the scorecard PD; the Monte Carlo PD is shown "
+            "for information."
+        ),
+        "none": _("The lending product has no PD rule; both PDs are shown for information."),
+    }
+    missing: list[str] = []
+    notes: list[str] = []
+    if isinstance(sc, Mapping):
+        for name, value in (sc.get("features") or {}).items():
+            if value is None:
+                missing.append(str(_SCORECARD_MISSING.get(name, name)))
+        notes = [str(n) for n in sc.get("notes") or []]
+    pd_sc = rep.get("pd_scorecard")
+    return {
+        "present": isinstance(sc, Mapping),
+        "card": sc.get("card") if isinstance(sc, Mapping) else None,
+        "synthetic": bool(sc.get("synthetic")) if isinstance(sc, Mapping) else False,
+        "pd": pd_sc,
+        "grade_text": str(_GRADE_TEXT.get(str(rep.get("scorecard_grade")), "–"))
+        if rep.get("scorecard_grade")
+        else "–",
+        "missing": missing if pd_sc is None else [],
+        "notes": notes,
+        "both": pd_sc is not None and rep.get("pd_annual") is not None,
+        "policy_uses": uses,
+        "policy_text": texts[uses],
     }
 
 
@@ -1391,7 +1516,13 @@ def build_charts(a: Mapping[str, Any], record: AssessmentRecord, tech: str) -> l
             p90=energy.get("p90_mwh"),
             p99=energy.get("p99_mwh"),
             title=_("Net energy per climate year"),
-            labels={**na, "annual": _("Net energy")},
+            labels={
+                **na,
+                "annual": _("Net energy"),
+                "p50": "P50",
+                "p90": _("P90 (1-year)"),
+                "p99": _("P99 (1-year)"),
+            },
             fmt=_chart_fmt,
         ),
     )
@@ -1441,22 +1572,117 @@ def result(assessment_id: str) -> Any:
 def memo(assessment_id: str) -> Any:
     """The credit memo, ready to print on A4."""
     record = _load(assessment_id)
-    return render_template("memo.html", v=result_view(record), now=datetime.now(UTC))
+    return render_template("memo.html", v=result_view(record), now=datetime.now(UTC), in_memo=True)
 
 
 @bp.route("/app/assessments/<assessment_id>/memo.pdf")
 def memo_pdf(assessment_id: str) -> Response:
     """The credit memo as a PDF with the same content and charts."""
+    return memo_pdf_response(_load(assessment_id))
+
+
+def memo_pdf_response(record: AssessmentRecord) -> Response:
+    """The PDF memo of a stored record, in the request's language, as a download.
+
+    Shared by the web page and ``GET /api/v1/assessments/<id>/memo.pdf`` (the caller checks
+    that the key may see the record).
+    """
     from service.memo import render_pdf
 
-    record = _load(assessment_id)
     view = result_view(record)
-    pdf = render_pdf(view, lang=lang(), labels=memo_labels(), fmt=fmt_num)
+    pdf = render_pdf(
+        view,
+        lang=lang(),
+        labels=memo_labels(),
+        fmt=fmt_num,
+        glossary=[(t.id, t.abbr, t.name(lang()), t.text(lang())) for t in glossary.entries()],
+        now=datetime.now(UTC),
+    )
     name = f"credit-memo-{record.id[:12]}.pdf"
     return Response(
         pdf,
         mimetype="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.route("/app/glossary")
+def glossary_page() -> Any:
+    """The glossary of the result page and the memo (open to everyone: no figures on it)."""
+    return render_template("glossary.html")
+
+
+# ============================================================================ exports
+
+
+def export_response(data: bytes, fmt: str, name: str) -> Response:
+    """A CSV or Excel download named ``name.<fmt>``."""
+    from service import exports
+
+    mime = "text/csv; charset=utf-8" if fmt == "csv" else exports.XLSX_MIME
+    return Response(
+        data,
+        mimetype=None,
+        content_type=mime,
+        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
+    )
+
+
+def export_assessment(record: AssessmentRecord, fmt: str) -> Response:
+    """One stored assessment as CSV or Excel (:mod:`service.exports`)."""
+    from service import exports
+
+    data = exports.assessment_file(
+        record.response, "csv" if fmt == "csv" else "xlsx", site_name=record.site_name
+    )
+    return export_response(data, fmt, f"assessment-{record.id[:12]}")
+
+
+def export_history_rows(store: Any, key: ApiKeyRecord, f: HistoryFilter) -> list[list[Any]]:
+    """The rows of a history export, with key figures.
+
+    The history page's query (same filters and scoping), all pages up to
+    :data:`service.exports.MAX_HISTORY_ROWS`.
+
+    Raises
+    ------
+    StoreUnavailable
+        The database cannot be read.
+    """
+    from service import exports
+
+    rows, _total = query_history(store, key, f, limit=exports.MAX_HISTORY_ROWS)
+    responses: dict[str, Any] = {}
+    t = assessments
+    ids = [str(r["id"]) for r in rows]
+    try:
+        with store.engine.connect() as conn:
+            for k in range(0, len(ids), 500):  # the stored responses, 500 ids a query
+                query = sa.select(t.c.id, t.c.response_json).where(t.c.id.in_(ids[k : k + 500]))
+                responses.update({row.id: row.response_json for row in conn.execute(query)})
+    except SQLAlchemyError as exc:
+        raise StoreUnavailable(f"audit database error: {exc.__class__.__name__}") from exc
+    return [exports.history_row(r, json.loads(responses.get(str(r["id"]), "{}"))) for r in rows]
+
+
+@bp.route("/app/assessments/<assessment_id>/export.<any(csv, xlsx):fmt>")
+def export_result(assessment_id: str, fmt: str) -> Response:
+    """One stored result as CSV or Excel."""
+    return export_assessment(_load(assessment_id), fmt)
+
+
+@bp.route("/app/history/export.<any(csv, xlsx):fmt>")
+def export_history(fmt: str) -> Response:
+    """The history as CSV or Excel, with the filters of the history page (all pages)."""
+    from service import exports
+
+    key = _require_login()
+    try:
+        rows = export_history_rows(_state().store, key, _history_filter())
+    except StoreUnavailable:
+        abort(503)
+    return export_response(
+        exports.history_file(rows, "csv" if fmt == "csv" else "xlsx"), fmt, "history"
     )
 
 
@@ -1511,6 +1737,18 @@ def memo_labels() -> dict[str, str]:
         "wind": _("Wind"),
         "solar": _("Solar"),
         "generated_by": _("Generated by Climate Loan Risk"),
+        "p90_1y": _("P90 annual energy (1 year)"),
+        "p99": _("P99 annual energy (1 year)"),
+        "iav": _("Inter-annual variability of wind speed"),
+        "pd_scorecard": _("Probability of default from the scorecard"),
+        "not_computed": _("The scorecard PD could not be computed:"),
+        "signoff": _("Sign-off"),
+        "officer": _("Credit officer"),
+        "date": _("Date"),
+        "signature": _("Signature"),
+        "glossary": _("Glossary"),
+        "watermark": _("Synthetic data — not for lending"),
+        "synthetic_warning": _("this result is computed from made-up weather; never lend on it."),
     }
 
 
@@ -1555,11 +1793,13 @@ def _history_filter() -> HistoryFilter:
 
 
 def query_history(
-    store: Any, key: ApiKeyRecord, f: HistoryFilter
+    store: Any, key: ApiKeyRecord, f: HistoryFilter, limit: int | None = None
 ) -> tuple[list[dict[str, Any]], int]:
     """A page of the officer's own assessments (an admin sees all), newest first, and the count.
 
     Reads only the listing columns of the audit table; a row opens the stored response.
+    With ``limit`` the first ``limit`` rows of every page (an export) instead of page
+    ``f.page``.
 
     Raises
     ------
@@ -1605,8 +1845,8 @@ def query_history(
         sa.select(*cols)
         .where(where)
         .order_by(t.c.created_at.desc(), t.c.id.desc())
-        .limit(HISTORY_PAGE)
-        .offset((f.page - 1) * HISTORY_PAGE)
+        .limit(HISTORY_PAGE if limit is None else limit)
+        .offset((f.page - 1) * HISTORY_PAGE if limit is None else 0)
     )
     try:
         with store.engine.connect() as conn:
@@ -1622,6 +1862,23 @@ def query_history(
     return rows, total
 
 
+def history_figures(store: Any, assessment_id: str) -> dict[str, str]:
+    """Key figures of one history row, formatted as on the result page (en dash if absent)."""
+    try:
+        record = store.get_assessment(assessment_id)
+    except StoreUnavailable:
+        record = None
+    a = record.response if record is not None else {}
+    rep = a.get("repayment") or {}
+    return {
+        "dscr_p90_min": fmt_ratio(rep.get("dscr_p90_min")),
+        "pd_annual": fmt_pd(rep.get("pd_annual")),
+        "loan": formatting.money(
+            rep.get("loan_amount"), str(rep.get("currency") or ""), get_locale()
+        ),
+    }
+
+
 @bp.route("/app/history")
 def history() -> Any:
     """The officer's past assessments; each opens its stored result."""
@@ -1632,6 +1889,8 @@ def history() -> Any:
     except StoreUnavailable:
         abort(503)
     pages = max(1, math.ceil(total / HISTORY_PAGE))
+    for r in rows:
+        r["figures"] = history_figures(_state().store, str(r["id"]))
     args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "page"}
     return render_template(
         "history.html",
@@ -1644,6 +1903,9 @@ def history() -> Any:
         next_url=url_for("web.history", **args, page=f.page + 1) if f.page < pages else None,
         decision_text={k: str(v) for k, v in _DECISION_TEXT.items()},
         decision_icon=_DECISION_ICON,
+        export_urls={
+            fmt: url_for("web.export_history", fmt=fmt, **args) for fmt in ("csv", "xlsx")
+        },
     )
 
 

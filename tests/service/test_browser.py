@@ -193,3 +193,82 @@ def test_form_errors_in_the_browser(app: Any, server: str, page: Any) -> None:
     assert page.locator("#hub_height_m").get_attribute("aria-invalid") == "true"
     page.screenshot(path=str(ARTIFACTS / "07-form-errors-zh.png"), full_page=True)
     assert app.extensions["climate_loan"].store.list_assessments()[1] == 0
+
+
+def test_glossary_exports_and_memo_through_the_api(app: Any, server: str, page: Any) -> None:
+    """From a term to its glossary entry, the CSV download, and the PDF memo of the API."""
+    import csv
+    import io
+
+    from tests.service.conftest import WIND_REQUEST
+    from tests.service.test_officer_page import pdf_fonts, pdf_text
+
+    key = new_key(app, "officer", "Officer Qian")
+    made = page.request.post(
+        server + "/api/v1/assessments", data=WIND_REQUEST, headers={"X-API-Key": key}
+    )
+    assert made.status == 201
+    a = made.json()
+    aid = a["id"]
+
+    page.goto(server + "/app/login")
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/app/site")
+    page.goto(server + f"/app/assessments/{aid}")
+    assert page.locator("#synthetic-watermark").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "08-result-glossary-links-en.png"), full_page=True)
+
+    # a term on the page opens its glossary entry (a plain link: no script involved)
+    term = page.locator("table.rules a.term", has_text="Minimum DSCR at 10-year P90 energy")
+    assert term.get_attribute("title") == "Debt service coverage ratio"
+    term.click()
+    page.wait_for_url("**/app/glossary#dscr")
+    entry = page.locator("#dscr")
+    assert entry.is_visible() and "Debt service coverage ratio" in entry.inner_text()
+    assert entry.evaluate("e => e.matches(':target')")
+    page.screenshot(path=str(ARTIFACTS / "09-glossary-dscr-en.png"), full_page=True)
+    page.go_back()
+    page.wait_for_url(f"**/app/assessments/{aid}")
+
+    # the CSV export downloads and parses back to the stored figures
+    with page.expect_download() as info:
+        page.locator("#csv-link").click()
+    download = info.value
+    assert download.suggested_filename == f"assessment-{aid[:12]}.csv"
+    rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text("utf-8-sig"))))
+    by = {(r["section"], r["key"], r["year"]): r["value"] for r in rows}
+    assert by[("assessment", "id", "")] == aid
+    assert float(by[("repayment", "dscr_p90_min", "")]) == a["repayment"]["dscr_p90_min"]
+    with page.expect_download() as info:
+        page.locator("#xlsx-link").click()
+    assert Path(info.value.path()).read_bytes()[:2] == b"PK"  # a zip: the xlsx container
+
+    # the print memo: the watermark is fixed, so Chromium repeats it on every printed page
+    page.goto(server + f"/app/assessments/{aid}/memo")
+    page.emulate_media(media="print")
+    mark = page.locator("#synthetic-watermark")
+    assert mark.is_visible() and mark.evaluate("e => getComputedStyle(e).position") == "fixed"
+    assert "Officer Qian" in page.locator("#signoff-officer").inner_text()
+    page.emulate_media(media="screen")
+
+    # the memo through the API with the key: a PDF, fonts embedded, the sign-off
+    r = page.request.get(
+        server + f"/api/v1/assessments/{aid}/memo.pdf",
+        headers={"X-API-Key": key, "Accept-Language": "zh-CN"},
+    )
+    assert r.status == 200 and r.headers["content-type"] == "application/pdf"
+    pdf = r.body()
+    assert pdf.startswith(b"%PDF-")
+    (ARTIFACTS / "10-memo-api-zh.pdf").write_bytes(pdf)
+    fonts = pdf_fonts(pdf)
+    assert fonts and all(embedded for _name, embedded in fonts), fonts
+    text = "\n".join(pdf_text(pdf))
+    assert "签核" in text and "Officer Qian" in text and aid in text
+    # without the key, or with another officer's: refused
+    assert page.request.get(server + f"/api/v1/assessments/{aid}/memo.pdf").status == 401
+    other = new_key(app, "officer", "Officer Sun")
+    r = page.request.get(
+        server + f"/api/v1/assessments/{aid}/memo.pdf", headers={"X-API-Key": other}
+    )
+    assert r.status == 404
