@@ -549,6 +549,7 @@ class Assessment:
             **extra,
             "reanalysis_annual_mwh": reanalysis_mwh,
             "long_term": self.long_term.to_dict() if self.long_term is not None else None,
+            "operating_losses": self._operating_losses(),
             "notes": list(self.notes),
         }
         if out["long_term"] is not None:
@@ -643,6 +644,22 @@ class Assessment:
                 [_num(x, 6) for x in r.cumulative_pd_by_year.tolist()] if r else None
             ),
             "sizing": sizing,
+        }
+
+    def _operating_losses(self) -> dict[str, Any] | None:
+        """``energy.operating_losses``: the loss fractions the long-term correction removed."""
+        lt = self.long_term
+        if lt is None or lt.quantity != "energy_mwh":
+            return None
+        return {
+            "availability_fraction": _num(lt.mean_availability_loss_fraction, 6),
+            "curtailment_fraction": _num(lt.mean_curtailment_loss_fraction, 6),
+            "total_fraction": _num(lt.mean_loss_fraction, 6),
+            "loss_threshold_fraction": lt.max_loss_fraction,
+            "loss_threshold_range": list(lt.loss_threshold_range),
+            "months_input": lt.n_months_input,
+            "months_used": lt.n_months_used,
+            "months_dropped_high_loss": lt.n_dropped_loss,
         }
 
     def _sizing(self) -> dict[str, Any] | None:

@@ -186,7 +186,7 @@ _METRIC_ROWS: tuple[Metric, ...] = (
         "Mann-Kendall (Kendall's tau of year and annual mean wind) two-sided p-value of that "
         "trend; small values mean the trend is unlikely to be chance.",
         "p-value of the wind-speed trend",
-        "风速趋势的p值",
+        "风速趋势的检验概率（p值）",
     ),
     Metric(
         "climate.solar.mean_sunshine_hours",

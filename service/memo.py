@@ -343,9 +343,15 @@ def render_pdf(
         ),
         (L["grade"], str(view.get("grade_text", "–"))),
         (L["el"], f"{fmt(rep.get('expected_loss'), 0)} {cur}"),
+        *[(str(label), str(text)) for label, text in view.get("extra_figures") or []],
     ]
     story.append(p(L["figures"], h2))
     story.append(_two_col(figures, p, cell))
+    notes = view.get("climate_notes") or []
+    if notes:
+        story.append(p(L.get("climate_notes", "Climate notes"), h2))
+        for note in notes:
+            story.append(p(str(note)))
 
     req = view.get("req") or {}
     fin = req.get("finance") or {}
