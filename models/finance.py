@@ -146,9 +146,10 @@ class FinanceTerms:
     target_dscr : float, default 1.30
         DSCR the sculpted profile is designed for [-], ≥ 1. Only used by
         ``repayment="sculpted"``: the sculpted debt capacity is Σ (CFADS_t / target) v^t. The
-        default 1.30 sits in the covenant range seen for renewables (wind 1.35–1.40 at P50 or
-        1.20–1.25 at P90, solar 1.20–1.30; ``shared/reference/finance.md``). :func:`size_debt`
-        takes its P50 and P90 targets as explicit arguments instead.
+        default 1.30 sits in the covenant range seen for renewables (wind about 1.35 at P50,
+        1.20 at P90 or 1.00 at one-year P99; solar 1.20–1.30; E. Bodmer, "Wind P99, P90, P50
+        for 1-year and 10-year and Debt Sizing", edbodmer.com). :func:`size_debt` and
+        :func:`size_debt_covenants` take their targets as explicit arguments instead.
 
     Raises
     ------
@@ -622,7 +623,7 @@ def llcr_by_year(
     .. math:: LLCR_t = \frac{\\sum_{s=t}^{n} CFADS_s (1+r)^{-(s-t+1)}}{B_{t-1}}
 
     where :math:`B_{t-1}` is the opening balance of year :math:`t`
-    (``shared/reference/finance.md``; Yescombe 2014, §12.10).
+    (Yescombe 2014, §12.10).
     """
     n = schedule.tenor_years
     c = _check_series("cfads_by_year", cfads_by_year, n)

@@ -66,7 +66,7 @@ GRADE_PD_UPPER_BOUNDS: tuple[tuple[str, float], ...] = (
 """Upper bounds (exclusive) of the one-year PD for each slotting grade; above: ``"Weak"``.
 
 The bounds are the supervisory expected-loss rates of the grades (Strong 0.4 %, Good 0.8 %,
-Satisfactory 2.8 %, Weak 8 % of exposure; Basel II Annex 6, ``shared/reference/finance.md``)
+Satisfactory 2.8 %, Weak 8 % of exposure; Basel II Annex 6 and § 275 [3]_)
 read as PD limits. A loan graded this way has a one-year expected loss at or below its grade's
 supervisory EL rate even at LGD = 100 %, so the mapping never grades a loan better than the
 supervisor's own loss allowance for the grade would support. Cross-check: the long-run
@@ -82,7 +82,7 @@ GRADE_RISK_WEIGHT_PCT: dict[str, float] = {
     "Satisfactory": 115.0,
     "Weak": 250.0,
 }
-"""Supervisory slotting risk weights [%] (Basel II §275; ``shared/reference/finance.md``)."""
+"""Supervisory slotting risk weights [%] (Basel II §275 [3]_)."""
 
 _SEED_BITS = 53
 """Drawn seeds are < 2**53: exact in a JSON number (IEEE double) and in a SQLite INTEGER."""
@@ -162,8 +162,8 @@ def default_years(
     Notes
     -----
     The reserve is funded at financial close with :math:`R_0 = (m/12)\,DS_1` (six months of
-    the first year's debt service by default; the market's DSRA size,
-    ``shared/reference/finance.md``). In year :math:`t`, with gap :math:`g_t = DS_t - CFADS_t`:
+    the first year's debt service by default, the usual size of a project-finance debt
+    service reserve account). In year :math:`t`, with gap :math:`g_t = DS_t - CFADS_t`:
 
     * :math:`g_t > R_{t-1}` (beyond a rounding tolerance of :math:`10^{-9} DS_t`): default in
       year :math:`t`;
@@ -480,7 +480,8 @@ def simulate_default(
         while leaving enough distinct blocks for records of 10–40 years.
     lgd : float, default 0.20
         Loss given default [-]; 0.20 is one minus the ~80 % ultimate recovery of
-        project-finance bank loans (Moody's 1983–2015, ``shared/reference/finance.md``).
+        project-finance bank loans (Moody's Investors Service, *Default and Recovery Rates
+        for Project Finance Bank Loans, 1983-2015*).
     degradation_factors : array_like, optional
         Output factor per loan year [-], length ``tenor_years``.
     reserve_months : float, default 6.0

@@ -46,7 +46,7 @@ from scipy.stats import norm
 #: power curve, losses, shear and density add their own errors. With the inter-annual
 #: variability of energy at a typical site (5.7 % for an E-126/4200 at the Irish MERRA-2
 #: test node, 2000-2016) it gives a 1-year total near 10 %, at the top of the 8-10 % usual for
-#: onshore wind assessed with on-site measurements (shared finance reference; Lee and Fields
+#: onshore wind assessed with on-site measurements (Lee and Fields
 #: 2021, doi:10.5194/wes-6-311-2021), as an estimate without measurements should be.
 SIGMA_MODEL_REANALYSIS = 0.08
 #: Model uncertainty after a long-term correction on the project's own operating data [-]:

@@ -154,7 +154,7 @@ def test_incomplete_year_is_null_and_excluded(small_sample: list[Path], tmp_path
 
 
 def test_real_merra2_node_statistics(merra2_cube: Path) -> None:
-    # Reference: ../shared/reference/wind.md, MERRA-2 table (independent numpy/scipy computation).
+    # Reference: independent numpy/scipy computation on the raw MERRA-2 file (tests/data).
     cube = Cube.open(merra2_cube)
     site = cube.site(53.5, -5.625)
     s = site.summary(50.0)

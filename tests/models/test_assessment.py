@@ -1,8 +1,9 @@
 """The assessment chain (models/assessment.py) on SiteClimate values built in the tests.
 
 Figures are checked against independent computations written here from the reference
-formulas (``shared/reference/finance.md``: Pxx = P50 (1 - z sigma), z90 = 1.2816,
-z99 = 2.3263, sigma_N = sqrt(sigma_IAV^2 / N + sigma_model^2), annuity A = D r / (1 - (1+r)^-n),
+formulas (Pxx = P50 (1 - z sigma), z90 = 1.2816, z99 = 2.3263 (normal quantiles),
+sigma_N = sqrt(sigma_IAV^2 / N + sigma_IAV^2 / N_rec + sigma_model^2) (IEC 61400-15 practice),
+annuity A = D r / (1 - (1+r)^-n) (Yescombe 2014),
 DSCR = CFADS / debt service, LLCR = NPV(CFADS) / D) rather than by calling the model functions.
 """
 
@@ -31,7 +32,7 @@ from models.turbines import PowerCurve, Turbine
 from models.wind import Losses, WindProject
 
 EDGES = np.linspace(0.0, 40.0, 161)
-# Reference z values (shared/reference/finance.md)
+# Standard-normal quantiles norm.ppf(0.90), norm.ppf(0.99) to 4 decimals
 Z90, Z99 = 1.2816, 2.3263
 SIGMA_MODEL = 0.08  # models.uncertainty.SIGMA_MODEL_REANALYSIS, documented there
 FAST = 400  # Monte Carlo paths for tests that do not look at the PD's precision

@@ -2,7 +2,7 @@
 
 The scorecard PD is checked against the card's logit evaluated here from features computed
 independently of the assessment (annual means of the test site, the annuity formula of
-``shared/reference/finance.md``), and against :func:`models.scorecard.predict_pd` on those
+A = D r / (1 - (1 + r)^-n)), and against :func:`models.scorecard.predict_pd` on those
 features. Cards: the shipped ``scorecard-v0`` (synthetic loan book) and a card trained here on
 the synthetic book with a subset of the features.
 """

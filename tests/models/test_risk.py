@@ -351,7 +351,7 @@ def test_expected_loss_uses_one_year_pd_lgd_and_loan_amount() -> None:
 
 def test_annualised_pd_and_grade_boundaries() -> None:
     # Moody's project-finance bank loans 1983-2015: 10-year cumulative default 6.7 %
-    # (shared/reference/finance.md) -> 1 - 0.933^(1/10) = 0.6911 % a year -> "Good".
+    # (Moody's project-finance bank loan study) -> 1 - 0.933^(1/10) = 0.6911 % a year -> "Good".
     assert annualise_pd(0.067, 10) == pytest.approx(0.0069110161, rel=1e-8)
     assert grade_from_pd(annualise_pd(0.067, 10)) == "Good"
     assert annualise_pd(0.0, 20) == 0.0005

@@ -1,4 +1,4 @@
-"""Exceedance levels (finance.md "Exceedance"; DESIGN.md "Uncertainty")."""
+"""Exceedance levels (models/uncertainty.py; DESIGN.md "Uncertainty")."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from models.uncertainty import (
 
 
 def test_z_values() -> None:
-    # finance.md: z(P90) = 1.2816, z(P99) = 2.3263 (4 decimals).
+    # Standard-normal quantiles: z(P90) = 1.2816, z(P99) = 2.3263 (4 decimals).
     assert abs(Z_P90 - 1.2816) < 5e-5
     assert abs(Z_P99 - 2.3263) < 5e-5
 
@@ -69,7 +69,8 @@ def test_long_term_mean_term_never_averages_out() -> None:
 
 
 def test_finance_reference_band() -> None:
-    # finance.md: onshore wind total sigma 8-10 % puts P90 about 10-13 % below P50. With the
+    # Onshore wind total sigma 8-10 % (Lee and Fields 2021, doi:10.5194/wes-6-311-2021) puts
+    # P90 about 10-13 % below P50. With the
     # MERRA-2 node's E-126/4200 energies (IAV 5.7 %) and the reanalysis default, P90/P50
     # must land in that band give or take a point.
     # MWh per year 2000-2016, windpowerlib ModelChain output (see test_wind.py).
