@@ -90,6 +90,8 @@ MIN_MONTHS = 12
 Z_P90 = 1.2815515655446004
 
 _UNITS: dict[str, str] = {"energy_mwh": "MWh", "wind_ms": "m s-1"}
+#: How far below 1 the loss fraction of a month that lost all its energy is set [-].
+_ALL_LOST = 1e-9
 _MONTH_RE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
@@ -222,7 +224,8 @@ class OperatingHistory:
                   f^{avail}_m = L^{avail}_m / E^{gross}_m, \quad
                   f^{curt}_m = L^{curt}_m / E^{gross}_m
 
-        (both 0 in a month with no gross energy).
+        (both 0 in a month with no gross energy; in a month with no net energy but some
+        losses they add up to 1 - 1e-9, so the loss filter always drops it).
         """
         m = _as_months(months, "months")
         net = np.asarray(net_mwh, dtype=np.float64)
@@ -247,12 +250,16 @@ class OperatingHistory:
                 )
             given[name] = np.nan_to_num(arr, nan=0.0)
         gross = net + sum(given.values(), np.zeros(net.shape))
+        # A month with no net energy but reported losses lost everything (fraction 1); the
+        # fractions are scaled to a total of 1 - 1e-9 (OperatingHistory needs < 1), far above
+        # any loss threshold, so the month is always dropped from the fit as a high-loss month.
+        scale = np.where((net <= 0) & (gross > 0), 1.0 - _ALL_LOST, 1.0)
         for name in ("availability", "curtailment"):
             if name not in given:
                 fractions[name] = None
                 continue
             with np.errstate(invalid="ignore", divide="ignore"):
-                frac = np.where(gross > 0, given[name] / gross, 0.0)
+                frac = np.where(gross > 0, given[name] / gross * scale, 0.0)
             fractions[name] = np.where(np.isfinite(net), frac, 0.0)
         return cls(
             months=m,

@@ -449,6 +449,10 @@ def test_mwh_losses_are_checked() -> None:
     # a missing month keeps NaN energy and no loss
     h = OperatingHistory.from_energy_mwh(["2020-01", "2020-02"], [np.nan, 90.0], [5.0, 10.0])
     assert np.isnan(h.values[0]) and h.total_loss[1] == pytest.approx(0.1)
+    # a month entirely curtailed (no net energy) is a loss of (almost) 1, never an error
+    full = OperatingHistory.from_energy_mwh(["2020-01"], [0.0], [100.0], [300.0])
+    assert full.total_loss[0] == pytest.approx(1.0, abs=1e-8) and full.total_loss[0] < 1.0
+    assert full.curtailment_loss is not None and full.curtailment_loss[0] == pytest.approx(0.75)
 
 
 # ------------------------------------------- another quantity is never read as MWh
