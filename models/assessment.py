@@ -861,7 +861,10 @@ def assess(
     operating_history : OperatingHistory, optional
         Monthly metered energy of an operating wind farm; when given (and usable), the annual
         energies come from the long-term correction and σ_model from its bootstrap, floored
-        at :data:`models.uncertainty.SIGMA_MODEL_OPERATING`.
+        at :data:`models.uncertainty.SIGMA_MODEL_OPERATING`. The long-term-mean term of σ
+        (:math:`\sigma_{IAV}/\sqrt{N_{rec}}`, over the reference years) is kept as well; the
+        bootstrap's draw of the long-term window overlaps it in part, so this errs on the
+        conservative side.
     model_versions : mapping, optional
         Extra entries for ``provenance.model_versions`` (e.g. model-registry card ids).
     scorecard : ModelCard, optional
