@@ -835,7 +835,7 @@ def assess(
     scorecard: ModelCard | None = None,
     project_cost: float | None = None,
 ) -> Assessment:
-    """Assess whether ``project`` at ``site`` can repay the loan ``terms`` under ``policy``.
+    r"""Assess whether ``project`` at ``site`` can repay the loan ``terms`` under ``policy``.
 
     Parameters
     ----------
