@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from climate_data.wind import inter_annual_variability, monthly_cv
+from climate_data.wind import MIN_TREND_YEARS, inter_annual_variability, monthly_cv, wind_trend
 
 #: Smallest fraction of a year's hours with valid wind for the year to count as complete.
 YEAR_COVERAGE_MIN = 0.95
@@ -211,6 +211,10 @@ class SiteClimate:
         dict
             JSON-ready; incomplete years are ``None`` in per-year maps and excluded from every
             multi-year figure. Multi-year figures are ``None`` when too few complete years exist.
+            ``wind.trend_pct_per_decade`` and ``wind.trend_p_value`` are Sen's slope of the
+            complete years' annual means [% of the mean per decade] and its Mann-Kendall
+            p-value (:func:`climate_data.wind.wind_trend`); null with fewer than
+            :data:`climate_data.wind.MIN_TREND_YEARS` complete years.
         """
         h = self.reference_height_m if hub_height_m is None else float(hub_height_m)
         f = self.height_factor(h)
@@ -221,6 +225,11 @@ class SiteClimate:
         trailing_vals = annual[np.isin(self.years, trailing)]
         months_ok = self.monthly_complete
         monthly = self.monthly_wind_mean_ms[months_ok] * f
+        trend_pct: float | None = None
+        trend_p: float | None = None
+        if good.size >= MIN_TREND_YEARS:
+            t_pct, t_p = wind_trend(self.years[ok], good)
+            trend_pct, trend_p = json_float(t_pct, 3), json_float(t_p, 4)
 
         def per_year(values: NDArray[np.float64], digits: int) -> dict[str, float | None]:
             return per_year_map(self.years, values, ok, digits)
@@ -239,6 +248,8 @@ class SiteClimate:
             "monthly_cv": (
                 json_float(float(monthly_cv(monthly)), 4) if monthly.size >= 12 else None
             ),
+            "trend_pct_per_decade": trend_pct,
+            "trend_p_value": trend_p,
             "weibull_k": json_float(self.weibull_k, 3),
             "weibull_c_ms": json_float(self.weibull_c_ms * f, 3),
             "shear_exponent": json_float(self.shear_exponent, 4),

@@ -34,6 +34,7 @@ __all__ = [
     "weibull_mle",
     "weibull_moments",
     "wind_histogram",
+    "wind_trend",
 ]
 
 Numeric = TypeVar("Numeric", float, NDArray[Any], xr.DataArray)
@@ -771,6 +772,64 @@ def inter_annual_variability(annual_means: ArrayLike) -> float:
     """
     a = _finite_1d(annual_means, "annual means", 2)
     return float(a.std(ddof=1) / a.mean())
+
+
+#: Fewest complete years from which a wind trend is computed (Kendall's test on three points
+#: cannot reach any usual significance level).
+MIN_TREND_YEARS = 4
+
+
+def wind_trend(years: ArrayLike, annual_means: ArrayLike) -> tuple[float, float]:
+    r"""Trend of annual mean wind speed: Sen's slope and the Mann-Kendall p-value.
+
+    Parameters
+    ----------
+    years : array_like of int
+        Calendar years of the complete years (need not be consecutive).
+    annual_means : array_like
+        Annual mean wind speed of those years [m s-1]; finite.
+
+    Returns
+    -------
+    pct_per_decade : float
+        Sen's slope in percent of the mean per decade [% decade-1].
+    p_value : float
+        Two-sided p-value of the Mann-Kendall test of no trend [-].
+
+    Raises
+    ------
+    ValueError
+        Fewer than :data:`MIN_TREND_YEARS` years, NaN, or lengths that differ.
+
+    Notes
+    -----
+    Sen's slope is the median of the pairwise slopes [1]_,
+
+    .. math:: \beta = \operatorname{median}_{i<j} \frac{v_j - v_i}{t_j - t_i}, \qquad
+              \text{trend} = 100 \cdot 10 \, \beta / \bar v \ [\% \text{ per decade}],
+
+    computed with ``scipy.stats.theilslopes``. The Mann-Kendall test of the null hypothesis
+    "no monotonic trend" [2]_ is Kendall's :math:`\tau` between year and value
+    (``scipy.stats.kendalltau``; exact distribution for small samples without ties). Annual
+    means are close to independent from year to year; the Hamed-Rao variance correction for
+    autocorrelated series is not applied.
+
+    References
+    ----------
+    .. [1] Sen, P. K. (1968). Estimates of the regression coefficient based on Kendall's tau.
+       J. Amer. Statist. Assoc. 63(324), 1379-1389. doi:10.1080/01621459.1968.10480934
+    .. [2] Mann, H. B. (1945). Nonparametric tests against trend. Econometrica 13(3),
+       245-259. doi:10.2307/1907187; Kendall, M. G. (1975). Rank Correlation Methods.
+    """
+    from scipy.stats import kendalltau, theilslopes
+
+    v = _finite_1d(annual_means, "annual means", MIN_TREND_YEARS)
+    t = np.asarray(years, dtype=np.float64)
+    if t.shape != v.shape:
+        raise ValueError(f"years and annual means differ in length: {t.size} and {v.size}")
+    slope = float(theilslopes(v, t).slope)
+    p_value = float(kendalltau(t, v).pvalue)
+    return 1000.0 * slope / float(v.mean()), p_value
 
 
 def monthly_cv(monthly_means: ArrayLike, robust: bool = False) -> float:

@@ -7,12 +7,14 @@ r"""The assessment chain: from a site's climate years to a lending decision.
    :func:`models.solar.solar_energy`); with an operating history, the long-term corrected
    energy per reference year (:func:`models.longterm.long_term_correction`) instead;
 2. exceedance levels P50, P90, P99 for one and ten years (:func:`models.uncertainty.exceedance`);
-3. CFADS over the tenor at P50, at ten-year P90 and at one-year P99
+3. CFADS over the tenor at P50, at one-year and ten-year P90 and at one-year P99
    (:func:`models.finance.cfads`);
-4. the debt schedule (:func:`models.finance.debt_service`; a sculpted loan follows the P50
-   CFADS);
-5. DSCR by year in each case, their minima, LLCR at P50, and the largest loan the policy's
-   DSCR rules accept (:func:`models.finance.size_debt`);
+4. the largest loan that meets *every* DSCR rule of the policy, each on its own case
+   (:func:`dscr_covenants`, :func:`models.finance.size_debt_covenants`), and the debt
+   schedule (:func:`models.finance.debt_service`; a sculpted loan is sculpted on the
+   tightest covenant of each year, :math:`DS_t \propto \min_c CFADS_{c,t} / DSCR_c`, so
+   that a loan of the sized amount meets every rule);
+5. DSCR by year in each case, their minima and LLCR at P50;
 6. Monte Carlo PD, expected loss and grade (:func:`models.risk.simulate_default`);
 7. the policy's rules on the assessment object (:func:`models.policy.evaluate`) → decision.
 
@@ -25,14 +27,18 @@ It is JSON-safe (NaN and infinity become ``null``). Derived metrics added for th
   ``climate.wind.trailing_3y_years`` (so ``>= x`` reads "each of the three years reached x");
   null with fewer than three complete years;
 - ``climate.solar.trailing_3y_min_sunshine_hours``: the same for sunshine duration;
-- ``energy.capacity_factor_p50``; ``repayment.dscr_p99_min`` (DSCR at one-year P99);
+- ``energy.capacity_factor_p50``;
+- the minimum DSCR on each basis a covenant may name (:data:`DSCR_CASES`):
+  ``repayment.dscr_p50_min``, ``dscr_p90_1y_min``, ``dscr_p90_10y_min``, ``dscr_p99_1y_min``;
+  ``dscr_p90_min`` stays the ten-year P90 and ``dscr_p99_min`` the one-year P99 (aliases, the
+  names of stored assessments and API clients), with ``dscr_p90_basis`` saying so;
 - ``repayment.pd_scorecard``: lifetime PD from the PD scorecard passed as ``scorecard`` (a
   model card of :mod:`models.registry`, see :func:`scorecard_pd`), beside the Monte Carlo
   ``repayment.pd_tenor``; null without a card or when one of its features is unavailable.
 
-Why ten-year P90 for the P90 DSCR: covenants quoted in the market for wind are
-1.20–1.25 at the *ten-year* P90 and 1.00 at the *one-year* P99 (``shared/reference/
-finance.md``); the P99 case is reported alongside.
+Which basis a P90 covenant uses is the policy's choice: lenders quote 1.20–1.25 at the
+one-year P90 (the stricter, usual sizing case for wind) or at the ten-year P90, and 1.00 at the
+one-year P99; every basis is computed and each DSCR rule names its own.
 
 Missing data (STYLE.md §5): a year that fails its coverage rule, or whose energy could not be
 computed, is ``null`` in ``energy.annual_mwh`` and takes no part in any figure. With fewer than
@@ -63,14 +69,15 @@ from numpy.typing import NDArray
 from climate_data.site import TRAILING_YEARS, SiteClimate
 from models import policy as policy_mod
 from models.finance import (
+    CovenantSizing,
     DebtSchedule,
+    DscrCovenant,
     FinanceTerms,
-    SizingResult,
     cfads,
     debt_service,
     dscr,
     llcr,
-    size_debt,
+    size_debt_covenants,
 )
 from models.longterm import (
     InsufficientData as LongTermInsufficientData,
@@ -96,11 +103,13 @@ from models.wind import WindEnergy, WindProject, wind_energy
 
 __all__ = [
     "DEFAULT_N_PATHS",
+    "DSCR_CASES",
     "SCORECARD_SOURCES",
     "Assessment",
     "AssessmentError",
     "ScorecardPD",
     "assess",
+    "dscr_covenants",
     "package_version",
     "scorecard_pd",
     "scorecard_version",
@@ -110,8 +119,20 @@ __all__ = [
 DEFAULT_N_PATHS = 10_000
 #: Hours of a (non-leap) year, for capacity factors [h].
 HOURS_PER_YEAR = 8760.0
-#: DSCR target used for loan sizing when the policy has no rule on that DSCR [-].
+#: DSCR target at P50 used for loan sizing when the policy has no rule on the P50 DSCR [-]:
+#: a loan must at least be repaid at median energy.
 DEFAULT_SIZING_DSCR = 1.0
+#: Energy case of each DSCR metric a policy rule may name (aliases included).
+DSCR_CASES: Mapping[str, str] = {
+    "repayment.dscr_p50_min": "p50",
+    "repayment.dscr_p90_1y_min": "p90_1y",
+    "repayment.dscr_p90_10y_min": "p90_10y",
+    "repayment.dscr_p90_min": "p90_10y",
+    "repayment.dscr_p99_1y_min": "p99_1y",
+    "repayment.dscr_p99_min": "p99_1y",
+}
+#: Resolution of a reported DSCR (decimals); a strict ``>`` covenant is sized one unit above.
+_DSCR_DIGITS = 4
 _SEED_BITS = 53
 
 
@@ -400,14 +421,16 @@ class Assessment:
         Output factor per loan year (solar), None for none (wind).
     cfads_p50, cfads_p90, cfads_p99 : ndarray or None
         CFADS per loan year at P50, ten-year P90, one-year P99 [currency].
+    cfads_p90_1y, dscr_p90_1y : ndarray or None
+        CFADS and DSCR per loan year at one-year P90 [currency], [-].
     schedule : DebtSchedule or None
         Debt schedule.
     dscr_p50, dscr_p90, dscr_p99 : ndarray or None
         DSCR per loan year in each case [-].
     llcr : float or None
         LLCR at P50 [-].
-    sizing : SizingResult or None
-        Largest loan meeting the policy's P50 and P90 DSCR thresholds.
+    sizing : CovenantSizing or None
+        Largest loan meeting every DSCR rule of the policy (:func:`dscr_covenants`).
     risk : RiskResult or None
         Monte Carlo PD, EL and grade.
     decision : {'approve', 'refer', 'decline'}
@@ -456,7 +479,7 @@ class Assessment:
     dscr_p90: NDArray[np.float64] | None
     dscr_p99: NDArray[np.float64] | None
     llcr: float | None
-    sizing: SizingResult | None
+    sizing: CovenantSizing | None
     risk: RiskResult | None
     decision: Decision
     reasons: tuple[Reason, ...]
@@ -469,6 +492,8 @@ class Assessment:
     notes: tuple[str, ...]
     scorecard: ScorecardPD | None = None
     software: Mapping[str, str] = field(default_factory=software_versions)
+    cfads_p90_1y: NDArray[np.float64] | None = None
+    dscr_p90_1y: NDArray[np.float64] | None = None
 
     @property
     def technology(self) -> str:
@@ -545,9 +570,12 @@ class Assessment:
             "sigma_components": (
                 {
                     "iav": _num(ex.sigma_iav, 6),
+                    "iav_1y": _num(ex.sigma_iav, 6),
+                    "lt_mean": _num(ex.sigma_lt_mean, 6),
                     "model": _num(ex.sigma_model, 6),
                     "total_1y": _num(ex.sigma_1y, 6),
                     "total_10y": _num(ex.sigma_10y, 6),
+                    "n_record_years": ex.n_years,
                 }
                 if ex
                 else None
@@ -561,6 +589,7 @@ class Assessment:
             **extra,
             "reanalysis_annual_mwh": reanalysis_mwh,
             "long_term": self.long_term.to_dict() if self.long_term is not None else None,
+            "operating_losses": self._operating_losses(),
             "notes": list(self.notes),
         }
         if out["long_term"] is not None:
@@ -586,6 +615,9 @@ class Assessment:
                         "year": k + 1,
                         "p50": _num(self.dscr_p50[k], 4),
                         "p90": _num(self.dscr_p90[k], 4),
+                        "p90_1y": (
+                            _num(self.dscr_p90_1y[k], 4) if self.dscr_p90_1y is not None else None
+                        ),
                         "p99": _num(self.dscr_p99[k], 4),
                         "cfads_p50": _num(self.cfads_p50[k], 2),
                         "debt_service": _num(s.debt_service[k], 2),
@@ -596,14 +628,7 @@ class Assessment:
         def minimum(a: NDArray[np.float64] | None) -> float | None:
             return _num(float(np.min(a)), 4) if a is not None and a.size else None
 
-        sizing = None
-        if self.sizing is not None:
-            sizing = {
-                "max_loan_amount": _num(self.sizing.max_loan_amount, 2),
-                "target_dscr_p50": self.sizing.target_dscr_p50,
-                "target_dscr_p90": self.sizing.target_dscr_p90,
-                "binding_case": self.sizing.binding_case,
-            }
+        sizing = self._sizing()
         return {
             "loan_amount": t.loan_amount,
             "currency": t.currency,
@@ -615,6 +640,9 @@ class Assessment:
             "dscr_p90_min": minimum(self.dscr_p90),
             "dscr_p99_min": minimum(self.dscr_p99),
             "dscr_p90_basis": "10y",
+            "dscr_p90_1y_min": minimum(self.dscr_p90_1y),
+            "dscr_p90_10y_min": minimum(self.dscr_p90),
+            "dscr_p99_1y_min": minimum(self.dscr_p99),
             "llcr": _num(self.llcr, 4),
             "pd_tenor": _num(r.pd_tenor, 6) if r else None,
             "pd_tenor_se": _num(r.pd_tenor_se, 6) if r else None,
@@ -656,6 +684,58 @@ class Assessment:
                 [_num(x, 6) for x in r.cumulative_pd_by_year.tolist()] if r else None
             ),
             "sizing": sizing,
+        }
+
+    def _operating_losses(self) -> dict[str, Any] | None:
+        """``energy.operating_losses``: the loss fractions the long-term correction removed."""
+        lt = self.long_term
+        if lt is None or lt.quantity != "energy_mwh":
+            return None
+        return {
+            "availability_fraction": _num(lt.mean_availability_loss_fraction, 6),
+            "curtailment_fraction": _num(lt.mean_curtailment_loss_fraction, 6),
+            "total_fraction": _num(lt.mean_loss_fraction, 6),
+            "loss_threshold_fraction": lt.max_loss_fraction,
+            "loss_threshold_range": list(lt.loss_threshold_range),
+            "months_input": lt.n_months_input,
+            "months_used": lt.n_months_used,
+            "months_dropped_high_loss": lt.n_dropped_loss,
+        }
+
+    def _sizing(self) -> dict[str, Any] | None:
+        """``repayment.sizing``: the largest loan meeting every DSCR rule, and which binds."""
+        z = self.sizing
+        if z is None:
+            return None
+        metric_of = {r.id: r.metric for r in self.policy.rules}
+
+        def target(case: str) -> float | None:
+            found = [c.target for c in z.covenants if c.case == case]
+            return max(found) if found else None
+
+        binding = z.binding_covenant
+        return {
+            "max_loan_amount": _num(z.max_loan_amount, 2),
+            "binding_rule": z.binding,
+            "binding_metric": metric_of.get(z.binding, "repayment.dscr_p50_min"),
+            "binding_case": binding.case,
+            "binding_target": binding.target,
+            "binding_year": z.binding_year,
+            # the P50 and 10-year P90 targets of contract v1 (null without such a rule)
+            "target_dscr_p50": target("p50"),
+            "target_dscr_p90": target("p90_10y"),
+            "covenants": [
+                {
+                    "rule": c.name,
+                    "metric": metric_of.get(c.name, "repayment.dscr_p50_min"),
+                    "case": c.case,
+                    "target": c.target,
+                    "max_loan_amount": _num(limit, 2),
+                    "dscr_min_at_max_loan": _num(d, 4),
+                    "binding": c.name == z.binding,
+                }
+                for c, limit, d in zip(z.covenants, z.limits, z.dscr_min, strict=True)
+            ],
         }
 
     def _project(self) -> dict[str, Any]:
@@ -738,12 +818,46 @@ def _draw_seed() -> int:
     return int(state >> np.uint64(64 - _SEED_BITS))
 
 
-def _dscr_target(policy: Policy, metric: str) -> float:
-    """Largest ``>=``/``>`` threshold of the policy on ``metric``, at least 1 (for sizing)."""
-    thresholds = [
-        r.threshold for r in policy.rules if r.metric == metric and r.operator in (">=", ">")
-    ]
-    return max([DEFAULT_SIZING_DSCR, *thresholds])
+def dscr_covenants(
+    policy: Policy, cfads_by_case: Mapping[str, NDArray[np.float64]]
+) -> list[DscrCovenant]:
+    """The DSCR covenants of a policy, one per DSCR rule, for :func:`size_debt_covenants`.
+
+    Parameters
+    ----------
+    policy : Policy
+        Its rules on a metric of :data:`DSCR_CASES` with operator ``>=`` or ``>`` are
+        minimum-DSCR covenants, each on its own energy case and threshold (rules with ``<``,
+        ``<=`` or ``==`` do not limit the loan from above and are left out).
+    cfads_by_case : mapping
+        CFADS per loan year of each case of :data:`DSCR_CASES` [currency].
+
+    Returns
+    -------
+    list of DscrCovenant
+        Named by rule id, in rule order; with no rule on the P50 DSCR, a covenant
+        ``default_p50`` at :data:`DEFAULT_SIZING_DSCR` is added (a loan must be repaid at
+        median energy).
+
+    Notes
+    -----
+    Rules compare the DSCR as reported, rounded to four decimals. A ``>=`` covenant is sized
+    at its threshold (the sized loan's DSCR rounds to at least the threshold); a strict ``>``
+    covenant at the threshold plus 0.0001, the smallest reported DSCR that passes it.
+    """
+    out: list[DscrCovenant] = []
+    for rule in policy.rules:
+        case = DSCR_CASES.get(rule.metric)
+        if case is None or rule.operator not in (">=", ">"):
+            continue
+        step = 10.0**-_DSCR_DIGITS if rule.operator == ">" else 0.0
+        target = rule.threshold + step
+        if target <= 0:
+            continue  # a covenant at or below zero DSCR does not limit a loan
+        out.append(DscrCovenant(rule.id, case, cfads_by_case[case], target))
+    if not any(c.case == "p50" for c in out):
+        out.append(DscrCovenant("default_p50", "p50", cfads_by_case["p50"], DEFAULT_SIZING_DSCR))
+    return out
 
 
 def assess(
@@ -762,7 +876,7 @@ def assess(
     scorecard: ModelCard | None = None,
     project_cost: float | None = None,
 ) -> Assessment:
-    """Assess whether ``project`` at ``site`` can repay the loan ``terms`` under ``policy``.
+    r"""Assess whether ``project`` at ``site`` can repay the loan ``terms`` under ``policy``.
 
     Parameters
     ----------
@@ -788,7 +902,10 @@ def assess(
     operating_history : OperatingHistory, optional
         Monthly metered energy of an operating wind farm; when given (and usable), the annual
         energies come from the long-term correction and σ_model from its bootstrap, floored
-        at :data:`models.uncertainty.SIGMA_MODEL_OPERATING`.
+        at :data:`models.uncertainty.SIGMA_MODEL_OPERATING`. The long-term-mean term of σ
+        (:math:`\sigma_{IAV}/\sqrt{N_{rec}}`, over the reference years) is kept as well; the
+        bootstrap's draw of the long-term window overlaps it in part, so this errs on the
+        conservative side.
     model_versions : mapping, optional
         Extra entries for ``provenance.model_versions`` (e.g. model-registry card ids).
     scorecard : ModelCard, optional
@@ -894,27 +1011,28 @@ def assess(
         if isinstance(project, SolarProject)
         else None
     )
-    c50 = c90 = c99 = d50 = d90 = d99 = None
+    c50 = c90 = c99 = d50 = d90 = d99 = c90_1y = d90_1y = None
     schedule: DebtSchedule | None = None
     loan_llcr: float | None = None
-    sizing: SizingResult | None = None
+    sizing: CovenantSizing | None = None
     risk: RiskResult | None = None
     if ex is not None:
         c50 = cfads(np.full(n, ex.p50), terms, deg)
         c90 = cfads(np.full(n, ex.p90_10y), terms, deg)
+        c90_1y = cfads(np.full(n, ex.p90), terms, deg)
         c99 = cfads(np.full(n, ex.p99), terms, deg)
-        schedule = debt_service(terms, c50 if terms.repayment == "sculpted" else None)
+        cases = {"p50": c50, "p90_1y": c90_1y, "p90_10y": c90, "p99_1y": c99}
+        sizing = size_debt_covenants(dscr_covenants(policy, cases), terms)
+        sculpt_on = None
+        if terms.repayment == "sculpted":
+            # the tightest covenant of each year (its shape only; the schedule repays D)
+            sculpt_on = sizing.sculpting_cfads if sizing.sculpting_cfads is not None else c50
+        schedule = debt_service(terms, sculpt_on)
         d50 = dscr(c50, schedule)
         d90 = dscr(c90, schedule)
+        d90_1y = dscr(c90_1y, schedule)
         d99 = dscr(c99, schedule)
         loan_llcr = llcr(c50, schedule)
-        sizing = size_debt(
-            c50,
-            c90,
-            terms,
-            _dscr_target(policy, "repayment.dscr_p50_min"),
-            _dscr_target(policy, "repayment.dscr_p90_min"),
-        )
         risk = simulate_default(
             good,
             terms,
@@ -923,6 +1041,7 @@ def assess(
             n_paths=n_paths,
             seed=used_seed,
             degradation_factors=deg,
+            sigma_lt_mean=ex.sigma_lt_mean,
         )
         versions.update(
             {
@@ -957,6 +1076,8 @@ def assess(
         llcr=loan_llcr,
         sizing=sizing,
         risk=risk,
+        cfads_p90_1y=c90_1y,
+        dscr_p90_1y=d90_1y,
         decision="approve",
         reasons=(),
         rule_results=(),

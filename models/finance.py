@@ -26,8 +26,10 @@ from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "REPAYMENT_PROFILES",
+    "CovenantSizing",
     "DebtMetrics",
     "DebtSchedule",
+    "DscrCovenant",
     "FinanceTerms",
     "Repayment",
     "SizingResult",
@@ -41,6 +43,7 @@ __all__ = [
     "opex_by_year",
     "revenue_per_mwh_by_year",
     "size_debt",
+    "size_debt_covenants",
 ]
 
 Repayment = Literal["annuity", "equal_principal", "sculpted"]
@@ -143,9 +146,10 @@ class FinanceTerms:
     target_dscr : float, default 1.30
         DSCR the sculpted profile is designed for [-], ≥ 1. Only used by
         ``repayment="sculpted"``: the sculpted debt capacity is Σ (CFADS_t / target) v^t. The
-        default 1.30 sits in the covenant range seen for renewables (wind 1.35–1.40 at P50 or
-        1.20–1.25 at P90, solar 1.20–1.30; ``shared/reference/finance.md``). :func:`size_debt`
-        takes its P50 and P90 targets as explicit arguments instead.
+        default 1.30 sits in the covenant range seen for renewables (wind about 1.35 at P50,
+        1.20 at P90 or 1.00 at one-year P99; solar 1.20–1.30; E. Bodmer, "Wind P99, P90, P50
+        for 1-year and 10-year and Debt Sizing", edbodmer.com). :func:`size_debt` and
+        :func:`size_debt_covenants` take their targets as explicit arguments instead.
 
     Raises
     ------
@@ -619,7 +623,7 @@ def llcr_by_year(
     .. math:: LLCR_t = \frac{\\sum_{s=t}^{n} CFADS_s (1+r)^{-(s-t+1)}}{B_{t-1}}
 
     where :math:`B_{t-1}` is the opening balance of year :math:`t`
-    (``shared/reference/finance.md``; Yescombe 2014, §12.10).
+    (Yescombe 2014, §12.10).
     """
     n = schedule.tenor_years
     c = _check_series("cfads_by_year", cfads_by_year, n)
@@ -905,3 +909,208 @@ def size_debt(
     else:
         case, year = "p90", i90 + 1
     return _result(max(min(b50, b90), 0.0), case, year, None)
+
+
+@dataclass(frozen=True, eq=False)
+class DscrCovenant:
+    """One minimum-DSCR constraint on the loan: a CFADS case and its target.
+
+    Attributes
+    ----------
+    name : str
+        What the constraint is, e.g. the policy rule id ``dscr_p99_1y``.
+    case : str
+        The energy case of ``cfads``, e.g. ``p50``, ``p90_1y``, ``p90_10y``, ``p99_1y``.
+    cfads : ndarray
+        CFADS per loan year of that case [currency year-1], finite.
+    target : float
+        Minimum DSCR required in every year [-], > 0.
+    """
+
+    name: str
+    case: str
+    cfads: FloatArray
+    target: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "cfads", _frozen(_check_series(f"cfads of {self.name}", self.cfads))
+        )
+        object.__setattr__(
+            self,
+            "target",
+            _check_real(f"target DSCR of {self.name}", self.target, low=0.0, low_open=True),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class CovenantSizing:
+    """Largest loan that meets every DSCR covenant (:func:`size_debt_covenants`).
+
+    Attributes
+    ----------
+    max_loan_amount : float
+        Largest debt meeting every covenant in every year [currency]; 0.0 when a covenant's
+        CFADS is not positive in a year a positive debt service would fall in.
+    repayment : str
+        Repayment profile sized.
+    covenants : tuple of DscrCovenant
+        The constraints, in the order given.
+    limits : tuple of float
+        Largest debt each covenant allows on its own [currency], same order (for a sculpted
+        loan: the loan sculpted on that covenant alone).
+    binding : str
+        Name of the covenant that sets the size (the first of equal ones); for a sculpted loan
+        the one that sets the debt service in the most years.
+    binding_year : int or None
+        Loan year whose DSCR sets the size (annuity, equal principal); None for sculpted.
+    binding_by_year : tuple of str
+        For each loan year, the covenant with the smallest allowed debt service that year.
+    dscr_min : tuple of float
+        Minimum DSCR of the sized loan under each covenant's case [-]; NaN without debt.
+    sculpting_cfads : ndarray or None
+        For ``"sculpted"``: the profile to pass to :func:`debt_service` as
+        ``cfads_for_sculpting`` with ``terms.target_dscr``,
+        ``target_dscr · min_c(CFADS_c / DSCR_c)`` [currency]; None when any year's allowed
+        debt service is not positive.
+    terms : FinanceTerms or None
+        Input terms with the sized loan amount; None without debt.
+    schedule : DebtSchedule or None
+        Schedule of the sized loan; None without debt.
+    """
+
+    max_loan_amount: float
+    repayment: str
+    covenants: tuple[DscrCovenant, ...]
+    limits: tuple[float, ...]
+    binding: str
+    binding_year: int | None
+    binding_by_year: tuple[str, ...]
+    dscr_min: tuple[float, ...]
+    sculpting_cfads: FloatArray | None = None
+    terms: FinanceTerms | None = None
+    schedule: DebtSchedule | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.sculpting_cfads is not None:
+            object.__setattr__(self, "sculpting_cfads", _frozen(self.sculpting_cfads))
+
+    @property
+    def binding_covenant(self) -> DscrCovenant:
+        """The covenant named by :attr:`binding`."""
+        return next(c for c in self.covenants if c.name == self.binding)
+
+
+def size_debt_covenants(
+    covenants: list[DscrCovenant] | tuple[DscrCovenant, ...], terms: FinanceTerms
+) -> CovenantSizing:
+    r"""Largest loan whose DSCR meets *every* covenant in every year.
+
+    Each covenant names an energy case (P50, 1-year P90, 10-year P90, 1-year P99, …) and a
+    minimum DSCR; lenders size the debt to the tightest of them, each being a separate
+    constraint [1]_ [2]_.
+
+    Parameters
+    ----------
+    covenants : sequence of DscrCovenant
+        At least one; each CFADS of length ``terms.tenor_years``.
+    terms : FinanceTerms
+        Tenor, rate and repayment profile; ``terms.loan_amount`` is ignored.
+
+    Returns
+    -------
+    CovenantSizing
+
+    Raises
+    ------
+    ValueError
+        No covenant, duplicate names, or a CFADS of the wrong length.
+
+    Notes
+    -----
+    With covenants :math:`c` (CFADS :math:`CFADS_{c,t}`, target :math:`DSCR_c`):
+
+    * annuity and equal principal: debt service is linear in the loan, :math:`DS_t = D k_t`,
+      so each covenant allows :math:`D_c = \min_t CFADS_{c,t} / (k_t DSCR_c)` and
+
+      .. math:: D_{max} = \min_c D_c
+
+      (0 when any :math:`CFADS_{c,t} \le 0`);
+    * sculpted: the largest debt service allowed in year :math:`t` is
+      :math:`DS_t^{max} = \min_c CFADS_{c,t} / DSCR_c`; the loan is the present value of its
+      debt service, so :math:`D_{max} = \sum_t DS_t^{max} (1+r)^{-t}`, reached by sculpting
+      on :math:`DS^{max}` (0 when any :math:`DS_t^{max} \le 0`).
+
+    Re-computing the DSCRs of the sized loan gives :math:`DSCR_{c,t} \ge DSCR_c` for every
+    covenant and year, with equality for the binding one.
+
+    References
+    ----------
+    .. [1] Yescombe, E. R. (2014). *Principles of Project Finance*, 2nd ed., §12.3 (cover
+       ratios) and §14 (debt sizing). doi:10.1016/C2010-0-67010-9
+    .. [2] Gilman, P. et al. (2018). NREL/TP-6A20-67399, Single Owner debt sizing by DSCR.
+       doi:10.2172/1429291
+    """
+    covs = tuple(covenants)
+    if not covs:
+        raise ValueError("debt sizing needs at least one DSCR covenant")
+    names = [c.name for c in covs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"covenant names must be unique, got {names}")
+    n = int(terms.tenor_years)
+    for c in covs:
+        if c.cfads.size != n:
+            raise ValueError(
+                f"cfads of {c.name} has {c.cfads.size} years but the loan tenor is {n} years"
+            )
+    allowed = np.stack([c.cfads / c.target for c in covs])  # DS allowed per covenant and year
+    by_year_idx = np.argmin(allowed, axis=0)
+    by_year = tuple(names[int(i)] for i in by_year_idx)
+    sculpting: FloatArray | None = None
+    if terms.repayment == "sculpted":
+        v = _discount_factors(terms.rate, n)
+        limits_arr = np.where(np.all(allowed > 0.0, axis=1), allowed @ v, 0.0)
+        ds_max = allowed.min(axis=0)
+        counts = np.bincount(by_year_idx, minlength=len(covs))
+        # most years first, then the smaller stand-alone limit
+        order = sorted(range(len(covs)), key=lambda i: (-int(counts[i]), float(limits_arr[i])))
+        binding, year = names[order[0]], None
+        if np.all(ds_max > 0.0):
+            amount = float(np.sum(ds_max * v))
+            sculpting = ds_max * float(terms.target_dscr)
+        else:
+            amount = 0.0
+    else:
+        k = _unit_debt_service(terms)
+        bounds = allowed / k  # debt allowed per covenant by each year
+        limits_arr = np.maximum(bounds.min(axis=1), 0.0)
+        i = int(np.argmin(bounds.min(axis=1)))
+        binding, year = names[i], int(np.argmin(bounds[i])) + 1
+        amount = float(limits_arr[i])
+    limits = tuple(float(x) for x in limits_arr)
+    if amount <= 0.0:
+        return CovenantSizing(
+            max_loan_amount=0.0,
+            repayment=terms.repayment,
+            covenants=covs,
+            limits=limits,
+            binding=binding,
+            binding_year=year,
+            binding_by_year=by_year,
+            dscr_min=tuple(math.nan for _ in covs),
+        )
+    sized_terms = replace(terms, loan_amount=amount)
+    schedule = debt_service(sized_terms, sculpting)
+    return CovenantSizing(
+        max_loan_amount=amount,
+        repayment=terms.repayment,
+        covenants=covs,
+        limits=limits,
+        binding=binding,
+        binding_year=year,
+        binding_by_year=by_year,
+        dscr_min=tuple(float(np.min(dscr(c.cfads, schedule))) for c in covs),
+        sculpting_cfads=sculpting,
+        terms=sized_terms,
+        schedule=schedule,
+    )

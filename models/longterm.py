@@ -90,6 +90,8 @@ MIN_MONTHS = 12
 Z_P90 = 1.2815515655446004
 
 _UNITS: dict[str, str] = {"energy_mwh": "MWh", "wind_ms": "m s-1"}
+#: How far below 1 the loss fraction of a month that lost all its energy is set [-].
+_ALL_LOST = 1e-9
 _MONTH_RE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
@@ -192,6 +194,79 @@ class OperatingHistory:
             if arr is not None:
                 total = total + arr
         return total
+
+    @classmethod
+    def from_energy_mwh(
+        cls,
+        months: ArrayLike,
+        net_mwh: ArrayLike,
+        availability_loss_mwh: ArrayLike | None = None,
+        curtailment_loss_mwh: ArrayLike | None = None,
+    ) -> OperatingHistory:
+        r"""Build from metered net energy and losses in MWh (OpenOA's convention).
+
+        Parameters
+        ----------
+        months : array_like
+            Calendar months (datetime64[M] or ``"YYYY-MM"``).
+        net_mwh : array_like
+            Metered net energy per month [MWh]; NaN marks a missing month.
+        availability_loss_mwh, curtailment_loss_mwh : array_like, optional
+            Energy lost per month to unavailability and to curtailment [MWh], >= 0; NaN or
+            omitted is no reported loss (0).
+
+        Notes
+        -----
+        Gross (potential) energy is net plus losses, and the loss fractions are of the gross,
+        as in OpenOA's ``MonteCarloAEP`` (``availability_kwh``, ``curtailment_kwh``) [1]_:
+
+        .. math:: E^{gross}_m = E^{net}_m + L^{avail}_m + L^{curt}_m, \qquad
+                  f^{avail}_m = L^{avail}_m / E^{gross}_m, \quad
+                  f^{curt}_m = L^{curt}_m / E^{gross}_m
+
+        (both 0 in a month with no gross energy; in a month with no net energy but some
+        losses they add up to 1 - 1e-9, so the loss filter always drops it).
+        """
+        m = _as_months(months, "months")
+        net = np.asarray(net_mwh, dtype=np.float64)
+        fractions: dict[str, NDArray[np.float64] | None] = {}
+        given: dict[str, NDArray[np.float64]] = {}
+        for name, raw in (
+            ("availability", availability_loss_mwh),
+            ("curtailment", curtailment_loss_mwh),
+        ):
+            if raw is None:
+                continue
+            arr = np.asarray(raw, dtype=np.float64)
+            if arr.shape != net.shape:
+                raise OperatingHistoryError(
+                    f"{name}_loss_mwh has {arr.size} values for {net.size} months"
+                )
+            bad = ~np.isnan(arr) & ~(np.isfinite(arr) & (arr >= 0))
+            if np.any(bad):
+                i = int(np.flatnonzero(bad)[0])
+                raise OperatingHistoryError(
+                    f"month {m[i]}: {name}_loss_mwh must be a finite number >= 0, got {arr[i]}"
+                )
+            given[name] = np.nan_to_num(arr, nan=0.0)
+        gross = net + sum(given.values(), np.zeros(net.shape))
+        # A month with no net energy but reported losses lost everything (fraction 1); the
+        # fractions are scaled to a total of 1 - 1e-9 (OperatingHistory needs < 1), far above
+        # any loss threshold, so the month is always dropped from the fit as a high-loss month.
+        scale = np.where((net <= 0) & (gross > 0), 1.0 - _ALL_LOST, 1.0)
+        for name in ("availability", "curtailment"):
+            if name not in given:
+                fractions[name] = None
+                continue
+            with np.errstate(invalid="ignore", divide="ignore"):
+                frac = np.where(gross > 0, given[name] / gross * scale, 0.0)
+            fractions[name] = np.where(np.isfinite(net), frac, 0.0)
+        return cls(
+            months=m,
+            values=net,
+            availability_loss=fractions["availability"],
+            curtailment_loss=fractions["curtailment"],
+        )
 
     @classmethod
     def from_request(cls, obj: Mapping[str, Any]) -> OperatingHistory:
@@ -318,10 +393,10 @@ class LongTermSettings:
     ----------
     max_loss_fraction : float
         Nominal threshold: months with availability + curtailment loss above it are dropped
-        [0-1].
+        [0-1]. Default 15 %, the middle of the bootstrap range.
     loss_threshold_range : (float, float)
         Range the bootstrap draws the loss threshold from, uniformly [0-1]. Default 10-20 %,
-        the range OpenOA uses.
+        OpenOA ``MonteCarloAEP``'s default ``uncertainty_loss_max = (10, 20)`` percent [1]_.
     outlier_threshold : float
         A month is an outlier when its RLM residual exceeds this many robust standard
         deviations [-].
@@ -450,6 +525,13 @@ class LongTermResult:
         Replicates and seed (rerun with the same seed gives the same figures).
     samples : ndarray
         The bootstrap replicates (not in :meth:`to_dict`).
+    mean_availability_loss_fraction, mean_curtailment_loss_fraction : float
+        Mean availability and curtailment loss fractions of the months in the fit [0-1]; their
+        sum is ``mean_loss_fraction``, the long-term loss subtracted from the gross estimate.
+    max_loss_fraction : float
+        Nominal loss threshold: months above it were dropped from the fit [0-1].
+    loss_threshold_range : (float, float)
+        Range the bootstrap drew the loss threshold from [0-1].
     """
 
     quantity: Quantity
@@ -476,6 +558,10 @@ class LongTermResult:
     n_bootstrap: int
     seed: int
     samples: NDArray[np.float64] = field(repr=False)
+    mean_availability_loss_fraction: float = 0.0
+    mean_curtailment_loss_fraction: float = 0.0
+    max_loss_fraction: float = 0.15
+    loss_threshold_range: tuple[float, float] = (0.10, 0.20)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; annual figures are keyed with their unit (``p50_mwh``/``p50_ms``)."""
@@ -491,6 +577,10 @@ class LongTermResult:
             f"annual_{suffix}": dict(self.annual_by_year),
             "iav": self.iav,
             "mean_loss_fraction": self.mean_loss_fraction,
+            "mean_availability_loss_fraction": self.mean_availability_loss_fraction,
+            "mean_curtailment_loss_fraction": self.mean_curtailment_loss_fraction,
+            "max_loss_fraction": self.max_loss_fraction,
+            "loss_threshold_range": list(self.loss_threshold_range),
             "fit": self.fit.to_dict(),
             "months": {
                 "input": self.n_months_input,
@@ -506,6 +596,93 @@ class LongTermResult:
             "n_bootstrap": self.n_bootstrap,
             "seed": self.seed,
         }
+
+
+#: Lowest plausible median monthly capacity factor of an operating wind farm's net energy
+#: [-]: 1 %. Real onshore farms run at 15-45 % a year and rarely below 5 % in any month; a
+#: median of 1 % means the numbers are not monthly MWh of this plant (wind speeds in m s-1,
+#: GWh, or another plant's capacity).
+MIN_MEDIAN_CAPACITY_FACTOR = 0.01
+#: Largest monthly mean wind speed the check reads as "looks like m/s" [m s-1].
+_MAX_WIND_LIKE_MS = 40.0
+
+
+def check_energy_plausible(
+    history: OperatingHistory, capacity_mw: float, field: str = "monthly_energy_mwh"
+) -> None:
+    r"""Reject an operating history that cannot be this plant's monthly energy in MWh.
+
+    Parameters
+    ----------
+    history : OperatingHistory
+        Monthly net energy [MWh] and loss fractions.
+    capacity_mw : float
+        Installed capacity of the plant [MW], > 0.
+    field : str
+        Name of the series in messages.
+
+    Raises
+    ------
+    OperatingHistoryError
+        Not energy; a month whose gross energy exceeds the capacity times the month's hours;
+        or a median month below :data:`MIN_MEDIAN_CAPACITY_FACTOR` of that (with "looks like
+        wind speeds in m/s" when every value is at most 40). The message names the field
+        and the month.
+
+    Notes
+    -----
+    Upper bound, month :math:`m` with :math:`h_m` hours:
+    :math:`E^{gross}_m = E^{net}_m / (1 - f_m) \le P h_m` (a plant cannot make more than its
+    nameplate output every hour). Lower bound: the median over the months with positive
+    energy of :math:`E^{net}_m / (P h_m)` is at least 1 %. Months with zero energy (before
+    commissioning, outages) are left out of the median, so they never cause a rejection.
+    """
+    if history.quantity != "energy_mwh":
+        raise OperatingHistoryError(
+            f"{field}: the series holds {history.quantity}, not monthly energy in MWh"
+        )
+    if not (math.isfinite(capacity_mw) and capacity_mw > 0):
+        raise ValueError(f"capacity_mw must be > 0, got {capacity_mw}")
+    net = history.values
+    ok = np.isfinite(net)
+    if not np.any(ok):
+        return
+    hours = days_in_month(history.months) * 24.0
+    full = capacity_mw * hours
+    gross = net / (1.0 - history.total_loss)
+    over = ok & (gross > full * (1.0 + 1e-9))
+    if np.any(over):
+        i = int(np.flatnonzero(over)[0])
+        raise OperatingHistoryError(
+            f"{field}: month {history.months[i]} has {gross[i]:,.0f} MWh (net plus losses), "
+            f"more than a {capacity_mw:g} MW plant makes running at full output all "
+            f"{hours[i]:.0f} hours of the month ({full[i]:,.0f} MWh); check the units (MWh, "
+            "not kWh) and the capacity"
+        )
+    positive = ok & (net > 0)
+    if not np.any(positive):
+        raise OperatingHistoryError(
+            f"{field}: every month with a value has zero energy; send the metered net energy "
+            "in MWh (null for a month without data)"
+        )
+    cf = net[positive] / full[positive]
+    median_cf = float(np.median(cf))
+    if median_cf < MIN_MEDIAN_CAPACITY_FACTOR:
+        median_value = float(np.median(net[positive]))
+        if float(np.max(net[ok])) <= _MAX_WIND_LIKE_MS:
+            raise OperatingHistoryError(
+                f"{field}: the values (median {median_value:g}, largest "
+                f"{float(np.max(net[ok])):g}) look like wind speeds in m/s, not monthly energy "
+                f"in MWh: as energy, the {capacity_mw:g} MW plant would run at "
+                f"{100 * median_cf:.3f} % of its capacity; send metered energy in MWh (mast "
+                "wind speeds are not supported yet)"
+            )
+        raise OperatingHistoryError(
+            f"{field}: the median month is {median_value:,.1f} MWh, {100 * median_cf:.2f} % of "
+            f"what the {capacity_mw:g} MW plant makes at full output (at least "
+            f"{100 * MIN_MEDIAN_CAPACITY_FACTOR:g} % is plausible); check the units (MWh, not "
+            "GWh) and the capacity"
+        )
 
 
 def days_in_month(months: ArrayLike) -> NDArray[np.float64]:
@@ -698,6 +875,16 @@ def long_term_correction(
     # --- long-term record ----------------------------------------------------------------------
     lt = _LongTermRecord(ref, cfg.long_term_years, energy)
     mean_loss = float(loss[used].mean()) if energy else 0.0
+    mean_avail = (
+        float(history.availability_loss[used].mean())
+        if energy and history.availability_loss is not None
+        else 0.0
+    )
+    mean_curt = (
+        float(history.curtailment_loss[used].mean())
+        if energy and history.curtailment_loss is not None
+        else 0.0
+    )
     point = lt.annual(fit.intercept, fit.slope, lt.n_years_max) * (1.0 - mean_loss)
     by_year = lt.by_year(fit.intercept, fit.slope, 1.0 - mean_loss)
     complete_years = [v for v in by_year.values() if v is not None]
@@ -749,6 +936,10 @@ def long_term_correction(
         n_bootstrap=cfg.n_bootstrap,
         seed=seed,
         samples=samples,
+        mean_availability_loss_fraction=mean_avail,
+        mean_curtailment_loss_fraction=mean_curt,
+        max_loss_fraction=cfg.max_loss_fraction,
+        loss_threshold_range=cfg.loss_threshold_range,
     )
 
 

@@ -19,7 +19,6 @@ Policy file format (YAML, read with ``yaml.safe_load``)::
     version: "1.0"
     name: {en: "...", zh: "..."}
     technology: wind             # wind | solar
-    description: "..."           # optional
     rules:
       - id: trailing_3y_wind     # unique within the policy
         metric: climate.wind.trailing_3y_mean_ms
@@ -27,9 +26,17 @@ Policy file format (YAML, read with ``yaml.safe_load``)::
         threshold: 6.5
         outcome: decline         # on failure: refer | decline
         code: WIND_TRAILING_3Y_LOW
-        reason:                  # shown on failure; {value}, {threshold}, {unit} are filled in
+        note:                    # optional advice, no numbers or outcomes
           en: "..."
           zh: "..."
+
+There is no free-text ``description`` and no ``reason``: the policy's description and each
+rule's failure reason, in English and Chinese, are generated from the rules
+(:meth:`Rule.describe`, :meth:`Rule.reason_template`, :meth:`Policy.describe`) from the
+metric's label (:data:`METRICS`), the operator, the threshold and the outcome, so that the
+words cannot disagree with what the rule does. (Version 1.0 of the packaged policies had free
+text; its wind comment said a PD beyond the Weak grade declines while the rule referred above
+2 %.)
 
 The packaged products live in ``models/policies/*.yaml``; :data:`DEFAULT_POLICY` names the
 default per technology.
@@ -40,7 +47,6 @@ from __future__ import annotations
 import math
 import operator as _op
 import re
-import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -73,10 +79,16 @@ OPERATORS: Mapping[str, Callable[[float, float], bool]] = {
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _CODE_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
-_REASON_FIELDS = frozenset({"value", "threshold", "unit"})
-_POLICY_KEYS = frozenset({"id", "version", "name", "technology", "description", "rules"})
+_POLICY_KEYS = frozenset({"id", "version", "name", "technology", "rules"})
 _POLICY_REQUIRED = frozenset({"id", "version", "name", "technology", "rules"})
-_RULE_KEYS = frozenset({"id", "metric", "operator", "threshold", "outcome", "code", "reason"})
+_RULE_KEYS = frozenset({"id", "metric", "operator", "threshold", "outcome", "code", "note"})
+_RULE_REQUIRED = frozenset({"id", "metric", "operator", "threshold", "outcome", "code"})
+#: Words a rule's note may not use: the outcome and numbers are the rule's, said once.
+_NOTE_FORBIDDEN = re.compile(r"[0-9{}]|\b(approve|refer|decline)|批准|拒绝|审核", re.IGNORECASE)
+_GENERATED = (
+    "the texts of a policy are generated from its rules (metric, operator, threshold, "
+    "outcome) so that they cannot disagree with them"
+)
 
 
 class PolicyError(ValueError):
@@ -95,11 +107,16 @@ class Metric:
         Unit of the value (UDUNITS style; ``1`` for dimensionless ratios, ``count`` for counts).
     description : str
         What the value means and where it comes from.
+    label_en, label_zh : str
+        Short name of the value, in English and Chinese, from which every rule's text is
+        generated (:meth:`Rule.describe`, :meth:`Rule.reason_template`).
     """
 
     path: str
     unit: str
     description: str
+    label_en: str = ""
+    label_zh: str = ""
 
 
 _METRIC_ROWS: tuple[Metric, ...] = (
@@ -107,101 +124,199 @@ _METRIC_ROWS: tuple[Metric, ...] = (
         "climate.complete_years",
         "count",
         "Number of complete climate years (coverage >= 95 % of hours) at the site's cell.",
+        "Complete climate years",
+        "完整气候年数",
     ),
     Metric(
         "climate.cell.distance_km",
         "km",
         "Great-circle distance from the site to the centre of the nearest data cell.",
+        "Distance to the data cell",
+        "到数据网格的距离",
     ),
     Metric(
         "climate.wind.trailing_3y_mean_ms",
         "m s-1",
         "Mean wind speed at hub height over the latest three complete years; null when fewer "
         "than three complete years exist (the Changji rule).",
+        "Mean wind speed at hub height, latest 3 complete years",
+        "轮毂高度近三个完整年平均风速",
     ),
     Metric(
         "climate.wind.trailing_3y_min_ms",
         "m s-1",
         "Lowest annual mean wind speed at hub height among the latest three complete years, so "
         "that '>= x' means each of those years reached x; null with fewer than three.",
+        "Lowest annual wind speed at hub height, latest 3 years",
+        "轮毂高度近三年最低年平均风速",
     ),
     Metric(
         "climate.wind.long_term_mean_ms",
         "m s-1",
         "Mean wind speed at hub height over every complete year.",
+        "Long-term mean wind speed",
+        "长期平均风速",
     ),
     Metric(
         "climate.wind.iav",
         "1",
         "Inter-annual variability: sample standard deviation (ddof 1) of the complete years' "
         "annual mean wind speeds divided by their mean.",
+        "Inter-annual variability of wind speed",
+        "风速年际变率",
     ),
     Metric(
         "climate.wind.monthly_cv",
         "1",
         "Coefficient of variation of the complete months' mean wind speeds.",
+        "Month-to-month variability of wind speed",
+        "风速月际变率",
+    ),
+    Metric(
+        "climate.wind.trend_pct_per_decade",
+        "% decade-1",
+        "Trend of the complete years' annual mean wind speed: Sen's slope, in percent of the "
+        "mean per decade; null with fewer than four complete years.",
+        "Trend of annual mean wind speed",
+        "年平均风速趋势",
+    ),
+    Metric(
+        "climate.wind.trend_p_value",
+        "1",
+        "Mann-Kendall (Kendall's tau of year and annual mean wind) two-sided p-value of that "
+        "trend; small values mean the trend is unlikely to be chance.",
+        "p-value of the wind-speed trend",
+        "风速趋势的检验概率（p值）",
     ),
     Metric(
         "climate.solar.mean_sunshine_hours",
         "h",
         "Mean annual sunshine duration (WMO: direct normal irradiance >= 120 W m-2) over the "
         "complete years.",
+        "Mean annual sunshine hours",
+        "年平均日照时数",
     ),
     Metric(
         "climate.solar.trailing_3y_min_sunshine_hours",
         "h",
         "Lowest annual sunshine duration among the latest three complete years; null with "
         "fewer than three.",
+        "Lowest annual sunshine hours, latest 3 years",
+        "近三年最低年日照时数",
     ),
     Metric(
         "climate.solar.mean_ghi_kwh_m2",
         "kWh m-2",
         "Mean annual global horizontal irradiation over the complete years.",
+        "Mean annual global horizontal irradiation",
+        "年平均水平面总辐射量",
     ),
-    Metric("energy.p50_mwh", "MWh", "Median (P50) net annual energy."),
-    Metric("energy.p90_mwh", "MWh", "Net annual energy exceeded with 90 % probability, one year."),
-    Metric("energy.p99_mwh", "MWh", "Net annual energy exceeded with 99 % probability, one year."),
+    Metric(
+        "energy.p50_mwh",
+        "MWh",
+        "Median (P50) net annual energy.",
+        "P50 annual energy",
+        "P50年发电量",
+    ),
+    Metric(
+        "energy.p90_mwh",
+        "MWh",
+        "Net annual energy exceeded with 90 % probability, one year.",
+        "P90 annual energy (1 year)",
+        "P90年发电量（一年）",
+    ),
+    Metric(
+        "energy.p99_mwh",
+        "MWh",
+        "Net annual energy exceeded with 99 % probability, one year.",
+        "P99 annual energy (1 year)",
+        "P99年发电量（一年）",
+    ),
     Metric(
         "energy.p90_10y_mwh",
         "MWh",
         "Net annual energy exceeded with 90 % probability as a ten-year average.",
+        "P90 annual energy (10-year average)",
+        "P90年发电量（十年平均）",
     ),
-    Metric("energy.sigma", "1", "Total relative uncertainty of one year's net energy."),
+    Metric(
+        "energy.sigma",
+        "1",
+        "Total relative uncertainty of one year's net energy.",
+        "Energy uncertainty (1 year)",
+        "发电量不确定性（一年）",
+    ),
     Metric(
         "energy.capacity_factor_p50",
         "1",
         "P50 net energy divided by capacity times 8760 h.",
+        "P50 capacity factor",
+        "P50容量系数",
     ),
     Metric(
         "repayment.dscr_p50_min",
         "1",
         "Lowest debt service coverage ratio over the tenor with P50 energy every year.",
+        "Minimum DSCR at P50 energy",
+        "P50发电量下最低DSCR",
+    ),
+    Metric(
+        "repayment.dscr_p90_1y_min",
+        "1",
+        "Lowest debt service coverage ratio over the tenor with one-year P90 energy every "
+        "year (the usual sizing case for wind).",
+        "Minimum DSCR at 1-year P90 energy",
+        "一年P90发电量下最低DSCR",
+    ),
+    Metric(
+        "repayment.dscr_p90_10y_min",
+        "1",
+        "Lowest debt service coverage ratio over the tenor with ten-year P90 energy every year.",
+        "Minimum DSCR at 10-year P90 energy",
+        "十年P90发电量下最低DSCR",
     ),
     Metric(
         "repayment.dscr_p90_min",
         "1",
-        "Lowest debt service coverage ratio over the tenor with ten-year P90 energy every year.",
+        "Alias of repayment.dscr_p90_10y_min (ten-year P90), the name of contract v1.",
+        "Minimum DSCR at 10-year P90 energy",
+        "十年P90发电量下最低DSCR",
+    ),
+    Metric(
+        "repayment.dscr_p99_1y_min",
+        "1",
+        "Lowest debt service coverage ratio over the tenor with one-year P99 energy every year.",
+        "Minimum DSCR at 1-year P99 energy",
+        "一年P99发电量下最低DSCR",
     ),
     Metric(
         "repayment.dscr_p99_min",
         "1",
-        "Lowest debt service coverage ratio over the tenor with one-year P99 energy every year.",
+        "Alias of repayment.dscr_p99_1y_min (one-year P99), the name of contract v1.",
+        "Minimum DSCR at 1-year P99 energy",
+        "一年P99发电量下最低DSCR",
     ),
     Metric(
         "repayment.llcr",
         "1",
         "Loan life coverage ratio at P50: NPV of CFADS over the tenor at the loan rate "
         "divided by the loan amount.",
+        "Loan life coverage ratio",
+        "贷款期覆盖率（LLCR）",
     ),
     Metric(
         "repayment.pd_tenor",
         "1",
         "Monte Carlo probability of default over the whole tenor (fraction, not percent).",
+        "Probability of default over the tenor",
+        "贷款期内违约概率",
     ),
     Metric(
         "repayment.pd_annual",
         "1",
-        "Annualised probability of default (fraction, not percent; floor 0.0003).",
+        "Annualised probability of default (fraction, not percent; Basel III floor 0.0005).",
+        "Annual probability of default",
+        "年化违约概率",
     ),
     Metric(
         "repayment.pd_scorecard",
@@ -209,11 +324,15 @@ _METRIC_ROWS: tuple[Metric, ...] = (
         "Lifetime probability of default from the production PD scorecard (a logit on a loan "
         "book, models.scorecard; fraction, not percent), beside the Monte Carlo pd_tenor; null "
         "when no scorecard was used or one of its features is unavailable.",
+        "Scorecard probability of default (lifetime)",
+        "评分卡违约概率（贷款期）",
     ),
     Metric(
         "repayment.expected_loss",
         "currency",
         "Expected loss PD x LGD x EAD, in the loan currency.",
+        "Expected loss (1 year)",
+        "预期损失（一年）",
     ),
 )
 
@@ -221,9 +340,59 @@ _METRIC_ROWS: tuple[Metric, ...] = (
 METRICS: Mapping[str, Metric] = {m.path: m for m in _METRIC_ROWS}
 
 
+#: How each operator reads in a rule's text (the condition to PASS).
+OPERATOR_TEXT: Mapping[str, Mapping[str, str]] = {
+    "en": {">=": "at least", ">": "above", "<=": "at most", "<": "below", "==": "exactly"},
+    "zh": {">=": "不低于", ">": "高于", "<=": "不高于", "<": "低于", "==": "等于"},
+}
+#: What happens when a rule fails, as a rule's text says it.
+OUTCOME_TEXT: Mapping[str, Mapping[str, str]] = {
+    "en": {"refer": "refer to a credit officer", "decline": "decline"},
+    "zh": {"refer": "转交信贷人员审核", "decline": "拒绝"},
+}
+#: The same, said of an application that failed.
+OUTCOME_DONE_TEXT: Mapping[str, Mapping[str, str]] = {
+    "en": {
+        "refer": "the application is referred to a credit officer",
+        "decline": "the application is declined",
+    },
+    "zh": {"refer": "转交信贷人员审核", "decline": "予以拒绝"},
+}
+_UNIT_TEXT: Mapping[str, Mapping[str, str]] = {
+    "en": {
+        "1": "",
+        "count": "",
+        "currency": "",
+        "m s-1": " m/s",
+        "% decade-1": " % per decade",
+        "h": " h",
+        "MWh": " MWh",
+        "km": " km",
+        "kWh m-2": " kWh/m²",
+    },
+    "zh": {
+        "1": "",
+        "count": "",
+        "currency": "",
+        "m s-1": " 米/秒",
+        "% decade-1": " %/十年",
+        "h": " 小时",
+        "MWh": " 兆瓦时",
+        "km": " 公里",
+        "kWh m-2": " 千瓦时/平方米",
+    },
+}
+Language = Literal["en", "zh"]
+
+
 @dataclass(frozen=True)
 class Rule:
     """One lending rule: pass when ``value <operator> threshold``.
+
+    Every text of a rule — its description and the reason shown when it fails, in English
+    and Chinese — is generated from the rule itself (metric label, operator, threshold,
+    outcome), so that the text cannot say something the rule does not do. A policy file may
+    add a ``note`` (advice without numbers or outcomes, e.g. "consider a smaller loan").
 
     Attributes
     ----------
@@ -239,9 +408,8 @@ class Rule:
         Decision contributed when the rule fails on a known value.
     code : str
         Reason code (upper-case) reported when the rule fails.
-    reason_en, reason_zh : str
-        Reason shown when the rule fails, in English and Chinese; may contain ``{value}``,
-        ``{threshold}`` and ``{unit}``.
+    note_en, note_zh : str
+        Optional advice appended to the reason ("" for none).
     """
 
     id: str
@@ -250,13 +418,51 @@ class Rule:
     threshold: float
     outcome: Outcome
     code: str
-    reason_en: str
-    reason_zh: str
+    note_en: str = ""
+    note_zh: str = ""
 
     @property
     def unit(self) -> str:
         """Unit of the metric."""
         return METRICS[self.metric].unit
+
+    def _parts(self, lang: Language) -> tuple[str, str, str]:
+        m = METRICS[self.metric]
+        label = m.label_en if lang == "en" else m.label_zh
+        return label, OPERATOR_TEXT[lang][self.operator], _UNIT_TEXT[lang].get(m.unit, "")
+
+    def describe(self, lang: Language = "en") -> str:
+        """The rule in words, e.g. "Minimum DSCR at P50 energy at least 1.35 (otherwise ...)"."""
+        label, op, unit = self._parts(lang)
+        thr = _fmt(self.threshold)
+        outcome = OUTCOME_TEXT[lang][self.outcome]
+        if lang == "en":
+            return f"{label} {op} {thr}{unit} (otherwise {outcome})"
+        return f"{label}须{op} {thr}{unit}（否则{outcome}）"
+
+    def reason_template(self, lang: Language = "en") -> str:
+        """Reason shown on failure, with ``{value}`` and ``{threshold}`` to fill in."""
+        label, op, unit = self._parts(lang)
+        done = OUTCOME_DONE_TEXT[lang][self.outcome]
+        note = self.note_en if lang == "en" else self.note_zh
+        if lang == "en":
+            text = (
+                f"{label} is {{value}}{unit}; the product requires {op} {{threshold}}{unit}, "
+                f"so {done}."
+            )
+            return f"{text} {note}" if note else text
+        text = f"{label}为 {{value}}{unit}，本产品要求{op} {{threshold}}{unit}，因此{done}。"
+        return f"{text}{note}" if note else text
+
+    @property
+    def reason_en(self) -> str:
+        """English reason template (:meth:`reason_template`)."""
+        return self.reason_template("en")
+
+    @property
+    def reason_zh(self) -> str:
+        """Chinese reason template (:meth:`reason_template`)."""
+        return self.reason_template("zh")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description of the rule (for listings such as ``GET /policies``)."""
@@ -268,13 +474,18 @@ class Rule:
             "threshold": self.threshold,
             "outcome": self.outcome,
             "code": self.code,
+            "description": {"en": self.describe("en"), "zh": self.describe("zh")},
             "reason": {"en": self.reason_en, "zh": self.reason_zh},
+            "note": {"en": self.note_en, "zh": self.note_zh} if self.note_en else None,
         }
 
 
 @dataclass(frozen=True)
 class Policy:
-    """A lending product: an identified, versioned set of rules for one technology."""
+    """A lending product: an identified, versioned set of rules for one technology.
+
+    Its description is generated from the rules (:attr:`description`), never written apart.
+    """
 
     id: str
     version: str
@@ -282,7 +493,17 @@ class Policy:
     name_zh: str
     technology: Technology
     rules: tuple[Rule, ...]
-    description: str = ""
+
+    def describe(self, lang: Language = "en") -> str:
+        """Every rule in words, joined: the policy's description."""
+        sep = "; " if lang == "en" else "；"
+        end = "." if lang == "en" else "。"
+        return sep.join(r.describe(lang) for r in self.rules) + end
+
+    @property
+    def description(self) -> str:
+        """English description generated from the rules (:meth:`describe`)."""
+        return self.describe("en")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description of the policy."""
@@ -292,6 +513,7 @@ class Policy:
             "name": {"en": self.name_en, "zh": self.name_zh},
             "technology": self.technology,
             "description": self.description,
+            "description_zh": self.describe("zh"),
             "rules": [r.to_dict() for r in self.rules],
         }
 
@@ -380,18 +602,20 @@ def _bilingual(raw: Mapping[str, Any], key: str, where: str) -> tuple[str, str]:
     return _text(val, "en", f"{where} {key}"), _text(val, "zh", f"{where} {key}")
 
 
-def _check_template(text: str, where: str) -> None:
-    try:
-        fields = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
-    except ValueError as exc:
-        raise _fail(where, f"reason text is not a valid template ({exc})") from None
-    unknown = fields - _REASON_FIELDS
-    if unknown:
-        raise _fail(
-            where,
-            f"reason uses unknown placeholder(s) {sorted(unknown)}; allowed: "
-            f"{sorted(_REASON_FIELDS)}",
-        )
+def _note(raw: Mapping[str, Any], where: str) -> tuple[str, str]:
+    """The optional advice of a rule, which may not state numbers or outcomes."""
+    if raw.get("note") is None:
+        return "", ""
+    en, zh = _bilingual(raw, "note", where)
+    for text in (en, zh):
+        found = _NOTE_FORBIDDEN.search(text)
+        if found:
+            raise _fail(
+                where,
+                f"'note' may not contain {found.group(0)!r}: numbers and outcomes are the "
+                f"rule's own ({_GENERATED}); keep the note to advice",
+            )
+    return en.strip(), zh.strip()
 
 
 def _parse_rule(raw: Any, index: int, policy_where: str) -> Rule:
@@ -404,7 +628,9 @@ def _parse_rule(raw: Any, index: int, policy_where: str) -> Rule:
             f"'id' must be lower-case letters, digits and underscores, got {rid!r}",
         )
     where = f"{policy_where} rule '{rid}'"
-    missing = sorted(_RULE_KEYS - set(raw))
+    if "reason" in raw:
+        raise _fail(where, f"'reason' is not allowed: {_GENERATED}; use 'note' for advice")
+    missing = sorted(_RULE_REQUIRED - set(raw))
     if missing:
         raise _fail(where, f"missing field(s) {missing}")
     extra = sorted(set(raw) - _RULE_KEYS)
@@ -429,9 +655,7 @@ def _parse_rule(raw: Any, index: int, policy_where: str) -> Rule:
         raise _fail(where, f"'code' must be upper-case letters, digits, underscores: {code!r}")
     if code == INSUFFICIENT_DATA:
         raise _fail(where, f"code {INSUFFICIENT_DATA} is reserved for missing data")
-    en, zh = _bilingual(raw, "reason", where)
-    _check_template(en, where)
-    _check_template(zh, where)
+    note_en, note_zh = _note(raw, where)
     return Rule(
         id=rid,
         metric=metric,
@@ -439,8 +663,8 @@ def _parse_rule(raw: Any, index: int, policy_where: str) -> Rule:
         threshold=float(thr),
         outcome=cast(Outcome, outcome),
         code=code,
-        reason_en=en,
-        reason_zh=zh,
+        note_en=note_en,
+        note_zh=note_zh,
     )
 
 
@@ -461,6 +685,8 @@ def parse_policy(raw: Any, source: str = "<policy>") -> Policy:
     """
     if not isinstance(raw, Mapping):
         raise _fail(source, "a policy must be a YAML mapping at the top level")
+    if "description" in raw:
+        raise _fail(source, f"'description' is not allowed: {_GENERATED}")
     missing = sorted(_POLICY_REQUIRED - set(raw))
     if missing:
         raise _fail(source, f"missing field(s) {missing}")
@@ -478,9 +704,6 @@ def parse_policy(raw: Any, source: str = "<policy>") -> Policy:
     tech = raw["technology"]
     if tech not in ("wind", "solar"):
         raise _fail(where, f"'technology' must be 'wind' or 'solar', got {tech!r}")
-    description = raw.get("description", "")
-    if not isinstance(description, str):
-        raise _fail(where, "'description' must be a string")
     rules_raw = raw["rules"]
     if not isinstance(rules_raw, list) or not rules_raw:
         raise _fail(where, "'rules' must be a non-empty list")
@@ -497,7 +720,6 @@ def parse_policy(raw: Any, source: str = "<policy>") -> Policy:
         name_zh=name_zh,
         technology=cast(Technology, tech),
         rules=rules,
-        description=description.strip(),
     )
 
 
@@ -553,6 +775,48 @@ def load_policy(id_or_path: str | Path) -> Policy:
     if not _ID_RE.match(text):
         raise PolicyError(f"{text!r} is neither a policy id nor a .yaml path")
     return _packaged(text)
+
+
+_VERSION_RE = re.compile(r"^[0-9A-Za-z._-]+$")
+
+
+@cache
+def load_policy_version(policy_id: str, version: str) -> Policy:
+    """A packaged policy at a given version: the current one, or an archived earlier one.
+
+    Earlier versions of the packaged policies are kept in
+    ``models/policies/archive/<id>@<version>.yaml`` so that a stored assessment can be
+    replayed under the rules that made it.
+
+    Raises
+    ------
+    PolicyError
+        Unknown id, or no such version (the message lists the versions there are).
+    """
+    current = load_policy(policy_id)
+    if current.version == str(version):
+        return current
+    if not _VERSION_RE.match(str(version)):
+        raise PolicyError(f"{version!r} is not a policy version")
+    folder = resources.files("models").joinpath("policies", "archive")
+    res = folder.joinpath(f"{policy_id}@{version}.yaml")
+    if not res.is_file():
+        known = sorted(
+            [current.version]
+            + [
+                p.name.removesuffix(".yaml").split("@", 1)[1]
+                for p in folder.iterdir()
+                if p.name.startswith(f"{policy_id}@") and p.name.endswith(".yaml")
+            ]
+        )
+        raise PolicyError(
+            f"policy {policy_id!r} has no version {version!r}; versions: {', '.join(known)}"
+        )
+    source = f"models/policies/archive/{policy_id}@{version}.yaml"
+    policy = parse_policy(_read_yaml(res.read_text(encoding="utf-8"), source), source)
+    if policy.id != policy_id or policy.version != str(version):
+        raise _fail(source, f"file name and id/version differ ({policy.id!r} {policy.version!r})")
+    return policy
 
 
 def list_policies() -> tuple[Policy, ...]:
@@ -639,7 +903,7 @@ def evaluate_rule(rule: Rule, value: float | None) -> RuleResult:
     passed = bool(OPERATORS[rule.operator](value, rule.threshold))
     if passed:
         return RuleResult(rule=rule, value=value, passed=True, outcome="approve", reason=None)
-    fields = {"value": _fmt(value), "threshold": _fmt(rule.threshold), "unit": rule.unit}
+    fields = {"value": _fmt(value), "threshold": _fmt(rule.threshold)}
     return RuleResult(
         rule=rule,
         value=value,

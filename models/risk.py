@@ -16,6 +16,9 @@ References
 .. [3] Basel Committee on Banking Supervision (2006). *International Convergence of Capital
    Measurement and Capital Standards* (Basel II), §§ 275–282 and Annex 6 (specialised
    lending, supervisory slotting criteria). https://www.bis.org/publ/bcbs128.htm
+.. [4] Basel Committee on Banking Supervision (2017). *Basel III: Finalising post-crisis
+   reforms*, https://www.bis.org/bcbs/publ/d424.htm; Basel Framework CRE32.4 (IRB approach:
+   risk components, PD floor 0.05 %), https://www.bis.org/basel_framework/chapter/CRE/32.htm
 """
 
 from __future__ import annotations
@@ -43,8 +46,17 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 
-PD_FLOOR = 0.0003
-"""Floor of the one-year PD [-] (Basel 0.03 %; ``shared/reference/finance.md``)."""
+PD_FLOOR = 0.0005
+"""Floor of the one-year PD [-]: 0.05 %.
+
+Basel III final: "With the exception of exposures in the sovereign asset class, the PD for
+each exposure that is used as input into the risk weight formula and the calculation of
+expected loss must not be less than 0.05%" (BCBS, *Basel III: Finalising post-crisis
+reforms*, December 2017, IRB section, input floors; Basel Framework CRE32.4, version in force
+from 1 January 2023 [4]_). It replaces the 0.03 % floor of Basel II (§ 285 [3]_). China's
+NFRA *Capital Rules for Commercial Banks* (2023, in force 1 January 2024) adopt the Basel III
+final IRB floors.
+"""
 
 GRADE_PD_UPPER_BOUNDS: tuple[tuple[str, float], ...] = (
     ("Strong", 0.004),
@@ -54,7 +66,7 @@ GRADE_PD_UPPER_BOUNDS: tuple[tuple[str, float], ...] = (
 """Upper bounds (exclusive) of the one-year PD for each slotting grade; above: ``"Weak"``.
 
 The bounds are the supervisory expected-loss rates of the grades (Strong 0.4 %, Good 0.8 %,
-Satisfactory 2.8 %, Weak 8 % of exposure; Basel II Annex 6, ``shared/reference/finance.md``)
+Satisfactory 2.8 %, Weak 8 % of exposure; Basel II Annex 6 and § 275 [3]_)
 read as PD limits. A loan graded this way has a one-year expected loss at or below its grade's
 supervisory EL rate even at LGD = 100 %, so the mapping never grades a loan better than the
 supervisor's own loss allowance for the grade would support. Cross-check: the long-run
@@ -70,7 +82,7 @@ GRADE_RISK_WEIGHT_PCT: dict[str, float] = {
     "Satisfactory": 115.0,
     "Weak": 250.0,
 }
-"""Supervisory slotting risk weights [%] (Basel II §275; ``shared/reference/finance.md``)."""
+"""Supervisory slotting risk weights [%] (Basel II §275 [3]_)."""
 
 _SEED_BITS = 53
 """Drawn seeds are < 2**53: exact in a JSON number (IEEE double) and in a SQLite INTEGER."""
@@ -110,8 +122,8 @@ def annualise_pd(pd_tenor: float, tenor_years: int, floor: float = PD_FLOOR) -> 
         Probability of default at any time within the tenor [-].
     tenor_years : int
         Tenor [years].
-    floor : float, default 0.0003
-        Regulatory floor [-].
+    floor : float, default 0.0005
+        Regulatory floor [-] (:data:`PD_FLOOR`, Basel III CRE32.4).
 
     Returns
     -------
@@ -150,8 +162,8 @@ def default_years(
     Notes
     -----
     The reserve is funded at financial close with :math:`R_0 = (m/12)\,DS_1` (six months of
-    the first year's debt service by default; the market's DSRA size,
-    ``shared/reference/finance.md``). In year :math:`t`, with gap :math:`g_t = DS_t - CFADS_t`:
+    the first year's debt service by default, the usual size of a project-finance debt
+    service reserve account). In year :math:`t`, with gap :math:`g_t = DS_t - CFADS_t`:
 
     * :math:`g_t > R_{t-1}` (beyond a rounding tolerance of :math:`10^{-9} DS_t`): default in
       year :math:`t`;
@@ -258,7 +270,7 @@ class RiskResult:
     pd_tenor_se : float
         Monte Carlo standard error of ``pd_tenor``, :math:`\sqrt{p(1-p)/N}` [-].
     pd_annual : float
-        :math:`1 - (1 - PD_{tenor})^{1/n}`, floored at 0.03 % [-].
+        :math:`1 - (1 - PD_{tenor})^{1/n}`, floored at 0.05 % (:data:`PD_FLOOR`) [-].
     cumulative_pd_by_year : ndarray
         Share of paths defaulted by the end of each year [-].
     min_dscr_q01, min_dscr_q05, min_dscr_q10, min_dscr_q50 : float
@@ -278,6 +290,8 @@ class RiskResult:
         Slotting grade from ``pd_annual`` (:func:`grade_from_pd`).
     risk_weight_pct : float
         Supervisory risk weight of the grade [%].
+    sigma_lt_mean : float
+        Standard deviation of the per-path error of the long-term mean energy [-].
     """
 
     seed: int
@@ -303,6 +317,7 @@ class RiskResult:
     expected_loss_tenor: float
     grade: str
     risk_weight_pct: float
+    sigma_lt_mean: float = 0.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -323,6 +338,7 @@ class RiskResult:
             "tenor_years": self.tenor_years,
             "block_length": self.block_length,
             "sigma_model": self.sigma_model,
+            "sigma_lt_mean": self.sigma_lt_mean,
             "reserve_months": self.reserve_months,
             "lgd": self.lgd,
             "pd_tenor": self.pd_tenor,
@@ -435,6 +451,7 @@ def simulate_default(
     degradation_factors: ArrayLike | None = None,
     reserve_months: float = 6.0,
     replenish_reserve: bool = True,
+    sigma_lt_mean: float = 0.0,
 ) -> RiskResult:
     r"""Monte Carlo probability of default, expected loss and grade of a loan.
 
@@ -463,13 +480,19 @@ def simulate_default(
         while leaving enough distinct blocks for records of 10–40 years.
     lgd : float, default 0.20
         Loss given default [-]; 0.20 is one minus the ~80 % ultimate recovery of
-        project-finance bank loans (Moody's 1983–2015, ``shared/reference/finance.md``).
+        project-finance bank loans (Moody's Investors Service, *Default and Recovery Rates
+        for Project Finance Bank Loans, 1983-2015*).
     degradation_factors : array_like, optional
         Output factor per loan year [-], length ``tenor_years``.
     reserve_months : float, default 6.0
         Debt service reserve [months of debt service], 0 to 24; see :func:`default_years`.
     replenish_reserve : bool, default True
         Whether surplus cash refills the reserve; see :func:`default_years`.
+    sigma_lt_mean : float, default 0.0
+        Standard deviation of the error of the long-term mean energy [-], 0 to 1:
+        :math:`\sigma_{IAV} / \sqrt{N_{rec}}` with :math:`N_{rec}` the complete years of the
+        record (:attr:`models.uncertainty.Exceedance.sigma_lt_mean`). Persistent per path,
+        like the model error.
 
     Returns
     -------
@@ -488,17 +511,21 @@ def simulate_default(
     * climate year: circular block bootstrap [1]_ [2]_ — block starts drawn uniformly from
       the :math:`N` years, each block takes :math:`L` consecutive years wrapping from the last
       year to the first, blocks are concatenated and cut to the tenor;
-    * model error: :math:`\varepsilon_j \sim \mathcal{N}(1, \sigma_{model})`, one per path
-      and *persistent* across the tenor (a reanalysis bias does not average out over years),
-      truncated at 0 (negative energy is impossible);
+    * model and long-term-mean error: :math:`\varepsilon_j \sim \mathcal{N}(1,
+      \sqrt{\sigma_{model}^2 + \sigma_{LT}^2})`, one per path and *persistent* across the
+      tenor (a reanalysis bias does not average out over years, and neither does the error of
+      the record's mean, :math:`\sigma_{LT} = \sigma_{IAV} / \sqrt{N_{rec}}`: the bootstrap
+      only resamples the years the record has, so its mean is the record's mean), truncated
+      at 0 (negative energy is impossible). The two independent normal errors are drawn as
+      their sum, one normal of the combined standard deviation;
     * :math:`E_{j,t} = E_{y(j,t)} \varepsilon_j`, then CFADS as in :func:`models.finance.cfads`
       and default by :func:`default_years`.
 
     :math:`PD_{tenor}` is the share of defaulted paths (standard error
     :math:`\sqrt{p(1-p)/N_{paths}}`), :math:`PD_{1y} = \max(1 - (1 - PD_{tenor})^{1/n},
-    0.03\%)`, expected loss :math:`EL = PD_{1y} \cdot LGD \cdot EAD` with EAD the loan amount
-    (Basel's one-year EL [3]_; :math:`PD_{tenor}` gives the lifetime figure), and the grade
-    follows :func:`grade_from_pd`.
+    0.05\%)` (Basel III CRE32.4 [4]_), expected loss :math:`EL = PD_{1y} \cdot LGD \cdot
+    EAD` with EAD the loan amount (Basel's one-year EL [3]_; :math:`PD_{tenor}` gives the
+    lifetime figure), and the grade follows :func:`grade_from_pd`.
 
     The random numbers are drawn in a fixed order (block starts, then model errors) and do
     not depend on tariff, opex or debt service, so runs with the same seed share their paths
@@ -527,6 +554,7 @@ def simulate_default(
     n_years = int(terms.tenor_years)
     n_climate = int(energy.size)
     sigma = _check_float("sigma_model", sigma_model, 0.0, 1.0)
+    sigma_lt = _check_float("sigma_lt_mean", sigma_lt_mean, 0.0, 1.0)
     paths = _check_int("n_paths", n_paths, 1, 1_000_000)
     block = _check_int("block_length", block_length, 1, n_climate)
     loss_given_default = _check_float("lgd", lgd, 0.0, 1.0)
@@ -568,7 +596,7 @@ def simulate_default(
     # Arrays are (years, paths): each year's row is contiguous for the loop in
     # _default_years_year_major and for the per-year quantiles.
     idx = circular_block_indices(rng, n_climate, n_years, paths, block)
-    error = np.maximum(rng.normal(1.0, sigma, size=paths), 0.0)
+    error = np.maximum(rng.normal(1.0, math.hypot(sigma, sigma_lt), size=paths), 0.0)
     cash = energy[idx]
     cash *= error
     cash *= price[:, None]
@@ -611,4 +639,5 @@ def simulate_default(
         expected_loss_tenor=pd_tenor * loss_given_default * ead,
         grade=grade,
         risk_weight_pct=GRADE_RISK_WEIGHT_PCT[grade],
+        sigma_lt_mean=sigma_lt,
     )

@@ -1,16 +1,33 @@
 r"""Exceedance levels (P50, P90, P99) of annual energy for one year and ten years.
 
-The spread of annual energy has two parts, combined in quadrature:
+The spread of annual energy has three parts, combined in quadrature:
 
 - inter-annual variability :math:`\sigma_{IAV}`, measured on the site's own complete climate
   years (sample standard deviation over mean); it averages out over an N-year horizon;
+- the uncertainty of the long-term mean itself, :math:`\sigma_{IAV} / \sqrt{N_{rec}}` with
+  :math:`N_{rec}` the complete years of the record: the P50 is the mean of a finite sample of
+  climate years, so it is off by the standard error of that mean, and this error does not
+  average out over the loan's years (it shrinks only with a longer record) [1]_ [2]_;
 - model uncertainty :math:`\sigma_{model}` (reanalysis bias, power curve, losses, shear and
   density), which does not average out. It is larger for an estimate from reanalysis alone
   (:data:`SIGMA_MODEL_REANALYSIS`) than for one calibrated on the project's operating data
   (:data:`SIGMA_MODEL_OPERATING`).
 
-.. math:: \sigma_N = \sqrt{\sigma_{IAV}^2 / N + \sigma_{model}^2}, \qquad
-          P_{xx,N} = P_{50} (1 - z_{xx} \sigma_N)
+.. math:: \sigma_N = \sqrt{\sigma_{IAV}^2 / N + \sigma_{IAV}^2 / N_{rec} + \sigma_{model}^2},
+          \qquad P_{xx,N} = P_{50} (1 - z_{xx} \sigma_N)
+
+This is the combination of the IEC 61400-15 series and of consultants' practice (the "future
+variability" and "historical / long-term period" terms of an energy yield assessment).
+
+References
+----------
+.. [1] IEC 61400-15 (series), Wind energy generation systems - Part 15: assessment of site
+   suitability and energy yield; its uncertainty categories "historical wind resource"
+   (long-term period, the error of the mean) and "future wind resource" (variability over
+   the horizon), as also used in DNV's energy yield assessments.
+.. [2] Lee, J. C. Y. and Fields, M. J. (2021). An overview of wind-energy-production
+   prediction bias, losses, and uncertainties. Wind Energ. Sci. 6, 311-365 (long-term
+   period and inter-annual variability uncertainty), doi:10.5194/wes-6-311-2021
 """
 
 from __future__ import annotations
@@ -29,7 +46,7 @@ from scipy.stats import norm
 #: power curve, losses, shear and density add their own errors. With the inter-annual
 #: variability of energy at a typical site (5.7 % for an E-126/4200 at the Irish MERRA-2
 #: test node, 2000-2016) it gives a 1-year total near 10 %, at the top of the 8-10 % usual for
-#: onshore wind assessed with on-site measurements (shared finance reference; Lee and Fields
+#: onshore wind assessed with on-site measurements (Lee and Fields
 #: 2021, doi:10.5194/wes-6-311-2021), as an estimate without measurements should be.
 SIGMA_MODEL_REANALYSIS = 0.08
 #: Model uncertainty after a long-term correction on the project's own operating data [-]:
@@ -51,16 +68,39 @@ class InsufficientData(ValueError):
     """Too few complete years to compute inter-annual variability."""
 
 
-def sigma_n_years(sigma_iav: float, sigma_model: float, n_years: float) -> float:
+def sigma_n_years(
+    sigma_iav: float,
+    sigma_model: float,
+    n_years: float,
+    n_record_years: float | None = None,
+) -> float:
     r"""Relative standard deviation of the mean energy over ``n_years`` [-].
+
+    Parameters
+    ----------
+    sigma_iav : float
+        Inter-annual variability [-].
+    sigma_model : float
+        Model uncertainty [-].
+    n_years : float
+        Horizon N [years], >= 1.
+    n_record_years : float, optional
+        Complete years N_rec of the record the long-term mean was estimated from; None leaves
+        out the long-term-mean term (an exactly known mean).
 
     Notes
     -----
-    .. math:: \sigma_N = \sqrt{\sigma_{IAV}^2 / N + \sigma_{model}^2}
+    .. math:: \sigma_N = \sqrt{\sigma_{IAV}^2 / N + \sigma_{IAV}^2 / N_{rec}
+              + \sigma_{model}^2}
     """
     if not n_years >= 1:
         raise ValueError(f"n_years must be >= 1, got {n_years}")
-    return math.sqrt(sigma_iav**2 / n_years + sigma_model**2)
+    lt = 0.0
+    if n_record_years is not None:
+        if not n_record_years >= 1:
+            raise ValueError(f"n_record_years must be >= 1, got {n_record_years}")
+        lt = sigma_iav**2 / n_record_years
+    return math.sqrt(sigma_iav**2 / n_years + lt + sigma_model**2)
 
 
 def exceedance_level(p50: float, z: float, sigma: float) -> float:
@@ -78,7 +118,7 @@ def exceedance_level(p50: float, z: float, sigma: float) -> float:
 
 @dataclass(frozen=True)
 class Exceedance:
-    """Exceedance levels of annual energy.
+    r"""Exceedance levels of annual energy.
 
     Attributes
     ----------
@@ -90,6 +130,8 @@ class Exceedance:
         Model uncertainty [-].
     sigma_1y, sigma_10y : float
         Total relative standard deviation for one year and for a ten-year mean [-].
+    sigma_lt_mean : float
+        Uncertainty of the long-term mean, :math:`\sigma_{IAV} / \sqrt{N_{rec}}` [-].
     p90, p99 : float
         Annual energy exceeded in 90 % and 99 % of single years [MWh].
     p90_10y, p99_10y : float
@@ -108,6 +150,7 @@ class Exceedance:
     p90_10y: float
     p99_10y: float
     n_years: int
+    sigma_lt_mean: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; energies rounded to kWh, sigmas to 1e-6."""
@@ -119,6 +162,7 @@ class Exceedance:
             "p99_10y_mwh": round(self.p99_10y, 3),
             "sigma": {
                 "iav": round(self.sigma_iav, 6),
+                "lt_mean": round(self.sigma_lt_mean, 6),
                 "model": round(self.sigma_model, 6),
                 "total_1y": round(self.sigma_1y, 6),
                 "total_10y": round(self.sigma_10y, 6),
@@ -152,11 +196,13 @@ def exceedance(annual_energy_mwh: ArrayLike, sigma_model: float) -> Exceedance:
     -----
     .. math:: P_{50} = \bar E, \quad
               \sigma_{IAV} = \frac{s(E)}{\bar E}, \quad
-              \sigma_N = \sqrt{\sigma_{IAV}^2 / N + \sigma_{model}^2}, \quad
+              \sigma_N = \sqrt{\sigma_{IAV}^2 / N + \sigma_{IAV}^2 / N_{rec}
+              + \sigma_{model}^2}, \quad
               P_{xx,N} = P_{50} (1 - z_{xx} \sigma_N)
 
     with :math:`s` the sample standard deviation (ddof 1), :math:`z_{90}` = 1.2816,
-    :math:`z_{99}` = 2.3263, :math:`N` = 1 and 10. Energies are floored at zero (see
+    :math:`z_{99}` = 2.3263, :math:`N` = 1 and 10, and :math:`N_{rec}` the number of years
+    given (the record the mean comes from). Energies are floored at zero (see
     :func:`exceedance_level`).
 
     References
@@ -185,8 +231,9 @@ def exceedance(annual_energy_mwh: ArrayLike, sigma_model: float) -> Exceedance:
     if not 0 <= sigma_model < 1:
         raise ValueError(f"sigma_model is a fraction in [0, 1), got {sigma_model}")
     sigma_iav = float(e.std(ddof=1)) / mean
-    s1 = sigma_n_years(sigma_iav, sigma_model, 1)
-    s10 = sigma_n_years(sigma_iav, sigma_model, LONG_TERM_YEARS)
+    n_rec = int(e.size)
+    s1 = sigma_n_years(sigma_iav, sigma_model, 1, n_rec)
+    s10 = sigma_n_years(sigma_iav, sigma_model, LONG_TERM_YEARS, n_rec)
     return Exceedance(
         p50=mean,
         sigma_iav=sigma_iav,
@@ -197,5 +244,6 @@ def exceedance(annual_energy_mwh: ArrayLike, sigma_model: float) -> Exceedance:
         p99=exceedance_level(mean, Z_P99, s1),
         p90_10y=exceedance_level(mean, Z_P90, s10),
         p99_10y=exceedance_level(mean, Z_P99, s10),
-        n_years=int(e.size),
+        n_years=n_rec,
+        sigma_lt_mean=sigma_iav / math.sqrt(n_rec),
     )

@@ -513,6 +513,7 @@ def run_assessment(
     created_at: datetime | None = None,
     assessment_id: str | None = None,
     replay_of: Mapping[str, Any] | None = None,
+    policy_version: str | None = None,
 ) -> dict[str, Any]:
     """Compute (not store) the assessment object of a validated request with ``seed``.
 
@@ -520,17 +521,30 @@ def run_assessment(
     ``created_at`` and ``assessment_id``, when given, replace the fresh ones (a replay of a
     stored record). The PD scorecard is the production one, or with ``replay_of`` (the
     ``model_versions`` of a stored assessment) the card recorded there, or none if none is.
+    ``policy_version`` (a replay) applies the policy at that version, the current one or an
+    archived earlier one (:func:`models.policy.load_policy_version`).
 
     Raises
     ------
     Problem
-        422 for a site outside the data; 409 when a replay's scorecard is gone; 500 when the
-        model registry is damaged.
+        422 for a site outside the data; 409 when a replay's scorecard or policy version is
+        gone; 500 when the model registry is damaged.
     """
+    from dataclasses import replace as _replace
+
     from models.assessment import assess
+    from models.policy import PolicyError, load_policy_version
     from models.scorecard import ScorecardError
 
     inputs = to_model_inputs(parsed.model_copy(update={"seed": seed}))
+    if policy_version is not None and policy_version != inputs.policy.version:
+        try:
+            policy = load_policy_version(inputs.policy.id, policy_version)
+        except PolicyError as exc:
+            raise Problem(
+                409, f"the assessment cannot be replayed with the policy that made it: {exc}"
+            ) from None
+        inputs = _replace(inputs, policy=policy)
     site = _site(inputs.lat, inputs.lon, "site")
     kwargs: dict[str, Any] = {"seed": seed, "code_version": st.code_version}
     if created_at is not None:
@@ -663,6 +677,7 @@ def replay_assessment(st: ServiceState, record: AssessmentRecord) -> dict[str, A
         created_at=record.created_at,
         assessment_id=record.id,
         replay_of=record.model_versions,
+        policy_version=record.policy_version,
     )
 
 

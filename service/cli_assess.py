@@ -189,13 +189,30 @@ def format_table(obj: dict[str, Any], site_name: str | None = None) -> str:
         f"  P90 {_fmt(e['p90_mwh'])}  P90 10y {_fmt(e['p90_10y_mwh'])}"
         f"  P99 {_fmt(e['p99_mwh'])}  sigma {formatting.iav(e['sigma'])}"
     )
+    sc = e.get("sigma_components")
+    if sc:
+        lines.append(
+            f"Uncertainty IAV {_pct(sc.get('iav_1y'), 1)}  long-term mean "
+            f"{_pct(sc.get('lt_mean'), 1)} ({sc.get('n_record_years')} record years)  model "
+            f"{_pct(sc.get('model'), 1)}  total 1y {_pct(sc.get('total_1y'), 1)}"
+            f"  total 10y {_pct(sc.get('total_10y'), 1)}"
+        )
+    ol = e.get("operating_losses")
+    if ol:
+        lines.append(
+            f"Op. losses  availability {_pct(ol['availability_fraction'], 1)}  curtailment "
+            f"{_pct(ol['curtailment_fraction'], 1)}; {ol['months_dropped_high_loss']} of "
+            f"{ol['months_input']} months dropped (loss above "
+            f"{_pct(ol['loss_threshold_fraction'], 0)})"
+        )
     lines.append(
         f"Loan        {_fmt(r['loan_amount'])} {r['currency']}, {r['tenor_years']} years at "
         f"{r['interest_rate_pct']} %, {r['repayment']}"
     )
     lines.append(
-        f"DSCR min    P50 {_ratio(r['dscr_p50_min'])}  P90 10y {_ratio(r['dscr_p90_min'])}"
-        f"  P99 {_ratio(r['dscr_p99_min'])}  LLCR {_ratio(r['llcr'])}"
+        f"DSCR min    P50 {_ratio(r['dscr_p50_min'])}  P90 1y {_ratio(r.get('dscr_p90_1y_min'))}"
+        f"  P90 10y {_ratio(r['dscr_p90_min'])}  P99 1y {_ratio(r['dscr_p99_min'])}"
+        f"  LLCR {_ratio(r['llcr'])}"
     )
     lines.append(
         f"Risk        PD tenor {_pct(r['pd_tenor'])}"
@@ -211,9 +228,14 @@ def format_table(obj: dict[str, Any], site_name: str | None = None) -> str:
         )
     if r.get("sizing"):
         s = r["sizing"]
+        cases = {"p50": "P50", "p90_1y": "P90 1y", "p90_10y": "P90 10y", "p99_1y": "P99 1y"}
+        rules = ", ".join(
+            f"{c['target']:g} at {cases.get(c['case'], c['case'])}" for c in s["covenants"]
+        )
         lines.append(
-            f"Sizing      largest loan meeting DSCR {s['target_dscr_p50']:g} at P50 and "
-            f"{s['target_dscr_p90']:g} at P90 10y: {_fmt(s['max_loan_amount'])} {r['currency']}"
+            f"Sizing      largest loan meeting every DSCR rule ({rules}): "
+            f"{_fmt(s['max_loan_amount'])} {r['currency']}; binding: {s['binding_rule']} "
+            f"({s['binding_target']:g} at {cases.get(s['binding_case'], s['binding_case'])})"
         )
     lines.append(f"Seed        {prov['seed']} ({prov['n_paths']:,} paths)")
     return "\n".join(lines)

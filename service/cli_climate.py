@@ -210,6 +210,15 @@ def print_site(s: dict[str, Any]) -> None:
         f"  long-term mean {w['long_term_mean_ms']} m/s, IAV {_pct(w['iav'])}, "
         f"monthly CV {w['monthly_cv']}"
     )
+    trend = w.get("trend_pct_per_decade")
+    print(
+        "  trend (Sen's slope) "
+        + (
+            f"{trend:+.2f} % per decade, Mann-Kendall p = {w['trend_p_value']:.3f}"
+            if trend is not None
+            else "n/a (fewer than 4 complete years)"
+        )
+    )
     print(
         f"  Weibull k {w['weibull_k']}, c {w['weibull_c_ms']} m/s; "
         f"shear exponent {w['shear_exponent']}"

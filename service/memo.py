@@ -406,6 +406,7 @@ def render_pdf(
         (L["pd"], formatting.probability(rep.get("pd_annual"), loc)),
         (L["grade"], str(view.get("grade_text", "–"))),
         (L["el"], f"{fmt(rep.get('expected_loss'), 0)} {cur}"),
+        *[(str(label), str(text)) for label, text in view.get("extra_figures") or []],
     ]
     wind = (view.get("climate") or {}).get("wind")
     if isinstance(wind, Mapping) and wind.get("iav") is not None:
@@ -427,6 +428,11 @@ def render_pdf(
     story.append(_two_col(figures, p, cell))
     if sc.get("policy_text"):
         story.append(p(str(sc["policy_text"]), small))
+    notes = view.get("climate_notes") or []
+    if notes:
+        story.append(p(L.get("climate_notes", "Climate notes"), h2))
+        for note in notes:
+            story.append(p(str(note)))
 
     req = view.get("req") or {}
     fin = req.get("finance") or {}

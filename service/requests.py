@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -49,7 +50,7 @@ from pydantic import (
 )
 
 from models.finance import MAX_TENOR_YEARS, FinanceTerms
-from models.longterm import OperatingHistory
+from models.longterm import OperatingHistory, OperatingHistoryError, check_energy_plausible
 from models.policy import DEFAULT_POLICY, Policy, PolicyError, load_policy
 from models.solar import (
     DEFAULT_DC_AC_RATIO,
@@ -263,11 +264,28 @@ class FinanceIn(_Strict):
 
 
 class MonthlyEnergyIn(_Strict):
-    """One month of metered net energy."""
+    """One month of metered net energy, with the energy lost to unavailability and curtailment.
+
+    The losses follow OpenOA's ``MonteCarloAEP`` convention: energy in MWh, gross = net +
+    availability loss + curtailment loss (models.longterm.OperatingHistory.from_energy_mwh).
+    """
 
     month: str = Field(description="Calendar month 'YYYY-MM'.")
     energy_mwh: float | None = Field(
         ge=0.0, le=1e9, description="Net energy [MWh]; null marks a missing month (not filled)."
+    )
+    availability_loss_mwh: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1e9,
+        description="Energy lost to turbine, balance-of-plant and grid downtime [MWh]; optional "
+        "(omitted or null: none reported).",
+    )
+    curtailment_loss_mwh: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1e9,
+        description="Energy lost to curtailment by the grid operator [MWh]; optional.",
     )
 
     @field_validator("month")
@@ -278,10 +296,52 @@ class MonthlyEnergyIn(_Strict):
         return value
 
 
-class OperatingHistoryIn(_Strict):
-    """Monthly operating record of an existing plant."""
+#: The one quantity an operating history may hold today.
+HISTORY_QUANTITIES = ("energy_mwh",)
 
+
+class OperatingHistoryIn(_Strict):
+    """Monthly operating record of an existing plant: metered net energy in MWh.
+
+    Only energy is read. A series of another quantity (a mast's wind speed, power in MW, …)
+    is rejected, never read as MWh: ``quantity`` must be ``energy_mwh`` when given, and the
+    values must be plausible for the plant's capacity (see
+    :func:`models.longterm.check_energy_plausible`).
+    """
+
+    quantity: str = Field(
+        default="energy_mwh",
+        max_length=50,
+        description="What the monthly values are: only 'energy_mwh' (metered net energy "
+        "[MWh]) is accepted; mast wind speeds (MCP) are not supported yet.",
+    )
     monthly_energy_mwh: list[MonthlyEnergyIn] = Field(min_length=1, max_length=1200)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_wind_series(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in data:
+                if key != "monthly_energy_mwh" and str(key).startswith("monthly_"):
+                    raise ValueError(
+                        f"{key}: only monthly net energy ('monthly_energy_mwh', MWh) can be "
+                        "used; a long-term correction of mast wind speeds (MCP) is not "
+                        "supported yet"
+                    )
+        return data
+
+    @field_validator("quantity")
+    @classmethod
+    def _energy_only(cls, value: str) -> str:
+        if value not in HISTORY_QUANTITIES:
+            wind = "wind" in value.lower() or value.lower().endswith(("_ms", "m/s", "ms-1"))
+            what = "a wind-speed series (a mast)" if wind else f"{value!r}"
+            raise ValueError(
+                f"{what} cannot be used: the operating history must be monthly net energy "
+                f"(quantity 'energy_mwh', values in MWh); a long-term correction of mast wind "
+                "speeds (MCP) is not supported yet"
+            )
+        return value
 
     @field_validator("monthly_energy_mwh")
     @classmethod
@@ -294,13 +354,24 @@ class OperatingHistoryIn(_Strict):
         return value
 
     def to_model(self) -> OperatingHistory:
-        """Return the record as :class:`models.longterm.OperatingHistory` (null -> NaN)."""
-        return OperatingHistory(
-            months=np.array([m.month for m in self.monthly_energy_mwh], dtype="datetime64[M]"),
-            values=np.array(
-                [np.nan if m.energy_mwh is None else m.energy_mwh for m in self.monthly_energy_mwh],
-                dtype=np.float64,
-            ),
+        """Return the record as :class:`models.longterm.OperatingHistory` (null -> NaN).
+
+        Losses in MWh become fractions of the gross energy
+        (:meth:`models.longterm.OperatingHistory.from_energy_mwh`); a record without any loss
+        is the same history as before losses were accepted.
+        """
+        rows = self.monthly_energy_mwh
+
+        def column(values: list[float | None]) -> NDArray[np.float64] | None:
+            if all(v is None for v in values):
+                return None
+            return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+        return OperatingHistory.from_energy_mwh(
+            np.array([m.month for m in rows], dtype="datetime64[M]"),
+            np.array([np.nan if m.energy_mwh is None else m.energy_mwh for m in rows]),
+            availability_loss_mwh=column([m.availability_loss_mwh for m in rows]),
+            curtailment_loss_mwh=column([m.curtailment_loss_mwh for m in rows]),
         )
 
 
@@ -337,6 +408,11 @@ class AssessmentRequest(_Strict):
         if value is not None and project is not None and project.technology != "wind":
             # the long-term correction regresses on the site's wind (models.longterm)
             raise ValueError("applies to wind projects only (the correction regresses on wind)")
+        if value is not None and project is not None:
+            try:
+                check_energy_plausible(value.to_model(), project.capacity_mw)
+            except OperatingHistoryError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     @field_validator("policy")

@@ -145,6 +145,14 @@ class WindClimateOut(_Out):
     weibull_k: float | None
     weibull_c_ms: float | None
     shear_exponent: float | None
+    trend_pct_per_decade: float | None = Field(
+        None,
+        description="Sen's slope of the complete years' annual mean wind [% of the mean per "
+        "decade]; null with fewer than 4 complete years.",
+    )
+    trend_p_value: float | None = Field(
+        None, description="Mann-Kendall two-sided p-value of that trend [-]."
+    )
 
 
 class SolarClimateOut(_Out):
@@ -188,6 +196,33 @@ class RuleOut(_Out):
     outcome: str
 
 
+class SigmaComponentsOut(_Out):
+    """Relative standard deviations of annual energy [fractions], combined in quadrature.
+
+    total_N = sqrt(iav_1y^2 / N + lt_mean^2 + model^2), lt_mean = iav_1y / sqrt(n_record_years).
+    """
+
+    iav_1y: float | None = Field(description="Inter-annual variability of one year's energy.")
+    lt_mean: float | None = Field(description="Uncertainty of the long-term mean of the record.")
+    model: float | None = Field(description="Model (energy estimate) uncertainty.")
+    total_1y: float | None
+    total_10y: float | None
+    n_record_years: int | None = None
+
+
+class OperatingLossesOut(_Out):
+    """Losses the long-term correction on operating data removed (OpenOA convention)."""
+
+    availability_fraction: float | None = Field(description="Mean availability loss of gross.")
+    curtailment_fraction: float | None = Field(description="Mean curtailment loss of gross.")
+    total_fraction: float | None
+    loss_threshold_fraction: float = Field(description="Months above it were dropped.")
+    loss_threshold_range: list[float] = Field(description="Range drawn by the bootstrap.")
+    months_input: int
+    months_used: int
+    months_dropped_high_loss: int
+
+
 class EnergyOut(_Out):
     """Energy yield [MWh per year] from the climate years."""
 
@@ -199,14 +234,44 @@ class EnergyOut(_Out):
     p99_mwh: float | None
     p90_10y_mwh: float | None
     sigma: float | None
+    sigma_components: SigmaComponentsOut | None = None
+    operating_losses: OperatingLossesOut | None = None
 
 
 class DscrYear(_Out):
-    """Debt service cover ratio of one loan year at P50 and P90 energy."""
+    """Debt service cover ratio of one loan year at P50, 10-year P90, 1-year P90 and P99."""
 
     year: int
     p50: float | None
-    p90: float | None
+    p90: float | None = Field(description="At ten-year P90 energy.")
+    p90_1y: float | None = Field(None, description="At one-year P90 energy.")
+    p99: float | None = Field(None, description="At one-year P99 energy.")
+
+
+class CovenantOut(_Out):
+    """One DSCR rule of the policy as a sizing constraint."""
+
+    rule: str
+    metric: str
+    case: Literal["p50", "p90_1y", "p90_10y", "p99_1y"]
+    target: float
+    max_loan_amount: float | None = Field(description="Largest loan this rule alone allows.")
+    dscr_min_at_max_loan: float | None
+    binding: bool
+
+
+class SizingOut(_Out):
+    """The largest loan that meets every DSCR rule of the policy, and which rule binds."""
+
+    max_loan_amount: float | None
+    binding_rule: str
+    binding_metric: str
+    binding_case: str
+    binding_target: float
+    binding_year: int | None
+    target_dscr_p50: float | None
+    target_dscr_p90: float | None = Field(description="Ten-year P90 target (contract v1).")
+    covenants: list[CovenantOut]
 
 
 class RepaymentOut(_Out):
@@ -214,7 +279,12 @@ class RepaymentOut(_Out):
 
     dscr_by_year: list[DscrYear]
     dscr_p50_min: float | None
-    dscr_p90_min: float | None
+    dscr_p90_min: float | None = Field(description="Alias of dscr_p90_10y_min (contract v1).")
+    dscr_p90_1y_min: float | None = None
+    dscr_p90_10y_min: float | None = None
+    dscr_p99_min: float | None = Field(None, description="Alias of dscr_p99_1y_min.")
+    dscr_p99_1y_min: float | None = None
+    sizing: SizingOut | None = None
     llcr: float | None
     pd_tenor: float | None
     pd_annual: float | None
@@ -355,7 +425,14 @@ class PolicyRuleOut(_Out):
     threshold: float
     outcome: str
     code: str
-    reason: dict[str, str]
+    description: dict[str, str] | None = Field(
+        None, description="The rule in words (en, zh), generated from the rule."
+    )
+    reason: dict[str, str] = Field(
+        description="Reason shown on failure (en, zh), generated from the rule; {value} and "
+        "{threshold} are filled in."
+    )
+    note: dict[str, str] | None = None
 
 
 class PolicyOut(_Out):
@@ -365,7 +442,8 @@ class PolicyOut(_Out):
     version: str
     name: dict[str, str]
     technology: str
-    description: str
+    description: str = Field(description="Generated from the rules (never free text).")
+    description_zh: str | None = None
     rules: list[PolicyRuleOut]
 
 

@@ -1177,6 +1177,11 @@ _METRIC_TEXT = {
     "repayment.dscr_p50_min": _l("Minimum DSCR at P50 energy"),
     "repayment.dscr_p90_min": _l("Minimum DSCR at 10-year P90 energy"),
     "repayment.dscr_p99_min": _l("Minimum DSCR at 1-year P99 energy"),
+    "repayment.dscr_p90_1y_min": _l("Minimum DSCR at 1-year P90 energy"),
+    "repayment.dscr_p90_10y_min": _l("Minimum DSCR at 10-year P90 energy"),
+    "repayment.dscr_p99_1y_min": _l("Minimum DSCR at 1-year P99 energy"),
+    "climate.wind.trend_pct_per_decade": _l("Trend of annual mean wind speed"),
+    "climate.wind.trend_p_value": _l("p-value of the wind-speed trend"),
     "repayment.llcr": _l("Loan life coverage ratio"),
     "repayment.pd_tenor": _l("Probability of default over the tenor"),
     "repayment.pd_annual": _l("Annual probability of default"),
@@ -1276,6 +1281,7 @@ def result_view(record: AssessmentRecord) -> dict[str, Any]:
             _REPAYMENT_TEXT.get(str(rep.get("repayment")), rep.get("repayment") or "–")
         ),
         **result_extras(record, a),
+        **risk_figures(a),
     }
 
 
@@ -1368,6 +1374,115 @@ def scorecard_view(a: Mapping[str, Any]) -> dict[str, Any]:
         "policy_uses": uses,
         "policy_text": texts[uses],
     }
+
+
+#: A wind trend with a Mann-Kendall p-value below this is reported as a falling (or rising)
+#: series in the memo: 10 %, a lenient level because a trailing 3-year mean on a falling
+#: series overstates the loan's years, and missing that costs more than a false alarm.
+TREND_P_VALUE_NOTE = 0.10
+_CASE_TEXT = {
+    "p50": _l("P50 energy"),
+    "p90_1y": _l("1-year P90 energy"),
+    "p90_10y": _l("10-year P90 energy"),
+    "p99_1y": _l("1-year P99 energy"),
+}
+
+
+def risk_figures(a: Mapping[str, Any]) -> dict[str, Any]:
+    """Extra figures of the result page and memo: DSCR bases, sigma parts, sizing, wind trend.
+
+    Returns ``extra_figures`` (label, text) pairs and ``climate_notes`` (sentences), read
+    from the stored assessment object only (older objects without these fields show none).
+    """
+    rep = a.get("repayment") or {}
+    energy = a.get("energy") or {}
+    wind = (a.get("climate") or {}).get("wind") or {}
+    figures: list[tuple[str, str]] = []
+    for key in ("dscr_p90_1y_min", "dscr_p99_1y_min"):
+        if rep.get(key) is not None:
+            figures.append((str(_METRIC_TEXT[f"repayment.{key}"]), f"{fmt_num(rep[key], 2)}×"))
+    sizing = rep.get("sizing") or {}
+    if sizing.get("binding_rule"):
+        case = str(_CASE_TEXT.get(str(sizing.get("binding_case")), sizing.get("binding_case")))
+        figures.append(
+            (
+                str(_("DSCR rule that limits the loan")),
+                str(
+                    _(
+                        "%(rule)s: DSCR %(target)s× at %(case)s",
+                        rule=sizing["binding_rule"],
+                        target=fmt_num(sizing.get("binding_target"), 2),
+                        case=case,
+                    )
+                ),
+            )
+        )
+    sc = energy.get("sigma_components") or {}
+    if sc.get("lt_mean") is not None:
+        figures += [
+            (
+                str(_("Uncertainty: inter-annual variability (1 year)")),
+                fmt_pct(sc.get("iav_1y"), 1),
+            ),
+            (
+                str(
+                    _(
+                        "Uncertainty: long-term mean of %(n)s record years",
+                        n=sc.get("n_record_years"),
+                    )
+                ),
+                fmt_pct(sc.get("lt_mean"), 1),
+            ),
+            (str(_("Uncertainty: energy model")), fmt_pct(sc.get("model"), 1)),
+            (
+                str(_("Total uncertainty (1 year / 10 years)")),
+                f"{fmt_pct(sc.get('total_1y'), 1)} / {fmt_pct(sc.get('total_10y'), 1)}",
+            ),
+        ]
+    ol = energy.get("operating_losses") or {}
+    if ol:
+        figures += [
+            (
+                str(_("Availability loss (operating history)")),
+                fmt_pct(ol.get("availability_fraction"), 1),
+            ),
+            (
+                str(_("Curtailment loss (operating history)")),
+                fmt_pct(ol.get("curtailment_fraction"), 1),
+            ),
+            (
+                str(_("Months dropped for high losses")),
+                f"{ol.get('months_dropped_high_loss')} / {ol.get('months_input')}",
+            ),
+        ]
+    notes: list[str] = []
+    trend, p_value = wind.get("trend_pct_per_decade"), wind.get("trend_p_value")
+    if trend is not None and p_value is not None:
+        figures.append(
+            (
+                str(_METRIC_TEXT["climate.wind.trend_pct_per_decade"]),
+                str(
+                    _(
+                        "%(trend)s %% per decade (Mann–Kendall p = %(p)s)",
+                        trend=fmt_num(trend, 1),
+                        p=fmt_num(p_value, 2),
+                    )
+                ),
+            )
+        )
+        if trend < 0 and p_value < TREND_P_VALUE_NOTE:
+            notes.append(
+                str(
+                    _(
+                        "Annual mean wind speed falls by %(trend)s %% per decade (Mann–Kendall "
+                        "p = %(p)s): the trailing 3-year mean sits on a falling series and is "
+                        "optimistic for the years of the loan.",
+                        trend=fmt_num(-trend, 1),
+                        p=fmt_num(p_value, 2),
+                    )
+                )
+            )
+    return {"extra_figures": figures, "climate_notes": notes}
 
 
 def _covenant(a: Mapping[str, Any], metric: str) -> float | None:
@@ -1749,6 +1864,7 @@ def memo_labels() -> dict[str, str]:
         "glossary": _("Glossary"),
         "watermark": _("Synthetic data — not for lending"),
         "synthetic_warning": _("this result is computed from made-up weather; never lend on it."),
+        "climate_notes": _("Climate notes"),
     }
 
 

@@ -154,7 +154,7 @@ def test_incomplete_year_is_null_and_excluded(small_sample: list[Path], tmp_path
 
 
 def test_real_merra2_node_statistics(merra2_cube: Path) -> None:
-    # Reference: ../shared/reference/wind.md, MERRA-2 table (independent numpy/scipy computation).
+    # Reference: independent numpy/scipy computation on the raw MERRA-2 file (tests/data).
     cube = Cube.open(merra2_cube)
     site = cube.site(53.5, -5.625)
     s = site.summary(50.0)
@@ -250,3 +250,20 @@ def test_calendar_hours_of_site_periods(small_cube_obj: Cube) -> None:
     np.testing.assert_array_equal(site.year_hours, [8760.0, 8784.0, 8760.0, 8760.0])
     assert site.month_hours[1] == 28 * 24 and site.month_hours[13] == 29 * 24  # Feb 2019, 2020
     assert site.month_hours.sum() == site.year_hours.sum()
+
+
+def test_real_merra2_site_wind_trend(merra2_cube: Path) -> None:
+    # The site-climate object reports Sen's slope [% per decade] and the Mann-Kendall p-value
+    # of the complete years' annual means; scipy on the same years gives the same figures, and
+    # the percentage does not depend on the height the summary is read at.
+    from scipy.stats import kendalltau, theilslopes
+
+    site = Cube.open(merra2_cube).site(53.5, -5.625)
+    s = site.summary(50.0)["wind"]
+    years = site.years[site.complete]
+    means = site.wind_mean_ms[site.complete]
+    assert years.size == 17
+    sen = theilslopes(means, years).slope
+    assert s["trend_pct_per_decade"] == pytest.approx(1000 * sen / means.mean(), abs=5e-4)
+    assert s["trend_p_value"] == pytest.approx(kendalltau(years, means).pvalue, abs=5e-5)
+    assert site.summary(100.0)["wind"]["trend_pct_per_decade"] == s["trend_pct_per_decade"]

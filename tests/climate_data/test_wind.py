@@ -412,3 +412,47 @@ def test_monthly_cv_plain_and_robust() -> None:
     robust_change = wind.monthly_cv(spiked, robust=True) / wind.monthly_cv(m, robust=True) - 1.0
     assert plain_change > 1.0
     assert abs(robust_change) < 0.2
+
+
+# ------------------------------------------------------------------------ wind trend
+
+
+def test_wind_trend_hand_case() -> None:
+    # Years 2001-2005, annual means 7.0, 7.2, 7.1, 7.4, 7.3 m/s. The ten pairwise slopes are
+    # 0.2, 0.05, 0.13333, 0.075, -0.1, 0.1, 0.03333, 0.3, 0.1, -0.1; their median is
+    # (0.075 + 0.1) / 2 = 0.0875 m/s per year, i.e. 0.875 m/s per decade over a mean of
+    # 7.2 m/s = 12.1528 % per decade. Kendall: 8 concordant and 2 discordant pairs, S = 6;
+    # permutations of 5 with at most 2 inversions: 1 + 4 + 9 = 14 of 120, two-sided
+    # p = 28 / 120 = 0.23333 (exact).
+    pct, p = wind.wind_trend([2001, 2002, 2003, 2004, 2005], [7.0, 7.2, 7.1, 7.4, 7.3])
+    assert pct == pytest.approx(0.0875 * 10 / 7.2 * 100, rel=1e-12)
+    assert pct == pytest.approx(12.1528, abs=1e-4)
+    assert p == pytest.approx(28 / 120, rel=1e-9)
+    # a falling series gives the opposite sign, same p
+    pct_down, p_down = wind.wind_trend([2001, 2002, 2003, 2004, 2005], [7.3, 7.4, 7.1, 7.2, 7.0])
+    assert pct_down == pytest.approx(-pct, rel=1e-12) and p_down == pytest.approx(p)
+    with pytest.raises(ValueError, match="at least 4"):
+        wind.wind_trend([2001, 2002, 2003], [7.0, 7.1, 7.2])
+
+
+def test_wind_trend_on_real_merra2_matches_scipy(merra: xr.DataArray) -> None:
+    # MERRA-2 node 53.5 N, 5.625 W at 50 m, complete years 2000-2016: Sen's slope and the
+    # Mann-Kendall p-value against scipy's own theilslopes / kendalltau and a brute-force
+    # median of the 136 pairwise slopes.
+    from scipy.stats import kendalltau, theilslopes
+
+    node = merra.sel(latitude=53.5, longitude=-5.625)
+    annual = node.groupby("time.year").mean()
+    years = annual["year"].values[:-1]  # 2017 is half a year
+    means = annual.values[:-1].astype(float)
+    assert years[0] == 2000 and years[-1] == 2016
+    pct, p = wind.wind_trend(years, means)
+    pairs = [
+        (means[j] - means[i]) / (years[j] - years[i])
+        for i in range(years.size)
+        for j in range(i + 1, years.size)
+    ]
+    assert pct == pytest.approx(1000 * float(np.median(pairs)) / means.mean(), rel=1e-12)
+    assert pct == pytest.approx(1000 * theilslopes(means, years).slope / means.mean(), rel=1e-12)
+    assert p == pytest.approx(kendalltau(years, means).pvalue, rel=1e-12)
+    assert abs(pct) < 10 and 0 < p <= 1

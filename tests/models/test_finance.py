@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from models.finance import (
+    DscrCovenant,
     FinanceTerms,
     annuity_payment,
     cfads,
@@ -21,6 +22,7 @@ from models.finance import (
     llcr,
     llcr_by_year,
     size_debt,
+    size_debt_covenants,
 )
 
 
@@ -464,3 +466,74 @@ def test_sized_loan_is_feasible_and_maximal(
     bigger_terms = dataclasses.replace(res.terms, loan_amount=res.max_loan_amount * 1.001)
     bigger = debt_service(bigger_terms, res.sculpting_cfads)
     assert dscr(c50, bigger).min() < t50 or dscr(c90, bigger).min() < t90
+
+
+# ------------------------------------------------------- sizing on every DSCR covenant
+
+ENERGY_P99 = 0.78 * ENERGY_P50
+
+
+def _covenants(terms: FinanceTerms) -> list[DscrCovenant]:
+    return [
+        DscrCovenant("p50", "p50", cfads(ENERGY_P50, terms), 1.35),
+        DscrCovenant("p90_1y", "p90_1y", cfads(ENERGY_P90, terms), 1.20),
+        DscrCovenant("p99_1y", "p99_1y", cfads(ENERGY_P99, terms), 1.00),
+    ]
+
+
+@pytest.mark.parametrize("repayment", ["annuity", "equal_principal"])
+def test_covenant_sizing_matches_bisection_on_all_three(repayment: str) -> None:
+    # Independent: the largest loan whose schedule meets all three covenants, by bisection.
+    terms = make_terms(repayment=repayment, opex_inflation_pct=2.5, **OPEX_TERMS)
+    covs = _covenants(terms)
+
+    def ok(amount: float) -> bool:
+        sched = debt_service(dataclasses.replace(terms, loan_amount=amount))
+        return all(dscr(c.cfads, sched).min() >= c.target for c in covs)
+
+    lo, hi = 1e-6, 1e9
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+    res = size_debt_covenants(covs, terms)
+    assert res.max_loan_amount == pytest.approx(lo, rel=1e-9)
+    # P99 at 1.00 on 78 % of P50 binds before P90 1.20 on 88 % and P50 1.35 here
+    assert res.binding == "p99_1y" and res.binding_year is not None
+    assert res.max_loan_amount == min(res.limits)
+    assert all(d >= c.target - 1e-9 for d, c in zip(res.dscr_min, covs, strict=True))
+    # the old two-case sizing (P50, P90 10y) would have offered more than P99 allows
+    old = size_debt(covs[0].cfads, covs[1].cfads, terms, 1.35, 1.20)
+    assert old.max_loan_amount > res.max_loan_amount
+
+
+def test_covenant_sizing_sculpted_matches_linear_programme() -> None:
+    terms = make_terms(repayment="sculpted", opex_inflation_pct=2.5, **OPEX_TERMS)
+    covs = _covenants(terms)
+    res = size_debt_covenants(covs, terms)
+    v = 1.06 ** -np.arange(1, 9)
+    lp = linprog(
+        -v,
+        A_ub=np.vstack([np.eye(8)] * 3),
+        b_ub=np.concatenate([c.cfads / c.target for c in covs]),
+        bounds=[(0, None)] * 8,
+        method="highs",
+    )
+    assert lp.status == 0
+    assert res.max_loan_amount == pytest.approx(-lp.fun, rel=1e-9)
+    assert res.schedule is not None and res.binding_year is None
+    assert all(d >= c.target - 1e-9 for d, c in zip(res.dscr_min, covs, strict=True))
+    assert set(res.binding_by_year) <= {"p50", "p90_1y", "p99_1y"}
+
+
+def test_covenant_sizing_errors_and_no_debt() -> None:
+    terms = make_terms(**OPEX_TERMS)
+    with pytest.raises(ValueError, match="at least one"):
+        size_debt_covenants([], terms)
+    c = cfads(ENERGY_P50, terms)
+    with pytest.raises(ValueError, match="unique"):
+        size_debt_covenants(
+            [DscrCovenant("a", "p50", c, 1.2), DscrCovenant("a", "p50", c, 1.3)], terms
+        )
+    loss = np.full(8, -1.0)
+    res = size_debt_covenants([DscrCovenant("a", "p50", loss, 1.0)], terms)
+    assert res.max_loan_amount == 0.0 and res.schedule is None

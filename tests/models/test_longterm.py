@@ -370,3 +370,122 @@ def test_fit_invariant_to_month_order_and_equivariant_to_scale(
     assert sc.p50 == pytest.approx(base.p50 * scale, rel=1e-9)
     assert sc.sigma == pytest.approx(base.sigma * scale, rel=1e-9)
     assert sc.p90 <= sc.p50
+
+
+# ---------------------------------------------------- losses in MWh (OpenOA's convention)
+
+
+def _history_mwh(
+    ref: MonthlyReference, n: int = 60, seed: int = 4
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Operating months whose GROSS 30-day energy follows A + B wind + noise exactly.
+
+    Availability loss 0-5 % and curtailment 0-8 % of gross each month, and every 7th month a
+    30 % curtailment (a month a loss filter must drop). Returns months, net, availability and
+    curtailment losses [MWh], and the loss fractions.
+    """
+    rng = np.random.default_rng(seed)
+    months = ref.months[-n:]
+    gross = (A + B * ref.wind_ms[-n:] + rng.normal(0, SIGMA, n)) * days_in_month(months) / 30.0
+    f_avail = rng.uniform(0.0, 0.05, n)
+    f_curt = rng.uniform(0.0, 0.08, n)
+    f_curt[::7] = 0.30
+    avail, curt = gross * f_avail, gross * f_curt
+    return months, gross - avail - curt, avail, curt, f_avail + f_curt
+
+
+def test_losses_in_mwh_recover_the_gross_relation() -> None:
+    # Truth: gross 30-day energy = -800 + 400 U (+ N(0, 60)). With losses given in MWh,
+    # gross = net + losses is regressed on wind; months above the 15 % loss threshold (the
+    # nine 30 % curtailment months) are dropped; the long-term gross is reduced by the mean
+    # loss fraction of the months used. Tolerances: 3 standard errors of the fitted slope and
+    # intercept, and 1e-9 relative for the long-term figure against an independent pandas
+    # computation with the fitted coefficients.
+    ref = _reference()
+    months, net, avail, curt, frac = _history_mwh(ref)
+    hist = OperatingHistory.from_energy_mwh(months, net, avail, curt)
+    np.testing.assert_allclose(hist.total_loss, frac, rtol=1e-12)
+    res = long_term_correction(hist, ref, settings=FAST, seed=3)
+    fit = res.fit
+    se_b = (fit.slope_ci[1] - fit.slope_ci[0]) / (2 * 1.96)
+    se_a = (fit.intercept_ci[1] - fit.intercept_ci[0]) / (2 * 1.96)
+    assert abs(fit.slope - B) < 3 * se_b
+    assert abs(fit.intercept - A) < 3 * se_a
+    assert res.n_dropped_loss == 9  # months 0, 7, ..., 56 of 60
+    kept = np.isin(months.astype(str), res.months_used)  # loss <= 15 % and not an outlier
+    assert not np.any(kept & (frac > 0.15)) and kept.sum() == res.n_months_used
+    assert res.mean_loss_fraction == pytest.approx(frac[kept].mean(), rel=1e-12)
+    assert res.mean_availability_loss_fraction == pytest.approx(
+        (avail / (net + avail + curt))[kept].mean(), rel=1e-12
+    )
+    assert res.mean_curtailment_loss_fraction == pytest.approx(
+        (curt / (net + avail + curt))[kept].mean(), rel=1e-12
+    )
+    truth = _lt_truth(ref, fit.intercept, fit.slope, 1.0 - res.mean_loss_fraction, 20)
+    assert res.point_estimate == pytest.approx(truth, rel=1e-9)
+    d = res.to_dict()
+    assert d["max_loss_fraction"] == 0.15 and d["loss_threshold_range"] == [0.10, 0.20]
+    # reading the net energy alone, as if there were no losses, biases the fit low
+    naive = long_term_correction(OperatingHistory(months, net), ref, settings=FAST, seed=3)
+    assert naive.fit.slope < fit.slope - 3 * se_b
+
+
+def test_all_zero_losses_equal_no_losses() -> None:
+    ref = _reference()
+    months, net, _, _, _ = _history_mwh(ref)
+    zeros = np.zeros(net.size)
+    with_zero = OperatingHistory.from_energy_mwh(months, net, zeros, zeros)
+    without = OperatingHistory(months, net)
+    a = long_term_correction(with_zero, ref, settings=FAST, seed=9)
+    b = long_term_correction(without, ref, settings=FAST, seed=9)
+    assert a.p50 == b.p50 and a.sigma == b.sigma and a.point_estimate == b.point_estimate
+    np.testing.assert_array_equal(a.samples, b.samples)
+    assert a.mean_loss_fraction == 0.0 == a.mean_curtailment_loss_fraction
+
+
+def test_mwh_losses_are_checked() -> None:
+    with pytest.raises(OperatingHistoryError, match=r"2020-02: curtailment_loss_mwh.*>= 0"):
+        OperatingHistory.from_energy_mwh(["2020-01", "2020-02"], [100.0, 100.0], None, [0.0, -1.0])
+    # a missing month keeps NaN energy and no loss
+    h = OperatingHistory.from_energy_mwh(["2020-01", "2020-02"], [np.nan, 90.0], [5.0, 10.0])
+    assert np.isnan(h.values[0]) and h.total_loss[1] == pytest.approx(0.1)
+    # a month entirely curtailed (no net energy) is a loss of (almost) 1, never an error
+    full = OperatingHistory.from_energy_mwh(["2020-01"], [0.0], [100.0], [300.0])
+    assert full.total_loss[0] == pytest.approx(1.0, abs=1e-8) and full.total_loss[0] < 1.0
+    assert full.curtailment_loss is not None and full.curtailment_loss[0] == pytest.approx(0.75)
+
+
+# ------------------------------------------- another quantity is never read as MWh
+
+
+def test_wind_speeds_sent_as_energy_are_rejected() -> None:
+    from models.longterm import check_energy_plausible
+
+    months = np.arange(np.datetime64("2020-01"), np.datetime64("2022-01"))
+    speeds = 7.0 + 1.5 * np.cos(np.arange(24) / 12 * 2 * np.pi)
+    with pytest.raises(OperatingHistoryError, match=r"monthly_energy_mwh.*look like wind speeds"):
+        check_energy_plausible(OperatingHistory(months, speeds), 50.0)
+    # kWh sent as MWh: above capacity x hours (50 MW x 744 h = 37,200 MWh in January)
+    with pytest.raises(OperatingHistoryError, match=r"2020-01 has 12,000,000 MWh.*37,200 MWh"):
+        check_energy_plausible(OperatingHistory(months, np.full(24, 12e6)), 50.0)
+    # GWh sent as MWh: 42 "MWh" a month is 0.11 % of capacity
+    with pytest.raises(OperatingHistoryError, match=r"median month is 42\.0 MWh, 0\.11 %"):
+        check_energy_plausible(OperatingHistory(months, np.full(24, 12.0 + 30)), 50.0)
+    with pytest.raises(OperatingHistoryError, match="not monthly energy"):
+        check_energy_plausible(OperatingHistory(months, speeds, quantity="wind_ms"), 50.0)
+
+
+def test_real_energy_is_not_rejected() -> None:
+    # A 50 MW farm at capacity factors from 1.5 % (a calm, curtailed month) to 60 %, with a
+    # few zero months before commissioning and a missing month: plausible, accepted.
+    from models.longterm import check_energy_plausible
+
+    months = np.arange(np.datetime64("2020-01"), np.datetime64("2023-01"))
+    hours = days_in_month(months) * 24
+    cf = np.linspace(0.015, 0.60, months.size)
+    energy = 50.0 * hours * cf
+    energy[:3] = 0.0
+    energy[10] = np.nan
+    check_energy_plausible(OperatingHistory(months, energy), 50.0)
+    # exactly full output every hour is the physical limit, still accepted
+    check_energy_plausible(OperatingHistory(months, 50.0 * hours), 50.0)

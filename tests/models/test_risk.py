@@ -331,8 +331,8 @@ def test_sculpted_schedule_on_its_own_case_never_defaults() -> None:
     assert res.pd_annual == PD_FLOOR
     assert res.grade == "Strong"
     assert res.risk_weight_pct == 70.0
-    # EL = PD (one-year, floored) x LGD x EAD (loan amount): 0.0003 x 0.20 x capacity.
-    assert res.expected_loss == pytest.approx(0.0003 * 0.20 * capacity, rel=1e-12)
+    # EL = PD (one-year, floored) x LGD x EAD (loan amount): 0.0005 x 0.20 x capacity.
+    assert res.expected_loss == pytest.approx(0.0005 * 0.20 * capacity, rel=1e-12)
     assert res.expected_loss_tenor == 0.0
 
 
@@ -351,13 +351,13 @@ def test_expected_loss_uses_one_year_pd_lgd_and_loan_amount() -> None:
 
 def test_annualised_pd_and_grade_boundaries() -> None:
     # Moody's project-finance bank loans 1983-2015: 10-year cumulative default 6.7 %
-    # (shared/reference/finance.md) -> 1 - 0.933^(1/10) = 0.6911 % a year -> "Good".
+    # (Moody's project-finance bank loan study) -> 1 - 0.933^(1/10) = 0.6911 % a year -> "Good".
     assert annualise_pd(0.067, 10) == pytest.approx(0.0069110161, rel=1e-8)
     assert grade_from_pd(annualise_pd(0.067, 10)) == "Good"
-    assert annualise_pd(0.0, 20) == 0.0003
+    assert annualise_pd(0.0, 20) == 0.0005
     assert annualise_pd(1.0, 20) == 1.0
     cases = {
-        0.0003: "Strong",
+        0.0005: "Strong",
         0.00399: "Strong",
         0.004: "Good",
         0.00799: "Good",
@@ -429,3 +429,27 @@ def test_simulate_rejects_schedule_of_other_loan() -> None:
     shorter = debt_service(make_terms(tenor_years=8))
     with pytest.raises(ValueError, match="tenor_years"):
         simulate_default(SITE_YEARS, terms, shorter, 0.06, n_paths=10, seed=1)
+
+
+def test_pd_floor_is_basel_iii_final() -> None:
+    # Basel III final (BCBS Dec 2017; Basel Framework CRE32.4): the PD used for the risk
+    # weight and the expected loss must not be less than 0.05 % (Basel II: 0.03 %).
+    assert PD_FLOOR == 0.0005
+    assert annualise_pd(0.0001, 10) == 0.0005
+    assert annualise_pd(0.01, 10) == pytest.approx(1 - 0.99**0.1, rel=1e-12)
+
+
+def test_long_term_mean_error_is_a_persistent_draw() -> None:
+    # sigma_lt_mean is drawn once per path with the model error, as one normal of standard
+    # deviation hypot(sigma_model, sigma_lt): the same seed with (0.06, 0.08) equals
+    # (0.10, 0) exactly, and 0 changes nothing.
+    terms = make_terms(tariff_per_mwh=23.5)
+    sched = debt_service(terms)
+    a = simulate_default(SITE_YEARS, terms, sched, 0.06, n_paths=3000, seed=5, sigma_lt_mean=0.08)
+    b = simulate_default(SITE_YEARS, terms, sched, 0.10, n_paths=3000, seed=5)
+    assert a.pd_tenor == b.pd_tenor and a.min_dscr_q01 == pytest.approx(b.min_dscr_q01)
+    assert a.sigma_lt_mean == 0.08 and a.to_dict()["sigma_lt_mean"] == 0.08
+    c = simulate_default(SITE_YEARS, terms, sched, 0.06, n_paths=3000, seed=5, sigma_lt_mean=0.0)
+    d = simulate_default(SITE_YEARS, terms, sched, 0.06, n_paths=3000, seed=5)
+    assert c.pd_tenor == d.pd_tenor
+    assert a.pd_tenor > d.pd_tenor  # a wider persistent error fattens the low tail

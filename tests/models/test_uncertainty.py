@@ -1,4 +1,4 @@
-"""Exceedance levels (finance.md "Exceedance"; DESIGN.md "Uncertainty")."""
+"""Exceedance levels (models/uncertainty.py; DESIGN.md "Uncertainty")."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from models.uncertainty import (
 
 
 def test_z_values() -> None:
-    # finance.md: z(P90) = 1.2816, z(P99) = 2.3263 (4 decimals).
+    # Standard-normal quantiles: z(P90) = 1.2816, z(P99) = 2.3263 (4 decimals).
     assert abs(Z_P90 - 1.2816) < 5e-5
     assert abs(Z_P99 - 2.3263) < 5e-5
 
@@ -34,28 +34,43 @@ def test_defaults_are_ordered() -> None:
 
 
 def test_hand_computed_example() -> None:
-    # Hand calculation: energies 90, 100, 110 MWh -> mean 100, sd (ddof 1) 10, IAV 0.1.
-    # sigma_model 0.08: sigma_1y = sqrt(0.01 + 0.0064) = 0.128062; sigma_10y =
-    # sqrt(0.001 + 0.0064) = 0.086023. P90 = 100 (1 - 1.281552 * 0.128062) = 83.58813;
-    # P99 = 100 (1 - 2.326348 * 0.128062) = 70.20821; P90_10y = 88.97568;
-    # P99_10y = 79.98800. Tolerance 1e-6 relative (1e-4 MWh on the rounded values).
+    # Hand calculation: energies 90, 100, 110 MWh -> mean 100, sd (ddof 1) 10, IAV 0.1, and a
+    # record of N_rec = 3 years, so the long-term mean is uncertain by 0.1 / sqrt(3) = 0.057735
+    # (variance 0.01 / 3 = 0.0033333). sigma_model 0.08 (variance 0.0064):
+    # sigma_1y = sqrt(0.01 + 0.0033333 + 0.0064) = sqrt(0.0197333) = 0.140475;
+    # sigma_10y = sqrt(0.001 + 0.0033333 + 0.0064) = sqrt(0.0107333) = 0.103602.
+    # P90 = 100 (1 - 1.281552 * 0.140475) = 81.99736; P99 = 100 (1 - 2.326348 * 0.140475)
+    # = 67.32054; P90_10y = 100 (1 - 1.281552 * 0.103602) = 86.72289; P99_10y = 75.89862.
+    # Tolerance 1e-4 MWh on the hand-rounded values.
     ex = exceedance([90.0, 100.0, 110.0], 0.08)
     assert ex.p50 == pytest.approx(100.0, rel=1e-12)
     assert ex.sigma_iav == pytest.approx(0.1, rel=1e-12)
-    assert ex.sigma_1y == pytest.approx(math.sqrt(0.0164), rel=1e-12)
-    assert ex.sigma_10y == pytest.approx(math.sqrt(0.0074), rel=1e-12)
-    assert ex.p90 == pytest.approx(100 * (1 - 1.2815516 * math.sqrt(0.0164)), rel=1e-6)
-    assert ex.p99 == pytest.approx(100 * (1 - 2.3263479 * math.sqrt(0.0164)), rel=1e-6)
-    assert ex.p90_10y == pytest.approx(100 * (1 - 1.2815516 * math.sqrt(0.0074)), rel=1e-6)
-    assert ex.p99_10y == pytest.approx(100 * (1 - 2.3263479 * math.sqrt(0.0074)), rel=1e-6)
-    assert ex.p90 == pytest.approx(83.58813, abs=1e-4)
-    assert ex.p99_10y == pytest.approx(79.98800, abs=1e-4)
+    assert ex.sigma_lt_mean == pytest.approx(0.1 / math.sqrt(3), rel=1e-12)
+    assert ex.sigma_1y == pytest.approx(math.sqrt(0.01 + 0.01 / 3 + 0.0064), rel=1e-12)
+    assert ex.sigma_10y == pytest.approx(math.sqrt(0.001 + 0.01 / 3 + 0.0064), rel=1e-12)
+    assert ex.sigma_1y == pytest.approx(0.140475, abs=5e-7)
+    assert ex.sigma_10y == pytest.approx(0.103602, abs=5e-7)
+    assert ex.p90 == pytest.approx(81.99736, abs=1e-4)
+    assert ex.p99 == pytest.approx(67.32054, abs=1e-4)
+    assert ex.p90_10y == pytest.approx(86.72289, abs=1e-4)
+    assert ex.p99_10y == pytest.approx(75.89862, abs=1e-4)
     assert ex.n_years == 3
     assert ex.sigma_model == 0.08
 
 
+def test_long_term_mean_term_never_averages_out() -> None:
+    # sigma_N -> sqrt(sigma_IAV^2 / N_rec + sigma_model^2) as N grows: P90 never reaches P50
+    # however long the horizon, and a longer record shrinks it.
+    assert sigma_n_years(0.1, 0.08, 1e9, 3) == pytest.approx(math.sqrt(0.01 / 3 + 0.0064))
+    assert sigma_n_years(0.1, 0.08, 10, 30) < sigma_n_years(0.1, 0.08, 10, 3)
+    assert sigma_n_years(0.1, 0.08, 10) == pytest.approx(math.sqrt(0.001 + 0.0064))
+    with pytest.raises(ValueError, match="n_record_years"):
+        sigma_n_years(0.1, 0.08, 10, 0)
+
+
 def test_finance_reference_band() -> None:
-    # finance.md: onshore wind total sigma 8-10 % puts P90 about 10-13 % below P50. With the
+    # Onshore wind total sigma 8-10 % (Lee and Fields 2021, doi:10.5194/wes-6-311-2021) puts
+    # P90 about 10-13 % below P50. With the
     # MERRA-2 node's E-126/4200 energies (IAV 5.7 %) and the reanalysis default, P90/P50
     # must land in that band give or take a point.
     # MWh per year 2000-2016, windpowerlib ModelChain output (see test_wind.py).

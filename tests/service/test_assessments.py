@@ -440,3 +440,98 @@ def test_replay_warns_when_the_software_differs(
     (warning,) = [r for r in caplog.records if "other software" in r.getMessage()]
     assert f"numpy 1.0.0 -> {metadata.version('numpy')}" in warning.getMessage()
     assert made["id"] in warning.getMessage()
+
+
+# ----- issue 10: policy versions, operating history of another quantity, losses ------------------
+
+
+def test_replay_uses_the_policy_version_that_made_the_assessment(
+    app: Any, officer: dict[str, str]
+) -> None:
+    import dataclasses
+
+    from service.problems import Problem
+
+    client = app.test_client()
+    made = post_json(client, f"{V1}/assessments", WIND_REQUEST, officer).get_json()
+    assert made["provenance"]["policy_version"] == "2.0"
+    st = app.extensions["climate_loan"]
+    record = st.store.get_assessment(made["id"])
+    # an assessment stored under version 1.0 of the product replays under 1.0's rules
+    old = dataclasses.replace(record, policy_version="1.0")
+    with app.test_request_context():
+        again = replay_assessment(st, old)
+        assert again["provenance"]["policy_version"] == "1.0"
+        assert {r["id"] for r in again["rules"]} >= {"dscr_p90", "dscr_p50", "dscr_p99"}
+        assert replay_assessment(st, record) == made
+        with pytest.raises(Problem, match="policy that made it"):
+            replay_assessment(st, dataclasses.replace(record, policy_version="0.1"))
+
+
+def _months(n: int, start: str = "2021-01") -> list[str]:
+    import numpy as np
+
+    first = np.datetime64(start, "M")
+    return [str(first + k) for k in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("history", "field", "words"),
+    [
+        (
+            {"quantity": "wind_ms", "monthly_energy_mwh": [{"month": "2021-01", "energy_mwh": 7}]},
+            "operating_history.quantity",
+            "wind-speed series",
+        ),
+        (
+            {"monthly_wind_ms": [{"month": "2021-01", "wind_ms": 7.2}]},
+            "operating_history",
+            "monthly_wind_ms",
+        ),
+        (
+            {
+                "monthly_energy_mwh": [
+                    {"month": m, "energy_mwh": 6.5 + 0.1 * i} for i, m in enumerate(_months(24))
+                ]
+            },
+            "operating_history",
+            "look like wind speeds in m/s",
+        ),
+    ],
+)
+def test_history_of_another_quantity_is_a_422_naming_the_field(
+    client: Any, officer: dict[str, str], history: dict[str, Any], field: str, words: str
+) -> None:
+    body = with_change("operating_history", history)
+    problem = assert_problem(post_json(client, f"{V1}/assessments", body, officer), 422, field)
+    assert words in problem["detail"] or any(words in e["message"] for e in problem["errors"])
+
+
+def test_operating_history_with_losses_in_mwh(client: Any, officer: dict[str, str]) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i, m in enumerate(_months(36)):
+        net = float(9000 + 1500 * np.cos(i / 12 * 2 * np.pi) + rng.normal(0, 300))
+        curt = 0.3 * net if i % 9 == 0 else 0.04 * net  # four months above the 15 % threshold
+        rows.append(
+            {
+                "month": m,
+                "energy_mwh": net,
+                "availability_loss_mwh": 0.02 * net,
+                "curtailment_loss_mwh": curt,
+            }
+        )
+    body = with_change("operating_history", {"monthly_energy_mwh": rows})
+    r = post_json(client, f"{V1}/assessments", body, officer)
+    assert r.status_code == 201, r.get_data(as_text=True)
+    out = r.get_json()
+    schemas.AssessmentOut.model_validate(out)
+    losses = out["energy"]["operating_losses"]
+    assert out["energy"]["method"] == "operating_history"
+    assert losses["months_dropped_high_loss"] == 4
+    assert losses["loss_threshold_fraction"] == 0.15
+    # 2 % and 4 % of net energy are 0.02/1.06 and 0.04/1.06 of gross
+    assert losses["availability_fraction"] == pytest.approx(0.02 / 1.06, rel=1e-4)
+    assert losses["curtailment_fraction"] == pytest.approx(0.04 / 1.06, rel=1e-4)

@@ -127,7 +127,7 @@ def test_command_line_table_uses_the_same_formatter() -> None:
     }
     out = format_table(obj)
     assert "P50 1.46×" in out and "P90 10y 1.23×" in out and "LLCR 1.50×" in out
-    assert "sigma 4.1 %" in out and "PD annual 0.50 %" in out and "P99 –" in out
+    assert "sigma 4.1 %" in out and "PD annual 0.50 %" in out and "P99 1y –" in out
     assert "2.7 %" in out and "6.0 %" in out  # the IAV rule, as on the page
 
 

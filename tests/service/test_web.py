@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service import charts
+from service import web as web_module
 from tests.service.conftest import make_config, new_key
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
@@ -717,3 +718,51 @@ def test_pages_json_free_of_nan(web: Any) -> None:
     """The map of a layer with no-data cells renders them grey, never as numbers."""
     html = web.get("/app/site?layer=iav").get_data(as_text=True)
     assert "nan" not in re.sub(r"<[^>]+>", " ", html).lower().split()
+
+
+# ------------------------------------------------- issue 10: sigma parts, sizing, wind trend
+
+
+def _issue10_object(trend: float, p_value: float) -> dict[str, Any]:
+    return {
+        "climate": {"wind": {"trend_pct_per_decade": trend, "trend_p_value": p_value}},
+        "energy": {
+            "sigma_components": {
+                "iav_1y": 0.124,
+                "lt_mean": 0.0506,
+                "model": 0.08,
+                "total_1y": 0.156,
+                "total_10y": 0.1025,
+                "n_record_years": 6,
+            }
+        },
+        "repayment": {
+            "dscr_p90_1y_min": 0.9958,
+            "dscr_p99_1y_min": 0.5836,
+            "sizing": {
+                "binding_rule": "dscr_p99_1y",
+                "binding_case": "p99_1y",
+                "binding_target": 1.0,
+            },
+        },
+    }
+
+
+@pytest.mark.parametrize("headers", [EN, ZH])
+def test_result_figures_show_sigma_parts_sizing_and_a_falling_trend(
+    app: Any, headers: dict[str, str]
+) -> None:
+    with app.test_request_context("/app/", headers=headers):
+        falling = web_module.risk_figures(_issue10_object(-9.8, 0.03))
+        flat = web_module.risk_figures(_issue10_object(-9.8, 0.6))
+        rising = web_module.risk_figures(_issue10_object(4.0, 0.01))
+    text = " ".join(f"{a} {b}" for a, b in falling["extra_figures"])
+    assert "5.1" in text and "8.0" in text and "15.6" in text and "10.2" in text
+    assert "dscr_p99_1y" in text and "0.58" in text
+    assert len(falling["climate_notes"]) == 1 and "9.8" in falling["climate_notes"][0]
+    word = "下降" if headers is ZH else "falling"
+    assert word in falling["climate_notes"][0]
+    assert flat["climate_notes"] == [] and rising["climate_notes"] == []
+    # an assessment stored before these fields existed shows none of them
+    with app.test_request_context("/app/", headers=headers):
+        assert web_module.risk_figures({}) == {"extra_figures": [], "climate_notes": []}
