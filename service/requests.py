@@ -459,22 +459,21 @@ def to_model_inputs(request: AssessmentRequest) -> AssessmentInputs:
             losses=Losses(**losses_in.model_dump()),
         )
     else:
+        fixed = PlantConfiguration(
+            tilt_deg=p.tilt_deg, azimuth_deg=p.azimuth_deg, racking=p.racking or "open_rack"
+        )
         tr = p.tracking
-        configuration = PlantConfiguration(
-            tilt_deg=p.tilt_deg,
-            azimuth_deg=p.azimuth_deg,
-            racking=p.racking or "open_rack",
-            **(
-                {
-                    "tracking": "single_axis",
-                    "max_angle_deg": tr.max_angle_deg,
-                    "gcr": tr.gcr,
-                    "backtrack": tr.backtrack,
-                    "axis_azimuth_deg": tr.axis_azimuth_deg,
-                }
-                if tr is not None
-                else {}
-            ),
+        configuration = (
+            fixed
+            if tr is None
+            else PlantConfiguration(
+                tracking="single_axis",
+                max_angle_deg=tr.max_angle_deg,
+                gcr=tr.gcr,
+                backtrack=tr.backtrack,
+                axis_azimuth_deg=tr.axis_azimuth_deg,
+                racking=fixed.racking,
+            )
         )
         project = SolarProject(
             capacity_mw=p.capacity_mw,

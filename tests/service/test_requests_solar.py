@@ -86,5 +86,5 @@ def test_solar_fields_are_refused_for_wind() -> None:
         "hub_height_m": 100.0,
         "tilt_deg": 20.0,
     }
-    with pytest.raises(UsageError, match="project.tilt_deg: applies to solar projects only"):
+    with pytest.raises(UsageError, match=r"project\.tilt_deg: applies to solar projects only"):
         parse_request(body)
