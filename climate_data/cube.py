@@ -30,7 +30,12 @@ variable                       dims                        units
 ``wind_bin_edges``             bin_edge                    m s-1
 =============================  ==========================  ===========
 
-Wind figures are at the reference height (global attribute ``reference_height_m``). Per-year
+Wind figures are at the reference height (global attribute ``reference_height_m``). With
+radiation in the input, global attributes ``sunshine_method`` (:func:`sunshine_method`:
+``"era5_sund"``, ``"dni_fraction"`` or ``"ghi_erbs_fraction"``) and ``pv_transposition``
+(the reference PV system's transposition model, ``"perez"``) say how sunshine and PV yield
+were computed; version-1 cubes written before them lack both and still open (read as
+unrecorded and ``"haydavies"``). Per-year
 values of incomplete years are kept, with their coverage, so a reader can show them; the
 site summary and every model exclude them (STYLE.md §5).
 """

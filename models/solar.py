@@ -156,6 +156,10 @@ class SolarEnergy(YearlyEnergy):
         DC [MWp] and AC [MW] capacity.
     notes : tuple of str
         Assumptions a reader should know about.
+    plant : dict
+        The plant configuration with tilt and azimuth resolved at the cell, and
+        ``ratio_to_reference``, the mean yearly ratio of the plant's yield to the cube's
+        reference system (1 for the reference).
     """
 
     years: NDArray[np.int64]
@@ -173,6 +177,7 @@ class SolarEnergy(YearlyEnergy):
     capacity_mw: float
     capacity_ac_mw: float
     notes: tuple[str, ...]
+    plant: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary; incomplete years are ``None`` in the per-year maps."""
@@ -188,6 +193,7 @@ class SolarEnergy(YearlyEnergy):
             "loss_factor": round(self.loss_factor, 6),
             "capacity_mw": self.capacity_mw,
             "capacity_ac_mw": self.capacity_ac_mw,
+            "plant": dict(self.plant),
             "notes": list(self.notes),
         }
 
@@ -264,8 +270,7 @@ def solar_energy(site: SiteClimate, project: SolarProject) -> SolarEnergy:
     ref_tr = site.pv_transposition or REFERENCE_PV_SYSTEM.transposition
     if not cfg.same_as_reference(site.cell_lat, ref_tr):
         described = ", ".join(f"{k} {v}" for k, v in cfg.to_dict(site.cell_lat).items())
-        used = year_ratio[site.solar_complete]
-        mean_ratio = float(np.mean(used)) if used.size else float(np.mean(year_ratio))
+        mean_ratio = _mean_ratio(year_ratio, site.solar_complete)
         notes.append(
             f"plant configuration ({described}) applied as a monthly ratio to the reference "
             f"system's yield (mean {mean_ratio:.4f}), "
@@ -309,6 +314,10 @@ def solar_energy(site: SiteClimate, project: SolarProject) -> SolarEnergy:
         capacity_mw=project.capacity_mw,
         capacity_ac_mw=project.capacity_ac_mw,
         notes=tuple(notes),
+        plant={
+            **cfg.to_dict(site.cell_lat),
+            "ratio_to_reference": round(_mean_ratio(year_ratio, site.solar_complete), 6),
+        },
     )
 
 
@@ -353,6 +362,12 @@ def _configuration_ratios(
         else:  # no reference yield that year: the mean of the calendar months
             year_ratio[k] = float(np.mean(ratios))
     return month_ratio, year_ratio
+
+
+def _mean_ratio(year_ratio: NDArray[np.float64], complete: NDArray[np.bool_]) -> float:
+    """Mean plant-over-reference ratio of the complete years (of all years when none is)."""
+    used = year_ratio[complete]
+    return float(np.mean(used)) if used.size else float(np.mean(year_ratio))
 
 
 def _coverage(coverage: NDArray[np.float64] | None) -> NDArray[np.float64] | float:
