@@ -30,7 +30,12 @@ variable                       dims                        units
 ``wind_bin_edges``             bin_edge                    m s-1
 =============================  ==========================  ===========
 
-Wind figures are at the reference height (global attribute ``reference_height_m``). Per-year
+Wind figures are at the reference height (global attribute ``reference_height_m``). With
+radiation in the input, global attributes ``sunshine_method`` (:func:`sunshine_method`:
+``"era5_sund"``, ``"dni_fraction"`` or ``"ghi_erbs_fraction"``) and ``pv_transposition``
+(the reference PV system's transposition model, ``"perez"``) say how sunshine and PV yield
+were computed; version-1 cubes written before them lack both and still open (read as
+unrecorded and ``"haydavies"``). Per-year
 values of incomplete years are kept, with their coverage, so a reader can show them; the
 site summary and every model exclude them (STYLE.md §5).
 """
@@ -400,7 +405,7 @@ def _reduce_solar(flux: xr.Dataset) -> dict[str, NDArray[np.float64]]:
         sun = sunshine.sunshine_from_duration(flux["sunshine_duration"])
     elif "direct_horizontal_irradiance" in flux:
         sun = sunshine.sunshine_from_direct_horizontal(
-            flux["direct_horizontal_irradiance"], lat, lon
+            flux["direct_horizontal_irradiance"], lat, lon, method="clearsky"
         )
     else:
         sun = sunshine.sunshine_from_ghi(flux["ghi"], lat, lon)
@@ -598,6 +603,23 @@ def _assemble(
     return xr.Dataset(data, coords=coords)
 
 
+def sunshine_method(variables: Sequence[str]) -> str | None:
+    """How a build counts sunshine from these canonical variables (cube ``sunshine_method``).
+
+    ``"era5_sund"``: the source's sunshine duration, passed through (seconds / 3600);
+    ``"dni_fraction"``: the clear-sky-ratio fraction of each hour from direct irradiance;
+    ``"ghi_erbs_fraction"``: GHI split by Erbs, then the fractional DNI rule
+    (:mod:`climate_data.sunshine` gives the measured bias of each); None without radiation.
+    """
+    if "sunshine_duration" in variables:
+        return "era5_sund"
+    if "direct_horizontal_irradiance" in variables:
+        return "dni_fraction"
+    if "ghi" in variables:
+        return "ghi_erbs_fraction"
+    return None
+
+
 def _provenance(ds: xr.Dataset, ctx: _Context) -> dict[str, Any]:
     files = [str(p) for p in ds.attrs["source_files"]]
     sources = [{"path": os.path.basename(p), "sha256": sha256_file(p)} for p in files]
@@ -622,6 +644,10 @@ def _provenance(ds: xr.Dataset, ctx: _Context) -> dict[str, Any]:
     }
     if "point_resolution_km" in ds.attrs:
         attrs["point_resolution_km"] = float(ds.attrs["point_resolution_km"])
+    method = sunshine_method([str(v) for v in ds.data_vars])
+    if method is not None:
+        attrs["sunshine_method"] = method
+        attrs["pv_transposition"] = solar.REFERENCE_PV_SYSTEM.transposition
     return attrs
 
 
@@ -805,6 +831,12 @@ class Cube:
             monthly_pv_yield_kwh_kwp=opt("monthly_pv_yield_kwh_kwp"),
             solar_coverage=opt("solar_coverage"),
             monthly_solar_coverage=opt("monthly_solar_coverage"),
+            sunshine_method=_opt_attr(self.attrs, "sunshine_method"),
+            # A v1 cube from before the attribute was built with Hay-Davies.
+            pv_transposition=(
+                _opt_attr(self.attrs, "pv_transposition")
+                or (solar.LEGACY_TRANSPOSITION if "pv_yield_kwh_kwp" in v else None)
+            ),
         )
 
     def info(self) -> dict[str, Any]:
@@ -822,6 +854,8 @@ class Cube:
             "years": [int(y) for y in self.years],
             "complete_years_share": float(np.mean(self._v["coverage"] >= YEAR_COVERAGE_MIN)),
             "has_solar": "sunshine_hours" in self._v,
+            "sunshine_method": self.attrs.get("sunshine_method"),
+            "pv_transposition": self.attrs.get("pv_transposition"),
             "shear_source": self.attrs.get("shear_source"),
             "source_files": json.loads(self.attrs.get("source_files", "[]")),
             "code_version": self.attrs.get("code_version"),
@@ -858,6 +892,12 @@ class Cube:
         )
 
 
+def _opt_attr(attrs: dict[str, Any], name: str) -> str | None:
+    """A text attribute, or None where an older cube lacks it."""
+    value = attrs.get(name)
+    return None if value is None else str(value)
+
+
 def _trailing_mean(values: NDArray[np.float64], n: int) -> NDArray[np.float64]:
     """Mean of the latest ``n`` finite values along axis 0; NaN where fewer exist."""
     ok = np.isfinite(values)
@@ -890,4 +930,5 @@ __all__ = [
     "code_version",
     "haversine_km",
     "sha256_file",
+    "sunshine_method",
 ]

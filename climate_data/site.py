@@ -95,6 +95,15 @@ class SiteClimate:
     solar_coverage, monthly_solar_coverage : ndarray or None
         Fraction of each year's (month's) hours with valid radiation [0-1]; a solar figure
         needs both its wind-data coverage and this to meet the rule.
+    sunshine_method : str or None
+        How the cube counted sunshine (cube attribute ``sunshine_method``):
+        ``"era5_sund"`` (the source's sunshine duration), ``"dni_fraction"`` (fraction of
+        each hour from direct irradiance, :mod:`climate_data.sunshine`) or
+        ``"ghi_erbs_fraction"``; None for a cube that predates the attribute.
+    pv_transposition : str or None
+        Transposition model of the cube's reference PV yield (cube attribute
+        ``pv_transposition``; :meth:`climate_data.cube.Cube.site` gives ``"haydavies"`` for a
+        cube that predates it); None means the current reference system's (Perez).
     """
 
     lat: float
@@ -127,6 +136,8 @@ class SiteClimate:
     monthly_pv_yield_kwh_kwp: NDArray[np.float64] | None = None
     solar_coverage: NDArray[np.float64] | None = None
     monthly_solar_coverage: NDArray[np.float64] | None = None
+    sunshine_method: str | None = None
+    pv_transposition: str | None = None
 
     @property
     def complete(self) -> NDArray[np.bool_]:
@@ -266,6 +277,7 @@ class SiteClimate:
                 "mean_ghi_kwh_m2": (
                     json_float(float(self.ghi_kwh_m2[sok].mean()), 1) if sun_ok.size else None
                 ),
+                "sunshine_method": self.sunshine_method or "unrecorded",
             }
             if self.pv_yield_kwh_kwp is not None:
                 solar["annual_pv_yield_kwh_kwp"] = per_year_map(

@@ -552,6 +552,7 @@ class Assessment:
                 "capacity_mw": e.capacity_mw,
                 "capacity_ac_mw": _num(e.capacity_ac_mw, 6),
                 "capacity_basis": "ac",
+                "plant": dict(e.plant),  # mounting and its ratio to the cube's reference
             }
         reanalysis_mwh = {
             str(int(y)): (_num(v, 3) if ok else None)

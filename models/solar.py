@@ -3,14 +3,16 @@
 The cube stores, per year and per month, the specific yield of a fixed reference PV system
 (:data:`climate_data.solar.REFERENCE_PV_SYSTEM`: latitude tilt, PVWatts DC model, pvlib's
 default 14.08 % system losses, DC/AC ratio 1.0). :func:`solar_energy` scales that yield by
-the project's DC capacity and replaces the reference losses with the project's own.
-:func:`degradation_factors` gives the yearly output factors for the cash-flow model.
+the project's DC capacity, corrects it to the project's mounting (tilt, azimuth, single-axis
+tracking, racking; :mod:`models.pvplant`) and replaces the reference losses with the
+project's own. :func:`degradation_factors` gives the yearly output factors for the cash-flow
+model.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,7 @@ from numpy.typing import NDArray
 from climate_data.site import SiteClimate, per_year_map
 from climate_data.solar import REFERENCE_PV_SYSTEM
 from models.energy import YearlyEnergy
+from models.pvplant import PlantConfiguration, SolarProjectError, configuration_ratios
 
 #: pvlib ``pvwatts_losses()`` with its defaults (soiling 2, shading 3, snow 0, mismatch 2,
 #: wiring 2, connections 0.5, LID 1.5, nameplate 1, age 0, availability 3 %), combined
@@ -36,13 +39,23 @@ DEFAULT_DEGRADATION_PCT_PER_YEAR = 0.5
 CLIPPING_INDEX_NOTE = 1.2
 
 
-class SolarProjectError(ValueError):
-    """A solar project description or its site data is not usable."""
+__all__ = [
+    "CLIPPING_INDEX_NOTE",
+    "DEFAULT_DC_AC_RATIO",
+    "DEFAULT_DEGRADATION_PCT_PER_YEAR",
+    "DEFAULT_LOSSES_PCT",
+    "PlantConfiguration",
+    "SolarEnergy",
+    "SolarProject",
+    "SolarProjectError",
+    "degradation_factors",
+    "solar_energy",
+]
 
 
 @dataclass(frozen=True)
 class SolarProject:
-    """A fixed-tilt PV plant to assess, oriented as the reference system.
+    """A PV plant to assess; mounted as the reference system unless ``configuration`` says.
 
     Attributes
     ----------
@@ -59,12 +72,16 @@ class SolarProject:
         Yearly compound loss of output [% per year]; default
         :data:`DEFAULT_DEGRADATION_PCT_PER_YEAR`. Not applied by :func:`solar_energy` (climate
         years are in first-year terms); see :func:`degradation_factors`.
+    configuration : PlantConfiguration
+        Tilt, azimuth, tracking, racking and transposition; default the reference system
+        (latitude tilt up to 40 degrees, equator-facing, open rack, Perez).
     """
 
     capacity_mw: float
     dc_ac_ratio: float = DEFAULT_DC_AC_RATIO
     losses_pct: float = DEFAULT_LOSSES_PCT
     degradation_pct_per_year: float = DEFAULT_DEGRADATION_PCT_PER_YEAR
+    configuration: PlantConfiguration = field(default_factory=PlantConfiguration)
 
     def __post_init__(self) -> None:
         if not (_is_number(self.capacity_mw) and self.capacity_mw > 0):
@@ -81,6 +98,10 @@ class SolarProject:
             raise SolarProjectError(
                 "degradation_pct_per_year must be in [0, 10) %/yr, "
                 f"got {self.degradation_pct_per_year!r}"
+            )
+        if not isinstance(self.configuration, PlantConfiguration):
+            raise SolarProjectError(
+                f"configuration must be a PlantConfiguration, got {self.configuration!r}"
             )
 
     @property
@@ -135,6 +156,10 @@ class SolarEnergy(YearlyEnergy):
         DC [MWp] and AC [MW] capacity.
     notes : tuple of str
         Assumptions a reader should know about.
+    plant : dict
+        The plant configuration with tilt and azimuth resolved at the cell, and
+        ``ratio_to_reference``, the mean yearly ratio of the plant's yield to the cube's
+        reference system (1 for the reference).
     """
 
     years: NDArray[np.int64]
@@ -152,6 +177,7 @@ class SolarEnergy(YearlyEnergy):
     capacity_mw: float
     capacity_ac_mw: float
     notes: tuple[str, ...]
+    plant: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary; incomplete years are ``None`` in the per-year maps."""
@@ -167,6 +193,7 @@ class SolarEnergy(YearlyEnergy):
             "loss_factor": round(self.loss_factor, 6),
             "capacity_mw": self.capacity_mw,
             "capacity_ac_mw": self.capacity_ac_mw,
+            "plant": dict(self.plant),
             "notes": list(self.notes),
         }
 
@@ -221,12 +248,17 @@ def solar_energy(site: SiteClimate, project: SolarProject) -> SolarEnergy:
     ref_losses = REFERENCE_PV_SYSTEM.losses_pct
     capacity_kwp = project.capacity_mw * 1000.0
     scale = capacity_kwp / 1000.0 / (1.0 - ref_losses / 100.0)
-    gross = np.asarray(site.pv_yield_kwh_kwp, dtype=float) * scale / _coverage(site.solar_coverage)
-    monthly_gross = (
-        np.asarray(site.monthly_pv_yield_kwh_kwp, dtype=float)
-        * scale
-        / _coverage(site.monthly_solar_coverage)
+    monthly_ref = np.asarray(site.monthly_pv_yield_kwh_kwp, dtype=float) / _coverage(
+        site.monthly_solar_coverage
     )
+    month_ratio, year_ratio = _configuration_ratios(site, project.configuration, monthly_ref)
+    gross = (
+        np.asarray(site.pv_yield_kwh_kwp, dtype=float)
+        * scale
+        / _coverage(site.solar_coverage)
+        * year_ratio
+    )
+    monthly_gross = monthly_ref * scale * month_ratio
     lf = project.loss_factor
     net = gross * lf
     notes = [
@@ -234,6 +266,18 @@ def solar_energy(site: SiteClimate, project: SolarProject) -> SolarEnergy:
         f"({project.capacity_ac_mw:.4g} MW AC) with system losses {project.losses_pct:.2f} % "
         f"instead of the reference {ref_losses:.2f} %",
     ]
+    cfg = project.configuration
+    ref_tr = site.pv_transposition or REFERENCE_PV_SYSTEM.transposition
+    if not cfg.same_as_reference(site.cell_lat, ref_tr):
+        described = ", ".join(f"{k} {v}" for k, v in cfg.to_dict(site.cell_lat).items())
+        mean_ratio = _mean_ratio(year_ratio, site.solar_complete)
+        notes.append(
+            f"plant configuration ({described}) applied as a monthly ratio to the reference "
+            f"system's yield (mean {mean_ratio:.4f}), "
+            "computed with pvlib on representative days of the site's monthly irradiation; "
+            "measured error of the ratio within 1.5 % for fixed plants and up to +3 % for "
+            "single-axis trackers (models.pvplant)"
+        )
     if project.clipping_index > CLIPPING_INDEX_NOTE + 1e-9:
         notes.append(
             f"inverter clipping is not modelled: DC/AC {project.dc_ac_ratio:g} after losses is "
@@ -270,7 +314,60 @@ def solar_energy(site: SiteClimate, project: SolarProject) -> SolarEnergy:
         capacity_mw=project.capacity_mw,
         capacity_ac_mw=project.capacity_ac_mw,
         notes=tuple(notes),
+        plant={
+            **cfg.to_dict(site.cell_lat),
+            "ratio_to_reference": round(_mean_ratio(year_ratio, site.solar_complete), 6),
+        },
     )
+
+
+def _configuration_ratios(
+    site: SiteClimate, config: PlantConfiguration, monthly_ref: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Plant-over-reference ratio of each month of the site, and of each year.
+
+    The yearly ratio weights the calendar-month ratios by that year's reference yield, so
+    that a year's energy is the sum of its corrected months. All ones for the reference.
+    """
+    ref_tr = site.pv_transposition or REFERENCE_PV_SYSTEM.transposition
+    if config.same_as_reference(site.cell_lat, ref_tr):
+        return np.ones(site.months.size), np.ones(site.years.size)
+    cal = site.months.astype("datetime64[M]").astype(np.int64) % 12  # 0 = January
+    ok = np.asarray(site.monthly_solar_complete)
+    ghi = (
+        np.asarray(site.monthly_ghi_kwh_m2, dtype=float)
+        if site.monthly_ghi_kwh_m2 is not None
+        else np.full(site.months.size, np.nan)
+    )
+    daily = ghi / _coverage(site.monthly_solar_coverage) / (site.month_hours / 24.0)
+    wind10 = np.asarray(site.monthly_wind_mean_ms, dtype=float) * site.height_factor(10.0)
+    daily_clim = []
+    wind_clim = []
+    for m in range(12):
+        sel = ok & (cal == m) & np.isfinite(daily)
+        daily_clim.append(float(np.mean(daily[sel])) if sel.any() else math.nan)
+        wsel = (cal == m) & np.isfinite(wind10)
+        wind_clim.append(float(np.mean(wind10[wsel])) if wsel.any() else math.nan)
+    ratios = configuration_ratios(
+        site.cell_lat, site.cell_lon, tuple(daily_clim), tuple(wind_clim), config, ref_tr
+    )
+    month_ratio = ratios[cal]
+    year_of_month = site.months.astype("datetime64[Y]").astype(np.int64) + 1970
+    year_ratio = np.ones(site.years.size)
+    for k, y in enumerate(site.years):
+        sel = (year_of_month == y) & np.isfinite(monthly_ref)
+        den = float(monthly_ref[sel].sum())
+        if den > 0:
+            year_ratio[k] = float((monthly_ref[sel] * month_ratio[sel]).sum()) / den
+        else:  # no reference yield that year: the mean of the calendar months
+            year_ratio[k] = float(np.mean(ratios))
+    return month_ratio, year_ratio
+
+
+def _mean_ratio(year_ratio: NDArray[np.float64], complete: NDArray[np.bool_]) -> float:
+    """Mean plant-over-reference ratio of the complete years (of all years when none is)."""
+    used = year_ratio[complete]
+    return float(np.mean(used)) if used.size else float(np.mean(year_ratio))
 
 
 def _coverage(coverage: NDArray[np.float64] | None) -> NDArray[np.float64] | float:

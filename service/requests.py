@@ -56,6 +56,7 @@ from models.solar import (
     DEFAULT_DC_AC_RATIO,
     DEFAULT_DEGRADATION_PCT_PER_YEAR,
     DEFAULT_LOSSES_PCT,
+    PlantConfiguration,
     SolarProject,
 )
 from models.turbines import PowerCurve, Turbine, get_turbine
@@ -72,6 +73,7 @@ __all__ = [
     "PowerCurveIn",
     "ProjectIn",
     "SiteIn",
+    "TrackingIn",
     "describe_error",
     "parse_request",
     "to_model_inputs",
@@ -80,7 +82,15 @@ __all__ = [
 _DEFAULT_LOSSES = Losses()
 _MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _WIND_ONLY = ("turbine_type", "power_curve", "hub_height_m", "losses")
-_SOLAR_ONLY = ("dc_ac_ratio", "losses_pct", "degradation_pct_per_year")
+_SOLAR_ONLY = (
+    "dc_ac_ratio",
+    "losses_pct",
+    "degradation_pct_per_year",
+    "tilt_deg",
+    "azimuth_deg",
+    "tracking",
+    "racking",
+)
 #: Largest seed accepted: seeds stay exact as JSON numbers (IEEE doubles).
 MAX_SEED = 2**53 - 1
 
@@ -148,12 +158,32 @@ class PowerCurveIn(_Strict):
         return Turbine.custom("custom power curve", curve, self.rated_power_kw)
 
 
+class TrackingIn(_Strict):
+    """A horizontal single-axis tracker (pvlib.tracking.singleaxis)."""
+
+    type: Literal["single_axis"] = Field(description="'single_axis'.")
+    max_angle_deg: float = Field(
+        default=60.0, gt=0.0, le=90.0, description="Largest rotation [degrees]; default 60."
+    )
+    gcr: float = Field(
+        default=0.35, gt=0.0, lt=1.0, description="Ground coverage ratio [-]; default 0.35."
+    )
+    backtrack: bool = Field(default=True, description="Backtracking; default true.")
+    axis_azimuth_deg: float = Field(
+        default=180.0,
+        ge=0.0,
+        le=360.0,
+        description="Axis direction [degrees east of north]; default 180 (north-south).",
+    )
+
+
 class ProjectIn(_Strict):
     """The plant: wind (turbine and hub height) or solar (DC capacity and losses).
 
     Wind needs ``hub_height_m`` and exactly one of ``turbine_type`` or ``power_curve``;
-    ``losses`` is optional. Solar takes ``dc_ac_ratio``, ``losses_pct`` and
-    ``degradation_pct_per_year``, all optional. A field of the other technology is an error.
+    ``losses`` is optional. Solar takes ``dc_ac_ratio``, ``losses_pct``,
+    ``degradation_pct_per_year``, ``tilt_deg``, ``azimuth_deg``, ``tracking`` and ``racking``,
+    all optional (models.pvplant). A field of the other technology is an error.
     """
 
     technology: Literal["wind", "solar"] = Field(description="'wind' or 'solar'.")
@@ -182,6 +212,26 @@ class ProjectIn(_Strict):
     )
     degradation_pct_per_year: float | None = Field(
         default=None, ge=0.0, lt=10.0, description="Solar degradation [% per year]; default 0.5."
+    )
+    tilt_deg: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=90.0,
+        description="Solar fixed tilt [degrees], 0 to 90; default latitude, at most 40.",
+    )
+    azimuth_deg: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=360.0,
+        description="Solar fixed azimuth [degrees east of north]; default equator-facing.",
+    )
+    tracking: TrackingIn | None = Field(
+        default=None, description="Solar single-axis tracker; fixed tilt if omitted."
+    )
+    racking: Literal["open_rack", "close_mount"] | None = Field(
+        default=None,
+        description="Solar racking (SAPM cell temperature): 'open_rack' (default) or "
+        "'close_mount' (roof).",
     )
 
     @field_validator("turbine_type")
@@ -214,6 +264,13 @@ class ProjectIn(_Strict):
                 raise ValueError("a wind project needs exactly one of turbine_type or power_curve")
             if self.hub_height_m is None:
                 raise ValueError("a wind project needs hub_height_m [m]")
+        elif self.tracking is not None and (
+            self.tilt_deg is not None or self.azimuth_deg is not None
+        ):
+            raise ValueError(
+                "tilt_deg and azimuth_deg describe a fixed plant; a tracker's orientation "
+                "follows the sun (give tracking.axis_azimuth_deg instead)"
+            )
         return self
 
 
@@ -478,8 +535,25 @@ def to_model_inputs(request: AssessmentRequest) -> AssessmentInputs:
             losses=Losses(**losses_in.model_dump()),
         )
     else:
+        fixed = PlantConfiguration(
+            tilt_deg=p.tilt_deg, azimuth_deg=p.azimuth_deg, racking=p.racking or "open_rack"
+        )
+        tr = p.tracking
+        configuration = (
+            fixed
+            if tr is None
+            else PlantConfiguration(
+                tracking="single_axis",
+                max_angle_deg=tr.max_angle_deg,
+                gcr=tr.gcr,
+                backtrack=tr.backtrack,
+                axis_azimuth_deg=tr.axis_azimuth_deg,
+                racking=fixed.racking,
+            )
+        )
         project = SolarProject(
             capacity_mw=p.capacity_mw,
+            configuration=configuration,
             dc_ac_ratio=DEFAULT_DC_AC_RATIO if p.dc_ac_ratio is None else p.dc_ac_ratio,
             losses_pct=DEFAULT_LOSSES_PCT if p.losses_pct is None else p.losses_pct,
             degradation_pct_per_year=(

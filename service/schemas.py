@@ -161,6 +161,13 @@ class SolarClimateOut(_Out):
     annual_sunshine_hours: dict[str, float | None]
     mean_sunshine_hours: float | None
     annual_ghi_kwh_m2: dict[str, float | None]
+    sunshine_method: str | None = Field(
+        default=None,
+        description="How the cube counted sunshine: 'era5_sund' (the source's sunshine "
+        "duration), 'dni_fraction' (clear-sky-ratio fraction of each hour from direct "
+        "irradiance), 'ghi_erbs_fraction', or 'unrecorded' (a cube built before the method "
+        "was recorded).",
+    )
 
 
 class SiteClimateOut(_Out):

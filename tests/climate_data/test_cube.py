@@ -68,11 +68,13 @@ def test_site_matches_direct_hourly_computation(small_cube: Path, small_sample: 
     ghi = (cell.ssrd.astype(float) / 3600.0 / 1000.0).groupby(label).sum()
     expected = ghi.sel(year=[2019, 2020, 2021, 2022]).values
     np.testing.assert_allclose(site.ghi_kwh_m2, expected, rtol=1e-7)
-    # sunshine: the indicator applied to the whole hourly series, then summed per year
-    fdir = (cell.fdir.astype(float) / 3600.0).expand_dims(lat=[44.0], lon=[87.3], axis=(1, 2))
-    sun = sunshine.sunshine_from_direct_horizontal(fdir, fdir.lat, fdir.lon).isel(lat=0, lon=0)
-    sun_year = sun.groupby(label).sum().sel(year=[2019, 2020, 2021, 2022]).values
-    np.testing.assert_allclose(site.sunshine_hours, sun_year, rtol=1e-7)
+    # sunshine: the file has ERA5's sund, passed through exactly: seconds summed / 3600
+    sun_year = (cell.sund.astype(float) / 3600.0).groupby(label).sum()
+    np.testing.assert_allclose(
+        site.sunshine_hours, sun_year.sel(year=[2019, 2020, 2021, 2022]).values, rtol=1e-7
+    )
+    assert site.sunshine_method == "era5_sund"
+    assert site.pv_transposition == "perez"
 
 
 def test_sample_statistics_are_realistic(small_cube: Path) -> None:
@@ -267,3 +269,43 @@ def test_real_merra2_site_wind_trend(merra2_cube: Path) -> None:
     assert s["trend_pct_per_decade"] == pytest.approx(1000 * sen / means.mean(), abs=5e-4)
     assert s["trend_p_value"] == pytest.approx(kendalltau(years, means).pvalue, abs=5e-5)
     assert site.summary(100.0)["wind"]["trend_pct_per_decade"] == s["trend_pct_per_decade"]
+
+
+def test_sunshine_from_fdir_when_the_file_has_no_sund(
+    small_sample: list[Path], tmp_path: Path
+) -> None:
+    # Without sund the cube counts the clear-sky-ratio fraction of each hour from fdir and
+    # records "dni_fraction"; the figure equals the indicator applied to the hourly series.
+    paths = []
+    for p in small_sample[:2]:
+        with xr.open_dataset(p, decode_timedelta=False) as ds:
+            out = tmp_path / p.name
+            ds.drop_vars("sund").load().to_netcdf(out)
+        paths.append(out)
+    cube = Cube.open(build_cube(paths, tmp_path / "fdir.nc", progress=False))
+    assert cube.attrs["sunshine_method"] == "dni_fraction"
+    site = cube.site(44.0, 87.3)
+    assert site.sunshine_method == "dni_fraction"
+    assert site.summary()["solar"]["sunshine_method"] == "dni_fraction"
+    raw = _raw(paths).sel(lat=44.0, lon=87.3)
+    label = (raw.time - pd.Timedelta("30min")).dt.year
+    fdir = (raw.fdir.astype(float) / 3600.0).expand_dims(lat=[44.0], lon=[87.3], axis=(1, 2))
+    sun = sunshine.sunshine_from_direct_horizontal(
+        fdir, fdir.lat, fdir.lon, method="clearsky"
+    ).isel(lat=0, lon=0)
+    expected = sun.groupby(label).sum().sel(year=[2019, 2020]).values
+    np.testing.assert_allclose(site.sunshine_hours, expected, rtol=1e-7)
+
+
+def test_cube_without_the_new_attributes_stays_readable(small_cube: Path, tmp_path: Path) -> None:
+    # A v1 cube written before sunshine_method and pv_transposition existed: it opens, its
+    # sunshine method is "unrecorded" and its PV yield is taken as Hay-Davies.
+    with xr.open_dataset(small_cube) as ds:
+        old = ds.load()
+    del old.attrs["sunshine_method"], old.attrs["pv_transposition"]
+    path = tmp_path / "old.nc"
+    old.to_netcdf(path)
+    site = Cube.open(path).site(44.0, 87.3)
+    assert site.sunshine_method is None
+    assert site.summary()["solar"]["sunshine_method"] == "unrecorded"
+    assert site.pv_transposition == "haydavies"

@@ -69,7 +69,7 @@ def greensboro_chain() -> tuple[SiteClimate, float]:
 def direct_pvwatts_mwh(capacity_mw: float, dc_ac_ratio: float, losses_pct: float) -> float:
     """The project simulated directly with pvlib, hour by hour (independent of the cube code).
 
-    Same plant as the reference system (latitude tilt facing south, Hay-Davies, Fresnel IAM,
+    Same plant as the reference system (latitude tilt facing south, Perez, Fresnel IAM,
     SAPM open-rack cell temperature, PVWatts DC with gamma -0.0047/K, PVWatts inverter with
     eta 0.96) but with pvlib's SPA solar position at mid-hour, the file's own DNI, and the
     project's capacity, DC/AC ratio and losses inside the simulation.
@@ -92,13 +92,16 @@ def direct_pvwatts_mwh(capacity_mw: float, dc_ac_ratio: float, losses_pct: float
         data["ghi"].to_numpy(float),
         data["dhi"].to_numpy(float),
         dni_extra=pvlib.irradiance.get_extra_radiation(times.day_of_year.to_numpy()),
+        airmass=pvlib.atmosphere.get_relative_airmass(zen),
         albedo=sys.albedo,
-        model="haydavies",
+        model=sys.transposition,
     )
     iam = pvlib.iam.physical(pvlib.irradiance.aoi(tilt, 180.0, zen, azi))
-    effective = poa["poa_direct"] * iam + poa["poa_diffuse"]
+    direct = np.nan_to_num(np.asarray(poa["poa_direct"], dtype=float))
+    diffuse = np.nan_to_num(np.asarray(poa["poa_diffuse"], dtype=float))
+    effective = direct * iam + diffuse
     t_cell = pvlib.temperature.sapm_cell(
-        poa["poa_global"],
+        direct + diffuse,
         data["temp_air"].to_numpy(float),
         data["wind_speed"].to_numpy(float),
         sys.sapm_a,
