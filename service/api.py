@@ -36,7 +36,7 @@ from flask import Blueprint, Response, current_app, g, request
 from pydantic import BaseModel, ValidationError
 
 from climate_data.errors import ClimateDataError, SiteOutsideCoverage
-from service import auth, schemas
+from service import assessments, auth, schemas
 from service.config import ServiceConfig
 from service.openapi import Operation, build_document, render_docs
 from service.problems import Problem, field_error, validation_problem
@@ -592,7 +592,7 @@ def create_assessment(body: AssessmentRequest) -> Response:
         response_json=text,
     )
     try:
-        st.store.add_assessment(record)
+        assessments.record(st.store, g.api_key, record)
     except StoreUnavailable as exc:
         _log.error(
             "assessment %s not stored: %s", record.id, exc, extra={"assessment_id": record.id}
@@ -657,19 +657,26 @@ def replay_assessment(st: ServiceState, record: AssessmentRecord) -> dict[str, A
     "GET",
     "/assessments/<assessment_id>",
     summary="A stored assessment, exactly as it was returned",
+    description=(
+        "Only the key that created it (or an admin key) may read it; any other key gets 404, "
+        "as for an id that does not exist."
+    ),
     tag="assessments",
     path_params={"assessment_id": "Assessment id"},
     responses={200: (schemas.AssessmentOut, "Assessment object")},
 )
 def get_assessment(assessment_id: str) -> Response:
-    """Return a stored assessment (the response text as it was sent)."""
+    """Return a stored assessment (the response text as it was sent) if the key may see it.
+
+    Another key's assessment is 404, exactly as a missing one (:mod:`service.assessments`).
+    """
     st = state()
     try:
-        record = st.store.get_assessment(assessment_id)
+        record = assessments.get(st.store, g.api_key, assessment_id)
+    except assessments.AssessmentNotFound as exc:
+        raise Problem(404, str(exc)) from None
     except StoreUnavailable as exc:
         raise Problem(503, f"{exc}; retry later", headers={"Retry-After": "30"}) from None
-    if record is None:
-        raise Problem(404, f"no assessment with id {assessment_id!r}")
     return json_response(record.response_json)
 
 
@@ -677,16 +684,19 @@ def get_assessment(assessment_id: str) -> Response:
     "GET",
     "/assessments",
     summary="Stored assessments, newest first, paged and filtered by decision and date",
+    description="The key's own assessments; an admin key sees every officer's.",
     tag="assessments",
     query=schemas.AssessmentListQuery,
     responses={200: (schemas.AssessmentList, "A page of assessments")},
 )
 def list_assessments(query: schemas.AssessmentListQuery) -> Response:
-    """Page through the audit records."""
+    """Page through the audit records the key may see (its own; an admin's: all)."""
     st = state()
     start, end = query.window()
     try:
-        records, total = st.store.list_assessments(
+        records, total = assessments.list_page(
+            st.store,
+            g.api_key,
             limit=query.limit,
             offset=query.offset,
             decision=query.decision,

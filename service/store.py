@@ -305,12 +305,24 @@ class AuditStore:
         with self._connect(write=True) as conn:
             conn.execute(assessments.insert().values(**values))
 
-    def get_assessment(self, assessment_id: str) -> AssessmentRecord | None:
-        """Return the assessment with this id, or None."""
+    def get_assessment(
+        self, assessment_id: str, *, owner: str | None = None
+    ) -> AssessmentRecord | None:
+        """Return the assessment with this id, or None.
+
+        Parameters
+        ----------
+        assessment_id : str
+            Assessment id.
+        owner : str, optional
+            Only if made by this API key id (None: whoever made it). A record of another key is
+            None, exactly as a missing one (:mod:`service.assessments` scopes reads this way).
+        """
+        where = assessments.c.id == assessment_id
+        if owner is not None:
+            where = sa.and_(where, assessments.c.api_key_id == owner)
         with self._connect(write=False) as conn:
-            row = conn.execute(
-                sa.select(assessments).where(assessments.c.id == assessment_id)
-            ).first()
+            row = conn.execute(sa.select(assessments).where(where)).first()
         return None if row is None else _assessment(row._mapping)
 
     def list_assessments(
@@ -321,6 +333,7 @@ class AuditStore:
         decision: str | None = None,
         created_from: datetime | None = None,
         created_to: datetime | None = None,
+        owner: str | None = None,
     ) -> tuple[list[AssessmentRecord], int]:
         """Return a page of assessments, newest first, and the total count matching the filters.
 
@@ -332,8 +345,12 @@ class AuditStore:
             Only this decision.
         created_from, created_to : datetime, optional
             Only records created at or after ``created_from`` and before ``created_to``.
+        owner : str, optional
+            Only records made by this API key id.
         """
         conds = []
+        if owner is not None:
+            conds.append(assessments.c.api_key_id == owner)
         if decision is not None:
             conds.append(assessments.c.decision == decision)
         if created_from is not None:
@@ -354,6 +371,69 @@ class AuditStore:
             ).scalar_one()
             rows = conn.execute(query).all()
         return [_assessment(r._mapping) for r in rows], int(total)
+
+    def search_assessments(
+        self,
+        *,
+        owner: str | None = None,
+        decision: str | None = None,
+        technology: str | None = None,
+        text: str = "",
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """A page of listing rows (no request or response text), newest first, and the count.
+
+        ``text`` matches the site name or the id, case-insensitively, as a plain substring.
+        Columns: id, created_at (aware UTC), decision, technology, site_lat, site_lon,
+        site_name, policy_id, policy_version.
+        """
+        t = assessments
+        conds: list[Any] = []
+        if owner is not None:
+            conds.append(t.c.api_key_id == owner)
+        if decision:
+            conds.append(t.c.decision == decision)
+        if technology:
+            conds.append(t.c.technology == technology)
+        if text:
+            like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            conds.append(
+                sa.or_(t.c.site_name.ilike(like, escape="\\"), t.c.id.ilike(like, escape="\\"))
+            )
+        if created_from is not None:
+            conds.append(t.c.created_at >= _to_db(created_from, self.dialect))
+        if created_to is not None:
+            conds.append(t.c.created_at < _to_db(created_to, self.dialect))
+        where = sa.and_(sa.true(), *conds)
+        cols = [
+            t.c.id,
+            t.c.created_at,
+            t.c.decision,
+            t.c.technology,
+            t.c.site_lat,
+            t.c.site_lon,
+            t.c.site_name,
+            t.c.policy_id,
+            t.c.policy_version,
+        ]
+        query = (
+            sa.select(*cols)
+            .where(where)
+            .order_by(t.c.created_at.desc(), t.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._connect(write=False) as conn:
+            total = int(
+                conn.execute(sa.select(sa.func.count()).select_from(t).where(where)).scalar_one()
+            )
+            rows = [dict(r._mapping) for r in conn.execute(query)]
+        for r in rows:
+            r["created_at"] = _as_utc(r["created_at"])
+        return rows, total
 
 
 def _key(row: Mapping[Any, Any]) -> ApiKeyRecord:

@@ -49,7 +49,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
-import sqlalchemy as sa
 from flask import (
     Blueprint,
     Flask,
@@ -70,16 +69,15 @@ from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from flask_wtf.file import FileField
 from markupsafe import Markup
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import Field, FloatField, IntegerField, StringField
 from wtforms import ValidationError as FormError
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
-from service import auth, charts
+from service import assessments, auth, charts
 from service.problems import Problem
-from service.store import ApiKeyRecord, AssessmentRecord, StoreUnavailable, assessments
+from service.store import ApiKeyRecord, AssessmentRecord, StoreUnavailable
 
 bp = Blueprint("web", __name__)
 
@@ -93,6 +91,8 @@ LAYERS: tuple[str, ...] = ("trailing_3y_wind_ms", "sunshine_hours", "iav")
 MAX_MAP_CELLS = 6400
 #: Page size of the history.
 HISTORY_PAGE = 20
+#: Highest history page number asked of the database (a larger one shows this page).
+MAX_HISTORY_PAGE = 100_000
 #: Wind-speed threshold used for the map when the default wind policy has no such rule [m s-1].
 DEFAULT_WIND_THRESHOLD_MS = 6.5
 #: Metric of the Changji rule.
@@ -1082,12 +1082,11 @@ def _load(assessment_id: str) -> AssessmentRecord:
     """The stored record, if the signed-in officer may see it (own, or an admin key)."""
     key = _require_login()
     try:
-        record: AssessmentRecord | None = _state().store.get_assessment(assessment_id)
+        return assessments.get(_state().store, key, assessment_id)
+    except assessments.AssessmentNotFound:
+        abort(404)
     except StoreUnavailable:
         abort(503)
-    if record is None or (record.api_key_id != key.id and key.role != "admin"):
-        abort(404)
-    return record
 
 
 _DECISION_TEXT = {
@@ -1536,18 +1535,19 @@ def _history_filter() -> HistoryFilter:
 
     def day(name: str) -> date | None:
         try:
-            return date.fromisoformat(args.get(name, ""))
+            d = date.fromisoformat(args.get(name, ""))
         except ValueError:
             return None
+        return d if 1900 <= d.year <= 9998 else None  # 9999-12-31 + 1 day overflows
 
     try:
-        page = max(1, int(args.get("page", "1")))
+        page = min(max(1, int(args.get("page", "1"))), MAX_HISTORY_PAGE)
     except ValueError:
         page = 1
     return HistoryFilter(
         decision=decision if decision in ("approve", "refer", "decline") else None,
         technology=technology if technology in ("wind", "solar") else None,
-        text=args.get("q", "").strip()[:100],
+        text="".join(c for c in args.get("q", "") if c.isprintable()).strip()[:100],
         date_from=day("from"),
         date_to=day("to"),
         page=page,
@@ -1566,60 +1566,21 @@ def query_history(
     StoreUnavailable
         The database cannot be read.
     """
-    t = assessments
-    conds: list[Any] = []
-    if key.role != "admin":
-        conds.append(t.c.api_key_id == key.id)
-    if f.decision:
-        conds.append(t.c.decision == f.decision)
-    if f.technology:
-        conds.append(t.c.technology == f.technology)
-    if f.text:
-        like = "%" + f.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conds.append(
-            sa.or_(t.c.site_name.ilike(like, escape="\\"), t.c.id.ilike(like, escape="\\"))
-        )
-    naive = store.dialect == "sqlite"
 
     def bound(d: date) -> datetime:
-        dt = datetime(d.year, d.month, d.day, tzinfo=UTC)
-        return dt.replace(tzinfo=None) if naive else dt
+        return datetime(d.year, d.month, d.day, tzinfo=UTC)
 
-    if f.date_from:
-        conds.append(t.c.created_at >= bound(f.date_from))
-    if f.date_to:
-        conds.append(t.c.created_at < bound(f.date_to + timedelta(days=1)))
-    where = sa.and_(sa.true(), *conds)
-    cols = [
-        t.c.id,
-        t.c.created_at,
-        t.c.decision,
-        t.c.technology,
-        t.c.site_lat,
-        t.c.site_lon,
-        t.c.site_name,
-        t.c.policy_id,
-        t.c.policy_version,
-    ]
-    query = (
-        sa.select(*cols)
-        .where(where)
-        .order_by(t.c.created_at.desc(), t.c.id.desc())
-        .limit(HISTORY_PAGE)
-        .offset((f.page - 1) * HISTORY_PAGE)
+    return assessments.search(
+        store,
+        key,
+        decision=f.decision,
+        technology=f.technology,
+        text=f.text,
+        created_from=bound(f.date_from) if f.date_from else None,
+        created_to=bound(f.date_to + timedelta(days=1)) if f.date_to else None,
+        limit=HISTORY_PAGE,
+        offset=(f.page - 1) * HISTORY_PAGE,
     )
-    try:
-        with store.engine.connect() as conn:
-            total = int(
-                conn.execute(sa.select(sa.func.count()).select_from(t).where(where)).scalar_one()
-            )
-            rows = [dict(r._mapping) for r in conn.execute(query)]
-    except SQLAlchemyError as exc:
-        raise StoreUnavailable(f"audit database error: {exc.__class__.__name__}") from exc
-    for r in rows:
-        created = r["created_at"]
-        r["created_at"] = created.replace(tzinfo=UTC) if created.tzinfo is None else created
-    return rows, total
 
 
 @bp.route("/app/history")
