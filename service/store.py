@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 #: Alembic revision the code expects.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 metadata = sa.MetaData()
 
@@ -39,6 +39,7 @@ api_keys = sa.Table(
     sa.Column("key_sha256", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
 )
 
 assessments = sa.Table(
@@ -64,6 +65,33 @@ assessments = sa.Table(
 )
 
 
+store_heartbeat = sa.Table(
+    "store_heartbeat",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("api_key_id", sa.String(32), sa.ForeignKey("api_keys.id"), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("api_key_id", sa.String(32), sa.ForeignKey("api_keys.id"), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("request_sha256", sa.String(64), nullable=False),
+    sa.Column("assessment_id", sa.String(64), sa.ForeignKey("assessments.id"), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
 class StoreUnavailable(Exception):
     """The audit database cannot be reached, is locked, or has no schema."""
 
@@ -78,11 +106,17 @@ class ApiKeyRecord:
     key_sha256: str
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = None
+
+    @property
+    def expired(self) -> bool:
+        """True once the key's expiry time has passed."""
+        return self.expires_at is not None and utcnow() >= self.expires_at
 
     @property
     def active(self) -> bool:
-        """True unless the key was revoked."""
-        return self.revoked_at is None
+        """True unless the key was revoked or has expired."""
+        return self.revoked_at is None and not self.expired
 
 
 @dataclass(frozen=True)
@@ -255,9 +289,17 @@ class AuditStore:
 
     # ----- keys ---------------------------------------------------------------------------
 
-    def add_key(self, key_id: str, name: str, role: str, key_sha256: str) -> ApiKeyRecord:
-        """Store a new API key by its hash; return the record."""
-        record = ApiKeyRecord(key_id, name, role, key_sha256, utcnow(), None)
+    def add_key(
+        self,
+        key_id: str,
+        name: str,
+        role: str,
+        key_sha256: str,
+        *,
+        expires_at: datetime | None = None,
+    ) -> ApiKeyRecord:
+        """Store a new API key by its hash (expiring at ``expires_at`` if given); return it."""
+        record = ApiKeyRecord(key_id, name, role, key_sha256, utcnow(), None, expires_at)
         with self._connect(write=True) as conn:
             conn.execute(
                 api_keys.insert().values(
@@ -266,6 +308,7 @@ class AuditStore:
                     role=role,
                     key_sha256=key_sha256,
                     created_at=_to_db(record.created_at, self.dialect),
+                    expires_at=None if expires_at is None else _to_db(expires_at, self.dialect),
                 )
             )
         return record
@@ -438,6 +481,7 @@ class AuditStore:
 
 def _key(row: Mapping[Any, Any]) -> ApiKeyRecord:
     revoked = row["revoked_at"]
+    expires = row["expires_at"]
     return ApiKeyRecord(
         id=row["id"],
         name=row["name"],
@@ -445,6 +489,7 @@ def _key(row: Mapping[Any, Any]) -> ApiKeyRecord:
         key_sha256=row["key_sha256"],
         created_at=_as_utc(row["created_at"]),
         revoked_at=None if revoked is None else _as_utc(revoked),
+        expires_at=None if expires is None else _as_utc(expires),
     )
 
 
@@ -494,6 +539,36 @@ def _describe(exc: SQLAlchemyError) -> str:
     text = str(orig if orig is not None else exc).strip().splitlines()
     first = text[0] if text else exc.__class__.__name__
     return f"audit database error: {first}"
+
+
+#: Privileges of the application's own PostgreSQL role on each table (see
+#: :func:`app_role_grants`): the audit tables take INSERT and SELECT only.
+APP_ROLE_PRIVILEGES: dict[str, str] = {
+    "alembic_version": "SELECT",
+    "assessments": "SELECT, INSERT",
+    "idempotency_keys": "SELECT, INSERT",
+    "store_heartbeat": "SELECT, INSERT",
+    "api_keys": "SELECT, INSERT, UPDATE",  # revoking a key sets revoked_at
+    "web_sessions": "SELECT, INSERT, UPDATE",  # logout sets ended_at
+}
+
+
+def app_role_grants(role: str, schema: str = "public") -> list[str]:
+    """SQL that lets PostgreSQL role ``role`` run the service, and no more.
+
+    The schema is created and migrated by its owner (``climate-loan keys list`` or ``serve``
+    run once as the owner); the service then connects as ``role``, which can only INSERT and
+    SELECT on the audit tables: even a compromised service cannot UPDATE, DELETE or TRUNCATE
+    an audit record, whatever the triggers.
+    """
+    if not role.replace("_", "").isalnum() or not schema.replace("_", "").isalnum():
+        raise ValueError("role and schema must be plain identifiers (letters, digits, _)")
+    out = [f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"']
+    out += [
+        f'GRANT {privileges} ON "{schema}"."{table}" TO "{role}"'
+        for table, privileges in APP_ROLE_PRIVILEGES.items()
+    ]
+    return out
 
 
 def alembic_config() -> Any:
