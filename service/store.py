@@ -14,6 +14,7 @@ the API turns into 503 with no decision.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -90,6 +91,11 @@ idempotency_keys = sa.Table(
     sa.Column("assessment_id", sa.String(64), sa.ForeignKey("assessments.id"), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+
+#: What clients are told when the database cannot be used; the details go to the log.
+PUBLIC_DETAIL = "the audit database is not reachable"
+_log = logging.getLogger("climate_loan.store")
 
 
 class StoreUnavailable(Exception):
@@ -256,12 +262,20 @@ class AuditStore:
         return None if value is None else str(value)
 
     def status(self) -> dict[str, Any]:
-        """Health of the database: ``{status, backend, revision[, detail]}``."""
+        """Health of the database: ``{status, backend, revision[, detail]}``.
+
+        "ok" means the schema is current *and* the database takes a write: a row is inserted
+        into ``store_heartbeat`` in a transaction that is rolled back. A database that answers
+        reads but refuses writes (a SQLite file that is or was read-only, a PostgreSQL standby)
+        is "unavailable". The detail names the cause in general words; the driver's message,
+        which may name hosts, ports or paths, goes to the log only.
+        """
         out: dict[str, Any] = {"backend": self.dialect}
         try:
             rev = self.revision()
         except StoreUnavailable as exc:
-            return {**out, "status": "unavailable", "revision": None, "detail": str(exc)}
+            _log.warning("audit store health: %s", exc)
+            return {**out, "status": "unavailable", "revision": None, "detail": PUBLIC_DETAIL}
         if rev != SCHEMA_REVISION:
             return {
                 **out,
@@ -269,7 +283,31 @@ class AuditStore:
                 "revision": rev,
                 "detail": f"schema revision {rev} is not {SCHEMA_REVISION}: run migrations",
             }
+        try:
+            self.check_write()
+        except StoreUnavailable as exc:
+            _log.warning("audit store health: %s", exc)
+            return {
+                **out,
+                "status": "unavailable",
+                "revision": rev,
+                "detail": "the audit database does not take writes",
+            }
         return {**out, "status": "ok", "revision": rev}
+
+    def check_write(self) -> None:
+        """Write a heartbeat row and roll it back; raise :class:`StoreUnavailable` on failure."""
+        try:
+            with self.engine.connect() as conn:
+                trans = conn.begin()
+                try:
+                    conn.execute(
+                        store_heartbeat.insert().values(id=1, at=_to_db(utcnow(), self.dialect))
+                    )
+                finally:
+                    trans.rollback()
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(_describe(exc)) from exc
 
     def dispose(self) -> None:
         """Close pooled connections."""
@@ -511,6 +549,8 @@ def _make_engine(url: str, timeout_s: float) -> Engine:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": timeout_s})
 
+        _drop_broken_connections(engine)
+
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
@@ -528,9 +568,40 @@ def _make_engine(url: str, timeout_s: float) -> Engine:
         "connect_timeout": max(1, round(timeout_s)),
         "options": options,
     }
-    return sa.create_engine(
+    engine = sa.create_engine(
         parsed.difference_update_query(["options"]), pool_pre_ping=True, connect_args=connect_args
     )
+    _drop_broken_connections(engine)
+    return engine
+
+
+#: SQLite error names after which a connection must not be reused: a connection opened while
+#: the file was read-only stays read-only after the file becomes writable again.
+_SQLITE_STALE = ("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_NOTADB")
+#: PostgreSQL SQLSTATEs after which a connection must not be reused: 25006 (read-only
+#: transaction: the server became a standby) and class 57P (operator intervention, shutdown).
+_PG_STALE = ("25006", "57P01", "57P02", "57P03")
+
+
+def _drop_broken_connections(engine: Engine) -> None:
+    """Treat "read-only" and similar errors as a lost connection, so the pool replaces it.
+
+    Without this the pool keeps handing out a connection that can never write again, and
+    every assessment fails with 503 long after the database is writable.
+    """
+
+    @sa.event.listens_for(engine, "handle_error")
+    def _stale(ctx: Any) -> None:
+        orig = ctx.original_exception
+        name = str(getattr(orig, "sqlite_errorname", ""))
+        sqlstate = str(getattr(orig, "sqlstate", "") or "")
+        text = str(orig).lower()
+        if (
+            any(name.startswith(n) for n in _SQLITE_STALE)
+            or "readonly database" in text
+            or sqlstate in _PG_STALE
+        ):
+            ctx.is_disconnect = True
 
 
 def _describe(exc: SQLAlchemyError) -> str:
