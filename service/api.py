@@ -281,11 +281,34 @@ def json_response(
     body: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
     """Make a JSON response with keys in the order given (no NaN: JSON has none)."""
-    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False, allow_nan=False)
+    text = body if isinstance(body, str) else dumps_finite(body)
     response = Response(text, status=status, mimetype="application/json")
     for k, v in (headers or {}).items():
         response.headers[k] = v
     return response
+
+
+def dumps_finite(body: Any) -> str:
+    """JSON text of ``body``; a NaN or infinity anywhere is a 500 problem, never output.
+
+    The last guard before a response leaves: the models should never produce a non-finite
+    number, and if one does, the client gets an error instead of ``NaN`` (which is not JSON
+    and which a client might read as a figure).
+
+    Raises
+    ------
+    Problem
+        500 when ``body`` holds a non-finite float.
+    """
+    try:
+        return json.dumps(body, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        _log.error("response holds a non-finite number; not sent")
+        raise Problem(
+            500,
+            "the computation produced a number that is not finite (NaN or infinity); no "
+            "decision was given. Quote the request id to support",
+        ) from None
 
 
 def _authorize(role: str) -> Any:
@@ -325,13 +348,57 @@ def _json_body() -> Any:
         raise Problem(415, f"send the body as application/json (Content-Type was {shown})")
     data = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
     try:
-        return json.loads(data)
+        parsed = json.loads(data)
     except UnicodeDecodeError:
         raise Problem(400, "the body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise Problem(
             400, f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except RecursionError:
+        raise Problem(400, f"the body is nested more than {MAX_JSON_DEPTH} levels deep") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise Problem(400, f"the body is not usable JSON: {exc}") from None
+    check_json_input(parsed)
+    return parsed
+
+
+#: Deepest nesting of arrays and objects a request body may have (a request needs 4).
+MAX_JSON_DEPTH = 32
+
+
+def check_json_input(value: Any) -> None:
+    """Refuse a body nested deeper than :data:`MAX_JSON_DEPTH` or holding a NUL character.
+
+    Iterative, so that no input can exhaust the stack. NUL cannot be stored in a PostgreSQL
+    text column (and nothing in a request needs it): it is refused here, with the field, instead
+    of failing later as an unavailable store.
+
+    Raises
+    ------
+    Problem
+        400 for too deep a nesting, 422 naming the field for a NUL.
+    """
+    stack: list[tuple[Any, tuple[str, ...]]] = [(value, ())]
+    while stack:
+        item, path = stack.pop()
+        if len(path) > MAX_JSON_DEPTH:
+            raise Problem(400, f"the body is nested more than {MAX_JSON_DEPTH} levels deep")
+        if isinstance(item, str):
+            if "\x00" in item:
+                name = ".".join(path) or "(body)"
+                raise Problem(
+                    422,
+                    f"{name}: must not contain the NUL character",
+                    errors=[field_error(name, "must not contain the NUL character")],
+                )
+        elif isinstance(item, dict):
+            for k, v in item.items():
+                if "\x00" in k:
+                    raise Problem(400, "a field name contains the NUL character")
+                stack.append((v, (*path, k)))
+        elif isinstance(item, list):
+            stack.extend((v, (*path, str(i))) for i, v in enumerate(item))
 
 
 def endpoint(
@@ -570,7 +637,7 @@ def create_assessment(body: AssessmentRequest) -> Response:
     seed = body.seed if body.seed is not None else secrets.randbelow(2**32)
     created_at = utcnow()
     out = run_assessment(st, body, seed=seed, created_at=created_at)
-    text = json.dumps(out, ensure_ascii=False, allow_nan=False)
+    text = dumps_finite(out)
     prov = out["provenance"]
     record = AssessmentRecord(
         id=str(out["id"]),

@@ -24,6 +24,12 @@ from service.errors import UsageError
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_WORKERS = 2
+#: Longest request line (method, path, query) gunicorn accepts [bytes]; longer is 414.
+LIMIT_REQUEST_LINE = 8190
+#: Largest single request header [bytes]; larger is 431.
+LIMIT_REQUEST_FIELD_SIZE = 8190
+#: Most request headers; more is 431.
+LIMIT_REQUEST_FIELDS = 100
 
 
 def _config(config_env: Mapping[str, str] | None) -> ServiceConfig:
@@ -173,7 +179,11 @@ def serve(
             settings = {
                 "bind": f"{host}:{port}",
                 "workers": workers,
-                "worker_class": "sync",
+                # gunicorn's own 400/414/431 answers as problem+json (service/gunicorn_worker.py)
+                "worker_class": "service.gunicorn_worker.ProblemSyncWorker",
+                "limit_request_line": LIMIT_REQUEST_LINE,
+                "limit_request_field_size": LIMIT_REQUEST_FIELD_SIZE,
+                "limit_request_fields": LIMIT_REQUEST_FIELDS,
                 "preload_app": False,
                 "timeout": timeout_s,
                 "graceful_timeout": 10,

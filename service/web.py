@@ -772,7 +772,11 @@ def parse_power_curve(data: bytes) -> dict[str, list[float]]:
         dialect = csv.excel
     speeds: list[float] = []
     powers: list[float] = []
-    for n, row in enumerate(csv.reader(io.StringIO(text), dialect), start=1):
+    try:
+        rows = list(csv.reader(io.StringIO(text), dialect))
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB limit
+        raise ValueError(_("The power curve is not valid: %(detail)s", detail=str(exc))) from None
+    for n, row in enumerate(rows, start=1):
         cells = [c.strip() for c in row if c.strip() != ""]
         if not cells:
             continue
