@@ -40,8 +40,10 @@ from service import assessments, auth, schemas
 from service.config import ServiceConfig
 from service.openapi import Operation, build_document, render_docs
 from service.problems import Problem, field_error, validation_problem
+from service.ratelimit import AuthThrottle, RequestLimiter
 from service.requests import AssessmentRequest, to_model_inputs
-from service.store import AssessmentRecord, AuditStore, StoreUnavailable, utcnow
+from service.security import client_address, security_event
+from service.store import PUBLIC_DETAIL, AssessmentRecord, AuditStore, StoreUnavailable, utcnow
 
 if TYPE_CHECKING:
     from models.registry import ModelCard
@@ -237,10 +239,12 @@ class ServiceState:
         Default policy id per technology.
     code_version : str
         Version of this package.
-    limiter : RateLimiter
-        Per-key request counter.
+    limiter : RateLimiter or service.ratelimit.StorageRateLimiter
+        Per-key request counter (shared by the workers when a storage is configured).
     scorecards : ProductionScorecard or None
         The production PD scorecard; None runs assessments without one.
+    auth_throttle : service.ratelimit.AuthThrottle or None
+        Counter of failed keys and sign-ins per client address; None: no throttling.
     """
 
     config: ServiceConfig
@@ -249,8 +253,9 @@ class ServiceState:
     policies: dict[str, Any]
     default_policies: dict[str, str]
     code_version: str
-    limiter: RateLimiter
+    limiter: RequestLimiter
     scorecards: ProductionScorecard | None = None
+    auth_throttle: AuthThrottle | None = None
     _document: dict[str, Any] | None = field(default=None, repr=False)
 
     def document(self) -> dict[str, Any]:
@@ -315,16 +320,38 @@ def _authorize(role: str) -> Any:
     st = state()
     header = request.headers.get(auth.HEADER)
     challenge = {"WWW-Authenticate": f'ApiKey header="{auth.HEADER}"'}
+    address = client_address()
+    throttle = st.auth_throttle
+    blocked = throttle.blocked(address) if throttle is not None else None
+    if blocked is not None:
+        security_event("auth_throttled", "API request refused: too many bad keys from address")
+        raise Problem(
+            429,
+            f"too many requests with a bad API key from this address; retry in {blocked} s",
+            headers={"Retry-After": str(blocked)},
+        )
     if not header:
         raise Problem(401, f"send your API key in the {auth.HEADER} header", headers=challenge)
     try:
-        record = auth.authenticate(st.store, header)
+        record, reason = auth.check_key(st.store, header)
     except StoreUnavailable as exc:
+        _log.error("API key not checked: %s", exc)
         raise Problem(
-            503, f"{exc}; no decision was given, retry later", headers={"Retry-After": "30"}
+            503,
+            f"{PUBLIC_DETAIL}; no decision was given, retry later",
+            headers={"Retry-After": "30"},
         ) from exc
     if record is None:
-        raise Problem(401, "the API key is not valid or was revoked", headers=challenge)
+        if throttle is not None:
+            throttle.failed(address)
+        security_event(
+            "api_key_refused",
+            f"API key refused: {reason}",
+            api_key_id=auth.key_id_of(header.strip()),
+        )
+        raise Problem(
+            401, "the API key is not valid, was revoked or has expired", headers=challenge
+        )
     g.api_key = record
     if not auth.has_role(record.role, role):
         raise Problem(
@@ -948,6 +975,7 @@ def _key_out(record: Any) -> dict[str, Any]:
         "role": record.role,
         "created_at": record.created_at.isoformat(),
         "revoked_at": None if record.revoked_at is None else record.revoked_at.isoformat(),
+        "expires_at": None if record.expires_at is None else record.expires_at.isoformat(),
     }
 
 
@@ -963,7 +991,10 @@ def _key_out(record: Any) -> dict[str, Any]:
 def create_key(body: schemas.KeyCreate) -> Response:
     """Create a key for a person or system."""
     try:
-        new = auth.create_key(state().store, body.role, body.name)
+        new = auth.create_key(state().store, body.role, body.name, expires_days=body.expires_days)
+    except ValueError as exc:
+        field = "expires_days" if "expires" in str(exc) else "name"
+        raise Problem(422, f"{field}: {exc}", errors=[field_error(field, str(exc))]) from None
     except StoreUnavailable as exc:
         raise Problem(503, f"{exc}; retry later", headers={"Retry-After": "30"}) from None
     return json_response(

@@ -27,11 +27,10 @@ from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
 
-from service import problems, web
+from service import problems, security, web
 from service.api import (
     EXTENSION,
     ProductionScorecard,
-    RateLimiter,
     ServiceState,
     bp,
     models_folder,
@@ -44,6 +43,7 @@ from service.config import (
     config_from_env,
     config_from_mapping,
 )
+from service.ratelimit import AuthThrottle, make_request_limiter
 from service.store import AuditStore, StoreUnavailable
 
 LOGGER_NAME = "climate_loan"
@@ -62,6 +62,7 @@ _EXTRA_FIELDS = (
     "database",
     "assessment_id",
     "scorecard",
+    "event",
 )
 
 
@@ -172,6 +173,7 @@ def create_app(config: ServiceConfig | Mapping[str, Any] | None = None) -> Flask
     instance_path = cfg.resolved_instance_path()
     app = Flask("service", instance_path=str(instance_path))
     app.config["MAX_CONTENT_LENGTH"] = cfg.max_content_length
+    app.config["SESSION_COOKIE_SECURE"] = cfg.secure_cookies
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     store = AuditStore(cfg.resolved_database_url(), timeout_s=cfg.db_timeout_s)
@@ -190,10 +192,16 @@ def create_app(config: ServiceConfig | Mapping[str, Any] | None = None) -> Flask
         policies=policies,
         default_policies=defaults,
         code_version=code_version(),
-        limiter=RateLimiter(cfg.rate_limit_per_minute),
+        limiter=make_request_limiter(
+            cfg.rate_limit_per_minute, cfg.ratelimit_storage_uri, cfg.ratelimit_prefix
+        ),
         scorecards=scorecards,
+        auth_throttle=AuthThrottle(
+            cfg.auth_failures_per_minute, cfg.ratelimit_storage_uri, cfg.ratelimit_prefix
+        ),
     )
     problems.register(app)
+    security.install(app)  # CSP, X-Frame-Options, nosniff, Referrer-Policy
     app.register_blueprint(bp)
     app.register_blueprint(root)
     web.register(app)  # loan-officer pages, sessions, translations (service/web.py)

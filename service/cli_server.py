@@ -59,7 +59,13 @@ def _safe_url(cfg: ServiceConfig) -> str:
     return make_url(cfg.resolved_database_url()).render_as_string(hide_password=True)
 
 
-def create_key(role: str, name: str, config_env: Mapping[str, str] | None = None) -> str:
+def create_key(
+    role: str,
+    name: str,
+    config_env: Mapping[str, str] | None = None,
+    *,
+    expires_days: int | None = None,
+) -> str:
     """Create an API key in the configured audit database and return it.
 
     Parameters
@@ -70,11 +76,13 @@ def create_key(role: str, name: str, config_env: Mapping[str, str] | None = None
         Holder of the key.
     config_env : mapping, optional
         ``CLIMATE_LOAN_*`` variables overriding the environment.
+    expires_days : int, optional
+        Days until the key is refused; never when omitted.
 
     Raises
     ------
     UsageError
-        Bad role or name, or the database cannot be reached.
+        Bad role, name or lifetime, or the database cannot be reached.
     """
     from service import auth
     from service.store import StoreUnavailable
@@ -82,7 +90,7 @@ def create_key(role: str, name: str, config_env: Mapping[str, str] | None = None
     cfg = _config(config_env)
     store = _store(cfg)
     try:
-        return auth.create_key(store, role, name).key
+        return auth.create_key(store, role, name, expires_days=expires_days).key
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     except StoreUnavailable as exc:
@@ -215,8 +223,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_keys_create(args: argparse.Namespace) -> int:
-    key = create_key(args.role, args.name)
-    print(f"Created {args.role} key for {args.name!r}. It is shown only this once; store it now.")
+    key = create_key(args.role, args.name, expires_days=args.expires_days)
+    until = f", valid for {args.expires_days} days" if args.expires_days else ""
+    print(
+        f"Created {args.role} key for {args.name!r}{until}. "
+        "It is shown only this once; store it now."
+    )
     print(key)
     return 0
 
@@ -226,7 +238,13 @@ def _cmd_keys_list(args: argparse.Namespace) -> int:
     store = _store(cfg)
     try:
         for record in store.list_keys():
-            state = "active" if record.active else f"revoked {record.revoked_at:%Y-%m-%d}"
+            if record.revoked_at is not None:
+                state = f"revoked {record.revoked_at:%Y-%m-%d}"
+            elif record.expires_at is not None:
+                word = "expired" if record.expired else "expires"
+                state = f"{word} {record.expires_at:%Y-%m-%d}"
+            else:
+                state = "active"
             print(
                 f"{record.id}  {record.role:<8}  {record.created_at:%Y-%m-%d}  "
                 f"{state:<18}  {record.name}"
@@ -263,6 +281,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     c = ksub.add_parser("create", help="create a key; prints it alone on the last line")
     c.add_argument("--role", required=True, choices=ROLES)
     c.add_argument("--name", required=True, help="who or what holds the key")
+    c.add_argument(
+        "--expires-days",
+        type=int,
+        default=None,
+        metavar="N",
+        help="refuse the key N days from now (default: never)",
+    )
     c.set_defaults(func=_cmd_keys_create)
     ls = ksub.add_parser("list", help="list keys (ids, roles, names; never the keys)")
     ls.set_defaults(func=_cmd_keys_list)

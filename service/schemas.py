@@ -434,6 +434,9 @@ class KeyCreate(BaseModel):
 
     role: Role
     name: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    expires_days: int | None = Field(
+        None, ge=1, le=3650, description="Days until the key is refused; never if omitted."
+    )
 
 
 class KeyOut(_Out):
@@ -444,6 +447,7 @@ class KeyOut(_Out):
     role: Role
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = None
 
 
 class KeyCreated(KeyOut):

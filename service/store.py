@@ -373,6 +373,38 @@ class AuditStore:
             )
         return self.get_key(key_id)
 
+    # ----- web sessions -------------------------------------------------------------------
+
+    def add_web_session(self, session_sha256: str, key_id: str) -> None:
+        """Record a signed-in web session (by the sha256 of its random id)."""
+        with self._connect(write=True) as conn:
+            conn.execute(
+                web_sessions.insert().values(
+                    id=session_sha256,
+                    api_key_id=key_id,
+                    created_at=_to_db(utcnow(), self.dialect),
+                )
+            )
+
+    def web_session_key(self, session_sha256: str) -> str | None:
+        """The key id of a web session that has not ended, else None."""
+        with self._connect(write=False) as conn:
+            row = conn.execute(
+                sa.select(web_sessions.c.api_key_id).where(
+                    web_sessions.c.id == session_sha256, web_sessions.c.ended_at.is_(None)
+                )
+            ).first()
+        return None if row is None else str(row[0])
+
+    def end_web_session(self, session_sha256: str) -> None:
+        """End a web session (logout); its cookie is refused from then on."""
+        with self._connect(write=True) as conn:
+            conn.execute(
+                web_sessions.update()
+                .where(web_sessions.c.id == session_sha256, web_sessions.c.ended_at.is_(None))
+                .values(ended_at=_to_db(utcnow(), self.dialect))
+            )
+
     # ----- assessments --------------------------------------------------------------------
 
     def add_assessment(self, record: AssessmentRecord) -> None:

@@ -20,12 +20,15 @@ Pages (blueprint ``web``):
 ``/app/assessments/<id>/memo.pdf`` the same memo as a PDF (:mod:`service.memo`)
 =================================  ===========================================================
 
-Security: the API key is checked once at login (:func:`service.auth.authenticate`) and only its
-id is kept in the signed session cookie (HttpOnly, SameSite=Lax); every request re-reads the
-key so that a revoked key ends its sessions. Every POST carries a CSRF token (Flask-WTF),
-checked before the view runs. The session secret comes from ``SECRET_KEY`` in the app config
-or, when unset, from a random file ``web-secret-key`` created once in the instance folder, so
-that all gunicorn workers of one instance share it.
+Security: the API key is checked once at login (:func:`service.auth.check_key`) and only its
+id and a random session id are kept in the signed session cookie (HttpOnly, SameSite=Lax,
+Secure with ``CLIMATE_LOAN_SECURE_COOKIES=1``); every request re-reads the key so that a revoked
+or expired key ends its sessions, and checks that the session was not ended by a logout
+(:mod:`service.security`). Failed sign-ins are counted per client address and throttled.
+Every POST carries a CSRF token (Flask-WTF), checked before the view runs. The session secret
+comes from ``SECRET_KEY`` in the app config or, when unset, from a random file
+``web-secret-key`` created once in the instance folder, so that all gunicorn workers of one
+instance share it.
 
 An assessment made here goes through :func:`service.api.create_assessment`, the view behind
 ``POST /api/v1/assessments``: the same validation, computation and audit record, stored before
@@ -77,6 +80,13 @@ from wtforms.validators import InputRequired, Length, Optional, Regexp
 
 from service import assessments, auth, charts
 from service.problems import Problem
+from service.security import (
+    client_address,
+    end_web_session,
+    security_event,
+    start_web_session,
+    web_session_valid,
+)
 from service.store import ApiKeyRecord, AssessmentRecord, StoreUnavailable
 
 bp = Blueprint("web", __name__)
@@ -236,12 +246,17 @@ def _guard() -> BaseResponse | None:
     g.web_key = None
     key_id = session.get("key_id")
     if key_id:
+        store = _state().store
         try:
-            record = _state().store.get_key(str(key_id))
+            record = store.get_key(str(key_id))
+            # the session must still be open server-side (ended at logout)
+            if record is not None and not web_session_valid(store, session.get("sid"), record.id):
+                record = None
         except StoreUnavailable:
             record = None
         if record is None or not record.active:
             session.pop("key_id", None)
+            session.pop("sid", None)
         else:
             g.web_key = record
     return None
@@ -294,14 +309,29 @@ def login() -> Any:
     form = LoginForm()
     nxt = _safe_next(request.values.get("next"))
     status = 200
-    if request.method == "POST" and form.validate():
+    st = _state()
+    address = client_address()
+    blocked = st.auth_throttle.blocked(address) if st.auth_throttle is not None else None
+    if request.method == "POST" and blocked is not None:
+        security_event("login_throttled", "web sign-in refused: too many failures from address")
+        form.api_key.errors = [_("Too many requests; try again in %(s)s s.", s=blocked)]
+        status = 429
+    elif request.method == "POST" and form.validate():
         try:
-            record = auth.authenticate(_state().store, form.api_key.data)
+            record, reason = auth.check_key(st.store, form.api_key.data)
+            sid = start_web_session(st.store, record.id) if record is not None else None
         except StoreUnavailable:
             form.api_key.errors = [_("The audit database is not available; try again later.")]
             status = 503
         else:
-            if record is None:
+            if record is None or sid is None:
+                if st.auth_throttle is not None:
+                    st.auth_throttle.failed(address)
+                security_event(
+                    "login_failed",
+                    f"web sign-in refused: {reason}",
+                    api_key_id=auth.key_id_of(str(form.api_key.data or "").strip()),
+                )
                 form.api_key.errors = [_("This API key is not valid or was revoked.")]
                 status = 401
             else:
@@ -309,8 +339,10 @@ def login() -> Any:
                 session.clear()
                 session.permanent = True
                 session["key_id"] = record.id
+                session["sid"] = sid
                 if keep_lang:
                     session["lang"] = keep_lang
+                security_event("login", "web sign-in", api_key_id=record.id)
                 return redirect(nxt, 303)
     elif request.method == "POST":
         status = 400
@@ -319,8 +351,14 @@ def login() -> Any:
 
 @bp.route("/app/logout", methods=["POST"])
 def logout() -> BaseResponse:
-    """Sign out (the language choice is kept)."""
+    """Sign out: the session ends server-side too (the language choice is kept)."""
     keep_lang = session.get("lang")
+    try:
+        end_web_session(_state().store, session.get("sid"))
+    except StoreUnavailable:
+        abort(503)  # the cookie would stay valid: say so rather than pretend
+    if g.get("web_key") is not None:
+        security_event("logout", "web sign-out", api_key_id=g.web_key.id)
     session.clear()
     if keep_lang:
         session["lang"] = keep_lang
