@@ -76,6 +76,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            "pid": record.process,
         }
         request_id = getattr(record, "request_id", None)
         if request_id is None and has_request_context():

@@ -181,6 +181,14 @@ def serve(
         f"climate-loan serve: {summary}; http://{host}:{port} with {workers} workers",
         file=sys.stderr,
     )
+    if workers > 1 and cfg.rate_limit_per_minute > 0 and not cfg.ratelimit_storage_uri:
+        print(
+            "climate-loan serve: note: CLIMATE_LOAN_RATELIMIT_STORAGE_URI is not set, so each "
+            f"worker counts alone: a key may make up to {cfg.rate_limit_per_minute * workers} "
+            f"requests a minute ({cfg.rate_limit_per_minute} x {workers} workers); set it to "
+            "redis://host:6379/0 to share one limit",
+            file=sys.stderr,
+        )
 
     class _App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:

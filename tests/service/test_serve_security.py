@@ -156,3 +156,22 @@ def test_gunicorn_errors_are_problem_json(server: dict[str, Any], data: bytes, s
 def test_a_url_within_the_limit_is_served(server: dict[str, Any]) -> None:
     status, _, _ = request(server["port"], "GET", "/api/v1/health?x=" + "a" * 6000)
     assert status == 200
+
+
+def test_rate_limit_is_shared_by_the_four_workers(server: dict[str, Any]) -> None:
+    # New connection per request: gunicorn hands each to whichever worker accepts it first.
+    headers = {"X-API-Key": server["key"]}
+    statuses = [
+        request(server["port"], "GET", "/api/v1/policies", headers=headers)[0]
+        for _ in range(2 * PER_MINUTE)
+    ]
+    assert statuses.count(200) == PER_MINUTE, statuses
+    assert statuses.count(429) == PER_MINUTE
+    # the requests were served by more than one worker (request log lines carry the pid)
+    server["log"].seek(0)
+    pids = {
+        json.loads(line).get("pid")
+        for line in server["log"]
+        if line.startswith("{") and '"path": "/api/v1/policies"' in line
+    }
+    assert len(pids) > 1, pids
