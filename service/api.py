@@ -492,7 +492,10 @@ def endpoint(
                     kwargs["body"] = body.model_validate(raw)
                 except ValidationError as exc:
                     raise validation_problem(exc) from None
-            return view(**kwargs)
+            try:
+                return view(**kwargs)
+            except _Replay as replay:
+                return replay.response
 
         blueprint.add_url_rule(rule, view.__name__, wrapper, methods=[method])
         return view
@@ -653,14 +656,26 @@ def run_assessment(
     "POST",
     "/assessments",
     summary="Assess a project: decision, rules, energy and repayment; stored before it is returned",
+    description=(
+        "Send an `Idempotency-Key` header (e.g. a UUID) to make the request safe to retry: a "
+        "retry with the same key and body returns the stored assessment (same id and body, "
+        "header `Idempotent-Replayed: true`) instead of making another; the same key with a "
+        "different body is 422. Keys are per API key and kept with the audit records."
+    ),
     tag="assessments",
     body=AssessmentRequest,
     responses={201: (schemas.AssessmentOut, "Assessment object (stored)")},
 )
 def create_assessment(body: AssessmentRequest) -> Response:
-    """Assess a request, write it to the audit store, then return it (201)."""
+    """Assess a request, write it to the audit store, then return it (201).
+
+    With an ``Idempotency-Key`` header, a retry of the same request by the same API key
+    returns the assessment stored the first time (same id, same body) instead of making a
+    second one; the same key with a different request is 422.
+    """
     st = state()
     raw: dict[str, Any] = g.raw_body
+    idempotency = _idempotency(st, raw)
     seed = body.seed if body.seed is not None else secrets.randbelow(2**32)
     created_at = utcnow()
     out = run_assessment(st, body, seed=seed, created_at=created_at)
@@ -686,17 +701,85 @@ def create_assessment(body: AssessmentRequest) -> Response:
         response_json=text,
     )
     try:
-        assessments.record(st.store, g.api_key, record)
+        stored = assessments.record(st.store, g.api_key, record, idempotency=idempotency)
+    except assessments.IdempotencyMismatch as exc:
+        raise _idempotency_problem(exc) from None
     except StoreUnavailable as exc:
         _log.error(
             "assessment %s not stored: %s", record.id, exc, extra={"assessment_id": record.id}
         )
         raise Problem(
             503,
-            f"the assessment could not be recorded ({exc}); no decision was given, retry later",
+            f"the assessment could not be recorded ({PUBLIC_DETAIL}); no decision was given, "
+            "retry later",
             headers={"Retry-After": "30"},
         ) from None
+    if stored is not record:  # a concurrent retry with the same Idempotency-Key won
+        return _replayed(stored)
     return json_response(text, 201, {"Location": f"{API_PREFIX}/assessments/{record.id}"})
+
+
+#: Request header that makes ``POST /assessments`` safe to retry.
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_IDEMPOTENCY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def _idempotency(st: ServiceState, raw: Any) -> tuple[str, str] | None:
+    """``(key, request sha256)`` of the request's Idempotency-Key, or None without one.
+
+    Raises
+    ------
+    Problem
+        400 for a malformed key; 201 with the stored assessment is raised as a
+        :class:`_Replay`; 422 when the key was used with another request.
+    """
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None or request.blueprint != bp.name:  # the web form has its own CSRF token
+        return None
+    if not _IDEMPOTENCY_RE.match(key):
+        raise Problem(
+            400,
+            f"{IDEMPOTENCY_HEADER} must be 1 to 255 visible ASCII characters (e.g. a UUID)",
+        )
+    sha = assessments.request_sha256(raw)
+    try:
+        found = assessments.find_idempotent(st.store, g.api_key, key, sha)
+    except assessments.IdempotencyMismatch as exc:
+        raise _idempotency_problem(exc) from None
+    except StoreUnavailable as exc:
+        _log.error("idempotency key not checked: %s", exc)
+        raise Problem(
+            503,
+            f"{PUBLIC_DETAIL}; no decision was given, retry later",
+            headers={"Retry-After": "30"},
+        ) from None
+    if found is not None:
+        raise _Replay(_replayed(found))
+    return key, sha
+
+
+class _Replay(Exception):
+    """Carries the response of a retried request out of the checks (see :func:`endpoint`)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("replayed")
+        self.response = response
+
+
+def _replayed(stored: AssessmentRecord) -> Response:
+    return json_response(
+        stored.response_json,
+        201,
+        {"Location": f"{API_PREFIX}/assessments/{stored.id}", "Idempotent-Replayed": "true"},
+    )
+
+
+def _idempotency_problem(exc: assessments.IdempotencyMismatch) -> Problem:
+    return Problem(
+        422,
+        str(exc),
+        errors=[field_error(f"header.{IDEMPOTENCY_HEADER}", str(exc), "idempotency_mismatch")],
+    )
 
 
 def _scorecard(st: ServiceState, replay_of: Mapping[str, Any] | None) -> ModelCard | None:

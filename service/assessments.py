@@ -22,12 +22,14 @@ database query itself, so both cases take the same path.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from service.store import ApiKeyRecord, AssessmentRecord, AuditStore
+from service.store import ApiKeyRecord, AssessmentRecord, AuditStore, IdempotencyKeyTaken
 
 #: Roles that read every officer's assessments.
 READ_ALL_ROLES: frozenset[str] = frozenset({"admin"})
@@ -147,13 +149,25 @@ def replay(
     return recompute(get(store, caller, assessment_id))
 
 
-def record(store: AuditStore, caller: ApiKeyRecord, rec: AssessmentRecord) -> None:
+def record(
+    store: AuditStore,
+    caller: ApiKeyRecord,
+    rec: AssessmentRecord,
+    *,
+    idempotency: tuple[str, str] | None = None,
+) -> AssessmentRecord:
     """Append an assessment made by ``caller`` to the audit store (before it is returned).
+
+    With ``idempotency = (Idempotency-Key, request sha256)`` the key is stored with it; if a
+    concurrent retry stored that key first, its assessment is returned instead (nothing new is
+    stored), else ``rec``.
 
     Raises
     ------
     ValueError
         The record names another key as its owner.
+    IdempotencyMismatch
+        A concurrent request stored the same Idempotency-Key with a different request.
     service.store.StoreUnavailable
         The database cannot take it; no decision may be given.
     """
@@ -161,4 +175,52 @@ def record(store: AuditStore, caller: ApiKeyRecord, rec: AssessmentRecord) -> No
         raise ValueError(
             f"assessment {rec.id} is recorded for key {rec.api_key_id}, not {caller.id}"
         )
-    store.add_assessment(rec)
+    try:
+        store.add_assessment(rec, idempotency=idempotency)
+    except IdempotencyKeyTaken:
+        stored = find_idempotent(store, caller, *idempotency) if idempotency else None
+        if stored is None:  # pragma: no cover - the key was there a moment ago
+            raise
+        return stored
+    return rec
+
+
+class IdempotencyMismatch(ValueError):
+    """The Idempotency-Key was used before with a different request."""
+
+    def __init__(self, key: str, assessment_id: str) -> None:
+        super().__init__(
+            f"Idempotency-Key {key!r} was used with a different request (assessment "
+            f"{assessment_id}); use a new key for a new request"
+        )
+        self.key = key
+        self.assessment_id = assessment_id
+
+
+def request_sha256(raw: Any) -> str:
+    """sha256 of a request body as canonical JSON (key order and spacing do not matter)."""
+    text = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def find_idempotent(
+    store: AuditStore, caller: ApiKeyRecord, key: str, sha256: str
+) -> AssessmentRecord | None:
+    """The assessment ``caller`` stored under Idempotency-Key ``key``, or None.
+
+    Keys are scoped to the API key: another caller's same Idempotency-Key is unrelated.
+
+    Raises
+    ------
+    IdempotencyMismatch
+        The key was used with a request of another sha256.
+    service.store.StoreUnavailable
+        The database cannot be read.
+    """
+    found = store.find_idempotent(caller.id, key)
+    if found is None:
+        return None
+    stored_sha, rec = found
+    if stored_sha != sha256:
+        raise IdempotencyMismatch(key, rec.id)
+    return rec

@@ -102,6 +102,10 @@ class StoreUnavailable(Exception):
     """The audit database cannot be reached, is locked, or has no schema."""
 
 
+class IdempotencyKeyTaken(Exception):
+    """An assessment is already stored under this API key's Idempotency-Key."""
+
+
 @dataclass(frozen=True)
 class ApiKeyRecord:
     """A stored API key (its hash, never the key)."""
@@ -296,7 +300,12 @@ class AuditStore:
         return {**out, "status": "ok", "revision": rev}
 
     def check_write(self) -> None:
-        """Write a heartbeat row and roll it back; raise :class:`StoreUnavailable` on failure."""
+        """Write a heartbeat row and roll it back; raise :class:`StoreUnavailable` on failure.
+
+        A database that is only *busy* (another writer holds the lock longer than the timeout)
+        passes: it takes writes, just not this instant, and a health check that failed under
+        load would take healthy workers out of a load balancer.
+        """
         try:
             with self.engine.connect() as conn:
                 trans = conn.begin()
@@ -307,6 +316,12 @@ class AuditStore:
                 finally:
                     trans.rollback()
         except SQLAlchemyError as exc:
+            orig = getattr(exc, "orig", None)
+            busy = str(getattr(orig, "sqlite_errorname", "")).startswith("SQLITE_BUSY") or str(
+                getattr(orig, "sqlstate", "") or ""
+            ) in ("55P03", "57014", "40P01")
+            if busy or "database is locked" in str(orig):
+                return
             raise StoreUnavailable(_describe(exc)) from exc
 
     def dispose(self) -> None:
@@ -407,16 +422,72 @@ class AuditStore:
 
     # ----- assessments --------------------------------------------------------------------
 
-    def add_assessment(self, record: AssessmentRecord) -> None:
-        """Append one assessment; raises :class:`StoreUnavailable` when it cannot be stored."""
+    def add_assessment(
+        self, record: AssessmentRecord, *, idempotency: tuple[str, str] | None = None
+    ) -> None:
+        """Append one assessment; raises :class:`StoreUnavailable` when it cannot be stored.
+
+        Parameters
+        ----------
+        record : AssessmentRecord
+            The assessment.
+        idempotency : (str, str), optional
+            ``(Idempotency-Key, sha256 of the request)``, stored with the assessment in the
+            same transaction, for the record's API key.
+
+        Raises
+        ------
+        IdempotencyKeyTaken
+            Another request of the same key stored this Idempotency-Key first (a concurrent
+            retry); nothing was stored.
+        StoreUnavailable
+            The database cannot take it.
+        """
         names: list[str] = [c.name for c in assessments.columns]
         values: dict[str, Any] = {
             **{name: getattr(record, name) for name in names},
             "created_at": _to_db(record.created_at, self.dialect),
             "model_versions": json.dumps(record.model_versions, sort_keys=True),
         }
-        with self._connect(write=True) as conn:
-            conn.execute(assessments.insert().values(**values))
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(assessments.insert().values(**values))
+                if idempotency is not None:
+                    conn.execute(
+                        idempotency_keys.insert().values(
+                            api_key_id=record.api_key_id,
+                            key=idempotency[0],
+                            request_sha256=idempotency[1],
+                            assessment_id=record.id,
+                            created_at=values["created_at"],
+                        )
+                    )
+        except sa.exc.IntegrityError as exc:
+            if idempotency is not None and self.find_idempotent(record.api_key_id, idempotency[0]):
+                raise IdempotencyKeyTaken(idempotency[0]) from exc
+            raise StoreUnavailable(_describe(exc)) from exc
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(_describe(exc)) from exc
+
+    def find_idempotent(
+        self, key_id: str, idempotency_key: str
+    ) -> tuple[str, AssessmentRecord] | None:
+        """``(request sha256, assessment)`` stored under this key's Idempotency-Key, or None."""
+        query = (
+            sa.select(idempotency_keys.c.request_sha256, assessments)
+            .join(assessments, assessments.c.id == idempotency_keys.c.assessment_id)
+            .where(
+                idempotency_keys.c.api_key_id == key_id,
+                idempotency_keys.c.key == idempotency_key,
+            )
+        )
+        with self._connect(write=False) as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        values = dict(row._mapping)
+        sha = str(values.pop("request_sha256"))
+        return sha, _assessment(values)
 
     def get_assessment(
         self, assessment_id: str, *, owner: str | None = None
