@@ -316,6 +316,12 @@ def dumps_finite(body: Any) -> str:
         ) from None
 
 
+def store_problem(exc: StoreUnavailable) -> Problem:
+    """503 for an unusable audit store; the driver's words (hosts, ports) go to the log only."""
+    _log.error("audit store unavailable: %s", exc)
+    return Problem(503, f"{PUBLIC_DETAIL}; retry later", headers={"Retry-After": "30"})
+
+
 def _authorize(role: str) -> Any:
     st = state()
     header = request.headers.get(auth.HEADER)
@@ -853,7 +859,7 @@ def get_assessment(assessment_id: str) -> Response:
     except assessments.AssessmentNotFound as exc:
         raise Problem(404, str(exc)) from None
     except StoreUnavailable as exc:
-        raise Problem(503, f"{exc}; retry later", headers={"Retry-After": "30"}) from None
+        raise store_problem(exc) from None
     return json_response(record.response_json)
 
 
@@ -881,7 +887,7 @@ def list_assessments(query: schemas.AssessmentListQuery) -> Response:
             created_to=end,
         )
     except StoreUnavailable as exc:
-        raise Problem(503, f"{exc}; retry later", headers={"Retry-After": "30"}) from None
+        raise store_problem(exc) from None
     items = [
         {
             "id": r.id,
@@ -1079,7 +1085,7 @@ def create_key(body: schemas.KeyCreate) -> Response:
         field = "expires_days" if "expires" in str(exc) else "name"
         raise Problem(422, f"{field}: {exc}", errors=[field_error(field, str(exc))]) from None
     except StoreUnavailable as exc:
-        raise Problem(503, f"{exc}; retry later", headers={"Retry-After": "30"}) from None
+        raise store_problem(exc) from None
     return json_response(
         {**_key_out(new.record), "key": new.key},
         201,
@@ -1100,7 +1106,7 @@ def list_keys() -> Response:
     try:
         records = state().store.list_keys()
     except StoreUnavailable as exc:
-        raise Problem(503, f"{exc}; retry later", headers={"Retry-After": "30"}) from None
+        raise store_problem(exc) from None
     return json_response({"items": [_key_out(r) for r in records]})
 
 
@@ -1118,7 +1124,7 @@ def revoke_key(key_id: str) -> Response:
     try:
         record = state().store.revoke_key(key_id)
     except StoreUnavailable as exc:
-        raise Problem(503, f"{exc}; retry later", headers={"Retry-After": "30"}) from None
+        raise store_problem(exc) from None
     if record is None:
         raise Problem(404, f"no API key with id {key_id!r}")
     return json_response(_key_out(record))

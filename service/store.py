@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -641,6 +642,17 @@ def _assessment(row: Mapping[Any, Any]) -> AssessmentRecord:
     return AssessmentRecord(**values)
 
 
+def _create_private(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (0600) if it does not exist yet.
+
+    SQLite would create it with the process umask (often 0644: every local user could read
+    every loan); its ``-wal`` and ``-shm`` files take the database file's mode.
+    """
+    with suppress(OSError):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+
+
 def _make_engine(url: str, timeout_s: float) -> Engine:
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -650,6 +662,7 @@ def _make_engine(url: str, timeout_s: float) -> Engine:
             # reported by the first query as StoreUnavailable.
             with suppress(OSError):
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(database))
         engine = sa.create_engine(url, connect_args={"timeout": timeout_s})
 
         _drop_broken_connections(engine)
