@@ -43,7 +43,14 @@ from service.problems import Problem, field_error, validation_problem
 from service.ratelimit import AuthThrottle, RequestLimiter
 from service.requests import AssessmentRequest, to_model_inputs
 from service.security import client_address, security_event
-from service.store import PUBLIC_DETAIL, AssessmentRecord, AuditStore, StoreUnavailable, utcnow
+from service.store import (
+    PUBLIC_DETAIL,
+    ApiKeyRecord,
+    AssessmentRecord,
+    AuditStore,
+    StoreUnavailable,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from models.registry import ModelCard
@@ -682,6 +689,33 @@ def create_assessment(body: AssessmentRequest) -> Response:
     st = state()
     raw: dict[str, Any] = g.raw_body
     idempotency = _idempotency(st, raw)
+    stored, replayed = make_assessment(st, body, raw, g.api_key, idempotency=idempotency)
+    if replayed:  # a concurrent retry with the same Idempotency-Key won
+        return _replayed(stored)
+    return json_response(
+        stored.response_json, 201, {"Location": f"{API_PREFIX}/assessments/{stored.id}"}
+    )
+
+
+def make_assessment(
+    st: ServiceState,
+    body: AssessmentRequest,
+    raw: Any,
+    caller: ApiKeyRecord,
+    *,
+    idempotency: tuple[str, str] | None = None,
+) -> tuple[AssessmentRecord, bool]:
+    """Assess a validated request and record it for ``caller``; what the API and web page run.
+
+    Returns the stored record and whether it is an earlier one (a concurrent retry with the
+    same Idempotency-Key was stored first).
+
+    Raises
+    ------
+    Problem
+        As :func:`run_assessment`; 503 (no decision) when the audit store cannot take it; 422
+        for an Idempotency-Key used with another request.
+    """
     seed = body.seed if body.seed is not None else secrets.randbelow(2**32)
     created_at = utcnow()
     out = run_assessment(st, body, seed=seed, created_at=created_at)
@@ -691,7 +725,7 @@ def create_assessment(body: AssessmentRequest) -> Response:
         id=str(out["id"]),
         created_at=created_at,
         request_id=g.get("request_id", ""),
-        api_key_id=g.api_key.id,
+        api_key_id=caller.id,
         decision=str(out["decision"]),
         technology=body.project.technology,
         site_lat=body.site.lat,
@@ -707,7 +741,7 @@ def create_assessment(body: AssessmentRequest) -> Response:
         response_json=text,
     )
     try:
-        stored = assessments.record(st.store, g.api_key, record, idempotency=idempotency)
+        stored = assessments.record(st.store, caller, record, idempotency=idempotency)
     except assessments.IdempotencyMismatch as exc:
         raise _idempotency_problem(exc) from None
     except StoreUnavailable as exc:
@@ -720,9 +754,7 @@ def create_assessment(body: AssessmentRequest) -> Response:
             "retry later",
             headers={"Retry-After": "30"},
         ) from None
-    if stored is not record:  # a concurrent retry with the same Idempotency-Key won
-        return _replayed(stored)
-    return json_response(text, 201, {"Location": f"{API_PREFIX}/assessments/{record.id}"})
+    return stored, stored is not record
 
 
 #: Request header that makes ``POST /assessments`` safe to retry.

@@ -30,16 +30,15 @@ comes from ``SECRET_KEY`` in the app config or, when unset, from a random file
 ``web-secret-key`` created once in the instance folder, so that all gunicorn workers of one
 instance share it.
 
-An assessment made here goes through :func:`service.api.create_assessment`, the view behind
-``POST /api/v1/assessments``: the same validation, computation and audit record, stored before
-the page shows it. A result page always shows the stored response, never a recomputation.
+An assessment made here goes through :func:`service.api.make_assessment`, what the view behind
+``POST /api/v1/assessments`` runs: the same validation, computation and audit record, stored
+before the page shows it. A result page always shows the stored response, never a recomputation.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 import secrets
@@ -1073,7 +1072,7 @@ def assess() -> Any:
     if not ok:
         return _site_page(form, 400)
     raw = build_request(form, curve)
-    from service.api import create_assessment
+    from service.api import make_assessment
     from service.requests import AssessmentRequest
 
     general: list[str] = []
@@ -1089,10 +1088,9 @@ def assess() -> Any:
     wait = _state().limiter.check(record.id)
     if wait is not None:
         return _site_page(form, 429, [_("Too many requests; try again in %(s)s s.", s=wait)])
-    g.raw_body = raw
     g.api_key = record
     try:
-        response = create_assessment(body=parsed)
+        stored, _replayed = make_assessment(_state(), parsed, raw, record)
     except Problem as problem:
         if problem.status == 422 and problem.errors:
             for perr in problem.errors:
@@ -1113,8 +1111,7 @@ def assess() -> Any:
         else:
             general.append(problem.detail)
         return _site_page(form, problem.status, general)
-    out = json.loads(response.get_data(as_text=True))
-    return redirect(url_for("web.result", assessment_id=out["id"]), 303)
+    return redirect(url_for("web.result", assessment_id=stored.id), 303)
 
 
 # ============================================================================ results
