@@ -136,15 +136,58 @@ class ProductionScorecard:
     #: A folder modified this recently when read is read again next time [ns].
     RACY_NS = 2_000_000_000
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, pins: AuditStore | None = None) -> None:
         from models.registry import Registry
 
         self.registry = Registry(folder)
+        self.pins = pins
         self._lock = threading.Lock()
         self._card: ModelCard | None = None
         self._stamp: tuple[int, int] | None = None
         self._loaded = False
         self._fresh = False
+        #: Why the registry's production card is not the one served (None when it is).
+        self.problem: str | None = None
+
+    def _check_pin(self, card: ModelCard) -> None:
+        """Pin the card's sha256 on first use; refuse a card that differs from its pin.
+
+        A card's own sha256 only proves that the file is consistent with itself: whoever can
+        edit the file can recompute it. The pin in the audit database (written the first time
+        any worker serves the card) is out of the registry folder's reach.
+        """
+        from models.registry import RegistryError
+
+        if self.pins is None:
+            return
+        try:
+            pinned = self.pins.pin_card(card.id, card.sha256, card.to_json())
+        except StoreUnavailable as exc:
+            _log.warning("model card %s not checked against its pin: %s", card.id, exc)
+            return
+        if pinned != card.sha256:
+            raise RegistryError(
+                f"{card.id} in {self.registry.path} is not the card that went into production "
+                f"(sha256 {card.sha256[:12]}, pinned {pinned[:12]} in the audit database): it "
+                "was changed after it was first used"
+            )
+
+    def _last_pinned(self) -> ModelCard | None:
+        """The most recently pinned scorecard that still verifies, or None."""
+        from models.registry import ModelCard, RegistryError
+
+        if self.pins is None:
+            return None
+        try:
+            texts = self.pins.latest_pinned_cards("scorecard-")
+        except StoreUnavailable:
+            return None
+        for text in texts:
+            try:
+                return ModelCard.from_json(text, source="pinned card")
+            except RegistryError:
+                continue
+        return None
 
     def _folder_stamp(self) -> tuple[int, int] | None:
         try:
@@ -163,13 +206,31 @@ class ProductionScorecard:
         models.scorecard.ScorecardError
             The production card cannot be used for prediction.
         """
-        from models.scorecard import card_model
+        from models.registry import RegistryError
+        from models.scorecard import ScorecardError, card_model
 
         with self._lock:
             stamp = self._folder_stamp()  # before reading: a later write gives a new stamp
-            card = self.registry.production("scorecard")
-            if card is not None:
-                card_model(card)
+            try:
+                card = self.registry.production("scorecard")
+                if card is not None:
+                    card_model(card)
+                    self._check_pin(card)
+            except (RegistryError, ScorecardError) as exc:
+                # Keep serving the last good card (this worker's, else the last pinned one)
+                # and say so in health and the log, rather than stop lending decisions.
+                good = self._card if self._loaded else self._last_pinned()
+                if good is None:
+                    raise
+                if self.problem != str(exc):
+                    _log.error("model registry damaged, still serving %s: %s", good.id, exc)
+                self.problem = str(exc)
+                self._card, self._stamp, self._loaded = good, stamp, True
+                self._fresh = stamp is None or time.time_ns() - stamp[0] >= self.RACY_NS
+                return good
+            if self.problem is not None:
+                _log.info("model registry usable again")
+            self.problem = None
             before = self._card.id if self._card is not None else None
             if self._loaded and (card.id if card is not None else None) != before:
                 _log.info("production scorecard is now %s", card.id if card else "none")
@@ -544,12 +605,21 @@ def health() -> Response:
     }
     database = st.store.status()
     ok = database["status"] == "ok"
-    body = {
+    body: dict[str, Any] = {
         "status": "ok" if ok else "degraded",
         "version": st.code_version,
         "cube": cube,
         "database": database,
     }
+    if st.scorecards is not None:
+        served = st.scorecards.current_id()
+        problem = st.scorecards.problem
+        # a damaged registry degrades the service but does not take it out of a load
+        # balancer: it keeps lending with the last good card (named here)
+        body["scorecard"] = {"status": "ok" if problem is None else "degraded", "serving": served}
+        if problem is not None:
+            body["status"] = "degraded"
+            body["scorecard"]["detail"] = problem
     return json_response(body, 200 if ok else 503)
 
 

@@ -129,12 +129,17 @@ def open_cube(config: ServiceConfig) -> Any:
         raise ConfigError(f"CLIMATE_LOAN_CUBE={path}: cannot load the cube: {exc}") from None
 
 
-def load_scorecard(config: ServiceConfig) -> ProductionScorecard:
-    """Load the production PD scorecard of the configured registry, or raise ConfigError."""
+def load_scorecard(config: ServiceConfig, pins: AuditStore | None = None) -> ProductionScorecard:
+    """Load the production PD scorecard of the configured registry, or raise ConfigError.
+
+    With ``pins`` (the audit store) each production card is pinned on first use and a card
+    changed afterwards is refused; a damaged registry then falls back to the last pinned card
+    (reported by health) instead of raising.
+    """
     from models.registry import RegistryError
     from models.scorecard import ScorecardError
 
-    holder = ProductionScorecard(models_folder(config))
+    holder = ProductionScorecard(models_folder(config), pins)
     try:
         holder.reload()
     except (RegistryError, ScorecardError) as exc:
@@ -169,7 +174,6 @@ def create_app(config: ServiceConfig | Mapping[str, Any] | None = None) -> Flask
     cfg = load_config(config)
     logger = configure_logging(cfg.log_level)
     cube = open_cube(cfg)
-    scorecards = load_scorecard(cfg)
 
     instance_path = cfg.resolved_instance_path()
     app = Flask("service", instance_path=str(instance_path))
@@ -183,6 +187,7 @@ def create_app(config: ServiceConfig | Mapping[str, Any] | None = None) -> Flask
     except StoreUnavailable as exc:
         # Start anyway: health reports it, and requests that need the store get 503.
         logger.error("audit store not ready at start-up: %s", exc)
+    scorecards = load_scorecard(cfg, store)
 
     policies = {p.id: p for p in list_policies()}
     defaults = {tech: default_policy(tech).id for tech in ("wind", "solar")}

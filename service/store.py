@@ -99,6 +99,16 @@ PUBLIC_DETAIL = "the audit database is not reachable"
 _log = logging.getLogger("climate_loan.store")
 
 
+model_card_pins = sa.Table(
+    "model_card_pins",
+    metadata,
+    sa.Column("card_id", sa.String(64), primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("card_json", sa.Text, nullable=False),
+    sa.Column("pinned_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
 class StoreUnavailable(Exception):
     """The audit database cannot be reached, is locked, or has no schema."""
 
@@ -421,6 +431,56 @@ class AuditStore:
                 .values(ended_at=_to_db(utcnow(), self.dialect))
             )
 
+    # ----- model card pins -----------------------------------------------------------------
+
+    def pin_card(self, card_id: str, sha256: str, card_json: str) -> str:
+        """Pin a card's sha256 the first time it is seen; return the pinned sha256.
+
+        The first pin of an id stays (the table is append-only): a later call with another
+        sha256 returns the first one, and the caller refuses the card.
+        """
+        existing = self.pinned_card(card_id)
+        if existing is not None:
+            return existing[0]
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    model_card_pins.insert().values(
+                        card_id=card_id,
+                        sha256=sha256,
+                        card_json=card_json,
+                        pinned_at=_to_db(utcnow(), self.dialect),
+                    )
+                )
+        except sa.exc.IntegrityError as exc:  # another worker pinned it this instant
+            again = self.pinned_card(card_id)
+            if again is None:
+                raise StoreUnavailable(_describe(exc)) from exc
+            return again[0]
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(_describe(exc)) from exc
+        return sha256
+
+    def pinned_card(self, card_id: str) -> tuple[str, str] | None:
+        """``(sha256, card JSON)`` pinned for this card id, or None."""
+        with self._connect(write=False) as conn:
+            row = conn.execute(
+                sa.select(model_card_pins.c.sha256, model_card_pins.c.card_json).where(
+                    model_card_pins.c.card_id == card_id
+                )
+            ).first()
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    def latest_pinned_cards(self, prefix: str) -> list[str]:
+        """JSON of the pinned cards whose id starts with ``prefix``, newest pin first."""
+        with self._connect(write=False) as conn:
+            rows = conn.execute(
+                sa.select(model_card_pins.c.card_json)
+                .where(model_card_pins.c.card_id.startswith(prefix, autoescape=True))
+                .order_by(model_card_pins.c.pinned_at.desc())
+            ).all()
+        return [str(r[0]) for r in rows]
+
     # ----- assessments --------------------------------------------------------------------
 
     def add_assessment(
@@ -735,6 +795,7 @@ APP_ROLE_PRIVILEGES: dict[str, str] = {
     "assessments": "SELECT, INSERT",
     "idempotency_keys": "SELECT, INSERT",
     "store_heartbeat": "SELECT, INSERT",
+    "model_card_pins": "SELECT, INSERT",
     "api_keys": "SELECT, INSERT, UPDATE",  # revoking a key sets revoked_at
     "web_sessions": "SELECT, INSERT, UPDATE",  # logout sets ended_at
 }

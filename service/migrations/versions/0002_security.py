@@ -12,6 +12,9 @@
 - ``web_sessions``: a signed-in web session, ended server-side at logout.
 - ``idempotency_keys``: ``Idempotency-Key`` of ``POST /api/v1/assessments`` per API key, with
   the sha256 of the request and the assessment it made; append-only like the assessments.
+- ``model_card_pins``: the sha256 (and JSON) of each model card the first time the service
+  used it in production; a card edited afterwards (even with its own hash recomputed) is
+  refused, and the pinned JSON is the last good card to fall back on. Append-only.
 
 Revision ID: 0002
 Revises: 0001
@@ -30,6 +33,7 @@ depends_on = None
 
 _APPEND_ONLY = "assessments are append-only: audit records cannot be changed or deleted"
 _IDEMPOTENCY = "idempotency keys are append-only: they cannot be changed or deleted"
+_PINS = "model card pins are append-only: they cannot be changed or deleted"
 
 
 def upgrade() -> None:
@@ -56,7 +60,24 @@ def upgrade() -> None:
         sa.Column("assessment_id", sa.String(64), sa.ForeignKey("assessments.id"), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
+    op.create_table(
+        "model_card_pins",
+        sa.Column("card_id", sa.String(64), primary_key=True),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("card_json", sa.Text, nullable=False),
+        sa.Column("pinned_at", sa.DateTime(timezone=True), nullable=False),
+    )
     if dialect == "sqlite":
+        for action in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER model_card_pins_no_{action.lower()} BEFORE {action} "
+                f"ON model_card_pins BEGIN SELECT RAISE(ABORT, '{_PINS}'); END"
+            )
+        op.execute(
+            "CREATE TRIGGER model_card_pins_no_replace BEFORE INSERT ON model_card_pins "
+            "WHEN EXISTS (SELECT 1 FROM model_card_pins WHERE card_id = NEW.card_id) "
+            f"BEGIN SELECT RAISE(ABORT, '{_PINS}'); END"
+        )
         op.execute(
             "CREATE TRIGGER assessments_no_replace BEFORE INSERT ON assessments "
             "WHEN EXISTS (SELECT 1 FROM assessments WHERE id = NEW.id) "
@@ -75,6 +96,14 @@ def upgrade() -> None:
         )
     elif dialect == "postgresql":
         op.execute(
+            "CREATE FUNCTION model_card_pins_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN RAISE EXCEPTION '{_PINS}'; END $$"
+        )
+        op.execute(
+            "CREATE TRIGGER model_card_pins_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
+            "ON model_card_pins FOR EACH STATEMENT EXECUTE FUNCTION model_card_pins_append_only()"
+        )
+        op.execute(
             "CREATE FUNCTION idempotency_keys_append_only() RETURNS trigger LANGUAGE plpgsql AS "
             f"$$ BEGIN RAISE EXCEPTION '{_IDEMPOTENCY}'; END $$"
         )
@@ -90,8 +119,11 @@ def downgrade() -> None:
     if dialect == "sqlite":
         op.execute("DROP TRIGGER IF EXISTS assessments_no_replace")
     elif dialect == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS model_card_pins_append_only ON model_card_pins")
+        op.execute("DROP FUNCTION IF EXISTS model_card_pins_append_only()")
         op.execute("DROP TRIGGER IF EXISTS idempotency_keys_append_only ON idempotency_keys")
         op.execute("DROP FUNCTION IF EXISTS idempotency_keys_append_only()")
+    op.drop_table("model_card_pins")
     op.drop_table("idempotency_keys")
     op.drop_table("web_sessions")
     with op.batch_alter_table("api_keys") as batch:
