@@ -82,13 +82,26 @@ class DatabaseStatus(_Out):
     detail: str | None = None
 
 
+class ScorecardStatus(_Out):
+    """The PD scorecard this worker serves; `degraded` when the registry's card is refused."""
+
+    status: Literal["ok", "degraded"]
+    serving: str | None = Field(description="Id of the card in use (the last good one).")
+    detail: str | None = None
+
+
 class HealthOut(_Out):
-    """Service health: `ok` when the cube is loaded and the audit store is usable."""
+    """Service health: `ok` when the cube is loaded and the audit store takes writes.
+
+    HTTP 503 when the audit store is unavailable; a damaged model registry makes the status
+    `degraded` with HTTP 200 (the worker keeps lending with the last good scorecard).
+    """
 
     status: Literal["ok", "degraded"]
     version: str
     cube: CubeStatus
     database: DatabaseStatus
+    scorecard: ScorecardStatus | None = None
 
 
 # ----- site climate --------------------------------------------------------------------------
