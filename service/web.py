@@ -1594,11 +1594,13 @@ def _history_filter() -> HistoryFilter:
 
 
 def query_history(
-    store: Any, key: ApiKeyRecord, f: HistoryFilter
+    store: Any, key: ApiKeyRecord, f: HistoryFilter, limit: int | None = None
 ) -> tuple[list[dict[str, Any]], int]:
     """A page of the officer's own assessments (an admin sees all), newest first, and the count.
 
-    Reads only the listing columns of the audit table; a row opens the stored response.
+    Reads only the listing columns of the audit table, through :mod:`service.assessments`
+    (which applies the scope); a row opens the stored response. With ``limit`` the first
+    ``limit`` rows of every page (an export) instead of page ``f.page``.
 
     Raises
     ------
@@ -1617,8 +1619,8 @@ def query_history(
         text=f.text,
         created_from=bound(f.date_from) if f.date_from else None,
         created_to=bound(f.date_to + timedelta(days=1)) if f.date_to else None,
-        limit=HISTORY_PAGE,
-        offset=(f.page - 1) * HISTORY_PAGE,
+        limit=HISTORY_PAGE if limit is None else limit,
+        offset=(f.page - 1) * HISTORY_PAGE if limit is None else 0,
     )
 
 
