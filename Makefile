@@ -15,7 +15,7 @@ PIP := $(BIN)/python -m pip install --disable-pip-version-check --constraint $(L
 DEMO_DIR ?= demo-data
 PORT ?= 8000
 
-.PHONY: demo test lint bench lock clean
+.PHONY: demo test lint bench lock clean audit
 
 $(LOCK):
 	@echo "no lock file for Python $(PY_VERSION) ($(LOCK)); supported: $(LOCK_PYTHONS). Run with PYTHON=python3.11 (or add one with 'make lock')." >&2
@@ -46,6 +46,12 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# Known vulnerabilities of the exact versions in the lock file (pip-audit). It asks the
+# vulnerability database (PyPI's, by default) over the network, so it is not part of `make test`;
+# run it where that is reachable (CI with network, a workstation): `make audit`.
+audit: $(DEV_STAMP)
+	$(BIN)/pip-audit --requirement $(LOCK) --no-deps --disable-pip --progress-spinner off --strict
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m benchmarks.bench_cube

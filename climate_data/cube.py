@@ -676,11 +676,24 @@ def _write_atomic(cube: xr.Dataset, out: Path) -> Path:
     os.close(fd)
     try:
         cube.to_netcdf(tmp, encoding=encoding, format="NETCDF4")
+        _fsync(tmp)  # the data is on disk before the name points at it
         os.replace(tmp, out)
+        _fsync(out.parent, directory=True)  # and so is the rename
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return out
+
+
+def _fsync(path: str | Path, *, directory: bool = False) -> None:
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+    try:
+        os.fsync(fd)
+    except OSError:
+        if not directory:  # some file systems cannot sync a directory; a file must sync
+            raise
+    finally:
+        os.close(fd)
 
 
 # --------------------------------------------------------------------------------------------
@@ -729,7 +742,7 @@ class Cube:
         try:
             with xr.open_dataset(p, engine="netcdf4") as ds:
                 ds.load()
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: a corrupt block
             raise CubeFormatError(f"{p}: not a readable NetCDF cube ({exc})") from exc
         version = ds.attrs.get("cube_schema_version")
         if version is None or int(version) != CUBE_SCHEMA_VERSION:

@@ -732,6 +732,8 @@ def fit_monthly_regression(x: ArrayLike, y: ArrayLike) -> RegressionFit:
         raise ValueError("x and y must be finite (drop missing months first)")
     if np.ptp(xa) == 0:
         raise ValueError("x is constant; the slope cannot be estimated")
+    if np.ptp(ya) == 0:
+        raise ValueError("y is constant (e.g. all zero); the fit has no variance to explain")
     res = sm.OLS(ya, sm.add_constant(xa, has_constant="add"), missing="raise").fit()
     ci = np.asarray(res.conf_int(alpha=0.05))
     cov = np.asarray(res.cov_params())

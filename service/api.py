@@ -37,13 +37,22 @@ from pydantic import BaseModel, ValidationError
 
 from climate_data.errors import ClimateDataError, SiteOutsideCoverage
 from models.assessment import software_drift
-from service import auth, schemas
+from service import assessments, auth, schemas
 from service import exports as _exports
 from service.config import ServiceConfig
 from service.openapi import Operation, build_document, render_docs
 from service.problems import Problem, field_error, validation_problem
+from service.ratelimit import AuthThrottle, RequestLimiter
 from service.requests import AssessmentRequest, to_model_inputs
-from service.store import AssessmentRecord, AuditStore, StoreUnavailable, utcnow
+from service.security import client_address, security_event
+from service.store import (
+    PUBLIC_DETAIL,
+    ApiKeyRecord,
+    AssessmentRecord,
+    AuditStore,
+    StoreUnavailable,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from models.registry import ModelCard
@@ -129,15 +138,58 @@ class ProductionScorecard:
     #: A folder modified this recently when read is read again next time [ns].
     RACY_NS = 2_000_000_000
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, pins: AuditStore | None = None) -> None:
         from models.registry import Registry
 
         self.registry = Registry(folder)
+        self.pins = pins
         self._lock = threading.Lock()
         self._card: ModelCard | None = None
         self._stamp: tuple[int, int] | None = None
         self._loaded = False
         self._fresh = False
+        #: Why the registry's production card is not the one served (None when it is).
+        self.problem: str | None = None
+
+    def _check_pin(self, card: ModelCard) -> None:
+        """Pin the card's sha256 on first use; refuse a card that differs from its pin.
+
+        A card's own sha256 only proves that the file is consistent with itself: whoever can
+        edit the file can recompute it. The pin in the audit database (written the first time
+        any worker serves the card) is out of the registry folder's reach.
+        """
+        from models.registry import RegistryError
+
+        if self.pins is None:
+            return
+        try:
+            pinned = self.pins.pin_card(card.id, card.sha256, card.to_json())
+        except StoreUnavailable as exc:
+            _log.warning("model card %s not checked against its pin: %s", card.id, exc)
+            return
+        if pinned != card.sha256:
+            raise RegistryError(
+                f"{card.id} in {self.registry.path} is not the card that went into production "
+                f"(sha256 {card.sha256[:12]}, pinned {pinned[:12]} in the audit database): it "
+                "was changed after it was first used"
+            )
+
+    def _last_pinned(self) -> ModelCard | None:
+        """The most recently pinned scorecard that still verifies, or None."""
+        from models.registry import ModelCard, RegistryError
+
+        if self.pins is None:
+            return None
+        try:
+            texts = self.pins.latest_pinned_cards("scorecard-")
+        except StoreUnavailable:
+            return None
+        for text in texts:
+            try:
+                return ModelCard.from_json(text, source="pinned card")
+            except RegistryError:
+                continue
+        return None
 
     def _folder_stamp(self) -> tuple[int, int] | None:
         try:
@@ -156,13 +208,31 @@ class ProductionScorecard:
         models.scorecard.ScorecardError
             The production card cannot be used for prediction.
         """
-        from models.scorecard import card_model
+        from models.registry import RegistryError
+        from models.scorecard import ScorecardError, card_model
 
         with self._lock:
             stamp = self._folder_stamp()  # before reading: a later write gives a new stamp
-            card = self.registry.production("scorecard")
-            if card is not None:
-                card_model(card)
+            try:
+                card = self.registry.production("scorecard")
+                if card is not None:
+                    card_model(card)
+                    self._check_pin(card)
+            except (RegistryError, ScorecardError) as exc:
+                # Keep serving the last good card (this worker's, else the last pinned one)
+                # and say so in health and the log, rather than stop lending decisions.
+                good = self._card if self._loaded else self._last_pinned()
+                if good is None:
+                    raise
+                if self.problem != str(exc):
+                    _log.error("model registry damaged, still serving %s: %s", good.id, exc)
+                self.problem = str(exc)
+                self._card, self._stamp, self._loaded = good, stamp, True
+                self._fresh = stamp is None or time.time_ns() - stamp[0] >= self.RACY_NS
+                return good
+            if self.problem is not None:
+                _log.info("model registry usable again")
+            self.problem = None
             before = self._card.id if self._card is not None else None
             if self._loaded and (card.id if card is not None else None) != before:
                 _log.info("production scorecard is now %s", card.id if card else "none")
@@ -239,10 +309,12 @@ class ServiceState:
         Default policy id per technology.
     code_version : str
         Version of this package.
-    limiter : RateLimiter
-        Per-key request counter.
+    limiter : RateLimiter or service.ratelimit.StorageRateLimiter
+        Per-key request counter (shared by the workers when a storage is configured).
     scorecards : ProductionScorecard or None
         The production PD scorecard; None runs assessments without one.
+    auth_throttle : service.ratelimit.AuthThrottle or None
+        Counter of failed keys and sign-ins per client address; None: no throttling.
     """
 
     config: ServiceConfig
@@ -251,8 +323,9 @@ class ServiceState:
     policies: dict[str, Any]
     default_policies: dict[str, str]
     code_version: str
-    limiter: RateLimiter
+    limiter: RequestLimiter
     scorecards: ProductionScorecard | None = None
+    auth_throttle: AuthThrottle | None = None
     _document: dict[str, Any] | None = field(default=None, repr=False)
 
     def document(self) -> dict[str, Any]:
@@ -283,27 +356,78 @@ def json_response(
     body: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
     """Make a JSON response with keys in the order given (no NaN: JSON has none)."""
-    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False, allow_nan=False)
+    text = body if isinstance(body, str) else dumps_finite(body)
     response = Response(text, status=status, mimetype="application/json")
     for k, v in (headers or {}).items():
         response.headers[k] = v
     return response
 
 
+def dumps_finite(body: Any) -> str:
+    """JSON text of ``body``; a NaN or infinity anywhere is a 500 problem, never output.
+
+    The last guard before a response leaves: the models should never produce a non-finite
+    number, and if one does, the client gets an error instead of ``NaN`` (which is not JSON
+    and which a client might read as a figure).
+
+    Raises
+    ------
+    Problem
+        500 when ``body`` holds a non-finite float.
+    """
+    try:
+        return json.dumps(body, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        _log.error("response holds a non-finite number; not sent")
+        raise Problem(
+            500,
+            "the computation produced a number that is not finite (NaN or infinity); no "
+            "decision was given. Quote the request id to support",
+        ) from None
+
+
+def store_problem(exc: StoreUnavailable) -> Problem:
+    """503 for an unusable audit store; the driver's words (hosts, ports) go to the log only."""
+    _log.error("audit store unavailable: %s", exc)
+    return Problem(503, f"{PUBLIC_DETAIL}; retry later", headers={"Retry-After": "30"})
+
+
 def _authorize(role: str) -> Any:
     st = state()
     header = request.headers.get(auth.HEADER)
     challenge = {"WWW-Authenticate": f'ApiKey header="{auth.HEADER}"'}
+    address = client_address()
+    throttle = st.auth_throttle
+    blocked = throttle.blocked(address) if throttle is not None else None
+    if blocked is not None:
+        security_event("auth_throttled", "API request refused: too many bad keys from address")
+        raise Problem(
+            429,
+            f"too many requests with a bad API key from this address; retry in {blocked} s",
+            headers={"Retry-After": str(blocked)},
+        )
     if not header:
         raise Problem(401, f"send your API key in the {auth.HEADER} header", headers=challenge)
     try:
-        record = auth.authenticate(st.store, header)
+        record, reason = auth.check_key(st.store, header)
     except StoreUnavailable as exc:
+        _log.error("API key not checked: %s", exc)
         raise Problem(
-            503, f"{exc}; no decision was given, retry later", headers={"Retry-After": "30"}
+            503,
+            f"{PUBLIC_DETAIL}; no decision was given, retry later",
+            headers={"Retry-After": "30"},
         ) from exc
     if record is None:
-        raise Problem(401, "the API key is not valid or was revoked", headers=challenge)
+        if throttle is not None:
+            throttle.failed(address)
+        security_event(
+            "api_key_refused",
+            f"API key refused: {reason}",
+            api_key_id=auth.key_id_of(header.strip()),
+        )
+        raise Problem(
+            401, "the API key is not valid, was revoked or has expired", headers=challenge
+        )
     g.api_key = record
     if not auth.has_role(record.role, role):
         raise Problem(
@@ -327,13 +451,57 @@ def _json_body() -> Any:
         raise Problem(415, f"send the body as application/json (Content-Type was {shown})")
     data = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
     try:
-        return json.loads(data)
+        parsed = json.loads(data)
     except UnicodeDecodeError:
         raise Problem(400, "the body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise Problem(
             400, f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except RecursionError:
+        raise Problem(400, f"the body is nested more than {MAX_JSON_DEPTH} levels deep") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise Problem(400, f"the body is not usable JSON: {exc}") from None
+    check_json_input(parsed)
+    return parsed
+
+
+#: Deepest nesting of arrays and objects a request body may have (a request needs 4).
+MAX_JSON_DEPTH = 32
+
+
+def check_json_input(value: Any) -> None:
+    """Refuse a body nested deeper than :data:`MAX_JSON_DEPTH` or holding a NUL character.
+
+    Iterative, so that no input can exhaust the stack. NUL cannot be stored in a PostgreSQL
+    text column (and nothing in a request needs it): it is refused here, with the field, instead
+    of failing later as an unavailable store.
+
+    Raises
+    ------
+    Problem
+        400 for too deep a nesting, 422 naming the field for a NUL.
+    """
+    stack: list[tuple[Any, tuple[str, ...]]] = [(value, ())]
+    while stack:
+        item, path = stack.pop()
+        if len(path) > MAX_JSON_DEPTH:
+            raise Problem(400, f"the body is nested more than {MAX_JSON_DEPTH} levels deep")
+        if isinstance(item, str):
+            if "\x00" in item:
+                name = ".".join(path) or "(body)"
+                raise Problem(
+                    422,
+                    f"{name}: must not contain the NUL character",
+                    errors=[field_error(name, "must not contain the NUL character")],
+                )
+        elif isinstance(item, dict):
+            for k, v in item.items():
+                if "\x00" in k:
+                    raise Problem(400, "a field name contains the NUL character")
+                stack.append((v, (*path, k)))
+        elif isinstance(item, list):
+            stack.extend((v, (*path, str(i))) for i, v in enumerate(item))
 
 
 def endpoint(
@@ -400,7 +568,10 @@ def endpoint(
                     kwargs["body"] = body.model_validate(raw)
                 except ValidationError as exc:
                     raise validation_problem(exc) from None
-            return view(**kwargs)
+            try:
+                return view(**kwargs)
+            except _Replay as replay:
+                return replay.response
 
         blueprint.add_url_rule(rule, view.__name__, wrapper, methods=[method])
         return view
@@ -436,12 +607,21 @@ def health() -> Response:
     }
     database = st.store.status()
     ok = database["status"] == "ok"
-    body = {
+    body: dict[str, Any] = {
         "status": "ok" if ok else "degraded",
         "version": st.code_version,
         "cube": cube,
         "database": database,
     }
+    if st.scorecards is not None:
+        served = st.scorecards.current_id()
+        problem = st.scorecards.problem
+        # a damaged registry degrades the service but does not take it out of a load
+        # balancer: it keeps lending with the last good card (named here)
+        body["scorecard"] = {"status": "ok" if problem is None else "degraded", "serving": served}
+        if problem is not None:
+            body["status"] = "degraded"
+            body["scorecard"]["detail"] = problem
     return json_response(body, 200 if ok else 503)
 
 
@@ -575,24 +755,63 @@ def run_assessment(
     "POST",
     "/assessments",
     summary="Assess a project: decision, rules, energy and repayment; stored before it is returned",
+    description=(
+        "Send an `Idempotency-Key` header (e.g. a UUID) to make the request safe to retry: a "
+        "retry with the same key and body returns the stored assessment (same id and body, "
+        "header `Idempotent-Replayed: true`) instead of making another; the same key with a "
+        "different body is 422. Keys are per API key and kept with the audit records."
+    ),
     tag="assessments",
     body=AssessmentRequest,
     responses={201: (schemas.AssessmentOut, "Assessment object (stored)")},
 )
 def create_assessment(body: AssessmentRequest) -> Response:
-    """Assess a request, write it to the audit store, then return it (201)."""
+    """Assess a request, write it to the audit store, then return it (201).
+
+    With an ``Idempotency-Key`` header, a retry of the same request by the same API key
+    returns the assessment stored the first time (same id, same body) instead of making a
+    second one; the same key with a different request is 422.
+    """
     st = state()
     raw: dict[str, Any] = g.raw_body
+    idempotency = _idempotency(st, raw)
+    stored, replayed = make_assessment(st, body, raw, g.api_key, idempotency=idempotency)
+    if replayed:  # a concurrent retry with the same Idempotency-Key won
+        return _replayed(stored)
+    return json_response(
+        stored.response_json, 201, {"Location": f"{API_PREFIX}/assessments/{stored.id}"}
+    )
+
+
+def make_assessment(
+    st: ServiceState,
+    body: AssessmentRequest,
+    raw: Any,
+    caller: ApiKeyRecord,
+    *,
+    idempotency: tuple[str, str] | None = None,
+) -> tuple[AssessmentRecord, bool]:
+    """Assess a validated request and record it for ``caller``; what the API and web page run.
+
+    Returns the stored record and whether it is an earlier one (a concurrent retry with the
+    same Idempotency-Key was stored first).
+
+    Raises
+    ------
+    Problem
+        As :func:`run_assessment`; 503 (no decision) when the audit store cannot take it; 422
+        for an Idempotency-Key used with another request.
+    """
     seed = body.seed if body.seed is not None else secrets.randbelow(2**32)
     created_at = utcnow()
     out = run_assessment(st, body, seed=seed, created_at=created_at)
-    text = json.dumps(out, ensure_ascii=False, allow_nan=False)
+    text = dumps_finite(out)
     prov = out["provenance"]
     record = AssessmentRecord(
         id=str(out["id"]),
         created_at=created_at,
         request_id=g.get("request_id", ""),
-        api_key_id=g.api_key.id,
+        api_key_id=caller.id,
         decision=str(out["decision"]),
         technology=body.project.technology,
         site_lat=body.site.lat,
@@ -608,17 +827,83 @@ def create_assessment(body: AssessmentRequest) -> Response:
         response_json=text,
     )
     try:
-        st.store.add_assessment(record)
+        stored = assessments.record(st.store, caller, record, idempotency=idempotency)
+    except assessments.IdempotencyMismatch as exc:
+        raise _idempotency_problem(exc) from None
     except StoreUnavailable as exc:
         _log.error(
             "assessment %s not stored: %s", record.id, exc, extra={"assessment_id": record.id}
         )
         raise Problem(
             503,
-            f"the assessment could not be recorded ({exc}); no decision was given, retry later",
+            f"the assessment could not be recorded ({PUBLIC_DETAIL}); no decision was given, "
+            "retry later",
             headers={"Retry-After": "30"},
         ) from None
-    return json_response(text, 201, {"Location": f"{API_PREFIX}/assessments/{record.id}"})
+    return stored, stored is not record
+
+
+#: Request header that makes ``POST /assessments`` safe to retry.
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_IDEMPOTENCY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def _idempotency(st: ServiceState, raw: Any) -> tuple[str, str] | None:
+    """``(key, request sha256)`` of the request's Idempotency-Key, or None without one.
+
+    Raises
+    ------
+    Problem
+        400 for a malformed key; 201 with the stored assessment is raised as a
+        :class:`_Replay`; 422 when the key was used with another request.
+    """
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None or request.blueprint != bp.name:  # the web form has its own CSRF token
+        return None
+    if not _IDEMPOTENCY_RE.match(key):
+        raise Problem(
+            400,
+            f"{IDEMPOTENCY_HEADER} must be 1 to 255 visible ASCII characters (e.g. a UUID)",
+        )
+    sha = assessments.request_sha256(raw)
+    try:
+        found = assessments.find_idempotent(st.store, g.api_key, key, sha)
+    except assessments.IdempotencyMismatch as exc:
+        raise _idempotency_problem(exc) from None
+    except StoreUnavailable as exc:
+        _log.error("idempotency key not checked: %s", exc)
+        raise Problem(
+            503,
+            f"{PUBLIC_DETAIL}; no decision was given, retry later",
+            headers={"Retry-After": "30"},
+        ) from None
+    if found is not None:
+        raise _Replay(_replayed(found))
+    return key, sha
+
+
+class _Replay(Exception):
+    """Carries the response of a retried request out of the checks (see :func:`endpoint`)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("replayed")
+        self.response = response
+
+
+def _replayed(stored: AssessmentRecord) -> Response:
+    return json_response(
+        stored.response_json,
+        201,
+        {"Location": f"{API_PREFIX}/assessments/{stored.id}", "Idempotent-Replayed": "true"},
+    )
+
+
+def _idempotency_problem(exc: assessments.IdempotencyMismatch) -> Problem:
+    return Problem(
+        422,
+        str(exc),
+        errors=[field_error(f"header.{IDEMPOTENCY_HEADER}", str(exc), "idempotency_mismatch")],
+    )
 
 
 def _scorecard(st: ServiceState, replay_of: Mapping[str, Any] | None) -> ModelCard | None:
@@ -685,19 +970,26 @@ def replay_assessment(st: ServiceState, record: AssessmentRecord) -> dict[str, A
     "GET",
     "/assessments/<assessment_id>",
     summary="A stored assessment, exactly as it was returned",
+    description=(
+        "Only the key that created it (or an admin key) may read it; any other key gets 404, "
+        "as for an id that does not exist."
+    ),
     tag="assessments",
     path_params={"assessment_id": "Assessment id"},
     responses={200: (schemas.AssessmentOut, "Assessment object")},
 )
 def get_assessment(assessment_id: str) -> Response:
-    """Return a stored assessment (the response text as it was sent)."""
+    """Return a stored assessment (the response text as it was sent) if the key may see it.
+
+    Another key's assessment is 404, exactly as a missing one (:mod:`service.assessments`).
+    """
     st = state()
     try:
-        record = st.store.get_assessment(assessment_id)
+        record = assessments.get(st.store, g.api_key, assessment_id)
+    except assessments.AssessmentNotFound as exc:
+        raise Problem(404, str(exc)) from None
     except StoreUnavailable as exc:
-        raise Problem(503, f"{exc}; retry later", headers={"Retry-After": "30"}) from None
-    if record is None:
-        raise Problem(404, f"no assessment with id {assessment_id!r}")
+        raise store_problem(exc) from None
     return json_response(record.response_json)
 
 
@@ -705,16 +997,19 @@ def get_assessment(assessment_id: str) -> Response:
     "GET",
     "/assessments",
     summary="Stored assessments, newest first, paged and filtered by decision and date",
+    description="The key's own assessments; an admin key sees every officer's.",
     tag="assessments",
     query=schemas.AssessmentListQuery,
     responses={200: (schemas.AssessmentList, "A page of assessments")},
 )
 def list_assessments(query: schemas.AssessmentListQuery) -> Response:
-    """Page through the audit records."""
+    """Page through the audit records the key may see (its own; an admin's: all)."""
     st = state()
     start, end = query.window()
     try:
-        records, total = st.store.list_assessments(
+        records, total = assessments.list_page(
+            st.store,
+            g.api_key,
             limit=query.limit,
             offset=query.offset,
             decision=query.decision,
@@ -722,7 +1017,7 @@ def list_assessments(query: schemas.AssessmentListQuery) -> Response:
             created_to=end,
         )
     except StoreUnavailable as exc:
-        raise Problem(503, f"{exc}; retry later", headers={"Retry-After": "30"}) from None
+        raise store_problem(exc) from None
     items = [
         {
             "id": r.id,
@@ -899,6 +1194,7 @@ def _key_out(record: Any) -> dict[str, Any]:
         "role": record.role,
         "created_at": record.created_at.isoformat(),
         "revoked_at": None if record.revoked_at is None else record.revoked_at.isoformat(),
+        "expires_at": None if record.expires_at is None else record.expires_at.isoformat(),
     }
 
 
@@ -914,9 +1210,12 @@ def _key_out(record: Any) -> dict[str, Any]:
 def create_key(body: schemas.KeyCreate) -> Response:
     """Create a key for a person or system."""
     try:
-        new = auth.create_key(state().store, body.role, body.name)
+        new = auth.create_key(state().store, body.role, body.name, expires_days=body.expires_days)
+    except ValueError as exc:
+        field = "expires_days" if "expires" in str(exc) else "name"
+        raise Problem(422, f"{field}: {exc}", errors=[field_error(field, str(exc))]) from None
     except StoreUnavailable as exc:
-        raise Problem(503, f"{exc}; retry later", headers={"Retry-After": "30"}) from None
+        raise store_problem(exc) from None
     return json_response(
         {**_key_out(new.record), "key": new.key},
         201,
@@ -937,7 +1236,7 @@ def list_keys() -> Response:
     try:
         records = state().store.list_keys()
     except StoreUnavailable as exc:
-        raise Problem(503, f"{exc}; retry later", headers={"Retry-After": "30"}) from None
+        raise store_problem(exc) from None
     return json_response({"items": [_key_out(r) for r in records]})
 
 
@@ -955,7 +1254,7 @@ def revoke_key(key_id: str) -> Response:
     try:
         record = state().store.revoke_key(key_id)
     except StoreUnavailable as exc:
-        raise Problem(503, f"{exc}; retry later", headers={"Retry-After": "30"}) from None
+        raise store_problem(exc) from None
     if record is None:
         raise Problem(404, f"no API key with id {key_id!r}")
     return json_response(_key_out(record))
@@ -969,15 +1268,12 @@ def revoke_key(key_id: str) -> Response:
 
 def _scoped_record(assessment_id: str) -> AssessmentRecord:
     """The stored record if the calling key made it or is an admin key; else 404."""
-    st = state()
     try:
-        record = st.store.get_assessment(assessment_id)
+        return assessments.get(state().store, g.api_key, assessment_id)
+    except assessments.AssessmentNotFound as exc:
+        raise Problem(404, str(exc)) from None
     except StoreUnavailable as exc:
-        raise Problem(503, f"{exc}; retry later", headers={"Retry-After": "30"}) from None
-    key = g.api_key
-    if record is None or (record.api_key_id != key.id and key.role != "admin"):
-        raise Problem(404, f"no assessment with id {assessment_id!r}")
-    return record
+        raise store_problem(exc) from None
 
 
 @endpoint(
@@ -1061,7 +1357,7 @@ def _export_history(query: Any, fmt: str) -> Response:
     try:
         rows = export_history_rows(state().store, g.api_key, f)
     except StoreUnavailable as exc:
-        raise Problem(503, f"{exc}; retry later", headers={"Retry-After": "30"}) from None
+        raise store_problem(exc) from None
     data = exports.history_file(rows, "csv" if fmt == "csv" else "xlsx")
     return export_response(data, fmt, "history")
 

@@ -27,11 +27,10 @@ from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
 
-from service import problems, web
+from service import problems, security, web
 from service.api import (
     EXTENSION,
     ProductionScorecard,
-    RateLimiter,
     ServiceState,
     bp,
     models_folder,
@@ -44,6 +43,7 @@ from service.config import (
     config_from_env,
     config_from_mapping,
 )
+from service.ratelimit import AuthThrottle, make_request_limiter
 from service.store import AuditStore, StoreUnavailable
 
 LOGGER_NAME = "climate_loan"
@@ -62,6 +62,7 @@ _EXTRA_FIELDS = (
     "database",
     "assessment_id",
     "scorecard",
+    "event",
 )
 
 
@@ -76,6 +77,7 @@ class JsonFormatter(logging.Formatter):
             # gunicorn logs everything, start-up lines included, as "gunicorn.error".
             "logger": "gunicorn" if record.name == "gunicorn.error" else record.name,
             "message": record.getMessage(),
+            "pid": record.process,
         }
         request_id = getattr(record, "request_id", None)
         if request_id is None and has_request_context():
@@ -128,12 +130,17 @@ def open_cube(config: ServiceConfig) -> Any:
         raise ConfigError(f"CLIMATE_LOAN_CUBE={path}: cannot load the cube: {exc}") from None
 
 
-def load_scorecard(config: ServiceConfig) -> ProductionScorecard:
-    """Load the production PD scorecard of the configured registry, or raise ConfigError."""
+def load_scorecard(config: ServiceConfig, pins: AuditStore | None = None) -> ProductionScorecard:
+    """Load the production PD scorecard of the configured registry, or raise ConfigError.
+
+    With ``pins`` (the audit store) each production card is pinned on first use and a card
+    changed afterwards is refused; a damaged registry then falls back to the last pinned card
+    (reported by health) instead of raising.
+    """
     from models.registry import RegistryError
     from models.scorecard import ScorecardError
 
-    holder = ProductionScorecard(models_folder(config))
+    holder = ProductionScorecard(models_folder(config), pins)
     try:
         holder.reload()
     except (RegistryError, ScorecardError) as exc:
@@ -168,11 +175,11 @@ def create_app(config: ServiceConfig | Mapping[str, Any] | None = None) -> Flask
     cfg = load_config(config)
     logger = configure_logging(cfg.log_level)
     cube = open_cube(cfg)
-    scorecards = load_scorecard(cfg)
 
     instance_path = cfg.resolved_instance_path()
     app = Flask("service", instance_path=str(instance_path))
     app.config["MAX_CONTENT_LENGTH"] = cfg.max_content_length
+    app.config["SESSION_COOKIE_SECURE"] = cfg.secure_cookies
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     store = AuditStore(cfg.resolved_database_url(), timeout_s=cfg.db_timeout_s)
@@ -181,6 +188,7 @@ def create_app(config: ServiceConfig | Mapping[str, Any] | None = None) -> Flask
     except StoreUnavailable as exc:
         # Start anyway: health reports it, and requests that need the store get 503.
         logger.error("audit store not ready at start-up: %s", exc)
+    scorecards = load_scorecard(cfg, store)
 
     policies = {p.id: p for p in list_policies()}
     defaults = {tech: default_policy(tech).id for tech in ("wind", "solar")}
@@ -191,10 +199,16 @@ def create_app(config: ServiceConfig | Mapping[str, Any] | None = None) -> Flask
         policies=policies,
         default_policies=defaults,
         code_version=code_version(),
-        limiter=RateLimiter(cfg.rate_limit_per_minute),
+        limiter=make_request_limiter(
+            cfg.rate_limit_per_minute, cfg.ratelimit_storage_uri, cfg.ratelimit_prefix
+        ),
         scorecards=scorecards,
+        auth_throttle=AuthThrottle(
+            cfg.auth_failures_per_minute, cfg.ratelimit_storage_uri, cfg.ratelimit_prefix
+        ),
     )
     problems.register(app)
+    security.install(app)  # CSP, X-Frame-Options, nosniff, Referrer-Policy
     app.register_blueprint(bp)
     app.register_blueprint(root)
     web.register(app)  # loan-officer pages, sessions, translations (service/web.py)

@@ -16,9 +16,11 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
+from datetime import timedelta
 
-from service.store import ApiKeyRecord, AuditStore
+from service.store import ApiKeyRecord, AuditStore, utcnow
 
 #: Roles, lowest first; a role may do everything the roles before it may.
 ROLES: tuple[str, ...] = ("officer", "modeller", "admin")
@@ -66,7 +68,24 @@ def has_role(actual: str, required: str) -> bool:
     return actual in ROLES and ROLES.index(actual) >= ROLES.index(required)
 
 
-def create_key(store: AuditStore, role: str, name: str) -> NewKey:
+#: Longest key lifetime ``expires_days`` may give [days].
+MAX_EXPIRES_DAYS = 3650
+
+
+def check_name(name: str) -> str:
+    """Return the stripped key name, or raise ValueError (empty, too long, control characters)."""
+    name = name.strip()
+    if not 1 <= len(name) <= 200:
+        raise ValueError("the key name must have 1 to 200 characters")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+        # a newline or escape sequence in a name forges lines in `keys list` and the logs
+        raise ValueError("the key name must not contain control characters")
+    return name
+
+
+def create_key(
+    store: AuditStore, role: str, name: str, *, expires_days: int | None = None
+) -> NewKey:
     """Make a key, store its hash, and return it (the only time the key is seen).
 
     Parameters
@@ -76,26 +95,36 @@ def create_key(store: AuditStore, role: str, name: str) -> NewKey:
     role : {"officer", "modeller", "admin"}
         Role of the key.
     name : str
-        Who or what holds the key (a person, a system); 1-200 characters.
+        Who or what holds the key (a person, a system); 1-200 characters, no control
+        characters.
+    expires_days : int, optional
+        The key is refused this many days after its creation (1 to 3650); None: never.
 
     Raises
     ------
     ValueError
-        Unknown role or empty name.
+        Unknown role, empty name or name with control characters, or a bad lifetime.
     service.store.StoreUnavailable
         The database cannot be written.
     """
     check_role(role)
-    name = name.strip()
-    if not 1 <= len(name) <= 200:
-        raise ValueError("the key name must have 1 to 200 characters")
+    name = check_name(name)
+    expires_at = None
+    if expires_days is not None:
+        if not 1 <= expires_days <= MAX_EXPIRES_DAYS:
+            raise ValueError(f"expires_days must be from 1 to {MAX_EXPIRES_DAYS}")
+        expires_at = utcnow() + timedelta(days=expires_days)
     key_id, key = generate_key()
-    record = store.add_key(key_id, name, role, hash_key(key))
+    record = store.add_key(key_id, name, role, hash_key(key), expires_at=expires_at)
     return NewKey(record, key)
 
 
-def authenticate(store: AuditStore, key: str | None) -> ApiKeyRecord | None:
-    """Return the active stored key matching ``key``, or None.
+def check_key(store: AuditStore, key: str | None) -> tuple[ApiKeyRecord | None, str]:
+    """Return ``(record, "ok")`` for an active matching key, else ``(None, reason)``.
+
+    ``reason`` is one of ``missing``, ``malformed``, ``unknown``, ``wrong-secret``,
+    ``revoked`` and ``expired``: for the security log, never for the client (which is told
+    only that the key is not valid).
 
     Raises
     ------
@@ -103,13 +132,28 @@ def authenticate(store: AuditStore, key: str | None) -> ApiKeyRecord | None:
         The database cannot be read.
     """
     if not key:
-        return None
+        return None, "missing"
     key_id = key_id_of(key.strip())
     if key_id is None:
-        return None
+        return None, "malformed"
     record = store.get_key(key_id)
-    if record is None or not record.active:
-        return None
+    if record is None:
+        return None, "unknown"
     if not hmac.compare_digest(hash_key(key.strip()), record.key_sha256):
-        return None
-    return record
+        return None, "wrong-secret"
+    if record.revoked_at is not None:
+        return None, "revoked"
+    if record.expired:
+        return None, "expired"
+    return record, "ok"
+
+
+def authenticate(store: AuditStore, key: str | None) -> ApiKeyRecord | None:
+    """Return the active (not revoked, not expired) stored key matching ``key``, or None.
+
+    Raises
+    ------
+    service.store.StoreUnavailable
+        The database cannot be read.
+    """
+    return check_key(store, key)[0]

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from climate_data.errors import ClimateDataError
 from service import cli_assess, cli_climate, cli_models, cli_server, cli_turbines
@@ -42,6 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # SIGTERM (kill, a CI timeout) ends a command as Ctrl-C does, so that the clean-up on the
+    # way out runs (e.g. `cube build` removes its partial `.part` file); `serve` hands the
+    # signal to gunicorn, which installs its own handlers.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         status = args.func(args)
     except (ClimateDataError, UsageError, OSError, ValueError) as exc:
@@ -56,7 +62,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"climate-loan {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return int(status or 0)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

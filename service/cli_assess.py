@@ -111,6 +111,13 @@ def cmd_assess(args: argparse.Namespace) -> int:
         project_cost=inputs.project_cost,
     )
     obj = result.to_dict()
+    try:
+        json.dumps(obj, allow_nan=False)  # never print "nan" as a figure
+    except ValueError:
+        raise UsageError(
+            "the assessment produced a number that is not finite (NaN or infinity); "
+            "no decision was given"
+        ) from None
     if args.format == "json":
         print_json(obj)
     elif args.format == "csv":

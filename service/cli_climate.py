@@ -97,6 +97,7 @@ def cmd_cube_build(args: argparse.Namespace) -> int:
     from climate_data.cube import build_cube
 
     t0 = time.perf_counter()
+    # SIGTERM ends the build as Ctrl-C does (service.cli.main): the partial file is removed
     out = build_cube(
         args.inputs,
         args.out,

@@ -27,6 +27,12 @@ from service.errors import UsageError
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_WORKERS = 2
+#: Longest request line (method, path, query) gunicorn accepts [bytes]; longer is 414.
+LIMIT_REQUEST_LINE = 8190
+#: Largest single request header [bytes]; larger is 431.
+LIMIT_REQUEST_FIELD_SIZE = 8190
+#: Most request headers; more is 431.
+LIMIT_REQUEST_FIELDS = 100
 
 
 def _config(config_env: Mapping[str, str] | None) -> ServiceConfig:
@@ -56,7 +62,13 @@ def _safe_url(cfg: ServiceConfig) -> str:
     return make_url(cfg.resolved_database_url()).render_as_string(hide_password=True)
 
 
-def create_key(role: str, name: str, config_env: Mapping[str, str] | None = None) -> str:
+def create_key(
+    role: str,
+    name: str,
+    config_env: Mapping[str, str] | None = None,
+    *,
+    expires_days: int | None = None,
+) -> str:
     """Create an API key in the configured audit database and return it.
 
     Parameters
@@ -67,11 +79,13 @@ def create_key(role: str, name: str, config_env: Mapping[str, str] | None = None
         Holder of the key.
     config_env : mapping, optional
         ``CLIMATE_LOAN_*`` variables overriding the environment.
+    expires_days : int, optional
+        Days until the key is refused; never when omitted.
 
     Raises
     ------
     UsageError
-        Bad role or name, or the database cannot be reached.
+        Bad role, name or lifetime, or the database cannot be reached.
     """
     from service import auth
     from service.store import StoreUnavailable
@@ -79,7 +93,7 @@ def create_key(role: str, name: str, config_env: Mapping[str, str] | None = None
     cfg = _config(config_env)
     store = _store(cfg)
     try:
-        return auth.create_key(store, role, name).key
+        return auth.create_key(store, role, name, expires_days=expires_days).key
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     except StoreUnavailable as exc:
@@ -221,13 +235,25 @@ def serve(
         f"climate-loan serve: {summary}; http://{host}:{port} with {workers} workers",
         file=sys.stderr,
     )
+    if workers > 1 and cfg.rate_limit_per_minute > 0 and not cfg.ratelimit_storage_uri:
+        print(
+            "climate-loan serve: note: CLIMATE_LOAN_RATELIMIT_STORAGE_URI is not set, so each "
+            f"worker counts alone: a key may make up to {cfg.rate_limit_per_minute * workers} "
+            f"requests a minute ({cfg.rate_limit_per_minute} x {workers} workers); set it to "
+            "redis://host:6379/0 to share one limit",
+            file=sys.stderr,
+        )
 
     class _App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             settings = {
                 "bind": f"{host}:{port}",
                 "workers": workers,
-                "worker_class": "sync",
+                # gunicorn's own 400/414/431 answers as problem+json (service/gunicorn_worker.py)
+                "worker_class": "service.gunicorn_worker.ProblemSyncWorker",
+                "limit_request_line": LIMIT_REQUEST_LINE,
+                "limit_request_field_size": LIMIT_REQUEST_FIELD_SIZE,
+                "limit_request_fields": LIMIT_REQUEST_FIELDS,
                 "preload_app": False,
                 "timeout": timeout_s,
                 "graceful_timeout": 10,
@@ -259,8 +285,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_keys_create(args: argparse.Namespace) -> int:
-    key = create_key(args.role, args.name)
-    print(f"Created {args.role} key for {args.name!r}. It is shown only this once; store it now.")
+    key = create_key(args.role, args.name, expires_days=args.expires_days)
+    until = f", valid for {args.expires_days} days" if args.expires_days else ""
+    print(
+        f"Created {args.role} key for {args.name!r}{until}. "
+        "It is shown only this once; store it now."
+    )
     print(key)
     return 0
 
@@ -285,7 +315,13 @@ def _cmd_keys_list(args: argparse.Namespace) -> int:
     store = _existing_store(cfg)
     try:
         for record in store.list_keys():
-            state = "active" if record.active else f"revoked {record.revoked_at:%Y-%m-%d}"
+            if record.revoked_at is not None:
+                state = f"revoked {record.revoked_at:%Y-%m-%d}"
+            elif record.expires_at is not None:
+                word = "expired" if record.expired else "expires"
+                state = f"{word} {record.expires_at:%Y-%m-%d}"
+            else:
+                state = "active"
             print(
                 f"{record.id}  {record.role:<8}  {record.created_at:%Y-%m-%d}  "
                 f"{state:<18}  {record.name}"
@@ -322,6 +358,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     c = ksub.add_parser("create", help="create a key; prints it alone on the last line")
     c.add_argument("--role", required=True, choices=ROLES)
     c.add_argument("--name", required=True, help="who or what holds the key")
+    c.add_argument(
+        "--expires-days",
+        type=int,
+        default=None,
+        metavar="N",
+        help="refuse the key N days from now (default: never)",
+    )
     c.set_defaults(func=_cmd_keys_create)
     ls = ksub.add_parser("list", help="list keys (ids, roles, names; never the keys)")
     ls.set_defaults(func=_cmd_keys_list)

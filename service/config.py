@@ -21,6 +21,16 @@ variable                                  meaning (default)
 ``CLIMATE_LOAN_MC_PATHS``                 Monte Carlo paths per assessment (the model's
                                           default)
 ``CLIMATE_LOAN_LOG_LEVEL``                DEBUG, INFO, WARNING or ERROR (INFO)
+``CLIMATE_LOAN_RATELIMIT_STORAGE_URI``    where request counts are kept, shared by every
+                                          worker: ``redis://host:6379/0`` (unset: in each
+                                          worker's memory, so the real limit is the setting
+                                          times the number of workers)
+``CLIMATE_LOAN_RATELIMIT_PREFIX``         prefix of the counters in that storage
+                                          (climate-loan)
+``CLIMATE_LOAN_AUTH_FAILURES_PER_MINUTE`` failed sign-ins and bad API keys allowed per
+                                          client address per minute, 0 = no limit (10)
+``CLIMATE_LOAN_SECURE_COOKIES``           1 to send the session cookie only over HTTPS
+                                          (0; set it to 1 behind HTTPS)
 ========================================  ===============================================
 """
 
@@ -67,6 +77,15 @@ class ServiceConfig:
         Monte Carlo paths per assessment; None keeps the model's default.
     log_level : str
         Logging level name.
+    ratelimit_storage_uri : str or None
+        Storage of the rate-limit counters shared by all workers (``redis://...``,
+        ``memory://``); None keeps them in each worker's memory.
+    ratelimit_prefix : str
+        Prefix of the counters in that storage.
+    auth_failures_per_minute : int
+        Failed sign-ins and bad API keys allowed per client address per minute; 0 = no limit.
+    secure_cookies : bool
+        Mark the session cookie ``Secure`` (sent over HTTPS only).
     """
 
     cube_path: Path | None = None
@@ -78,6 +97,10 @@ class ServiceConfig:
     db_timeout_s: float = 5.0
     mc_paths: int | None = None
     log_level: str = "INFO"
+    ratelimit_storage_uri: str | None = None
+    ratelimit_prefix: str = "climate-loan"
+    auth_failures_per_minute: int = 10
+    secure_cookies: bool = False
 
     def resolved_instance_path(self) -> Path:
         """Return the instance folder: the configured one or Flask's default for ``service``."""
@@ -105,7 +128,14 @@ ENV_NAMES: dict[str, str] = {
     "db_timeout_s": "DB_TIMEOUT_S",
     "mc_paths": "MC_PATHS",
     "log_level": "LOG_LEVEL",
+    "ratelimit_storage_uri": "RATELIMIT_STORAGE_URI",
+    "ratelimit_prefix": "RATELIMIT_PREFIX",
+    "auth_failures_per_minute": "AUTH_FAILURES_PER_MINUTE",
+    "secure_cookies": "SECURE_COOKIES",
 }
+
+#: Schemes of rate-limit storages (those of the ``limits`` library this service supports).
+RATELIMIT_SCHEMES = ("redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster", "memory")
 
 
 def config_from_env(environ: Mapping[str, str] | None = None) -> ServiceConfig:
@@ -171,7 +201,21 @@ def config_from_mapping(values: Mapping[str, Any], *, source: str = "config") ->
             out[name] = Path(value).expanduser()
         elif name == "database_url":
             out[name] = _database_url(str(value), label(name))
-        elif name in ("max_content_length", "rate_limit_per_minute", "mc_paths"):
+        elif name == "ratelimit_storage_uri":
+            out[name] = _storage_uri(str(value).strip(), label(name))
+        elif name == "ratelimit_prefix":
+            prefix = str(value).strip()
+            if not prefix or not all(c.isalnum() or c in "-_.:" for c in prefix):
+                raise ConfigError(f"{label(name)}={value!r}: use letters, digits and -_.:")
+            out[name] = prefix
+        elif name == "secure_cookies":
+            out[name] = _boolean(value, label(name))
+        elif name in (
+            "max_content_length",
+            "rate_limit_per_minute",
+            "mc_paths",
+            "auth_failures_per_minute",
+        ):
             lowest = 1 if name in ("max_content_length", "mc_paths") else 0
             out[name] = _integer(value, label(name), lowest)
         elif name == "db_timeout_s":
@@ -219,6 +263,27 @@ def _database_url(value: str, label: str) -> str:
             f"{label}: backend {url.get_backend_name()!r} is not supported (sqlite, postgresql)"
         )
     return value
+
+
+def _storage_uri(value: str, label: str) -> str:
+    scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+    if scheme not in RATELIMIT_SCHEMES:
+        raise ConfigError(
+            f"{label}: {scheme or value!r} is not a supported storage; use "
+            "redis://host:6379/0 (shared by every worker) or memory:// (each worker alone)"
+        )
+    return value
+
+
+def _boolean(value: Any, label: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{label}={value!r} is not a yes/no value (1 or 0)")
 
 
 def _integer(value: Any, label: str, lowest: int) -> int:

@@ -109,7 +109,19 @@ class SiteIn(_Strict):
 
     lat: float = Field(ge=-90.0, le=90.0, description="Latitude [degrees north], -90 to 90.")
     lon: float = Field(ge=-180.0, le=180.0, description="Longitude [degrees east], -180 to 180.")
-    name: str | None = Field(default=None, max_length=200, description="Label for the memo.")
+    name: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Label for the memo (no control characters).",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        # NUL cannot be stored in PostgreSQL text; other control characters break the memo
+        if value is not None and any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
+            raise ValueError("must not contain control characters")
+        return value
 
 
 class LossesIn(_Strict):
@@ -408,6 +420,12 @@ class OperatingHistoryIn(_Strict):
             if m.month in seen:
                 raise ValueError(f"month {m.month} appears more than once")
             seen.add(m.month)
+        if not any(m.energy_mwh is not None and m.energy_mwh > 0 for m in value):
+            # a regression on all-zero production has no variance: NaN fit, not a decision
+            raise ValueError(
+                "every month's energy is zero or missing; the long-term correction needs the "
+                "plant's metered production (leave operating_history out for a new plant)"
+            )
         return value
 
     def to_model(self) -> OperatingHistory:

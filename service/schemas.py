@@ -82,13 +82,26 @@ class DatabaseStatus(_Out):
     detail: str | None = None
 
 
+class ScorecardStatus(_Out):
+    """The PD scorecard this worker serves; `degraded` when the registry's card is refused."""
+
+    status: Literal["ok", "degraded"]
+    serving: str | None = Field(description="Id of the card in use (the last good one).")
+    detail: str | None = None
+
+
 class HealthOut(_Out):
-    """Service health: `ok` when the cube is loaded and the audit store is usable."""
+    """Service health: `ok` when the cube is loaded and the audit store takes writes.
+
+    HTTP 503 when the audit store is unavailable; a damaged model registry makes the status
+    `degraded` with HTTP 200 (the worker keeps lending with the last good scorecard).
+    """
 
     status: Literal["ok", "degraded"]
     version: str
     cube: CubeStatus
     database: DatabaseStatus
+    scorecard: ScorecardStatus | None = None
 
 
 # ----- site climate --------------------------------------------------------------------------
@@ -524,6 +537,9 @@ class KeyCreate(BaseModel):
 
     role: Role
     name: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    expires_days: int | None = Field(
+        None, ge=1, le=3650, description="Days until the key is refused; never if omitted."
+    )
 
 
 class KeyOut(_Out):
@@ -534,6 +550,7 @@ class KeyOut(_Out):
     role: Role
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = None
 
 
 class KeyCreated(KeyOut):

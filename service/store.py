@@ -14,7 +14,9 @@ the API turns into 503 with no decision.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+import logging
+import os
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 #: Alembic revision the code expects.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 metadata = sa.MetaData()
 
@@ -39,6 +41,7 @@ api_keys = sa.Table(
     sa.Column("key_sha256", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
 )
 
 assessments = sa.Table(
@@ -64,8 +67,54 @@ assessments = sa.Table(
 )
 
 
+store_heartbeat = sa.Table(
+    "store_heartbeat",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("api_key_id", sa.String(32), sa.ForeignKey("api_keys.id"), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("api_key_id", sa.String(32), sa.ForeignKey("api_keys.id"), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("request_sha256", sa.String(64), nullable=False),
+    sa.Column("assessment_id", sa.String(64), sa.ForeignKey("assessments.id"), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+#: What clients are told when the database cannot be used; the details go to the log.
+PUBLIC_DETAIL = "the audit database is not reachable"
+_log = logging.getLogger("climate_loan.store")
+
+
+model_card_pins = sa.Table(
+    "model_card_pins",
+    metadata,
+    sa.Column("card_id", sa.String(64), primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("card_json", sa.Text, nullable=False),
+    sa.Column("pinned_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
 class StoreUnavailable(Exception):
     """The audit database cannot be reached, is locked, or has no schema."""
+
+
+class IdempotencyKeyTaken(Exception):
+    """An assessment is already stored under this API key's Idempotency-Key."""
 
 
 @dataclass(frozen=True)
@@ -78,11 +127,17 @@ class ApiKeyRecord:
     key_sha256: str
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = None
+
+    @property
+    def expired(self) -> bool:
+        """True once the key's expiry time has passed."""
+        return self.expires_at is not None and utcnow() >= self.expires_at
 
     @property
     def active(self) -> bool:
-        """True unless the key was revoked."""
-        return self.revoked_at is None
+        """True unless the key was revoked or has expired."""
+        return self.revoked_at is None and not self.expired
 
 
 @dataclass(frozen=True)
@@ -222,12 +277,20 @@ class AuditStore:
         return None if value is None else str(value)
 
     def status(self) -> dict[str, Any]:
-        """Health of the database: ``{status, backend, revision[, detail]}``."""
+        """Health of the database: ``{status, backend, revision[, detail]}``.
+
+        "ok" means the schema is current *and* the database takes a write: a row is inserted
+        into ``store_heartbeat`` in a transaction that is rolled back. A database that answers
+        reads but refuses writes (a SQLite file that is or was read-only, a PostgreSQL standby)
+        is "unavailable". The detail names the cause in general words; the driver's message,
+        which may name hosts, ports or paths, goes to the log only.
+        """
         out: dict[str, Any] = {"backend": self.dialect}
         try:
             rev = self.revision()
         except StoreUnavailable as exc:
-            return {**out, "status": "unavailable", "revision": None, "detail": str(exc)}
+            _log.warning("audit store health: %s", exc)
+            return {**out, "status": "unavailable", "revision": None, "detail": PUBLIC_DETAIL}
         if rev != SCHEMA_REVISION:
             return {
                 **out,
@@ -235,7 +298,42 @@ class AuditStore:
                 "revision": rev,
                 "detail": f"schema revision {rev} is not {SCHEMA_REVISION}: run migrations",
             }
+        try:
+            self.check_write()
+        except StoreUnavailable as exc:
+            _log.warning("audit store health: %s", exc)
+            return {
+                **out,
+                "status": "unavailable",
+                "revision": rev,
+                "detail": "the audit database does not take writes",
+            }
         return {**out, "status": "ok", "revision": rev}
+
+    def check_write(self) -> None:
+        """Write a heartbeat row and roll it back; raise :class:`StoreUnavailable` on failure.
+
+        A database that is only *busy* (another writer holds the lock longer than the timeout)
+        passes: it takes writes, just not this instant, and a health check that failed under
+        load would take healthy workers out of a load balancer.
+        """
+        try:
+            with self.engine.connect() as conn:
+                trans = conn.begin()
+                try:
+                    conn.execute(
+                        store_heartbeat.insert().values(id=1, at=_to_db(utcnow(), self.dialect))
+                    )
+                finally:
+                    trans.rollback()
+        except SQLAlchemyError as exc:
+            orig = getattr(exc, "orig", None)
+            busy = str(getattr(orig, "sqlite_errorname", "")).startswith("SQLITE_BUSY") or str(
+                getattr(orig, "sqlstate", "") or ""
+            ) in ("55P03", "57014", "40P01")
+            if busy or "database is locked" in str(orig):
+                return
+            raise StoreUnavailable(_describe(exc)) from exc
 
     def dispose(self) -> None:
         """Close pooled connections."""
@@ -255,9 +353,17 @@ class AuditStore:
 
     # ----- keys ---------------------------------------------------------------------------
 
-    def add_key(self, key_id: str, name: str, role: str, key_sha256: str) -> ApiKeyRecord:
-        """Store a new API key by its hash; return the record."""
-        record = ApiKeyRecord(key_id, name, role, key_sha256, utcnow(), None)
+    def add_key(
+        self,
+        key_id: str,
+        name: str,
+        role: str,
+        key_sha256: str,
+        *,
+        expires_at: datetime | None = None,
+    ) -> ApiKeyRecord:
+        """Store a new API key by its hash (expiring at ``expires_at`` if given); return it."""
+        record = ApiKeyRecord(key_id, name, role, key_sha256, utcnow(), None, expires_at)
         with self._connect(write=True) as conn:
             conn.execute(
                 api_keys.insert().values(
@@ -266,6 +372,7 @@ class AuditStore:
                     role=role,
                     key_sha256=key_sha256,
                     created_at=_to_db(record.created_at, self.dialect),
+                    expires_at=None if expires_at is None else _to_db(expires_at, self.dialect),
                 )
             )
         return record
@@ -292,26 +399,191 @@ class AuditStore:
             )
         return self.get_key(key_id)
 
+    # ----- web sessions -------------------------------------------------------------------
+
+    def add_web_session(self, session_sha256: str, key_id: str) -> None:
+        """Record a signed-in web session (by the sha256 of its random id)."""
+        with self._connect(write=True) as conn:
+            conn.execute(
+                web_sessions.insert().values(
+                    id=session_sha256,
+                    api_key_id=key_id,
+                    created_at=_to_db(utcnow(), self.dialect),
+                )
+            )
+
+    def web_session_key(self, session_sha256: str) -> str | None:
+        """The key id of a web session that has not ended, else None."""
+        with self._connect(write=False) as conn:
+            row = conn.execute(
+                sa.select(web_sessions.c.api_key_id).where(
+                    web_sessions.c.id == session_sha256, web_sessions.c.ended_at.is_(None)
+                )
+            ).first()
+        return None if row is None else str(row[0])
+
+    def end_web_session(self, session_sha256: str) -> None:
+        """End a web session (logout); its cookie is refused from then on."""
+        with self._connect(write=True) as conn:
+            conn.execute(
+                web_sessions.update()
+                .where(web_sessions.c.id == session_sha256, web_sessions.c.ended_at.is_(None))
+                .values(ended_at=_to_db(utcnow(), self.dialect))
+            )
+
+    # ----- model card pins -----------------------------------------------------------------
+
+    def pin_card(self, card_id: str, sha256: str, card_json: str) -> str:
+        """Pin a card's sha256 the first time it is seen; return the pinned sha256.
+
+        The first pin of an id stays (the table is append-only): a later call with another
+        sha256 returns the first one, and the caller refuses the card.
+        """
+        existing = self.pinned_card(card_id)
+        if existing is not None:
+            return existing[0]
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    model_card_pins.insert().values(
+                        card_id=card_id,
+                        sha256=sha256,
+                        card_json=card_json,
+                        pinned_at=_to_db(utcnow(), self.dialect),
+                    )
+                )
+        except sa.exc.IntegrityError as exc:  # another worker pinned it this instant
+            again = self.pinned_card(card_id)
+            if again is None:
+                raise StoreUnavailable(_describe(exc)) from exc
+            return again[0]
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(_describe(exc)) from exc
+        return sha256
+
+    def pinned_card(self, card_id: str) -> tuple[str, str] | None:
+        """``(sha256, card JSON)`` pinned for this card id, or None."""
+        with self._connect(write=False) as conn:
+            row = conn.execute(
+                sa.select(model_card_pins.c.sha256, model_card_pins.c.card_json).where(
+                    model_card_pins.c.card_id == card_id
+                )
+            ).first()
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    def latest_pinned_cards(self, prefix: str) -> list[str]:
+        """JSON of the pinned cards whose id starts with ``prefix``, newest pin first."""
+        with self._connect(write=False) as conn:
+            rows = conn.execute(
+                sa.select(model_card_pins.c.card_json)
+                .where(model_card_pins.c.card_id.startswith(prefix, autoescape=True))
+                .order_by(model_card_pins.c.pinned_at.desc())
+            ).all()
+        return [str(r[0]) for r in rows]
+
     # ----- assessments --------------------------------------------------------------------
 
-    def add_assessment(self, record: AssessmentRecord) -> None:
-        """Append one assessment; raises :class:`StoreUnavailable` when it cannot be stored."""
+    def add_assessment(
+        self, record: AssessmentRecord, *, idempotency: tuple[str, str] | None = None
+    ) -> None:
+        """Append one assessment; raises :class:`StoreUnavailable` when it cannot be stored.
+
+        Parameters
+        ----------
+        record : AssessmentRecord
+            The assessment.
+        idempotency : (str, str), optional
+            ``(Idempotency-Key, sha256 of the request)``, stored with the assessment in the
+            same transaction, for the record's API key.
+
+        Raises
+        ------
+        IdempotencyKeyTaken
+            Another request of the same key stored this Idempotency-Key first (a concurrent
+            retry); nothing was stored.
+        StoreUnavailable
+            The database cannot take it.
+        """
         names: list[str] = [c.name for c in assessments.columns]
         values: dict[str, Any] = {
             **{name: getattr(record, name) for name in names},
             "created_at": _to_db(record.created_at, self.dialect),
             "model_versions": json.dumps(record.model_versions, sort_keys=True),
         }
-        with self._connect(write=True) as conn:
-            conn.execute(assessments.insert().values(**values))
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(assessments.insert().values(**values))
+                if idempotency is not None:
+                    conn.execute(
+                        idempotency_keys.insert().values(
+                            api_key_id=record.api_key_id,
+                            key=idempotency[0],
+                            request_sha256=idempotency[1],
+                            assessment_id=record.id,
+                            created_at=values["created_at"],
+                        )
+                    )
+        except sa.exc.IntegrityError as exc:
+            if idempotency is not None and self.find_idempotent(record.api_key_id, idempotency[0]):
+                raise IdempotencyKeyTaken(idempotency[0]) from exc
+            raise StoreUnavailable(_describe(exc)) from exc
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(_describe(exc)) from exc
 
-    def get_assessment(self, assessment_id: str) -> AssessmentRecord | None:
-        """Return the assessment with this id, or None."""
+    def find_idempotent(
+        self, key_id: str, idempotency_key: str
+    ) -> tuple[str, AssessmentRecord] | None:
+        """``(request sha256, assessment)`` stored under this key's Idempotency-Key, or None."""
+        query = (
+            sa.select(idempotency_keys.c.request_sha256, assessments)
+            .join(assessments, assessments.c.id == idempotency_keys.c.assessment_id)
+            .where(
+                idempotency_keys.c.api_key_id == key_id,
+                idempotency_keys.c.key == idempotency_key,
+            )
+        )
         with self._connect(write=False) as conn:
-            row = conn.execute(
-                sa.select(assessments).where(assessments.c.id == assessment_id)
-            ).first()
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        values = dict(row._mapping)
+        sha = str(values.pop("request_sha256"))
+        return sha, _assessment(values)
+
+    def get_assessment(
+        self, assessment_id: str, *, owner: str | None = None
+    ) -> AssessmentRecord | None:
+        """Return the assessment with this id, or None.
+
+        Parameters
+        ----------
+        assessment_id : str
+            Assessment id.
+        owner : str, optional
+            Only if made by this API key id (None: whoever made it). A record of another key is
+            None, exactly as a missing one (:mod:`service.assessments` scopes reads this way).
+        """
+        where = assessments.c.id == assessment_id
+        if owner is not None:
+            where = sa.and_(where, assessments.c.api_key_id == owner)
+        with self._connect(write=False) as conn:
+            row = conn.execute(sa.select(assessments).where(where)).first()
         return None if row is None else _assessment(row._mapping)
+
+    def responses_of(self, ids: Sequence[str], *, owner: str | None = None) -> dict[str, str]:
+        """Return ``{id: stored response JSON}`` for those of ``ids`` that exist.
+
+        With ``owner``, only those that API key made; 500 ids a query.
+        """
+        found: dict[str, str] = {}
+        with self._connect(write=False) as conn:
+            for k in range(0, len(ids), 500):
+                where: sa.ColumnElement[bool] = assessments.c.id.in_(list(ids[k : k + 500]))
+                if owner is not None:
+                    where = sa.and_(where, assessments.c.api_key_id == owner)
+                query = sa.select(assessments.c.id, assessments.c.response_json).where(where)
+                found.update({row.id: row.response_json for row in conn.execute(query)})
+        return found
 
     def list_assessments(
         self,
@@ -321,6 +593,7 @@ class AuditStore:
         decision: str | None = None,
         created_from: datetime | None = None,
         created_to: datetime | None = None,
+        owner: str | None = None,
     ) -> tuple[list[AssessmentRecord], int]:
         """Return a page of assessments, newest first, and the total count matching the filters.
 
@@ -332,8 +605,12 @@ class AuditStore:
             Only this decision.
         created_from, created_to : datetime, optional
             Only records created at or after ``created_from`` and before ``created_to``.
+        owner : str, optional
+            Only records made by this API key id.
         """
         conds = []
+        if owner is not None:
+            conds.append(assessments.c.api_key_id == owner)
         if decision is not None:
             conds.append(assessments.c.decision == decision)
         if created_from is not None:
@@ -355,9 +632,73 @@ class AuditStore:
             rows = conn.execute(query).all()
         return [_assessment(r._mapping) for r in rows], int(total)
 
+    def search_assessments(
+        self,
+        *,
+        owner: str | None = None,
+        decision: str | None = None,
+        technology: str | None = None,
+        text: str = "",
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """A page of listing rows (no request or response text), newest first, and the count.
+
+        ``text`` matches the site name or the id, case-insensitively, as a plain substring.
+        Columns: id, created_at (aware UTC), decision, technology, site_lat, site_lon,
+        site_name, policy_id, policy_version.
+        """
+        t = assessments
+        conds: list[Any] = []
+        if owner is not None:
+            conds.append(t.c.api_key_id == owner)
+        if decision:
+            conds.append(t.c.decision == decision)
+        if technology:
+            conds.append(t.c.technology == technology)
+        if text:
+            like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            conds.append(
+                sa.or_(t.c.site_name.ilike(like, escape="\\"), t.c.id.ilike(like, escape="\\"))
+            )
+        if created_from is not None:
+            conds.append(t.c.created_at >= _to_db(created_from, self.dialect))
+        if created_to is not None:
+            conds.append(t.c.created_at < _to_db(created_to, self.dialect))
+        where = sa.and_(sa.true(), *conds)
+        cols = [
+            t.c.id,
+            t.c.created_at,
+            t.c.decision,
+            t.c.technology,
+            t.c.site_lat,
+            t.c.site_lon,
+            t.c.site_name,
+            t.c.policy_id,
+            t.c.policy_version,
+        ]
+        query = (
+            sa.select(*cols)
+            .where(where)
+            .order_by(t.c.created_at.desc(), t.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._connect(write=False) as conn:
+            total = int(
+                conn.execute(sa.select(sa.func.count()).select_from(t).where(where)).scalar_one()
+            )
+            rows = [dict(r._mapping) for r in conn.execute(query)]
+        for r in rows:
+            r["created_at"] = _as_utc(r["created_at"])
+        return rows, total
+
 
 def _key(row: Mapping[Any, Any]) -> ApiKeyRecord:
     revoked = row["revoked_at"]
+    expires = row["expires_at"]
     return ApiKeyRecord(
         id=row["id"],
         name=row["name"],
@@ -365,6 +706,7 @@ def _key(row: Mapping[Any, Any]) -> ApiKeyRecord:
         key_sha256=row["key_sha256"],
         created_at=_as_utc(row["created_at"]),
         revoked_at=None if revoked is None else _as_utc(revoked),
+        expires_at=None if expires is None else _as_utc(expires),
     )
 
 
@@ -373,6 +715,17 @@ def _assessment(row: Mapping[Any, Any]) -> AssessmentRecord:
     values["created_at"] = _as_utc(values["created_at"])
     values["model_versions"] = json.loads(values["model_versions"])
     return AssessmentRecord(**values)
+
+
+def _create_private(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (0600) if it does not exist yet.
+
+    SQLite would create it with the process umask (often 0644: every local user could read
+    every loan); its ``-wal`` and ``-shm`` files take the database file's mode.
+    """
+    with suppress(OSError):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
 
 
 def _make_engine(url: str, timeout_s: float) -> Engine:
@@ -384,7 +737,10 @@ def _make_engine(url: str, timeout_s: float) -> Engine:
             # reported by the first query as StoreUnavailable.
             with suppress(OSError):
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(database))
         engine = sa.create_engine(url, connect_args={"timeout": timeout_s})
+
+        _drop_broken_connections(engine)
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -403,9 +759,40 @@ def _make_engine(url: str, timeout_s: float) -> Engine:
         "connect_timeout": max(1, round(timeout_s)),
         "options": options,
     }
-    return sa.create_engine(
+    engine = sa.create_engine(
         parsed.difference_update_query(["options"]), pool_pre_ping=True, connect_args=connect_args
     )
+    _drop_broken_connections(engine)
+    return engine
+
+
+#: SQLite error names after which a connection must not be reused: a connection opened while
+#: the file was read-only stays read-only after the file becomes writable again.
+_SQLITE_STALE = ("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_NOTADB")
+#: PostgreSQL SQLSTATEs after which a connection must not be reused: 25006 (read-only
+#: transaction: the server became a standby) and class 57P (operator intervention, shutdown).
+_PG_STALE = ("25006", "57P01", "57P02", "57P03")
+
+
+def _drop_broken_connections(engine: Engine) -> None:
+    """Treat "read-only" and similar errors as a lost connection, so the pool replaces it.
+
+    Without this the pool keeps handing out a connection that can never write again, and
+    every assessment fails with 503 long after the database is writable.
+    """
+
+    @sa.event.listens_for(engine, "handle_error")
+    def _stale(ctx: Any) -> None:
+        orig = ctx.original_exception
+        name = str(getattr(orig, "sqlite_errorname", ""))
+        sqlstate = str(getattr(orig, "sqlstate", "") or "")
+        text = str(orig).lower()
+        if (
+            any(name.startswith(n) for n in _SQLITE_STALE)
+            or "readonly database" in text
+            or sqlstate in _PG_STALE
+        ):
+            ctx.is_disconnect = True
 
 
 def _describe(exc: SQLAlchemyError) -> str:
@@ -414,6 +801,37 @@ def _describe(exc: SQLAlchemyError) -> str:
     text = str(orig if orig is not None else exc).strip().splitlines()
     first = text[0] if text else exc.__class__.__name__
     return f"audit database error: {first}"
+
+
+#: Privileges of the application's own PostgreSQL role on each table (see
+#: :func:`app_role_grants`): the audit tables take INSERT and SELECT only.
+APP_ROLE_PRIVILEGES: dict[str, str] = {
+    "alembic_version": "SELECT",
+    "assessments": "SELECT, INSERT",
+    "idempotency_keys": "SELECT, INSERT",
+    "store_heartbeat": "SELECT, INSERT",
+    "model_card_pins": "SELECT, INSERT",
+    "api_keys": "SELECT, INSERT, UPDATE",  # revoking a key sets revoked_at
+    "web_sessions": "SELECT, INSERT, UPDATE",  # logout sets ended_at
+}
+
+
+def app_role_grants(role: str, schema: str = "public") -> list[str]:
+    """SQL that lets PostgreSQL role ``role`` run the service, and no more.
+
+    The schema is created and migrated by its owner (``climate-loan keys list`` or ``serve``
+    run once as the owner); the service then connects as ``role``, which can only INSERT and
+    SELECT on the audit tables: even a compromised service cannot UPDATE, DELETE or TRUNCATE
+    an audit record, whatever the triggers.
+    """
+    if not role.replace("_", "").isalnum() or not schema.replace("_", "").isalnum():
+        raise ValueError("role and schema must be plain identifiers (letters, digits, _)")
+    out = [f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"']
+    out += [
+        f'GRANT {privileges} ON "{schema}"."{table}" TO "{role}"'
+        for table, privileges in APP_ROLE_PRIVILEGES.items()
+    ]
+    return out
 
 
 def alembic_config() -> Any:

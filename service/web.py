@@ -23,23 +23,25 @@ Pages (blueprint ``web``):
 ``/app/glossary``                  the terms of the result page and memo (:mod:`service.glossary`)
 =================================  ===========================================================
 
-Security: the API key is checked once at login (:func:`service.auth.authenticate`) and only its
-id is kept in the signed session cookie (HttpOnly, SameSite=Lax); every request re-reads the
-key so that a revoked key ends its sessions. Every POST carries a CSRF token (Flask-WTF),
-checked before the view runs. The session secret comes from ``SECRET_KEY`` in the app config
-or, when unset, from a random file ``web-secret-key`` created once in the instance folder, so
-that all gunicorn workers of one instance share it.
+Security: the API key is checked once at login (:func:`service.auth.check_key`) and only its
+id and a random session id are kept in the signed session cookie (HttpOnly, SameSite=Lax,
+Secure with ``CLIMATE_LOAN_SECURE_COOKIES=1``); every request re-reads the key so that a revoked
+or expired key ends its sessions, and checks that the session was not ended by a logout
+(:mod:`service.security`). Failed sign-ins are counted per client address and throttled.
+Every POST carries a CSRF token (Flask-WTF), checked before the view runs. The session secret
+comes from ``SECRET_KEY`` in the app config or, when unset, from a random file
+``web-secret-key`` created once in the instance folder, so that all gunicorn workers of one
+instance share it.
 
-An assessment made here goes through :func:`service.api.create_assessment`, the view behind
-``POST /api/v1/assessments``: the same validation, computation and audit record, stored before
-the page shows it. A result page always shows the stored response, never a recomputation.
+An assessment made here goes through :func:`service.api.make_assessment`, what the view behind
+``POST /api/v1/assessments`` runs: the same validation, computation and audit record, stored
+before the page shows it. A result page always shows the stored response, never a recomputation.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 import secrets
@@ -52,7 +54,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
-import sqlalchemy as sa
 from flask import (
     Blueprint,
     Flask,
@@ -73,16 +74,22 @@ from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from flask_wtf.file import FileField
 from markupsafe import Markup
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import Field, FloatField, IntegerField, StringField
 from wtforms import ValidationError as FormError
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
-from service import auth, charts, formatting, glossary
+from service import assessments, auth, charts, formatting, glossary
 from service.problems import Problem
-from service.store import ApiKeyRecord, AssessmentRecord, StoreUnavailable, assessments
+from service.security import (
+    client_address,
+    end_web_session,
+    security_event,
+    start_web_session,
+    web_session_valid,
+)
+from service.store import ApiKeyRecord, AssessmentRecord, StoreUnavailable
 
 bp = Blueprint("web", __name__)
 
@@ -96,6 +103,8 @@ LAYERS: tuple[str, ...] = ("trailing_3y_wind_ms", "sunshine_hours", "iav")
 MAX_MAP_CELLS = 6400
 #: Page size of the history.
 HISTORY_PAGE = 20
+#: Highest history page number asked of the database (a larger one shows this page).
+MAX_HISTORY_PAGE = 100_000
 #: Wind-speed threshold used for the map when the default wind policy has no such rule [m s-1].
 DEFAULT_WIND_THRESHOLD_MS = 6.5
 #: Metric of the Changji rule.
@@ -271,12 +280,17 @@ def _guard() -> BaseResponse | None:
     g.web_key = None
     key_id = session.get("key_id")
     if key_id:
+        store = _state().store
         try:
-            record = _state().store.get_key(str(key_id))
+            record = store.get_key(str(key_id))
+            # the session must still be open server-side (ended at logout)
+            if record is not None and not web_session_valid(store, session.get("sid"), record.id):
+                record = None
         except StoreUnavailable:
             record = None
         if record is None or not record.active:
             session.pop("key_id", None)
+            session.pop("sid", None)
         else:
             g.web_key = record
     return None
@@ -329,14 +343,29 @@ def login() -> Any:
     form = LoginForm()
     nxt = _safe_next(request.values.get("next"))
     status = 200
-    if request.method == "POST" and form.validate():
+    st = _state()
+    address = client_address()
+    blocked = st.auth_throttle.blocked(address) if st.auth_throttle is not None else None
+    if request.method == "POST" and blocked is not None:
+        security_event("login_throttled", "web sign-in refused: too many failures from address")
+        form.api_key.errors = [_("Too many requests; try again in %(s)s s.", s=blocked)]
+        status = 429
+    elif request.method == "POST" and form.validate():
         try:
-            record = auth.authenticate(_state().store, form.api_key.data)
+            record, reason = auth.check_key(st.store, form.api_key.data)
+            sid = start_web_session(st.store, record.id) if record is not None else None
         except StoreUnavailable:
             form.api_key.errors = [_("The audit database is not available; try again later.")]
             status = 503
         else:
-            if record is None:
+            if record is None or sid is None:
+                if st.auth_throttle is not None:
+                    st.auth_throttle.failed(address)
+                security_event(
+                    "login_failed",
+                    f"web sign-in refused: {reason}",
+                    api_key_id=auth.key_id_of(str(form.api_key.data or "").strip()),
+                )
                 form.api_key.errors = [_("This API key is not valid or was revoked.")]
                 status = 401
             else:
@@ -344,8 +373,10 @@ def login() -> Any:
                 session.clear()
                 session.permanent = True
                 session["key_id"] = record.id
+                session["sid"] = sid
                 if keep_lang:
                     session["lang"] = keep_lang
+                security_event("login", "web sign-in", api_key_id=record.id)
                 return redirect(nxt, 303)
     elif request.method == "POST":
         status = 400
@@ -354,8 +385,14 @@ def login() -> Any:
 
 @bp.route("/app/logout", methods=["POST"])
 def logout() -> BaseResponse:
-    """Sign out (the language choice is kept)."""
+    """Sign out: the session ends server-side too (the language choice is kept)."""
     keep_lang = session.get("lang")
+    try:
+        end_web_session(_state().store, session.get("sid"))
+    except StoreUnavailable:
+        abort(503)  # the cookie would stay valid: say so rather than pretend
+    if g.get("web_key") is not None:
+        security_event("logout", "web sign-out", api_key_id=g.web_key.id)
     session.clear()
     if keep_lang:
         session["lang"] = keep_lang
@@ -817,7 +854,11 @@ def parse_power_curve(data: bytes) -> dict[str, list[float]]:
         dialect = csv.excel
     speeds: list[float] = []
     powers: list[float] = []
-    for n, row in enumerate(csv.reader(io.StringIO(text), dialect), start=1):
+    try:
+        rows = list(csv.reader(io.StringIO(text), dialect))
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB limit
+        raise ValueError(_("The power curve is not valid: %(detail)s", detail=str(exc))) from None
+    for n, row in enumerate(rows, start=1):
         cells = [c.strip() for c in row if c.strip() != ""]
         if not cells:
             continue
@@ -1078,7 +1119,7 @@ def assess() -> Any:
     if not ok:
         return _site_page(form, 400)
     raw = build_request(form, curve)
-    from service.api import create_assessment
+    from service.api import make_assessment
     from service.requests import AssessmentRequest
 
     general: list[str] = []
@@ -1094,10 +1135,9 @@ def assess() -> Any:
     wait = _state().limiter.check(record.id)
     if wait is not None:
         return _site_page(form, 429, [_("Too many requests; try again in %(s)s s.", s=wait)])
-    g.raw_body = raw
     g.api_key = record
     try:
-        response = create_assessment(body=parsed)
+        stored, _replayed = make_assessment(_state(), parsed, raw, record)
     except Problem as problem:
         if problem.status == 422 and problem.errors:
             for perr in problem.errors:
@@ -1118,8 +1158,7 @@ def assess() -> Any:
         else:
             general.append(problem.detail)
         return _site_page(form, problem.status, general)
-    out = json.loads(response.get_data(as_text=True))
-    return redirect(url_for("web.result", assessment_id=out["id"]), 303)
+    return redirect(url_for("web.result", assessment_id=stored.id), 303)
 
 
 # ============================================================================ results
@@ -1129,12 +1168,11 @@ def _load(assessment_id: str) -> AssessmentRecord:
     """The stored record, if the signed-in officer may see it (own, or an admin key)."""
     key = _require_login()
     try:
-        record: AssessmentRecord | None = _state().store.get_assessment(assessment_id)
+        return assessments.get(_state().store, key, assessment_id)
+    except assessments.AssessmentNotFound:
+        abort(404)
     except StoreUnavailable:
         abort(503)
-    if record is None or (record.api_key_id != key.id and key.role != "admin"):
-        abort(404)
-    return record
 
 
 _DECISION_TEXT = {
@@ -1767,17 +1805,8 @@ def export_history_rows(store: Any, key: ApiKeyRecord, f: HistoryFilter) -> list
     from service import exports
 
     rows, _total = query_history(store, key, f, limit=exports.MAX_HISTORY_ROWS)
-    responses: dict[str, Any] = {}
-    t = assessments
-    ids = [str(r["id"]) for r in rows]
-    try:
-        with store.engine.connect() as conn:
-            for k in range(0, len(ids), 500):  # the stored responses, 500 ids a query
-                query = sa.select(t.c.id, t.c.response_json).where(t.c.id.in_(ids[k : k + 500]))
-                responses.update({row.id: row.response_json for row in conn.execute(query)})
-    except SQLAlchemyError as exc:
-        raise StoreUnavailable(f"audit database error: {exc.__class__.__name__}") from exc
-    return [exports.history_row(r, json.loads(responses.get(str(r["id"]), "{}"))) for r in rows]
+    responses = assessments.responses(store, key, [str(r["id"]) for r in rows])
+    return [exports.history_row(r, responses.get(str(r["id"]), {})) for r in rows]
 
 
 @bp.route("/app/assessments/<assessment_id>/export.<any(csv, xlsx):fmt>")
@@ -1890,18 +1919,19 @@ def _history_filter() -> HistoryFilter:
 
     def day(name: str) -> date | None:
         try:
-            return date.fromisoformat(args.get(name, ""))
+            d = date.fromisoformat(args.get(name, ""))
         except ValueError:
             return None
+        return d if 1900 <= d.year <= 9998 else None  # 9999-12-31 + 1 day overflows
 
     try:
-        page = max(1, int(args.get("page", "1")))
+        page = min(max(1, int(args.get("page", "1"))), MAX_HISTORY_PAGE)
     except ValueError:
         page = 1
     return HistoryFilter(
         decision=decision if decision in ("approve", "refer", "decline") else None,
         technology=technology if technology in ("wind", "solar") else None,
-        text=args.get("q", "").strip()[:100],
+        text="".join(c for c in args.get("q", "") if c.isprintable()).strip()[:100],
         date_from=day("from"),
         date_to=day("to"),
         page=page,
@@ -1913,76 +1943,38 @@ def query_history(
 ) -> tuple[list[dict[str, Any]], int]:
     """A page of the officer's own assessments (an admin sees all), newest first, and the count.
 
-    Reads only the listing columns of the audit table; a row opens the stored response.
-    With ``limit`` the first ``limit`` rows of every page (an export) instead of page
-    ``f.page``.
+    Reads only the listing columns of the audit table, through :mod:`service.assessments`
+    (which applies the scope); a row opens the stored response. With ``limit`` the first
+    ``limit`` rows of every page (an export) instead of page ``f.page``.
 
     Raises
     ------
     StoreUnavailable
         The database cannot be read.
     """
-    t = assessments
-    conds: list[Any] = []
-    if key.role != "admin":
-        conds.append(t.c.api_key_id == key.id)
-    if f.decision:
-        conds.append(t.c.decision == f.decision)
-    if f.technology:
-        conds.append(t.c.technology == f.technology)
-    if f.text:
-        like = "%" + f.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conds.append(
-            sa.or_(t.c.site_name.ilike(like, escape="\\"), t.c.id.ilike(like, escape="\\"))
-        )
-    naive = store.dialect == "sqlite"
 
     def bound(d: date) -> datetime:
-        dt = datetime(d.year, d.month, d.day, tzinfo=UTC)
-        return dt.replace(tzinfo=None) if naive else dt
+        return datetime(d.year, d.month, d.day, tzinfo=UTC)
 
-    if f.date_from:
-        conds.append(t.c.created_at >= bound(f.date_from))
-    if f.date_to:
-        conds.append(t.c.created_at < bound(f.date_to + timedelta(days=1)))
-    where = sa.and_(sa.true(), *conds)
-    cols = [
-        t.c.id,
-        t.c.created_at,
-        t.c.decision,
-        t.c.technology,
-        t.c.site_lat,
-        t.c.site_lon,
-        t.c.site_name,
-        t.c.policy_id,
-        t.c.policy_version,
-    ]
-    query = (
-        sa.select(*cols)
-        .where(where)
-        .order_by(t.c.created_at.desc(), t.c.id.desc())
-        .limit(HISTORY_PAGE if limit is None else limit)
-        .offset((f.page - 1) * HISTORY_PAGE if limit is None else 0)
+    return assessments.search(
+        store,
+        key,
+        decision=f.decision,
+        technology=f.technology,
+        text=f.text,
+        created_from=bound(f.date_from) if f.date_from else None,
+        created_to=bound(f.date_to + timedelta(days=1)) if f.date_to else None,
+        limit=HISTORY_PAGE if limit is None else limit,
+        offset=(f.page - 1) * HISTORY_PAGE if limit is None else 0,
     )
-    try:
-        with store.engine.connect() as conn:
-            total = int(
-                conn.execute(sa.select(sa.func.count()).select_from(t).where(where)).scalar_one()
-            )
-            rows = [dict(r._mapping) for r in conn.execute(query)]
-    except SQLAlchemyError as exc:
-        raise StoreUnavailable(f"audit database error: {exc.__class__.__name__}") from exc
-    for r in rows:
-        created = r["created_at"]
-        r["created_at"] = created.replace(tzinfo=UTC) if created.tzinfo is None else created
-    return rows, total
 
 
-def history_figures(store: Any, assessment_id: str) -> dict[str, str]:
+def history_figures(store: Any, key: ApiKeyRecord, assessment_id: str) -> dict[str, str]:
     """Key figures of one history row, formatted as on the result page (en dash if absent)."""
+    record: AssessmentRecord | None
     try:
-        record = store.get_assessment(assessment_id)
-    except StoreUnavailable:
+        record = assessments.get(store, key, assessment_id)
+    except (StoreUnavailable, assessments.AssessmentNotFound):
         record = None
     a = record.response if record is not None else {}
     rep = a.get("repayment") or {}
@@ -2006,7 +1998,7 @@ def history() -> Any:
         abort(503)
     pages = max(1, math.ceil(total / HISTORY_PAGE))
     for r in rows:
-        r["figures"] = history_figures(_state().store, str(r["id"]))
+        r["figures"] = history_figures(_state().store, key, str(r["id"]))
     args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "page"}
     return render_template(
         "history.html",

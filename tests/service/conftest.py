@@ -81,6 +81,7 @@ def make_config(cube: Path, db: str, tmp: Path, **overrides: Any) -> dict[str, A
         "instance_path": tmp / "instance",
         "models_dir": tmp / "models",
         "rate_limit_per_minute": 0,
+        "auth_failures_per_minute": 0,
         "mc_paths": 2000,
         "log_level": "WARNING",
     }

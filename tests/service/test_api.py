@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from service import schemas
 from service.app import JsonFormatter, create_app
 from service.problems import PROBLEM_MIME
+from service.store import SCHEMA_REVISION
 from tests.service.conftest import make_config, new_key
 
 V1 = "/api/v1"
@@ -57,7 +58,7 @@ def test_health_is_public_and_reports_cube_and_database(client: Any, cube_path: 
     # sha256 of the cube file computed here, independently of the service.
     assert body["cube"]["sha256"] == hashlib.sha256(cube_path.read_bytes()).hexdigest()
     assert body["cube"]["synthetic"] is True
-    assert body["database"]["status"] == "ok" and body["database"]["revision"] == "0001"
+    assert body["database"]["status"] == "ok" and body["database"]["revision"] == SCHEMA_REVISION
 
 
 def test_openapi_document_covers_every_route(app: Any, client: Any) -> None:

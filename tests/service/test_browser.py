@@ -220,7 +220,7 @@ def test_glossary_exports_and_memo_through_the_api(app: Any, server: str, page: 
     page.screenshot(path=str(ARTIFACTS / "08-result-glossary-links-en.png"), full_page=True)
 
     # a term on the page opens its glossary entry (a plain link: no script involved)
-    term = page.locator("table.rules a.term", has_text="Minimum DSCR at 10-year P90 energy")
+    term = page.locator("table.rules a.term", has_text="Minimum DSCR at 1-year P90 energy")
     assert term.get_attribute("title") == "Debt service coverage ratio"
     term.click()
     page.wait_for_url("**/app/glossary#dscr")

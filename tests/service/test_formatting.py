@@ -150,3 +150,13 @@ def test_command_line_table_uses_the_same_formatter() -> None:
 )
 def test_rule_values(metric: str, unit: str, value: Any, shown: str) -> None:
     assert fm.metric_value(metric, unit, value, "CNY") == shown
+
+
+def test_every_ratio_and_probability_metric_links_to_the_glossary() -> None:
+    # A metric added to the policy catalogue (e.g. a new DSCR basis) must not lose its link.
+    from models.policy import METRICS
+    from service.glossary import METRIC_TERMS
+
+    for name in METRICS:
+        if name.startswith(("repayment.dscr", "repayment.pd_", "climate.wind.iav")):
+            assert name in METRIC_TERMS, name

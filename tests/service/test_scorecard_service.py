@@ -11,6 +11,7 @@ assessment without a scorecard. The CLI does the same with ``CLIMATE_LOAN_MODELS
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 import os
@@ -22,7 +23,7 @@ import numpy as np
 import pytest
 
 from models.loanbook import synthetic_loan_book
-from models.registry import ModelCard, Registry, shipped_cards
+from models.registry import ModelCard, Registry, canonical_json, shipped_cards
 from models.scorecard import DEFAULT_FEATURES, predict_pd, train_scorecard
 from service import cli
 from service.api import ProductionScorecard, replay_assessment
@@ -249,23 +250,80 @@ def _tamper(folder: Path, card_id: str) -> None:
     os.replace(tmp, path)
 
 
-def test_damaged_registry_is_an_error_not_a_silent_fallback(
+def test_damaged_registry_keeps_the_last_good_card_and_says_so(
     cube_path: Path, tmp_path: Path, trained: ModelCard
 ) -> None:
+    """A damaged card never stops lending: the last good card serves, health names the fault."""
     cfg = make_config(cube_path, f"sqlite:///{tmp_path / 'audit.sqlite3'}", tmp_path)
-    app = create_app(cfg)
+    app = create_app(cfg)  # serves (and pins) the shipped card
+    second = None
     try:
         registry = registry_of(app)
         saved = registry.save(trained)
         headers = {"X-API-Key": new_key(app, "officer")}
         _tamper(registry.path, saved.id)
-        r = post_json(app.test_client(), f"{V1}/assessments", WIND_REQUEST, headers)
-        body = assert_problem(r, 500)
-        assert "model registry is damaged" in body["detail"] and saved.id in body["detail"]
+        client = app.test_client()
+        d = assess(client, headers)
+        assert d["provenance"]["model_versions"]["scorecard"] == version_of(SHIPPED)
+        for worker in (app, None):
+            if worker is None:  # a worker starting now, with the registry still damaged
+                second = worker = create_app(cfg)
+            health = worker.test_client().get(f"{V1}/health")
+            assert health.status_code == 200  # still lending: not out of the load balancer
+            body = health.get_json()
+            assert body["status"] == "degraded"
+            assert body["scorecard"]["status"] == "degraded"
+            assert body["scorecard"]["serving"] == SHIPPED.id
+            assert "sha256 does not match" in body["scorecard"]["detail"]
+            assert saved.id in body["scorecard"]["detail"]
     finally:
         app.extensions["climate_loan"].store.dispose()
+        if second is not None:
+            second.extensions["climate_loan"].store.dispose()
+    # with no good card ever served (a new audit database), there is nothing to fall back on
+    fresh = {**cfg, "database_url": f"sqlite:///{tmp_path / 'fresh.sqlite3'}"}
     with pytest.raises(ConfigError, match=r"CLIMATE_LOAN_MODELS_DIR=.*sha256 does not match"):
-        create_app(cfg)
+        create_app(fresh)
+
+
+def _rewrite_with_new_hash(folder: Path, card_id: str) -> None:
+    """Edit a card AND recompute its own sha256, as someone with write access could."""
+    path = folder / f"{card_id}.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["parameters"]["coefficients"][1] += 0.5
+    body = {k: v for k, v in doc.items() if k != "sha256"}
+    doc["sha256"] = hashlib.sha256(canonical_json(body)).hexdigest()
+    path.write_text(json.dumps(doc), encoding="utf-8")
+
+
+def test_a_rehashed_production_card_is_refused_by_its_pin(
+    cube_path: Path, tmp_path: Path, trained: ModelCard
+) -> None:
+    cfg = make_config(cube_path, f"sqlite:///{tmp_path / 'audit.sqlite3'}", tmp_path)
+    app = create_app(cfg)
+    registry = registry_of(app)
+    saved = registry.save(trained)
+    registry.promote(saved.id, by="test", note="go")
+    promoted = registry.show(saved.id)
+    headers = {"X-API-Key": new_key(app, "officer")}
+    first = assess(app.test_client(), headers)  # the first use pins the card
+    assert first["provenance"]["model_versions"]["scorecard"] == version_of(promoted)
+    app.extensions["climate_loan"].store.dispose()
+
+    _rewrite_with_new_hash(registry.path, saved.id)
+    rehashed = registry.show(saved.id)  # the registry's own check passes...
+    assert rehashed.sha256 != promoted.sha256
+    second = create_app(cfg)  # ...but the service compares with the pin
+    try:
+        d = assess(second.test_client(), headers)
+        assert d["provenance"]["model_versions"]["scorecard"] == version_of(promoted)
+        health = second.test_client().get(f"{V1}/health").get_json()
+        assert health["scorecard"]["status"] == "degraded"
+        assert "changed after it was first used" in health["scorecard"]["detail"]
+        store = second.extensions["climate_loan"].store
+        assert store.pinned_card(saved.id)[0] == promoted.sha256
+    finally:
+        second.extensions["climate_loan"].store.dispose()
 
 
 # ------------------------------------------------------------------------------- CLI
