@@ -61,6 +61,7 @@ from numpy.typing import NDArray
 
 from climate_data.site import TRAILING_YEARS, SiteClimate
 from models import policy as policy_mod
+from models.drivers import RiskDrivers, resolve_drivers
 from models.finance import (
     DebtSchedule,
     FinanceTerms,
@@ -83,6 +84,7 @@ from models.policy import Decision, Policy, Reason, RuleResult
 from models.registry import ModelCard
 from models.risk import RiskResult, simulate_default
 from models.scorecard import LOAN_BOOK_COLUMNS, card_model, grade_bands_of, grade_of, predict_pd
+from models.sensitivity import Sensitivities, sensitivities
 from models.solar import SolarEnergy, SolarProject, degradation_factors, solar_energy
 from models.uncertainty import (
     MIN_YEARS,
@@ -394,6 +396,13 @@ class Assessment:
         Assumptions and adjustments a reader should know about.
     scorecard : ScorecardPD or None
         PD from the scorecard card passed to :func:`assess`; None without one.
+    drivers : RiskDrivers or None
+        Non-weather risk drivers applied (:mod:`models.drivers`); None for none.
+    driver_sources : mapping of str to str
+        Where each driver's value came from (request, policy default and its source).
+    sensitivities : Sensitivities or None
+        Stress cases and break-even values (:mod:`models.sensitivity`); None without
+        repayment figures or when not asked for.
     """
 
     id: str
@@ -429,6 +438,9 @@ class Assessment:
     model_versions: Mapping[str, str]
     notes: tuple[str, ...]
     scorecard: ScorecardPD | None = None
+    drivers: RiskDrivers | None = None
+    driver_sources: Mapping[str, str] | None = None
+    sensitivities: Sensitivities | None = None
 
     @property
     def technology(self) -> str:
@@ -648,6 +660,10 @@ class Assessment:
             "energy": self._energy(),
             "repayment": self._repayment(),
             "project": self._project(),
+            "risk_drivers": _drivers_dict(self.drivers, self.driver_sources),
+            "sensitivities": (
+                self.sensitivities.to_dict() if self.sensitivities is not None else None
+            ),
             "provenance": {
                 "dataset_id": self.site.dataset.id,
                 "dataset_sha256": self.site.dataset.sha256,
@@ -662,6 +678,24 @@ class Assessment:
                 "created_at": self.created_at,
             },
         }
+
+
+def _drivers_dict(
+    drivers: RiskDrivers | None, sources: Mapping[str, str] | None
+) -> dict[str, Any] | None:
+    """``risk_drivers`` of the assessment object: sizes, the mean applied, and sources."""
+    if drivers is None:
+        return None
+    return {
+        **drivers.to_dict(),
+        "sold_fraction": _num(drivers.sold_fraction(), 6),
+        "sources": dict(sources or {}),
+    }
+
+
+def _dscr_rules(policy: Policy) -> tuple[policy_mod.Rule, ...]:
+    """The policy's rules on a DSCR metric (``repayment.dscr*``)."""
+    return tuple(r for r in policy.rules if r.metric.startswith("repayment.dscr"))
 
 
 def _json_safe(obj: Any) -> Any:
@@ -720,6 +754,8 @@ def assess(
     model_versions: Mapping[str, str] | None = None,
     scorecard: ModelCard | None = None,
     project_cost: float | None = None,
+    driver_overrides: Mapping[str, Any] | None = None,
+    with_sensitivities: bool = True,
 ) -> Assessment:
     """Assess whether ``project`` at ``site`` can repay the loan ``terms`` under ``policy``.
 
@@ -759,6 +795,16 @@ def assess(
     project_cost : float, optional
         Total project cost [currency] (> 0, at least the loan amount), for the scorecard's
         ``leverage`` feature; without it that feature is unavailable.
+    driver_overrides : mapping, optional
+        The request's values of the non-weather risk drivers (fields of
+        :class:`models.drivers.RiskDrivers`; ``curtailment`` a mapping); each one not given
+        takes the policy's default (``risk_drivers`` of its YAML), else zero
+        (:func:`models.drivers.resolve_drivers`). The deterministic cash flows use each
+        driver's mean (mean curtailment actually applied, ageing and trend factors); the Monte
+        Carlo draws them per path and year.
+    with_sensitivities : bool, default True
+        Compute the stress cases and break-even values (:func:`models.sensitivity.
+        sensitivities`), on the Monte Carlo's seed and paths.
 
     Returns
     -------
@@ -795,6 +841,15 @@ def assess(
     used_seed = _draw_seed() if seed is None else int(seed)
     version = package_version() if code_version is None else code_version
     notes: list[str] = []
+    try:
+        drivers, driver_sources = resolve_drivers(policy.risk_drivers, driver_overrides, policy.id)
+    except ValueError as exc:
+        raise AssessmentError(str(exc)) from None
+    if not is_wind and drivers.ageing_pct_per_year > 0.0:
+        raise AssessmentError(
+            "ageing_pct_per_year applies to wind projects; a solar project's output decline "
+            "is its degradation_pct_per_year"
+        )
 
     # 1. energy per climate year
     energy: WindEnergy | SolarEnergy
@@ -858,10 +913,14 @@ def assess(
     loan_llcr: float | None = None
     sizing: SizingResult | None = None
     risk: RiskResult | None = None
+    sens: Sensitivities | None = None
+    # deterministic cases: mean curtailment, ageing and trend (exactly deg without drivers)
+    out_factors = deg if drivers.is_zero else drivers.output_factors(n, deg)
+    sold = drivers.sold_fraction()
     if ex is not None:
-        c50 = cfads(np.full(n, ex.p50), terms, deg)
-        c90 = cfads(np.full(n, ex.p90_10y), terms, deg)
-        c99 = cfads(np.full(n, ex.p99), terms, deg)
+        c50 = cfads(np.full(n, ex.p50 * sold), terms, out_factors)
+        c90 = cfads(np.full(n, ex.p90_10y * sold), terms, out_factors)
+        c99 = cfads(np.full(n, ex.p99 * sold), terms, out_factors)
         schedule = debt_service(terms, c50 if terms.repayment == "sculpted" else None)
         d50 = dscr(c50, schedule)
         d90 = dscr(c90, schedule)
@@ -882,7 +941,25 @@ def assess(
             n_paths=n_paths,
             seed=used_seed,
             degradation_factors=deg,
+            drivers=drivers,
         )
+        if with_sensitivities:
+            sens = sensitivities(
+                good,
+                terms,
+                schedule,
+                sigma_model,
+                lambda s: exceedance(good, s),
+                drivers,
+                seed=risk.seed,
+                n_paths=n_paths,
+                base_pd_tenor=risk.pd_tenor,
+                block_length=risk.block_length,
+                reserve_months=risk.reserve_months,
+                degradation_factors=deg,
+                dscr_rules=_dscr_rules(policy),
+            )
+            versions["sensitivity"] = "models.sensitivity.sensitivities"
         versions.update(
             {
                 "finance": "models.finance.cfads+debt_service+dscr+llcr",
@@ -905,7 +982,7 @@ def assess(
         energy_years=years,
         long_term=long_term,
         exceedance=ex,
-        degradation=deg,
+        degradation=out_factors,
         cfads_p50=c50,
         cfads_p90=c90,
         cfads_p99=c99,
@@ -925,6 +1002,9 @@ def assess(
         code_version=version,
         model_versions=versions,
         notes=tuple(notes),
+        drivers=drivers,
+        driver_sources=driver_sources,
+        sensitivities=sens,
     )
 
     # 7. scorecard PD from this assessment's own figures, then the policy

@@ -50,6 +50,8 @@ from typing import Any, Literal, cast
 
 import yaml
 
+from models.drivers import DriverDefaults, parse_driver_defaults
+
 Decision = Literal["approve", "refer", "decline"]
 Outcome = Literal["refer", "decline"]
 Technology = Literal["wind", "solar"]
@@ -74,7 +76,9 @@ OPERATORS: Mapping[str, Callable[[float, float], bool]] = {
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _CODE_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _REASON_FIELDS = frozenset({"value", "threshold", "unit"})
-_POLICY_KEYS = frozenset({"id", "version", "name", "technology", "description", "rules"})
+_POLICY_KEYS = frozenset(
+    {"id", "version", "name", "technology", "description", "rules", "risk_drivers"}
+)
 _POLICY_REQUIRED = frozenset({"id", "version", "name", "technology", "rules"})
 _RULE_KEYS = frozenset({"id", "metric", "operator", "threshold", "outcome", "code", "reason"})
 
@@ -283,6 +287,9 @@ class Policy:
     technology: Technology
     rules: tuple[Rule, ...]
     description: str = ""
+    #: Product defaults of the non-weather risk drivers and their sources (``risk_drivers``
+    #: block of the YAML, :func:`models.drivers.parse_driver_defaults`); None for none.
+    risk_drivers: DriverDefaults | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description of the policy."""
@@ -293,6 +300,11 @@ class Policy:
             "technology": self.technology,
             "description": self.description,
             "rules": [r.to_dict() for r in self.rules],
+            **(
+                {"risk_drivers": self.risk_drivers.to_policy_dict()}
+                if self.risk_drivers is not None
+                else {}
+            ),
         }
 
 
@@ -490,6 +502,12 @@ def parse_policy(raw: Any, source: str = "<policy>") -> Policy:
         if r.id in seen:
             raise _fail(where, f"duplicate rule id '{r.id}'")
         seen.add(r.id)
+    risk_drivers = None
+    if raw.get("risk_drivers") is not None:
+        try:
+            risk_drivers = parse_driver_defaults(raw["risk_drivers"], where)
+        except ValueError as exc:
+            raise PolicyError(str(exc)) from None
     return Policy(
         id=pid,
         version=str(version),
@@ -498,6 +516,7 @@ def parse_policy(raw: Any, source: str = "<policy>") -> Policy:
         technology=cast(Technology, tech),
         rules=rules,
         description=description.strip(),
+        risk_drivers=risk_drivers,
     )
 
 
