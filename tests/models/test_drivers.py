@@ -299,9 +299,9 @@ def test_drivers_reject_out_of_range(kwargs: dict[str, float], match: str) -> No
 
 
 def test_curtailment_rejects_out_of_range() -> None:
-    with pytest.raises(ValueError, match="curtailment.mean_pct"):
+    with pytest.raises(ValueError, match=r"curtailment\.mean_pct"):
         Curtailment(mean_pct=100.0)
-    with pytest.raises(ValueError, match="curtailment.persistent_share"):
+    with pytest.raises(ValueError, match=r"curtailment\.persistent_share"):
         Curtailment(persistent_share=1.2)
 
 
