@@ -107,6 +107,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
         operating_history=inputs.operating_history,
         scorecard=scorecard,
         project_cost=inputs.project_cost,
+        driver_overrides=inputs.driver_overrides,
     )
     obj = result.to_dict()
     if args.json:
