@@ -130,8 +130,10 @@ class LossesIn(_Strict):
 
 
 class CurtailmentIn(_Strict):
-    """Grid curtailment of the project's output in persistent regimes; see
-    :class:`models.drivers.Curtailment`. An omitted field takes the policy's default."""
+    """Grid curtailment of the project's output, in persistent regimes.
+
+    See :class:`models.drivers.Curtailment`; an omitted field takes the policy's default.
+    """
 
     mean_pct: float = Field(
         ge=0.0,

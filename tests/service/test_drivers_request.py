@@ -64,7 +64,7 @@ def test_ageing_is_for_wind_only() -> None:
         **WIND_REQUEST,
         "project": {"technology": "solar", "capacity_mw": 100.0, "ageing_pct_per_year": 0.5},
     }
-    with pytest.raises(UsageError, match="project.ageing_pct_per_year: applies to wind"):
+    with pytest.raises(UsageError, match=r"project\.ageing_pct_per_year: applies to wind"):
         parse_request(req)
 
 
