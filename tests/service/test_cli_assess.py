@@ -394,6 +394,11 @@ def test_table_and_cube_from_environment(
     assert "dscr_p50" in out and "FAIL -> decline" in out
     assert "DSCR_P50_BELOW_ONE" in out
     assert "P50" in out and "PD annual" in out
+    # the drivers and the sensitivity table, with every case and the break-even values
+    assert "Drivers     curtailment 6 %" in out
+    for label in ("Base case", "σ_model −50 %", "Curtailment +10 points", "DSRA 12 months"):
+        assert label in out
+    assert "Break-even  tariff" in out and "binding rule" in out
 
 
 @pytest.mark.slow

@@ -12,6 +12,9 @@ from service.errors import UsageError
 from service.requests import parse_request, to_model_inputs
 from tests.service.conftest import WIND_REQUEST
 from tests.service.test_api import V1, assert_problem, post_json
+from tests.service.test_web import EN, ZH, assess_via_form, officer_key, web
+
+__all__ = ["officer_key", "web"]  # fixtures of the page tests, used here too
 
 
 def with_fields(**parts: dict[str, Any]) -> dict[str, Any]:
@@ -129,3 +132,65 @@ def test_openapi_documents_the_new_fields(client: Any) -> None:
         "RiskDriversOut",
     ):
         assert name in text, name
+
+
+# ----------------------------------------------------------------------------- page and memo
+
+
+def test_tornado_chart_orders_cases_and_prints_values() -> None:
+    from service.charts import Rect, Text, to_svg, tornado_chart
+
+    cases = [
+        {"id": "base", "pd_tenor": 0.05, "dscr_p90_min": 1.2},
+        {"id": "small", "pd_tenor": 0.06, "dscr_p90_min": 1.15},
+        {"id": "big", "pd_tenor": 0.15, "dscr_p90_min": 1.0},
+        {"id": "better", "pd_tenor": 0.02, "dscr_p90_min": 1.2},
+    ]
+    chart = tornado_chart(
+        cases,
+        title="Stress",
+        labels={"big": "Big", "small": "Small", "better": "Better", "base": "Base"},
+        fmt_pct=lambda p: f"{100 * p:.1f}%",
+        fmt=lambda v, d: f"{v:.{d}f}",
+    )
+    names = [s.text for s in chart.shapes if isinstance(s, Text) and s.anchor == "end"]
+    assert names == ["Big", "Better", "Small"]  # longest change first
+    bars = [s for s in chart.shapes if isinstance(s, Rect) and s.h > 10]
+    assert [b.fill for b in bars] == ["#E69F00", "#009E73", "#E69F00"]  # worse, better, worse
+    texts = [s.text for s in chart.shapes if isinstance(s, Text)]
+    assert "15.0% · 1.00" in texts and "Base 5.0%" in texts
+    assert bars[0].w > bars[2].w  # the big change is the long bar
+    svg = to_svg(chart, element_id="chart-sensitivity")
+    assert 'role="img"' in svg and "Big: 15.0% · 1.00" in svg
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_result_page_and_memo_show_the_sensitivities(app: Any, web: Any, lang: str) -> None:
+    headers = ZH if lang == "zh" else EN
+    aid = assess_via_form(web).location.rsplit("/", 1)[-1]
+    for path in (f"/app/assessments/{aid}", f"/app/assessments/{aid}/memo"):
+        html = web.get(path, headers=headers).get_data(as_text=True)
+        assert 'id="chart-sensitivity"' in html
+        if lang == "zh":
+            assert "压力情景" in html and "弃风限电 +10个百分点" in html and "盈亏平衡点" in html
+        else:
+            assert "Stress cases" in html and "Curtailment +10 points" in html
+            assert "Break-even (every DSCR rule still met)" in html
+    pdf = web.get(f"/app/assessments/{aid}/memo.pdf", headers=headers)
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF-")
+
+
+def test_memo_pdf_draws_the_tornado(app: Any, web: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from service import memo
+
+    drawn: list[str] = []
+    real = memo.draw_chart
+
+    def spy(canvas: Any, chart: Any, *args: Any, **kwargs: Any) -> Any:
+        drawn.append(chart.title)
+        return real(canvas, chart, *args, **kwargs)
+
+    monkeypatch.setattr(memo, "draw_chart", spy)
+    aid = assess_via_form(web).location.rsplit("/", 1)[-1]
+    assert web.get(f"/app/assessments/{aid}/memo.pdf", headers=EN).status_code == 200
+    assert "Stress cases: probability of default over the tenor" in drawn
