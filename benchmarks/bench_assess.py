@@ -9,9 +9,12 @@ Cases (real data for wind, synthetic for solar, both through the cube builder):
 
 Printed:
 
-* full ``assess`` + ``to_dict`` over ``--runs`` runs (default 1,000) after a warm-up: median and
-  99th percentile wall time [ms], median CPU time, and the median of each step (energy, Monte
-  Carlo, the rest) to show where the time goes; goal median < 20 ms;
+* full ``assess`` + ``to_dict`` (with the policy's default risk drivers and the sensitivities
+  block) over ``--runs`` runs (default 1,000) after a warm-up: median and 99th percentile wall
+  time [ms], median CPU time, and the median of each step (energy, Monte Carlo with the
+  drivers, sensitivities, the rest) to show where the time goes; goal median < 20 ms;
+* the plain assessment (``with_sensitivities=False``), measured interleaved with the full one
+  so that both see the same machine load, and the ratio full / plain;
 * histogram vs hourly energy path (wind): ``models.wind.wind_energy`` on the cube's yearly
   histograms against an hour-by-hour computation of the same years from the raw file (power
   curve moved to each year's mean density, ``np.interp`` per hour): ratio of median times and
@@ -41,8 +44,10 @@ from models.assessment import assess
 from models.finance import FinanceTerms
 from models.policy import load_policy
 from models.risk import simulate_default
+from models.sensitivity import sensitivities
 from models.solar import SolarProject, solar_energy
 from models.turbines import get_turbine
+from models.uncertainty import exceedance
 from models.wind import WindProject, wind_energy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,6 +74,22 @@ WIND_TERMS = FinanceTerms(
     tariff_per_mwh=70.0,
     opex_per_year=2.5e6,
 )
+
+
+def paired_timings(
+    fa: Callable[[], Any], fb: Callable[[], Any], runs: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Wall and CPU seconds of ``fa`` and ``fb``, alternating call by call (same load)."""
+    for f in (fa, fb, fa, fb):
+        f()
+    out = np.empty((4, runs))
+    for k in range(runs):
+        for j, f in enumerate((fa, fb)):
+            c0, t0 = time.process_time(), time.perf_counter()
+            f()
+            out[2 * j, k] = time.perf_counter() - t0
+            out[2 * j + 1, k] = time.process_time() - c0
+    return out[0], out[1], out[2], out[3]
 
 
 def timings(fn: Callable[[], Any], runs: int) -> tuple[np.ndarray, np.ndarray]:
@@ -105,6 +126,9 @@ def report(
     def full() -> dict[str, Any]:
         return assess(site, project, terms, policy, seed=1).to_dict()
 
+    def plain() -> dict[str, Any]:
+        return assess(site, project, terms, policy, seed=1, with_sensitivities=False).to_dict()
+
     energy_fn: Callable[[], Any] = (
         (lambda: wind_energy(site, project))
         if isinstance(project, WindProject)
@@ -115,31 +139,74 @@ def report(
     a = assess(site, project, terms, policy, seed=1)
     assert a.schedule is not None and a.exceedance is not None
 
+    assert a.risk is not None and a.drivers is not None
+    # module degradation only (solar; wind ageing is a driver, applied by simulate_default)
+    deg = None if isinstance(project, WindProject) else a.degradation
+
     def mc() -> Any:
         return simulate_default(
-            good, terms, a.schedule, a.sigma_model, seed=1, degradation_factors=a.degradation
+            good,
+            terms,
+            a.schedule,
+            a.sigma_model,
+            seed=1,
+            degradation_factors=deg,
+            drivers=a.drivers,
         )
 
-    wall, cpu = timings(full, runs)
+    def sens() -> Any:
+        assert a.risk is not None and a.schedule is not None and a.drivers is not None
+        return sensitivities(
+            good,
+            terms,
+            a.schedule,
+            a.sigma_model,
+            lambda sig: exceedance(good, sig),
+            a.drivers,
+            seed=1,
+            n_paths=a.n_paths,
+            base_pd_tenor=a.risk.pd_tenor,
+            degradation_factors=deg,
+            dscr_rules=policy.rules,
+        )
+
+    wall, cpu, p_wall, p_cpu = paired_timings(full, plain, runs)
     e_wall, e_cpu = timings(energy_fn, max(runs // 4, 20))
     mc_wall, mc_cpu = timings(mc, max(runs // 4, 20))
+    s_wall, s_cpu = timings(sens, max(runs // 4, 20))
     d = full()
     print(
         f"\n== {name}: {good.size} climate years, decision {d['decision']}, "
-        f"PD annual {d['repayment']['pd_annual']}"
+        f"PD annual {d['repayment']['pd_annual']}, PD tenor {d['repayment']['pd_tenor']}"
     )
     print(
-        f"  assess + to_dict, {runs} runs: median {ms(float(np.median(wall)))}  "
-        f"p99 {ms(float(np.percentile(wall, 99)))}  median CPU {ms(float(np.median(cpu)))}"
+        f"  assess + to_dict with sensitivities, {runs} runs: median {ms(float(np.median(wall)))}"
+        f"  p99 {ms(float(np.percentile(wall, 99)))}  median CPU {ms(float(np.median(cpu)))}"
         f"  (goal median < {GOAL_MS:g} ms)"
     )
-    for label, w, e_, m_ in (("wall", wall, e_wall, mc_wall), ("CPU ", cpu, e_cpu, mc_cpu)):
-        med = [float(np.median(x)) for x in (w, e_, m_)]
+    print(
+        f"  plain assessment (no sensitivities), interleaved: median "
+        f"{ms(float(np.median(p_wall)))}  p99 {ms(float(np.percentile(p_wall, 99)))}  "
+        f"median CPU {ms(float(np.median(p_cpu)))}"
+    )
+    print(
+        f"  ratio full / plain: wall {float(np.median(wall) / np.median(p_wall)):.2f}x  "
+        f"CPU {float(np.median(cpu) / np.median(p_cpu)):.2f}x"
+    )
+    for label, w, e_, m_, s_ in (
+        ("wall", wall, e_wall, mc_wall, s_wall),
+        ("CPU ", cpu, e_cpu, mc_cpu, s_cpu),
+    ):
+        med = [float(np.median(x)) for x in (w, e_, m_, s_)]
         print(
-            f"  steps, median {label}: energy {ms(med[1])}  Monte Carlo {ms(med[2])}  "
-            f"rest (exceedance, finance, policy, to_dict) {ms(med[0] - med[1] - med[2])}"
+            f"  steps, median {label}: energy {ms(med[1])}  Monte Carlo (with drivers) "
+            f"{ms(med[2])}  sensitivities {ms(med[3])}  rest (exceedance, finance, policy, "
+            f"to_dict) {ms(med[0] - med[1] - med[2] - med[3])}"
         )
-    print(f"  peak allocations during one assessment: {peak_alloc_mb(full):.1f} MB")
+    print(
+        f"  peak allocations during one assessment: {peak_alloc_mb(full):.1f} MB with "
+        f"sensitivities, {peak_alloc_mb(plain):.1f} MB without"
+    )
 
 
 def read_hourly_wind() -> tuple[np.ndarray, np.ndarray]:

@@ -61,7 +61,7 @@ from numpy.typing import NDArray
 
 from climate_data.site import TRAILING_YEARS, SiteClimate
 from models import policy as policy_mod
-from models.drivers import RiskDrivers, resolve_drivers
+from models.drivers import RiskDrivers, draw_driver_normals, resolve_drivers
 from models.finance import (
     DebtSchedule,
     FinanceTerms,
@@ -922,6 +922,8 @@ def assess(
         c90 = cfads(np.full(n, ex.p90_10y * sold), terms, out_factors)
         c99 = cfads(np.full(n, ex.p99 * sold), terms, out_factors)
         schedule = debt_service(terms, c50 if terms.repayment == "sculpted" else None)
+        # the drivers' random numbers, drawn once for the Monte Carlo and the sensitivities
+        draws = None if drivers.is_zero else draw_driver_normals(drivers, used_seed, n, n_paths)
         d50 = dscr(c50, schedule)
         d90 = dscr(c90, schedule)
         d99 = dscr(c99, schedule)
@@ -942,6 +944,7 @@ def assess(
             seed=used_seed,
             degradation_factors=deg,
             drivers=drivers,
+            driver_draws=draws,
         )
         if with_sensitivities:
             sens = sensitivities(
@@ -958,6 +961,7 @@ def assess(
                 reserve_months=risk.reserve_months,
                 degradation_factors=deg,
                 dscr_rules=_dscr_rules(policy),
+                driver_draws=draws,
             )
             versions["sensitivity"] = "models.sensitivity.sensitivities"
         versions.update(

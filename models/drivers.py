@@ -447,24 +447,24 @@ class DriverDraws:
 
 
 def draw_driver_normals(drivers: RiskDrivers, seed: int, n_years: int, n_paths: int) -> DriverDraws:
-    """Draw the standard normals that ``drivers`` needs, each from its own stream.
+    r"""Draw the standard normals that ``drivers`` needs, each from its own stream.
 
     The draws depend only on the seed, the shape, which drivers are stochastic and the
     curtailment's ``persistent_share``; never on the drivers' sizes (common random numbers).
-    Yearly shocks are antithetic pairs: paths :math:`2i` and :math:`2i+1` get :math:`z` and
-    :math:`-z` (half the draws, and a lower variance of the PD estimate; each path's
-    marginal distribution is unchanged). Streams are drawn pair by pair, so the first ``k``
-    paths of a draw of ``n_paths`` are exactly a draw of ``k`` paths (``k`` even): a subset
-    of paths is a prefix.
+    Yearly shocks are antithetic: with :math:`h = \lceil N/2 \rceil`, path :math:`j + h`
+    gets :math:`-z` where path :math:`j` gets :math:`z` (half the draws, and a lower variance
+    of the PD estimate; each path's marginal distribution is unchanged). Arrays are
+    (years, paths), each year's row contiguous like the Monte Carlo's.
     """
     n_years, n_paths = int(n_years), int(n_paths)
+    h = (n_paths + 1) // 2
 
     def normals(key: int) -> FloatArray:
-        half = _stream(seed, key).standard_normal(((n_paths + 1) // 2, n_years))
-        z = np.empty((n_years, 2 * half.shape[0]))
-        z[:, 0::2] = half.T
-        np.negative(half.T, out=z[:, 1::2])
-        return z[:, :n_paths] if z.shape[1] != n_paths else z
+        half = _stream(seed, key).standard_normal((n_years, h))
+        z = np.empty((n_years, n_paths))
+        z[:, :h] = half
+        np.negative(half[:, : n_paths - h], out=z[:, h:])
+        return z
 
     curt = None
     c = drivers.curtailment

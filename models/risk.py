@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from models.drivers import (
+    DriverDraws,
     PathFactors,
     RiskDrivers,
     climate_anomaly,
@@ -527,10 +528,16 @@ def driver_factors(
     climate_year_energy_mwh: FloatArray,
     index: NDArray[np.int32],
     seed: int,
+    draws: DriverDraws | None = None,
 ) -> PathFactors:
-    """Per path-year multipliers of ``drivers`` for the paths that drew climate years ``index``."""
+    """Per path-year multipliers of ``drivers`` for the paths that drew climate years ``index``.
+
+    ``draws`` are the drivers' standard normals if already drawn
+    (:func:`models.drivers.draw_driver_normals` with the same seed and shape).
+    """
     n_years, n_paths = index.shape
-    draws = draw_driver_normals(drivers, seed, n_years, n_paths)
+    if draws is None:
+        draws = draw_driver_normals(drivers, seed, n_years, n_paths)
     anomaly = None
     if drivers.price_risk and drivers.price_wind_corr != 0.0:
         anomaly = climate_anomaly(climate_year_energy_mwh)[index]
@@ -550,6 +557,7 @@ def simulate_default(
     reserve_months: float = 6.0,
     replenish_reserve: bool = True,
     drivers: RiskDrivers | None = None,
+    driver_draws: DriverDraws | None = None,
 ) -> RiskResult:
     r"""Monte Carlo probability of default, expected loss and grade of a loan.
 
@@ -591,6 +599,10 @@ def simulate_default(
         path-year's revenue and opex (:func:`cash_paths`). Drawn from their own random
         streams: with ``None`` or drivers that are all zero the result is exactly the one
         without them.
+    driver_draws : DriverDraws, optional
+        The drivers' standard normals when the caller drew them already (to share them with
+        :func:`models.sensitivity.sensitivities`); they must be
+        ``draw_driver_normals(drivers, seed, tenor_years, n_paths)``.
 
     Returns
     -------
@@ -692,7 +704,9 @@ def simulate_default(
     # Arrays are (years, paths): each year's row is contiguous for the loop in
     # _default_years_year_major and for the per-year quantiles.
     cash, idx = energy_paths(energy, n_years, paths, block, sigma, used_seed)
-    factors = None if drivers is None else driver_factors(drivers, energy, idx, used_seed)
+    factors = (
+        None if drivers is None else driver_factors(drivers, energy, idx, used_seed, driver_draws)
+    )
     cash = cash_paths(cash, price, opex, factors)
 
     year = _default_years_year_major(cash, ds, reserve, replenish_reserve)

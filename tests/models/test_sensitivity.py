@@ -14,7 +14,7 @@ from models.assessment import Assessment
 from models.drivers import Curtailment
 from models.finance import cfads, dscr
 from models.policy import load_policy
-from models.risk import default_years
+from models.risk import default_years, simulate_default
 from models.sensitivity import CASES, break_even, defaults_within_tenor, sensitivities
 from models.uncertainty import exceedance
 from tests.models.test_assessment import make_site, run, terms
@@ -104,6 +104,47 @@ def test_stress_differences_agree_with_full_runs() -> None:
     for c_sub, c_full in zip(sub.cases, full.cases, strict=True):
         se = max(c_sub.delta_pd_tenor_se, 1e-3)
         assert c_sub.pd_tenor == pytest.approx(c_full.pd_tenor, abs=4 * se)
+
+
+def test_on_all_paths_each_case_is_exactly_its_own_monte_carlo() -> None:
+    # With the changes measured on every path, base PD + change = the case's own full
+    # simulation: the cases share the assessment's draws, and skipping the paths a
+    # one-way case cannot change (its monotonicity) loses nothing.
+    a = assessed()
+    assert a.risk is not None and a.drivers is not None and a.schedule is not None
+    full = rerun(a, a.n_paths)
+    good = a.annual_energy_mwh[np.isfinite(a.annual_energy_mwh)]
+    c = a.drivers.curtailment
+
+    def sim(**kw: Any) -> float:
+        args: dict[str, Any] = {
+            "n_paths": a.n_paths,
+            "seed": a.risk.seed,  # type: ignore[union-attr]
+            "drivers": a.drivers,
+        }
+        sigma = kw.pop("sigma", a.sigma_model)
+        t = kw.pop("terms", a.terms)
+        args.update(kw)
+        return simulate_default(good, t, a.schedule, sigma, **args).pd_tenor  # type: ignore[arg-type]
+
+    expected = {
+        "base": a.risk.pd_tenor,
+        "sigma_model_minus_50": sim(sigma=a.sigma_model * 0.5),
+        "sigma_model_plus_50": sim(sigma=a.sigma_model * 1.5),
+        "curtailment_plus_5": sim(
+            drivers=replace(a.drivers, curtailment=replace(c, mean_pct=c.mean_pct + 5))
+        ),
+        "curtailment_plus_10": sim(
+            drivers=replace(a.drivers, curtailment=replace(c, mean_pct=c.mean_pct + 10))
+        ),
+        "tariff_minus_10": sim(terms=replace(a.terms, tariff_per_mwh=a.terms.tariff_per_mwh * 0.9)),
+        "trend_minus_0_5": sim(drivers=replace(a.drivers, energy_trend_pct_per_year=-0.5)),
+        "dsra_0": sim(reserve_months=0.0),
+        "dsra_12": sim(reserve_months=12.0),
+    }
+    got = {case.id: case.pd_tenor for case in full.cases}
+    for cid, value in expected.items():
+        assert got[cid] == pytest.approx(value, abs=1e-12), cid
 
 
 def test_min_p90_dscr_of_curtailment_case_by_hand() -> None:
