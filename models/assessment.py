@@ -8,12 +8,16 @@ r"""The assessment chain: from a site's climate years to a lending decision.
    energy per reference year (:func:`models.longterm.long_term_correction`) instead;
 2. exceedance levels P50, P90, P99 for one and ten years (:func:`models.uncertainty.exceedance`);
 3. CFADS over the tenor at P50, at ten-year P90 and at one-year P99
-   (:func:`models.finance.cfads`);
+   (:func:`models.finance.cfads`), on the energy sold after the mean curtailment and with the
+   deterministic output factors (degradation, ageing, trend);
 4. the debt schedule (:func:`models.finance.debt_service`; a sculpted loan follows the P50
    CFADS);
 5. DSCR by year in each case, their minima, LLCR at P50, and the largest loan the policy's
    DSCR rules accept (:func:`models.finance.size_debt`);
-6. Monte Carlo PD, expected loss and grade (:func:`models.risk.simulate_default`);
+6. Monte Carlo PD, expected loss and grade (:func:`models.risk.simulate_default`), with the
+   non-weather risk drivers (:mod:`models.drivers`: curtailment, market price, availability,
+   opex, ageing, trend; the request's values over the policy's ``risk_drivers`` defaults),
+   then the stress cases and break-even values (:func:`models.sensitivity.sensitivities`);
 7. the policy's rules on the assessment object (:func:`models.policy.evaluate`) → decision.
 
 :meth:`Assessment.to_dict` returns the assessment object of service contract v1 (DESIGN.md).
@@ -363,7 +367,9 @@ class Assessment:
     exceedance : Exceedance or None
         None with fewer than :data:`models.uncertainty.MIN_YEARS` usable years.
     degradation : ndarray or None
-        Output factor per loan year (solar), None for none (wind).
+        Deterministic output factor per loan year: solar module degradation times the
+        drivers' ageing and energy trend (:meth:`models.drivers.RiskDrivers.output_factors`);
+        None for none.
     cfads_p50, cfads_p90, cfads_p99 : ndarray or None
         CFADS per loan year at P50, ten-year P90, one-year P99 [currency].
     schedule : DebtSchedule or None
