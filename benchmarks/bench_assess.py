@@ -55,6 +55,13 @@ MERRA2 = ROOT / "tests" / "data" / "merra2_ireland_2x2_hourly_2000_2017_subset.n
 NODE = (53.5, -5.625)
 HUB_M = 80.0
 GOAL_MS = 20.0
+NO_DRIVERS: dict[str, Any] = {
+    "curtailment": {"mean_pct": 0.0, "sd_pct": 0.0},
+    "availability_sd_pct": 0.0,
+    "opex_sd_pct": 0.0,
+    "ageing_pct_per_year": 0.0,
+    "merchant_share_pct": 0.0,
+}
 
 SOLAR_TERMS = FinanceTerms(
     loan_amount=300e6,
@@ -76,20 +83,21 @@ WIND_TERMS = FinanceTerms(
 )
 
 
-def paired_timings(
-    fa: Callable[[], Any], fb: Callable[[], Any], runs: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Wall and CPU seconds of ``fa`` and ``fb``, alternating call by call (same load)."""
-    for f in (fa, fb, fa, fb):
+def interleaved_timings(fns: list[Callable[[], Any]], runs: int) -> np.ndarray:
+    """Wall and CPU seconds of each function, called in turn (all see the same load).
+
+    Returns an array (functions, 2, runs): [k, 0] wall, [k, 1] CPU.
+    """
+    for f in (*fns, *fns):
         f()
-    out = np.empty((4, runs))
-    for k in range(runs):
-        for j, f in enumerate((fa, fb)):
+    out = np.empty((len(fns), 2, runs))
+    for r in range(runs):
+        for j, f in enumerate(fns):
             c0, t0 = time.process_time(), time.perf_counter()
             f()
-            out[2 * j, k] = time.perf_counter() - t0
-            out[2 * j + 1, k] = time.process_time() - c0
-    return out[0], out[1], out[2], out[3]
+            out[j, 0, r] = time.perf_counter() - t0
+            out[j, 1, r] = time.process_time() - c0
+    return out
 
 
 def timings(fn: Callable[[], Any], runs: int) -> tuple[np.ndarray, np.ndarray]:
@@ -128,6 +136,18 @@ def report(
 
     def plain() -> dict[str, Any]:
         return assess(site, project, terms, policy, seed=1, with_sensitivities=False).to_dict()
+
+    def before() -> dict[str, Any]:
+        # every driver off and no sensitivities: the assessment as it was before them
+        return assess(
+            site,
+            project,
+            terms,
+            policy,
+            seed=1,
+            driver_overrides=NO_DRIVERS,
+            with_sensitivities=False,
+        ).to_dict()
 
     energy_fn: Callable[[], Any] = (
         (lambda: wind_energy(site, project))
@@ -170,7 +190,8 @@ def report(
             dscr_rules=policy.rules,
         )
 
-    wall, cpu, p_wall, p_cpu = paired_timings(full, plain, runs)
+    t = interleaved_timings([full, plain, before], runs)
+    wall, cpu, p_wall, p_cpu, b_cpu = t[0, 0], t[0, 1], t[1, 0], t[1, 1], t[2, 1]
     e_wall, e_cpu = timings(energy_fn, max(runs // 4, 20))
     mc_wall, mc_cpu = timings(mc, max(runs // 4, 20))
     s_wall, s_cpu = timings(sens, max(runs // 4, 20))
@@ -191,7 +212,10 @@ def report(
     )
     print(
         f"  ratio full / plain: wall {float(np.median(wall) / np.median(p_wall)):.2f}x  "
-        f"CPU {float(np.median(cpu) / np.median(p_cpu)):.2f}x"
+        f"CPU {float(np.median(cpu) / np.median(p_cpu)):.2f}x;  CPU of the assessment without "
+        f"drivers or sensitivities {ms(float(np.median(b_cpu)))}: full / that "
+        f"{float(np.median(cpu) / np.median(b_cpu)):.2f}x, plain / that "
+        f"{float(np.median(p_cpu) / np.median(b_cpu)):.2f}x"
     )
     for label, w, e_, m_, s_ in (
         ("wall", wall, e_wall, mc_wall, s_wall),

@@ -86,7 +86,7 @@ from models.longterm import (
 )
 from models.policy import Decision, Policy, Reason, RuleResult
 from models.registry import ModelCard
-from models.risk import RiskResult, simulate_default
+from models.risk import RiskResult, path_draws, simulate_default
 from models.scorecard import LOAN_BOOK_COLUMNS, card_model, grade_bands_of, grade_of, predict_pd
 from models.sensitivity import Sensitivities, sensitivities
 from models.solar import SolarEnergy, SolarProject, degradation_factors, solar_energy
@@ -118,6 +118,8 @@ HOURS_PER_YEAR = 8760.0
 #: DSCR target used for loan sizing when the policy has no rule on that DSCR [-].
 DEFAULT_SIZING_DSCR = 1.0
 _SEED_BITS = 53
+#: Bootstrap block length of the Monte Carlo [years] (:func:`models.risk.simulate_default`).
+_BLOCK_LENGTH = 2
 
 
 class AssessmentError(ValueError):
@@ -928,8 +930,9 @@ def assess(
         c90 = cfads(np.full(n, ex.p90_10y * sold), terms, out_factors)
         c99 = cfads(np.full(n, ex.p99 * sold), terms, out_factors)
         schedule = debt_service(terms, c50 if terms.repayment == "sculpted" else None)
-        # the drivers' random numbers, drawn once for the Monte Carlo and the sensitivities
+        # the random numbers, drawn once for the Monte Carlo and the sensitivities
         draws = None if drivers.is_zero else draw_driver_normals(drivers, used_seed, n, n_paths)
+        weather = path_draws(used_seed, int(good.size), n, n_paths, _BLOCK_LENGTH)
         d50 = dscr(c50, schedule)
         d90 = dscr(c90, schedule)
         d99 = dscr(c99, schedule)
@@ -951,6 +954,8 @@ def assess(
             degradation_factors=deg,
             drivers=drivers,
             driver_draws=draws,
+            block_length=_BLOCK_LENGTH,
+            path_random=weather,
         )
         if with_sensitivities:
             sens = sensitivities(
@@ -968,6 +973,7 @@ def assess(
                 degradation_factors=deg,
                 dscr_rules=_dscr_rules(policy),
                 driver_draws=draws,
+                path_random=weather,
             )
             versions["sensitivity"] = "models.sensitivity.sensitivities"
         versions.update(

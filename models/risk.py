@@ -473,6 +473,7 @@ def energy_paths(
     block_length: int,
     sigma_model: float,
     seed: int,
+    draws: tuple[NDArray[np.int32], FloatArray] | None = None,
 ) -> tuple[FloatArray, NDArray[np.int32]]:
     r"""Simulated energy of every loan year and path, and the climate year each one drew.
 
@@ -481,6 +482,8 @@ def energy_paths(
     :math:`\varepsilon_j = \max(\mathcal{N}(1, \sigma_{model}), 0)`. Arguments are not
     validated here (:func:`simulate_default` does it). The random numbers do not depend on
     ``sigma_model`` (only their scale does), so calls with the same seed share them.
+    ``draws``, when given, are those random numbers already drawn (:func:`path_draws` of the
+    same seed and shape).
 
     Returns
     -------
@@ -489,7 +492,9 @@ def energy_paths(
     index : ndarray of int32, shape (years, paths)
         Climate year :math:`y(j,t)` of each path-year.
     """
-    idx, z = path_draws(seed, int(climate_year_energy_mwh.size), n_years, n_paths, block_length)
+    idx, z = draws or path_draws(
+        seed, int(climate_year_energy_mwh.size), n_years, n_paths, block_length
+    )
     error = model_errors(z, sigma_model)
     energy = climate_year_energy_mwh[idx]
     energy *= error
@@ -558,6 +563,7 @@ def simulate_default(
     replenish_reserve: bool = True,
     drivers: RiskDrivers | None = None,
     driver_draws: DriverDraws | None = None,
+    path_random: tuple[NDArray[np.int32], FloatArray] | None = None,
 ) -> RiskResult:
     r"""Monte Carlo probability of default, expected loss and grade of a loan.
 
@@ -603,6 +609,10 @@ def simulate_default(
         The drivers' standard normals when the caller drew them already (to share them with
         :func:`models.sensitivity.sensitivities`); they must be
         ``draw_driver_normals(drivers, seed, tenor_years, n_paths)``.
+    path_random : (ndarray, ndarray), optional
+        The weather and model-error random numbers when the caller drew them already (to
+        share them with :func:`models.sensitivity.sensitivities`); they must be
+        ``path_draws(seed, len(climate_year_energy_mwh), tenor_years, n_paths, block_length)``.
 
     Returns
     -------
@@ -703,7 +713,7 @@ def simulate_default(
 
     # Arrays are (years, paths): each year's row is contiguous for the loop in
     # _default_years_year_major and for the per-year quantiles.
-    cash, idx = energy_paths(energy, n_years, paths, block, sigma, used_seed)
+    cash, idx = energy_paths(energy, n_years, paths, block, sigma, used_seed, path_random)
     factors = (
         None if drivers is None else driver_factors(drivers, energy, idx, used_seed, driver_draws)
     )

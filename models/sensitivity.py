@@ -356,6 +356,7 @@ def sensitivities(
     cases: Sequence[CaseSpec] = CASES,
     n_stress_paths: int = STRESS_PATHS,
     driver_draws: DriverDraws | None = None,
+    path_random: tuple[NDArray[np.int32], FloatArray] | None = None,
 ) -> Sensitivities:
     r"""PD and minimum P90 DSCR in each stress case, and the break-even values.
 
@@ -389,6 +390,8 @@ def sensitivities(
     driver_draws : DriverDraws, optional
         The drivers' standard normals of the assessment's Monte Carlo, when already drawn
         (``draw_driver_normals(drivers, seed, tenor_years, n_paths)``); drawn here otherwise.
+    path_random : (ndarray, ndarray), optional
+        Likewise the weather and model-error random numbers (:func:`models.risk.path_draws`).
 
     Returns
     -------
@@ -423,7 +426,7 @@ def sensitivities(
     opex = opex_by_year(terms, n)
     active = None if drivers.is_zero else drivers
 
-    full_idx, z = path_draws(seed, int(energy.size), n, n_paths, block_length)
+    full_idx, z = path_random or path_draws(seed, int(energy.size), n, n_paths, block_length)
     idx = np.ascontiguousarray(full_idx[:, :k])
     z = z[:k]
     climate = energy[idx]  # (years, K): the climate energy of the first K paths
