@@ -13,8 +13,10 @@ Printed:
   block) over ``--runs`` runs (default 1,000) after a warm-up: median and 99th percentile wall
   time [ms], median CPU time, and the median of each step (energy, Monte Carlo with the
   drivers, sensitivities, the rest) to show where the time goes; goal median < 20 ms;
-* the plain assessment (``with_sensitivities=False``), measured interleaved with the full one
-  so that both see the same machine load, and the ratio full / plain;
+* the plain assessment (``with_sensitivities=False``) and the assessment without drivers or
+  sensitivities (as before issue 10), measured interleaved with the full one so that all see
+  the same machine load, and the ratios between them (on a loaded machine the ratios, not the
+  absolute times, carry over);
 * histogram vs hourly energy path (wind): ``models.wind.wind_energy`` on the cube's yearly
   histograms against an hour-by-hour computation of the same years from the raw file (power
   curve moved to each year's mean density, ``np.interp`` per hour): ratio of median times and
@@ -41,9 +43,10 @@ import numpy as np
 
 from climate_data.site import SiteClimate
 from models.assessment import assess
+from models.drivers import draw_driver_normals
 from models.finance import FinanceTerms
 from models.policy import load_policy
-from models.risk import simulate_default
+from models.risk import path_draws, simulate_default
 from models.sensitivity import sensitivities
 from models.solar import SolarProject, solar_energy
 from models.turbines import get_turbine
@@ -174,6 +177,10 @@ def report(
             drivers=a.drivers,
         )
 
+    # the random numbers the assessment shares between its Monte Carlo and its sensitivities
+    shared_drivers = draw_driver_normals(a.drivers, 1, terms.tenor_years, a.n_paths)
+    shared_paths = path_draws(1, good.size, terms.tenor_years, a.n_paths, a.risk.block_length)
+
     def sens() -> Any:
         assert a.risk is not None and a.schedule is not None and a.drivers is not None
         return sensitivities(
@@ -188,6 +195,8 @@ def report(
             base_pd_tenor=a.risk.pd_tenor,
             degradation_factors=deg,
             dscr_rules=policy.rules,
+            driver_draws=shared_drivers,
+            path_random=shared_paths,
         )
 
     t = interleaved_timings([full, plain, before], runs)
@@ -224,8 +233,8 @@ def report(
         med = [float(np.median(x)) for x in (w, e_, m_, s_)]
         print(
             f"  steps, median {label}: energy {ms(med[1])}  Monte Carlo (with drivers) "
-            f"{ms(med[2])}  sensitivities {ms(med[3])}  rest (exceedance, finance, policy, "
-            f"to_dict) {ms(med[0] - med[1] - med[2] - med[3])}"
+            f"{ms(med[2])}  sensitivities (on the shared draws) {ms(med[3])}  rest "
+            f"(exceedance, finance, policy, to_dict) {ms(med[0] - med[1] - med[2] - med[3])}"
         )
     print(
         f"  peak allocations during one assessment: {peak_alloc_mb(full):.1f} MB with "
