@@ -713,6 +713,13 @@ def simulate_default(
 
     # Arrays are (years, paths): each year's row is contiguous for the loop in
     # _default_years_year_major and for the per-year quantiles.
+    if path_random is not None and (
+        path_random[0].shape != (n_years, paths) or path_random[1].shape != (paths,)
+    ):
+        raise ValueError(
+            f"path_random must be path_draws(...) for {n_years} years and {paths} paths, got "
+            f"shapes {path_random[0].shape} and {path_random[1].shape}"
+        )
     cash, idx = energy_paths(energy, n_years, paths, block, sigma, used_seed, path_random)
     factors = (
         None if drivers is None else driver_factors(drivers, energy, idx, used_seed, driver_draws)

@@ -344,3 +344,18 @@ def test_parse_driver_defaults_round_trip() -> None:
     d = DriverDefaults(XINJIANG, (("curtailment", "a source"),))
     again = parse_driver_defaults(d.to_policy_dict(), "test")
     assert again == d
+
+
+def test_shared_random_numbers_give_the_same_result_and_are_checked() -> None:
+    from models.risk import path_draws
+
+    t = terms()
+    shared = path_draws(5, SITE_YEARS.size, 10, PATHS, 2)
+    draws = draw_driver_normals(XINJIANG, 5, 10, PATHS)
+    a = simulate(XINJIANG)
+    b = simulate(XINJIANG, path_random=shared, driver_draws=draws)
+    assert a.to_dict() == b.to_dict()
+    with pytest.raises(ValueError, match="path_random"):
+        simulate_default(
+            SITE_YEARS, t, debt_service(t), 0.06, n_paths=10, seed=5, path_random=shared
+        )
