@@ -5,7 +5,9 @@ drawn from the site's own complete years by circular block bootstrap, scaled by 
 error per path, turned into CFADS with :func:`models.finance.cfads` and set against the fixed
 debt service of the loan. A debt service reserve account (DSRA) absorbs shortfalls; the path
 defaults in the first year the reserve cannot cover the gap. All paths are computed at once
-with numpy (a loop over the ≤ 30 years only).
+with numpy (a loop over the ≤ 30 years only). Optional non-weather drivers (curtailment,
+market price, availability, opex, ageing, trend; :mod:`models.drivers`) multiply each
+path-year's revenue and opex; they draw from their own random streams.
 
 References
 ----------
