@@ -9,9 +9,14 @@ Cases (real data for wind, synthetic for solar, both through the cube builder):
 
 Printed:
 
-* full ``assess`` + ``to_dict`` over ``--runs`` runs (default 1,000) after a warm-up: median and
-  99th percentile wall time [ms], median CPU time, and the median of each step (energy, Monte
-  Carlo, the rest) to show where the time goes; goal median < 20 ms;
+* full ``assess`` + ``to_dict`` (with the policy's default risk drivers and the sensitivities
+  block) over ``--runs`` runs (default 1,000) after a warm-up: median and 99th percentile wall
+  time [ms], median CPU time, and the median of each step (energy, Monte Carlo with the
+  drivers, sensitivities, the rest) to show where the time goes; goal median < 20 ms;
+* the plain assessment (``with_sensitivities=False``) and the assessment without drivers or
+  sensitivities (as before issue 10), measured interleaved with the full one so that all see
+  the same machine load, and the ratios between them (on a loaded machine the ratios, not the
+  absolute times, carry over);
 * histogram vs hourly energy path (wind): ``models.wind.wind_energy`` on the cube's yearly
   histograms against an hour-by-hour computation of the same years from the raw file (power
   curve moved to each year's mean density, ``np.interp`` per hour): ratio of median times and
@@ -38,11 +43,14 @@ import numpy as np
 
 from climate_data.site import SiteClimate
 from models.assessment import assess
+from models.drivers import draw_driver_normals
 from models.finance import FinanceTerms
 from models.policy import load_policy
-from models.risk import simulate_default
+from models.risk import path_draws, simulate_default
+from models.sensitivity import sensitivities
 from models.solar import SolarProject, solar_energy
 from models.turbines import get_turbine
+from models.uncertainty import exceedance
 from models.wind import WindProject, wind_energy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +58,13 @@ MERRA2 = ROOT / "tests" / "data" / "merra2_ireland_2x2_hourly_2000_2017_subset.n
 NODE = (53.5, -5.625)
 HUB_M = 80.0
 GOAL_MS = 20.0
+NO_DRIVERS: dict[str, Any] = {
+    "curtailment": {"mean_pct": 0.0, "sd_pct": 0.0},
+    "availability_sd_pct": 0.0,
+    "opex_sd_pct": 0.0,
+    "ageing_pct_per_year": 0.0,
+    "merchant_share_pct": 0.0,
+}
 
 SOLAR_TERMS = FinanceTerms(
     loan_amount=300e6,
@@ -69,6 +84,23 @@ WIND_TERMS = FinanceTerms(
     tariff_per_mwh=70.0,
     opex_per_year=2.5e6,
 )
+
+
+def interleaved_timings(fns: list[Callable[[], Any]], runs: int) -> np.ndarray:
+    """Wall and CPU seconds of each function, called in turn (all see the same load).
+
+    Returns an array (functions, 2, runs): [k, 0] wall, [k, 1] CPU.
+    """
+    for f in (*fns, *fns):
+        f()
+    out = np.empty((len(fns), 2, runs))
+    for r in range(runs):
+        for j, f in enumerate(fns):
+            c0, t0 = time.process_time(), time.perf_counter()
+            f()
+            out[j, 0, r] = time.perf_counter() - t0
+            out[j, 1, r] = time.process_time() - c0
+    return out
 
 
 def timings(fn: Callable[[], Any], runs: int) -> tuple[np.ndarray, np.ndarray]:
@@ -105,6 +137,21 @@ def report(
     def full() -> dict[str, Any]:
         return assess(site, project, terms, policy, seed=1).to_dict()
 
+    def plain() -> dict[str, Any]:
+        return assess(site, project, terms, policy, seed=1, with_sensitivities=False).to_dict()
+
+    def before() -> dict[str, Any]:
+        # every driver off and no sensitivities: the assessment as it was before them
+        return assess(
+            site,
+            project,
+            terms,
+            policy,
+            seed=1,
+            driver_overrides=NO_DRIVERS,
+            with_sensitivities=False,
+        ).to_dict()
+
     energy_fn: Callable[[], Any] = (
         (lambda: wind_energy(site, project))
         if isinstance(project, WindProject)
@@ -115,31 +162,84 @@ def report(
     a = assess(site, project, terms, policy, seed=1)
     assert a.schedule is not None and a.exceedance is not None
 
+    assert a.risk is not None and a.drivers is not None
+    # module degradation only (solar; wind ageing is a driver, applied by simulate_default)
+    deg = None if isinstance(project, WindProject) else a.degradation
+
     def mc() -> Any:
         return simulate_default(
-            good, terms, a.schedule, a.sigma_model, seed=1, degradation_factors=a.degradation
+            good,
+            terms,
+            a.schedule,
+            a.sigma_model,
+            seed=1,
+            degradation_factors=deg,
+            drivers=a.drivers,
         )
 
-    wall, cpu = timings(full, runs)
+    # the random numbers the assessment shares between its Monte Carlo and its sensitivities
+    shared_drivers = draw_driver_normals(a.drivers, 1, terms.tenor_years, a.n_paths)
+    shared_paths = path_draws(1, good.size, terms.tenor_years, a.n_paths, a.risk.block_length)
+
+    def sens() -> Any:
+        assert a.risk is not None and a.schedule is not None and a.drivers is not None
+        return sensitivities(
+            good,
+            terms,
+            a.schedule,
+            a.sigma_model,
+            lambda sig: exceedance(good, sig),
+            a.drivers,
+            seed=1,
+            n_paths=a.n_paths,
+            base_pd_tenor=a.risk.pd_tenor,
+            degradation_factors=deg,
+            dscr_rules=policy.rules,
+            driver_draws=shared_drivers,
+            path_random=shared_paths,
+        )
+
+    t = interleaved_timings([full, plain, before], runs)
+    wall, cpu, p_wall, p_cpu, b_cpu = t[0, 0], t[0, 1], t[1, 0], t[1, 1], t[2, 1]
     e_wall, e_cpu = timings(energy_fn, max(runs // 4, 20))
     mc_wall, mc_cpu = timings(mc, max(runs // 4, 20))
+    s_wall, s_cpu = timings(sens, max(runs // 4, 20))
     d = full()
     print(
         f"\n== {name}: {good.size} climate years, decision {d['decision']}, "
-        f"PD annual {d['repayment']['pd_annual']}"
+        f"PD annual {d['repayment']['pd_annual']}, PD tenor {d['repayment']['pd_tenor']}"
     )
     print(
-        f"  assess + to_dict, {runs} runs: median {ms(float(np.median(wall)))}  "
-        f"p99 {ms(float(np.percentile(wall, 99)))}  median CPU {ms(float(np.median(cpu)))}"
+        f"  assess + to_dict with sensitivities, {runs} runs: median {ms(float(np.median(wall)))}"
+        f"  p99 {ms(float(np.percentile(wall, 99)))}  median CPU {ms(float(np.median(cpu)))}"
         f"  (goal median < {GOAL_MS:g} ms)"
     )
-    for label, w, e_, m_ in (("wall", wall, e_wall, mc_wall), ("CPU ", cpu, e_cpu, mc_cpu)):
-        med = [float(np.median(x)) for x in (w, e_, m_)]
+    print(
+        f"  plain assessment (no sensitivities), interleaved: median "
+        f"{ms(float(np.median(p_wall)))}  p99 {ms(float(np.percentile(p_wall, 99)))}  "
+        f"median CPU {ms(float(np.median(p_cpu)))}"
+    )
+    print(
+        f"  ratio full / plain: wall {float(np.median(wall) / np.median(p_wall)):.2f}x  "
+        f"CPU {float(np.median(cpu) / np.median(p_cpu)):.2f}x;  CPU of the assessment without "
+        f"drivers or sensitivities {ms(float(np.median(b_cpu)))}: full / that "
+        f"{float(np.median(cpu) / np.median(b_cpu)):.2f}x, plain / that "
+        f"{float(np.median(p_cpu) / np.median(b_cpu)):.2f}x"
+    )
+    for label, w, e_, m_, s_ in (
+        ("wall", wall, e_wall, mc_wall, s_wall),
+        ("CPU ", cpu, e_cpu, mc_cpu, s_cpu),
+    ):
+        med = [float(np.median(x)) for x in (w, e_, m_, s_)]
         print(
-            f"  steps, median {label}: energy {ms(med[1])}  Monte Carlo {ms(med[2])}  "
-            f"rest (exceedance, finance, policy, to_dict) {ms(med[0] - med[1] - med[2])}"
+            f"  steps, median {label}: energy {ms(med[1])}  Monte Carlo (with drivers) "
+            f"{ms(med[2])}  sensitivities (on the shared draws) {ms(med[3])}  rest "
+            f"(exceedance, finance, policy, to_dict) {ms(med[0] - med[1] - med[2] - med[3])}"
         )
-    print(f"  peak allocations during one assessment: {peak_alloc_mb(full):.1f} MB")
+    print(
+        f"  peak allocations during one assessment: {peak_alloc_mb(full):.1f} MB with "
+        f"sensitivities, {peak_alloc_mb(plain):.1f} MB without"
+    )
 
 
 def read_hourly_wind() -> tuple[np.ndarray, np.ndarray]:

@@ -8,14 +8,18 @@ r"""The assessment chain: from a site's climate years to a lending decision.
    energy per reference year (:func:`models.longterm.long_term_correction`) instead;
 2. exceedance levels P50, P90, P99 for one and ten years (:func:`models.uncertainty.exceedance`);
 3. CFADS over the tenor at P50, at one-year and ten-year P90 and at one-year P99
-   (:func:`models.finance.cfads`);
+   (:func:`models.finance.cfads`), on the energy sold after the mean curtailment and with the
+   deterministic output factors (degradation, ageing, trend);
 4. the largest loan that meets *every* DSCR rule of the policy, each on its own case
    (:func:`dscr_covenants`, :func:`models.finance.size_debt_covenants`), and the debt
    schedule (:func:`models.finance.debt_service`; a sculpted loan is sculpted on the
    tightest covenant of each year, :math:`DS_t \propto \min_c CFADS_{c,t} / DSCR_c`, so
    that a loan of the sized amount meets every rule);
 5. DSCR by year in each case, their minima and LLCR at P50;
-6. Monte Carlo PD, expected loss and grade (:func:`models.risk.simulate_default`);
+6. Monte Carlo PD, expected loss and grade (:func:`models.risk.simulate_default`), with the
+   non-weather risk drivers (:mod:`models.drivers`: curtailment, market price, availability,
+   opex, ageing, trend; the request's values over the policy's ``risk_drivers`` defaults),
+   then the stress cases and break-even values (:func:`models.sensitivity.sensitivities`);
 7. the policy's rules on the assessment object (:func:`models.policy.evaluate`) → decision.
 
 :meth:`Assessment.to_dict` returns the assessment object of service contract v1 (DESIGN.md).
@@ -68,6 +72,7 @@ from numpy.typing import NDArray
 
 from climate_data.site import TRAILING_YEARS, SiteClimate
 from models import policy as policy_mod
+from models.drivers import RiskDrivers, draw_driver_normals, resolve_drivers
 from models.finance import (
     CovenantSizing,
     DebtSchedule,
@@ -89,8 +94,9 @@ from models.longterm import (
 )
 from models.policy import Decision, Policy, Reason, RuleResult
 from models.registry import ModelCard
-from models.risk import RiskResult, simulate_default
+from models.risk import RiskResult, path_draws, simulate_default
 from models.scorecard import LOAN_BOOK_COLUMNS, card_model, grade_bands_of, grade_of, predict_pd
+from models.sensitivity import Sensitivities, sensitivities
 from models.solar import SolarEnergy, SolarProject, degradation_factors, solar_energy
 from models.uncertainty import (
     MIN_YEARS,
@@ -134,6 +140,8 @@ DSCR_CASES: Mapping[str, str] = {
 #: Resolution of a reported DSCR (decimals); a strict ``>`` covenant is sized one unit above.
 _DSCR_DIGITS = 4
 _SEED_BITS = 53
+#: Bootstrap block length of the Monte Carlo [years] (:func:`models.risk.simulate_default`).
+_BLOCK_LENGTH = 2
 
 
 class AssessmentError(ValueError):
@@ -418,7 +426,9 @@ class Assessment:
     exceedance : Exceedance or None
         None with fewer than :data:`models.uncertainty.MIN_YEARS` usable years.
     degradation : ndarray or None
-        Output factor per loan year (solar), None for none (wind).
+        Deterministic output factor per loan year: solar module degradation times the
+        drivers' ageing and energy trend (:meth:`models.drivers.RiskDrivers.output_factors`);
+        None for none.
     cfads_p50, cfads_p90, cfads_p99 : ndarray or None
         CFADS per loan year at P50, ten-year P90, one-year P99 [currency].
     cfads_p90_1y, dscr_p90_1y : ndarray or None
@@ -456,6 +466,13 @@ class Assessment:
     software : mapping of str to str
         Versions of Python, this package and the scientific stack
         (:func:`software_versions`), recorded as ``provenance.software``.
+    drivers : RiskDrivers or None
+        Non-weather risk drivers applied (:mod:`models.drivers`); None for none.
+    driver_sources : mapping of str to str
+        Where each driver's value came from (request, policy default and its source).
+    sensitivities : Sensitivities or None
+        Stress cases and break-even values (:mod:`models.sensitivity`); None without
+        repayment figures or when not asked for.
     """
 
     id: str
@@ -494,6 +511,9 @@ class Assessment:
     software: Mapping[str, str] = field(default_factory=software_versions)
     cfads_p90_1y: NDArray[np.float64] | None = None
     dscr_p90_1y: NDArray[np.float64] | None = None
+    drivers: RiskDrivers | None = None
+    driver_sources: Mapping[str, str] | None = None
+    sensitivities: Sensitivities | None = None
 
     @property
     def technology(self) -> str:
@@ -769,6 +789,10 @@ class Assessment:
             "energy": self._energy(),
             "repayment": self._repayment(),
             "project": self._project(),
+            "risk_drivers": _drivers_dict(self.drivers, self.driver_sources),
+            "sensitivities": (
+                self.sensitivities.to_dict() if self.sensitivities is not None else None
+            ),
             "provenance": {
                 "dataset_id": self.site.dataset.id,
                 "dataset_sha256": self.site.dataset.sha256,
@@ -784,6 +808,24 @@ class Assessment:
                 "created_at": self.created_at,
             },
         }
+
+
+def _drivers_dict(
+    drivers: RiskDrivers | None, sources: Mapping[str, str] | None
+) -> dict[str, Any] | None:
+    """``risk_drivers`` of the assessment object: sizes, the mean applied, and sources."""
+    if drivers is None:
+        return None
+    return {
+        **drivers.to_dict(),
+        "sold_fraction": _num(drivers.sold_fraction(), 6),
+        "sources": dict(sources or {}),
+    }
+
+
+def _dscr_rules(policy: Policy) -> tuple[policy_mod.Rule, ...]:
+    """The policy's rules on a DSCR metric (``repayment.dscr*``)."""
+    return tuple(r for r in policy.rules if r.metric.startswith("repayment.dscr"))
 
 
 def _json_safe(obj: Any) -> Any:
@@ -876,6 +918,8 @@ def assess(
     model_versions: Mapping[str, str] | None = None,
     scorecard: ModelCard | None = None,
     project_cost: float | None = None,
+    driver_overrides: Mapping[str, Any] | None = None,
+    with_sensitivities: bool = True,
 ) -> Assessment:
     r"""Assess whether ``project`` at ``site`` can repay the loan ``terms`` under ``policy``.
 
@@ -918,6 +962,16 @@ def assess(
     project_cost : float, optional
         Total project cost [currency] (> 0, at least the loan amount), for the scorecard's
         ``leverage`` feature; without it that feature is unavailable.
+    driver_overrides : mapping, optional
+        The request's values of the non-weather risk drivers (fields of
+        :class:`models.drivers.RiskDrivers`; ``curtailment`` a mapping); each one not given
+        takes the policy's default (``risk_drivers`` of its YAML), else zero
+        (:func:`models.drivers.resolve_drivers`). The deterministic cash flows use each
+        driver's mean (mean curtailment actually applied, ageing and trend factors); the Monte
+        Carlo draws them per path and year.
+    with_sensitivities : bool, default True
+        Compute the stress cases and break-even values (:func:`models.sensitivity.
+        sensitivities`), on the Monte Carlo's seed and paths.
 
     Returns
     -------
@@ -954,6 +1008,15 @@ def assess(
     used_seed = _draw_seed() if seed is None else int(seed)
     version = package_version() if code_version is None else code_version
     notes: list[str] = []
+    try:
+        drivers, driver_sources = resolve_drivers(policy.risk_drivers, driver_overrides, policy.id)
+    except ValueError as exc:
+        raise AssessmentError(str(exc)) from None
+    if not is_wind and drivers.ageing_pct_per_year > 0.0:
+        raise AssessmentError(
+            "ageing_pct_per_year applies to wind projects; a solar project's output decline "
+            "is its degradation_pct_per_year"
+        )
 
     # 1. energy per climate year
     energy: WindEnergy | SolarEnergy
@@ -1017,11 +1080,15 @@ def assess(
     loan_llcr: float | None = None
     sizing: CovenantSizing | None = None
     risk: RiskResult | None = None
+    sens: Sensitivities | None = None
+    # deterministic cases: mean curtailment, ageing and trend (exactly deg without drivers)
+    out_factors = deg if drivers.is_zero else drivers.output_factors(n, deg)
+    sold = drivers.sold_fraction()
     if ex is not None:
-        c50 = cfads(np.full(n, ex.p50), terms, deg)
-        c90 = cfads(np.full(n, ex.p90_10y), terms, deg)
-        c90_1y = cfads(np.full(n, ex.p90), terms, deg)
-        c99 = cfads(np.full(n, ex.p99), terms, deg)
+        c50 = cfads(np.full(n, ex.p50 * sold), terms, out_factors)
+        c90 = cfads(np.full(n, ex.p90_10y * sold), terms, out_factors)
+        c90_1y = cfads(np.full(n, ex.p90 * sold), terms, out_factors)
+        c99 = cfads(np.full(n, ex.p99 * sold), terms, out_factors)
         cases = {"p50": c50, "p90_1y": c90_1y, "p90_10y": c90, "p99_1y": c99}
         sizing = size_debt_covenants(dscr_covenants(policy, cases), terms)
         sculpt_on = None
@@ -1029,6 +1096,9 @@ def assess(
             # the tightest covenant of each year (its shape only; the schedule repays D)
             sculpt_on = sizing.sculpting_cfads if sizing.sculpting_cfads is not None else c50
         schedule = debt_service(terms, sculpt_on)
+        # the random numbers, drawn once for the Monte Carlo and the sensitivities
+        draws = None if drivers.is_zero else draw_driver_normals(drivers, used_seed, n, n_paths)
+        weather = path_draws(used_seed, int(good.size), n, n_paths, _BLOCK_LENGTH)
         d50 = dscr(c50, schedule)
         d90 = dscr(c90, schedule)
         d90_1y = dscr(c90_1y, schedule)
@@ -1043,7 +1113,31 @@ def assess(
             seed=used_seed,
             degradation_factors=deg,
             sigma_lt_mean=ex.sigma_lt_mean,
+            drivers=drivers,
+            driver_draws=draws,
+            block_length=_BLOCK_LENGTH,
+            path_random=weather,
         )
+        if with_sensitivities:
+            sens = sensitivities(
+                good,
+                terms,
+                schedule,
+                sigma_model,
+                lambda s: exceedance(good, s),
+                drivers,
+                sigma_lt_mean=ex.sigma_lt_mean,
+                seed=risk.seed,
+                n_paths=n_paths,
+                base_pd_tenor=risk.pd_tenor,
+                block_length=risk.block_length,
+                reserve_months=risk.reserve_months,
+                degradation_factors=deg,
+                dscr_rules=_dscr_rules(policy),
+                driver_draws=draws,
+                path_random=weather,
+            )
+            versions["sensitivity"] = "models.sensitivity.sensitivities"
         versions.update(
             {
                 "finance": "models.finance.cfads+debt_service+dscr+llcr",
@@ -1066,7 +1160,7 @@ def assess(
         energy_years=years,
         long_term=long_term,
         exceedance=ex,
-        degradation=deg,
+        degradation=out_factors,
         cfads_p50=c50,
         cfads_p90=c90,
         cfads_p99=c99,
@@ -1088,6 +1182,9 @@ def assess(
         code_version=version,
         model_versions=versions,
         notes=tuple(notes),
+        drivers=drivers,
+        driver_sources=driver_sources,
+        sensitivities=sens,
     )
 
     # 7. scorecard PD from this assessment's own figures, then the policy

@@ -56,6 +56,8 @@ from typing import Any, Literal, cast
 
 import yaml
 
+from models.drivers import DriverDefaults, parse_driver_defaults
+
 Decision = Literal["approve", "refer", "decline"]
 Outcome = Literal["refer", "decline"]
 Technology = Literal["wind", "solar"]
@@ -79,7 +81,7 @@ OPERATORS: Mapping[str, Callable[[float, float], bool]] = {
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _CODE_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
-_POLICY_KEYS = frozenset({"id", "version", "name", "technology", "rules"})
+_POLICY_KEYS = frozenset({"id", "version", "name", "technology", "rules", "risk_drivers"})
 _POLICY_REQUIRED = frozenset({"id", "version", "name", "technology", "rules"})
 _RULE_KEYS = frozenset({"id", "metric", "operator", "threshold", "outcome", "code", "note"})
 _RULE_REQUIRED = frozenset({"id", "metric", "operator", "threshold", "outcome", "code"})
@@ -493,6 +495,9 @@ class Policy:
     name_zh: str
     technology: Technology
     rules: tuple[Rule, ...]
+    #: Product defaults of the non-weather risk drivers and their sources (``risk_drivers``
+    #: block of the YAML, :func:`models.drivers.parse_driver_defaults`); None for none.
+    risk_drivers: DriverDefaults | None = None
 
     def describe(self, lang: Language = "en") -> str:
         """Every rule in words, joined: the policy's description."""
@@ -515,6 +520,11 @@ class Policy:
             "description": self.description,
             "description_zh": self.describe("zh"),
             "rules": [r.to_dict() for r in self.rules],
+            **(
+                {"risk_drivers": self.risk_drivers.to_policy_dict()}
+                if self.risk_drivers is not None
+                else {}
+            ),
         }
 
 
@@ -713,6 +723,12 @@ def parse_policy(raw: Any, source: str = "<policy>") -> Policy:
         if r.id in seen:
             raise _fail(where, f"duplicate rule id '{r.id}'")
         seen.add(r.id)
+    risk_drivers = None
+    if raw.get("risk_drivers") is not None:
+        try:
+            risk_drivers = parse_driver_defaults(raw["risk_drivers"], where)
+        except ValueError as exc:
+            raise PolicyError(str(exc)) from None
     return Policy(
         id=pid,
         version=str(version),
@@ -720,6 +736,7 @@ def parse_policy(raw: Any, source: str = "<policy>") -> Policy:
         name_zh=name_zh,
         technology=cast(Technology, tech),
         rules=rules,
+        risk_drivers=risk_drivers,
     )
 
 

@@ -5,7 +5,9 @@ drawn from the site's own complete years by circular block bootstrap, scaled by 
 error per path, turned into CFADS with :func:`models.finance.cfads` and set against the fixed
 debt service of the loan. A debt service reserve account (DSRA) absorbs shortfalls; the path
 defaults in the first year the reserve cannot cover the gap. All paths are computed at once
-with numpy (a loop over the ≤ 30 years only).
+with numpy (a loop over the ≤ 30 years only). Optional non-weather drivers (curtailment,
+market price, availability, opex, ageing, trend; :mod:`models.drivers`) multiply each
+path-year's revenue and opex; they draw from their own random streams.
 
 References
 ----------
@@ -30,6 +32,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from models.drivers import (
+    DriverDraws,
+    PathFactors,
+    RiskDrivers,
+    climate_anomaly,
+    draw_driver_normals,
+    path_factors,
+)
 from models.finance import DebtSchedule, FinanceTerms, opex_by_year, revenue_per_mwh_by_year
 
 __all__ = [
@@ -38,9 +48,14 @@ __all__ = [
     "PD_FLOOR",
     "RiskResult",
     "annualise_pd",
+    "cash_paths",
     "circular_block_indices",
     "default_years",
+    "driver_factors",
+    "energy_paths",
     "grade_from_pd",
+    "model_errors",
+    "path_draws",
     "simulate_default",
 ]
 
@@ -439,6 +454,119 @@ def circular_block_indices(
     return flat
 
 
+def path_draws(
+    seed: int, n_climate: int, n_years: int, n_paths: int, block_length: int
+) -> tuple[NDArray[np.int32], FloatArray]:
+    """The random numbers of the weather and model error of :func:`simulate_default`.
+
+    From ``default_rng(seed)``, in this order: block starts (:func:`circular_block_indices`),
+    then one standard normal per path.
+
+    Returns
+    -------
+    index : ndarray of int32, shape (years, paths)
+        Climate year of each path-year.
+    z : ndarray, shape (paths,)
+        Standard normal of each path's model error.
+    """
+    rng = np.random.default_rng(seed)
+    idx = circular_block_indices(rng, n_climate, n_years, n_paths, block_length)
+    return idx, rng.standard_normal(n_paths)
+
+
+def model_errors(z: FloatArray, sigma_model: float) -> FloatArray:
+    r"""Per-path energy-model error :math:`\varepsilon_j = \max(1 + \sigma_{model} z_j, 0)`.
+
+    Bit for bit ``rng.normal(1.0, sigma_model)`` on the same stream (numpy computes
+    ``loc + scale * z``).
+    """
+    out: FloatArray = np.maximum(1.0 + sigma_model * z, 0.0)
+    return out
+
+
+def energy_paths(
+    climate_year_energy_mwh: FloatArray,
+    n_years: int,
+    n_paths: int,
+    block_length: int,
+    sigma_model: float,
+    seed: int,
+    draws: tuple[NDArray[np.int32], FloatArray] | None = None,
+) -> tuple[FloatArray, NDArray[np.int32]]:
+    r"""Simulated energy of every loan year and path, and the climate year each one drew.
+
+    The draws of :func:`simulate_default`, in its order, from ``default_rng(seed)``: block
+    starts (:func:`circular_block_indices`), then one model error per path,
+    :math:`\varepsilon_j = \max(\mathcal{N}(1, \sigma_{model}), 0)`. Arguments are not
+    validated here (:func:`simulate_default` does it). The random numbers do not depend on
+    ``sigma_model`` (only their scale does), so calls with the same seed share them.
+    ``draws``, when given, are those random numbers already drawn (:func:`path_draws` of the
+    same seed and shape).
+
+    Returns
+    -------
+    energy : ndarray, shape (years, paths)
+        :math:`E_{y(j,t)} \varepsilon_j` [MWh year-1], each year's row contiguous.
+    index : ndarray of int32, shape (years, paths)
+        Climate year :math:`y(j,t)` of each path-year.
+    """
+    idx, z = draws or path_draws(
+        seed, int(climate_year_energy_mwh.size), n_years, n_paths, block_length
+    )
+    error = model_errors(z, sigma_model)
+    energy = climate_year_energy_mwh[idx]
+    energy *= error
+    return energy, idx
+
+
+def cash_paths(
+    energy_by_path: FloatArray,
+    revenue_per_mwh: FloatArray,
+    opex: FloatArray,
+    factors: PathFactors | None = None,
+) -> FloatArray:
+    r"""CFADS of every path-year, computed in place in ``energy_by_path``.
+
+    Notes
+    -----
+    .. math:: CFADS_{j,t} = E_{j,t}\, g_{j,t}\, p_t - O_t\, o_{j,t}
+
+    with :math:`p_t` revenue per MWh (tariff, escalation, output factors), :math:`O_t` opex
+    and the driver multipliers :math:`g, o` of ``factors`` (:class:`models.drivers.PathFactors`;
+    1 when absent).
+    """
+    cash = energy_by_path
+    if factors is not None and factors.revenue is not None:
+        cash *= factors.revenue
+    cash *= revenue_per_mwh[:, None]
+    if factors is not None and factors.opex is not None:
+        cash -= opex[:, None] * factors.opex
+    else:
+        cash -= opex[:, None]
+    return cash
+
+
+def driver_factors(
+    drivers: RiskDrivers,
+    climate_year_energy_mwh: FloatArray,
+    index: NDArray[np.int32],
+    seed: int,
+    draws: DriverDraws | None = None,
+) -> PathFactors:
+    """Per path-year multipliers of ``drivers`` for the paths that drew climate years ``index``.
+
+    ``draws`` are the drivers' standard normals if already drawn
+    (:func:`models.drivers.draw_driver_normals` with the same seed and shape).
+    """
+    n_years, n_paths = index.shape
+    if draws is None:
+        draws = draw_driver_normals(drivers, seed, n_years, n_paths)
+    anomaly = None
+    if drivers.price_risk and drivers.price_wind_corr != 0.0:
+        anomaly = climate_anomaly(climate_year_energy_mwh)[index]
+    return path_factors(drivers, draws, anomaly)
+
+
 def simulate_default(
     climate_year_energy_mwh: ArrayLike,
     terms: FinanceTerms,
@@ -452,6 +580,9 @@ def simulate_default(
     reserve_months: float = 6.0,
     replenish_reserve: bool = True,
     sigma_lt_mean: float = 0.0,
+    drivers: RiskDrivers | None = None,
+    driver_draws: DriverDraws | None = None,
+    path_random: tuple[NDArray[np.int32], FloatArray] | None = None,
 ) -> RiskResult:
     r"""Monte Carlo probability of default, expected loss and grade of a loan.
 
@@ -493,6 +624,20 @@ def simulate_default(
         :math:`\sigma_{IAV} / \sqrt{N_{rec}}` with :math:`N_{rec}` the complete years of the
         record (:attr:`models.uncertainty.Exceedance.sigma_lt_mean`). Persistent per path,
         like the model error.
+    drivers : RiskDrivers, optional
+        Curtailment, market price, availability and opex shocks drawn per path-year, and the
+        deterministic ageing and energy trend (:mod:`models.drivers`), multiplying each
+        path-year's revenue and opex (:func:`cash_paths`). Drawn from their own random
+        streams: with ``None`` or drivers that are all zero the result is exactly the one
+        without them.
+    driver_draws : DriverDraws, optional
+        The drivers' standard normals when the caller drew them already (to share them with
+        :func:`models.sensitivity.sensitivities`); they must be
+        ``draw_driver_normals(drivers, seed, tenor_years, n_paths)``.
+    path_random : (ndarray, ndarray), optional
+        The weather and model-error random numbers when the caller drew them already (to
+        share them with :func:`models.sensitivity.sensitivities`); they must be
+        ``path_draws(seed, len(climate_year_energy_mwh), tenor_years, n_paths, block_length)``.
 
     Returns
     -------
@@ -519,7 +664,7 @@ def simulate_default(
       at 0 (negative energy is impossible). The two independent normal errors are drawn as
       their sum, one normal of the combined standard deviation;
     * :math:`E_{j,t} = E_{y(j,t)} \varepsilon_j`, then CFADS as in :func:`models.finance.cfads`
-      and default by :func:`default_years`.
+      (times the drivers' multipliers, :func:`cash_paths`) and default by :func:`default_years`.
 
     :math:`PD_{tenor}` is the share of defaulted paths (standard error
     :math:`\sqrt{p(1-p)/N_{paths}}`), :math:`PD_{1y} = \max(1 - (1 - PD_{tenor})^{1/n},
@@ -588,19 +733,30 @@ def simulate_default(
         used_seed = int(entropy >> np.uint64(64 - _SEED_BITS))
     else:
         used_seed = _check_int("seed", seed, 0)
-    rng = np.random.default_rng(used_seed)
 
+    if drivers is not None and drivers.is_zero:
+        drivers = None
+    if drivers is not None:
+        degradation_factors = drivers.output_factors(n_years, degradation_factors)
     price = revenue_per_mwh_by_year(terms, n_years, degradation_factors)
     opex = opex_by_year(terms, n_years)
 
     # Arrays are (years, paths): each year's row is contiguous for the loop in
     # _default_years_year_major and for the per-year quantiles.
-    idx = circular_block_indices(rng, n_climate, n_years, paths, block)
-    error = np.maximum(rng.normal(1.0, math.hypot(sigma, sigma_lt), size=paths), 0.0)
-    cash = energy[idx]
-    cash *= error
-    cash *= price[:, None]
-    cash -= opex[:, None]
+    if path_random is not None and (
+        path_random[0].shape != (n_years, paths) or path_random[1].shape != (paths,)
+    ):
+        raise ValueError(
+            f"path_random must be path_draws(...) for {n_years} years and {paths} paths, got "
+            f"shapes {path_random[0].shape} and {path_random[1].shape}"
+        )
+    cash, idx = energy_paths(
+        energy, n_years, paths, block, math.hypot(sigma, sigma_lt), used_seed, path_random
+    )
+    factors = (
+        None if drivers is None else driver_factors(drivers, energy, idx, used_seed, driver_draws)
+    )
+    cash = cash_paths(cash, price, opex, factors)
 
     year = _default_years_year_major(cash, ds, reserve, replenish_reserve)
     counts = np.bincount(year, minlength=n_years + 1)

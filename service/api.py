@@ -737,6 +737,7 @@ def run_assessment(
         kwargs["operating_history"] = inputs.operating_history
     kwargs["scorecard"] = _scorecard(st, replay_of)
     kwargs["project_cost"] = inputs.project_cost
+    kwargs["driver_overrides"] = inputs.driver_overrides
     try:
         result = assess(site, inputs.project, inputs.terms, inputs.policy, **kwargs)
     except ClimateDataError as exc:

@@ -41,6 +41,7 @@ __all__ = [
     "nice_ticks",
     "pd_chart",
     "to_svg",
+    "tornado_chart",
     "wind_years_chart",
     "years_chart",
 ]
@@ -668,6 +669,95 @@ def pd_chart(
             )
         )
         desc = f"{title}: {fmt_pct(pd_annual)}"
+    return Chart(width, height, title, desc, tuple(shapes))
+
+
+def tornado_chart(
+    cases: Sequence[Mapping[str, object]],
+    *,
+    title: str,
+    labels: Mapping[str, str],
+    fmt_pct: Callable[[float], str],
+    fmt: Fmt,
+    width: float = 560,
+) -> Chart:
+    """Stress cases as a tornado: each case's PD over the tenor against the base case.
+
+    Parameters
+    ----------
+    cases : sequence of mapping
+        ``sensitivities.cases`` of the assessment object (``id``, ``pd_tenor``,
+        ``dscr_p90_min``), the base case first.
+    labels : mapping
+        Translated label of each case id, and ``base``, ``pd`` (axis), ``dscr`` (value
+        column), ``worse``, ``better`` (legend), ``na``.
+    fmt_pct : callable
+        Formats a probability as a percentage for the locale.
+
+    Notes
+    -----
+    Bars start at the base case's PD and end at the case's, longest change on top; a rise
+    of PD is orange, a fall green, and each row also prints its PD and its minimum P90 DSCR,
+    so the direction is never carried by colour alone.
+    """
+    base = next((c for c in cases if c.get("id") == "base"), None)
+    base_pd = _opt(base.get("pd_tenor")) if base is not None else None
+    rows = [c for c in cases if c.get("id") != "base" and _opt(c.get("pd_tenor")) is not None]
+    if base_pd is not None:
+        rows.sort(key=lambda c: -abs((_opt(c.get("pd_tenor")) or 0.0) - base_pd))
+    row_h, top = 22.0, 52.0
+    left, value_w = 178.0, 150.0
+    right = width - value_w
+    height = top + row_h * (len(rows) + 1) + 34.0
+    shapes: list[Shape] = [Text(8, 16, title, 12, "start", PALETTE["text"], bold=True)]
+    pds = [p for p in (_opt(c.get("pd_tenor")) for c in cases) if p is not None]
+    if base_pd is None or not pds:
+        shapes.append(Text(width / 2, top + 20, labels.get("na", "n/a"), 11, "middle"))
+        return Chart(width, top + 40, title, title, tuple(shapes))
+    lo, hi = min(pds), max(pds)
+    pad = (hi - lo) * 0.05 or 0.01
+    ticks = nice_ticks(max(0.0, lo - pad), min(1.0, hi + pad), 5)
+    x0, x1 = ticks[0], ticks[-1]
+
+    def x(p: float) -> float:
+        return left + (right - left) * (p - x0) / ((x1 - x0) or 1.0)
+
+    bottom = top + row_h * (len(rows) + 0.5)
+    for t in ticks:
+        shapes.append(Line(((x(t), top - 6), (x(t), bottom)), PALETTE["grid"], 0.6))
+        shapes.append(Text(x(t), bottom + 13, fmt_pct(t), 9, "middle", PALETTE["muted"]))
+    shapes.append(Text((left + right) / 2, bottom + 27, labels.get("pd", ""), 9, "middle"))
+    shapes.append(Text(right + 8, top - 12, labels.get("dscr", ""), 9, "start", PALETTE["muted"]))
+    bx = x(base_pd)
+    shapes.append(
+        Text(bx, top - 12, f"{labels.get('base', 'base')} {fmt_pct(base_pd)}", 9, "middle")
+    )
+    summary: list[str] = []
+    for i, c in enumerate(rows):
+        pd_case = _opt(c.get("pd_tenor")) or 0.0
+        y = top + row_h * i
+        name = labels.get(str(c.get("id")), str(c.get("label", c.get("id"))))
+        shapes.append(Text(left - 8, y + row_h / 2 + 3.5, name, 10, "end", PALETTE["text"]))
+        worse = pd_case > base_pd
+        color = PALETTE["bar_low"] if worse else PALETTE["line2"]
+        xa, xb = sorted((bx, x(pd_case)))
+        shapes.append(Rect(xa, y + 4, max(xb - xa, 1.0), row_h - 8, color, PALETTE["axis"]))
+        dscr = _opt(c.get("dscr_p90_min"))
+        value = f"{fmt_pct(pd_case)} · {fmt(dscr, 2) if dscr is not None else labels.get('na')}"
+        shapes.append(Text(right + 8, y + row_h / 2 + 3.5, value, 9, "start", PALETTE["text"]))
+        summary.append(f"{name}: {value}")
+    shapes.append(Line(((bx, top - 6), (bx, bottom)), PALETTE["text"], 1.5, (4.0, 3.0)))
+    shapes.extend(
+        _legend(
+            [
+                ("bar", PALETTE["bar_low"], labels.get("worse", "")),
+                ("bar", PALETTE["line2"], labels.get("better", "")),
+            ],
+            left,
+            34.0,
+        )
+    )
+    desc = f"{title}. {labels.get('base', 'base')} {fmt_pct(base_pd)}; " + "; ".join(summary)
     return Chart(width, height, title, desc, tuple(shapes))
 
 

@@ -109,6 +109,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
         operating_history=inputs.operating_history,
         scorecard=scorecard,
         project_cost=inputs.project_cost,
+        driver_overrides=inputs.driver_overrides,
     )
     obj = result.to_dict()
     try:
@@ -244,5 +245,59 @@ def format_table(obj: dict[str, Any], site_name: str | None = None) -> str:
             f"{_fmt(s['max_loan_amount'])} {r['currency']}; binding: {s['binding_rule']} "
             f"({s['binding_target']:g} at {cases.get(s['binding_case'], s['binding_case'])})"
         )
+    lines.extend(_drivers_lines(obj.get("risk_drivers")))
+    lines.extend(_sensitivity_lines(obj.get("sensitivities"), r["currency"]))
     lines.append(f"Seed        {prov['seed']} ({prov['n_paths']:,} paths)")
     return "\n".join(lines)
+
+
+def _drivers_lines(rd: dict[str, Any] | None) -> list[str]:
+    """The risk drivers applied, one line."""
+    if not rd:
+        return []
+    c = rd["curtailment"]
+    return [
+        f"Drivers     curtailment {c['mean_pct']:g} % (sd {c['sd_pct']:g}, persistent "
+        f"{c['persistent_share']:g}; applied mean {c['effective_mean_pct']:.2f} %)"
+        f"  merchant {rd['merchant_share_pct']:g} % (price sd {rd['price_sd_pct']:g} %, "
+        f"corr {rd['price_wind_corr']:g})  availability sd {rd['availability_sd_pct']:g} pt"
+        f"  opex sd {rd['opex_sd_pct']:g} %  ageing {rd['ageing_pct_per_year']:g} %/yr"
+        f"  trend {rd['energy_trend_pct_per_year']:g} %/yr"
+    ]
+
+
+def _sensitivity_lines(sens: dict[str, Any] | None, currency: str) -> list[str]:
+    """The sensitivity table and break-even values."""
+    if not sens:
+        return []
+    lines = [
+        "",
+        f"Sensitivities (common random numbers; changes measured on {sens['n_stress_paths']:,}"
+        " paths)",
+    ]
+    header = ("case", "PD tenor", "change", "min DSCR P90 10y")
+    rows = [
+        (
+            case["label"],
+            _pct(case["pd_tenor"]),
+            "" if case["id"] == "base" else f"{100 * case['delta_pd_tenor']:+.2f} pt",
+            _ratio(case["dscr_p90_min"]),
+        )
+        for case in sens["cases"]
+    ]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    for row in (header, *rows):
+        cells = (str(x).ljust(w) for x, w in zip(row, widths, strict=True))
+        lines.append(("  " + "  ".join(cells)).rstrip())
+    be = sens["break_even"]
+    if be["tariff_per_mwh"] is not None:
+        lines.append(
+            f"Break-even  tariff {_fmt(be['tariff_per_mwh'])} {currency}/MWh "
+            f"({be['tariff_headroom_pct']:+.1f} % headroom)  P50 {_fmt(be['p50_mwh'])} MWh/yr "
+            f"({be['p50_headroom_pct']:+.1f} %); binding rule {be['binding_rule']}, "
+            f"year {be['binding_year']}"
+        )
+    else:
+        lines.append("Break-even  n/a (no DSCR rule in the policy)")
+    lines.append("")
+    return lines

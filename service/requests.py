@@ -17,6 +17,11 @@ Request shape (DESIGN.md, "Service contract v1"; fields may be added, names stay
                  "interest_rate_pct": 4.2, "repayment": "annuity",
                  "tariff_per_mwh": 250, "opex_per_year": 3000000},
      "policy": "wind_changji_v1", "seed": 42,
+     # optional risk drivers (README "Risk drivers"; omitted ones take the policy's default):
+     # project.curtailment {"mean_pct", "sd_pct", "persistent_share"},
+     # project.availability_sd_pct, project.ageing_pct_per_year (wind),
+     # project.energy_trend_pct_per_year, finance.merchant_share_pct, finance.price_sd_pct,
+     # finance.price_wind_corr, finance.opex_sd_pct
      "operating_history": {"monthly_energy_mwh": [{"month": "2014-01", "energy_mwh": 9000}]}}
 
 Defaults, each documented on its field: wind losses take the values of
@@ -66,6 +71,7 @@ from service.errors import UsageError
 __all__ = [
     "AssessmentInputs",
     "AssessmentRequest",
+    "CurtailmentIn",
     "FinanceIn",
     "LossesIn",
     "MonthlyEnergyIn",
@@ -75,13 +81,14 @@ __all__ = [
     "SiteIn",
     "TrackingIn",
     "describe_error",
+    "driver_overrides",
     "parse_request",
     "to_model_inputs",
 ]
 
 _DEFAULT_LOSSES = Losses()
 _MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-_WIND_ONLY = ("turbine_type", "power_curve", "hub_height_m", "losses")
+_WIND_ONLY = ("turbine_type", "power_curve", "hub_height_m", "losses", "ageing_pct_per_year")
 _SOLAR_ONLY = (
     "dc_ac_ratio",
     "losses_pct",
@@ -142,6 +149,34 @@ class LossesIn(_Strict):
     other_pct: Pct = Field(
         default=_DEFAULT_LOSSES.other_pct,
         description="Performance, icing, curtailment and other losses [%], 0 to <100; default 2.",
+    )
+
+
+class CurtailmentIn(_Strict):
+    """Grid curtailment of the project's output, in persistent regimes.
+
+    See :class:`models.drivers.Curtailment`; an omitted field takes the policy's default.
+    """
+
+    mean_pct: float = Field(
+        ge=0.0,
+        lt=100.0,
+        description="Mean yearly curtailment [% of the energy], 0 to <100 (location of the "
+        "normal before clipping to [0, 100] %).",
+    )
+    sd_pct: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=50.0,
+        description="Standard deviation of yearly curtailment [percentage points], 0 to 50; "
+        "policy default if omitted.",
+    )
+    persistent_share: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Share of the variance that persists over the tenor (a regime), 0 to 1; "
+        "policy default if omitted.",
     )
 
 
@@ -245,6 +280,31 @@ class ProjectIn(_Strict):
         description="Solar racking (SAPM cell temperature): 'open_rack' (default) or "
         "'close_mount' (roof).",
     )
+    curtailment: CurtailmentIn | None = Field(
+        default=None,
+        description="Grid curtailment; the policy's regional default if omitted (Xinjiang "
+        "wind: NEA statistics, see README 'Risk drivers').",
+    )
+    availability_sd_pct: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=10.0,
+        description="Yearly standard deviation of availability [percentage points], 0 to 10; "
+        "policy default if omitted.",
+    )
+    ageing_pct_per_year: float | None = Field(
+        default=None,
+        ge=0.0,
+        lt=10.0,
+        description="Wind output lost per year of age [% of first-year output], 0 to <10; "
+        "policy default if omitted (Staffell and Green 2014 measured 1.6).",
+    )
+    energy_trend_pct_per_year: float | None = Field(
+        default=None,
+        ge=-10.0,
+        le=10.0,
+        description="Trend of energy over the tenor [% per year, compound], -10 to 10; default 0.",
+    )
 
     @field_validator("turbine_type")
     @classmethod
@@ -320,6 +380,36 @@ class FinanceIn(_Strict):
             "Total project cost [currency]; optional. Gives leverage = loan / cost, a feature "
             "of the PD scorecard; without it the scorecard PD is null (never guessed)."
         ),
+    )
+
+    merchant_share_pct: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=100.0,
+        description="Share of output sold at market price [%], 0 to 100; the rest earns "
+        "tariff_per_mwh (a fixed or mechanism price, NDRC/NEA Document 136). Policy default "
+        "(0) if omitted.",
+    )
+    price_sd_pct: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=100.0,
+        description="Yearly standard deviation of the market price relative to the tariff "
+        "[%], 0 to 100; policy default if omitted.",
+    )
+    price_wind_corr: float | None = Field(
+        default=None,
+        ge=-1.0,
+        le=1.0,
+        description="Correlation of the market price with the year's energy anomaly [-], "
+        "-1 to 1 (negative: windy years sell lower); policy default if omitted.",
+    )
+    opex_sd_pct: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=100.0,
+        description="Yearly standard deviation of opex [% of plan], 0 to 100 (lognormal, "
+        "mean 1); policy default if omitted.",
     )
 
     @model_validator(mode="after")
@@ -529,6 +619,9 @@ class AssessmentInputs:
     seed: int | None
     operating_history: OperatingHistory | None
     project_cost: float | None = None
+    #: Risk drivers the request gives (:func:`models.drivers.resolve_drivers`); the policy's
+    #: defaults fill the rest.
+    driver_overrides: dict[str, Any] | None = None
 
 
 def to_model_inputs(request: AssessmentRequest) -> AssessmentInputs:
@@ -581,7 +674,7 @@ def to_model_inputs(request: AssessmentRequest) -> AssessmentInputs:
             ),
         )
     f = request.finance
-    terms = FinanceTerms(**f.model_dump(exclude={"project_cost"}))
+    terms = FinanceTerms(**f.model_dump(exclude={"project_cost", *_FINANCE_DRIVERS}))
     policy = load_policy(request.policy or DEFAULT_POLICY[p.technology])
     history = request.operating_history.to_model() if request.operating_history else None
     return AssessmentInputs(
@@ -594,7 +687,32 @@ def to_model_inputs(request: AssessmentRequest) -> AssessmentInputs:
         seed=request.seed,
         operating_history=history,
         project_cost=f.project_cost,
+        driver_overrides=driver_overrides(request),
     )
+
+
+#: Request fields that are risk drivers (:class:`models.drivers.RiskDrivers` fields).
+_PROJECT_DRIVERS = ("availability_sd_pct", "ageing_pct_per_year", "energy_trend_pct_per_year")
+_FINANCE_DRIVERS = ("merchant_share_pct", "price_sd_pct", "price_wind_corr", "opex_sd_pct")
+
+
+def driver_overrides(request: AssessmentRequest) -> dict[str, Any]:
+    """The risk drivers a request gives, by :class:`models.drivers.RiskDrivers` field.
+
+    Omitted fields are left out, so that the policy's defaults apply to them
+    (:func:`models.drivers.resolve_drivers`).
+    """
+    out: dict[str, Any] = {}
+    p, f = request.project, request.finance
+    if p.curtailment is not None:
+        out["curtailment"] = p.curtailment.model_dump(exclude_none=True)
+    for name in _PROJECT_DRIVERS:
+        if getattr(p, name) is not None:
+            out[name] = getattr(p, name)
+    for name in _FINANCE_DRIVERS:
+        if getattr(f, name) is not None:
+            out[name] = getattr(f, name)
+    return out
 
 
 #: At most this many problems are spelled out by :func:`describe_error`; the rest are counted.

@@ -329,6 +329,73 @@ class ProvenanceOut(_Out):
     created_at: str
 
 
+class CurtailmentOut(_Out):
+    """Curtailment applied (models.drivers.Curtailment)."""
+
+    mean_pct: float = Field(description="Location of yearly curtailment [%].")
+    sd_pct: float = Field(description="Standard deviation before clipping [points].")
+    persistent_share: float = Field(description="Share of variance persistent over the tenor.")
+    effective_mean_pct: float = Field(
+        description="Mean curtailment after clipping to [0, 100] %: what the P50/P90 use [%]."
+    )
+
+
+class RiskDriversOut(_Out):
+    """Non-weather risk drivers of the assessment, their values and sources."""
+
+    curtailment: CurtailmentOut
+    merchant_share_pct: float = Field(description="Output sold at market price [%].")
+    price_sd_pct: float = Field(description="Yearly sd of market price / tariff [%].")
+    price_wind_corr: float = Field(description="Correlation of price with the energy anomaly.")
+    availability_sd_pct: float = Field(description="Yearly sd of availability [points].")
+    opex_sd_pct: float = Field(description="Yearly sd of opex [%] (lognormal).")
+    ageing_pct_per_year: float = Field(description="Output lost per year of age [%/yr].")
+    energy_trend_pct_per_year: float = Field(description="Energy trend [%/yr, compound].")
+    sold_fraction: float | None = Field(description="Expected share of energy sold [-].")
+    sources: dict[str, str] = Field(
+        description="Where each value came from: 'request', 'policy <id>: <source>', 'none (0)'."
+    )
+
+
+class SensitivityCaseOut(_Out):
+    """One stress case (models.sensitivity.CASES)."""
+
+    id: str = Field(description="Case id, e.g. 'curtailment_plus_5'; 'base' first.")
+    label: str = Field(description="English label.")
+    pd_tenor: float = Field(description="PD over the tenor in the case [-].")
+    pd_tenor_se: float = Field(description="Binomial standard error of the level [-].")
+    dscr_p90_min: float | None = Field(description="Minimum DSCR at ten-year P90 energy [-].")
+    delta_pd_tenor: float = Field(description="Change of PD from the base case [-].")
+    delta_pd_tenor_se: float = Field(
+        description="Standard error of that change on common random numbers [-]."
+    )
+    delta_dscr_p90_min: float | None = Field(description="Change of the min P90 DSCR [-].")
+
+
+class BreakEvenOut(_Out):
+    """Lowest values at which every DSCR rule of the policy still passes."""
+
+    tariff_per_mwh: float | None = Field(description="Break-even year-1 tariff [currency/MWh].")
+    tariff_headroom_pct: float | None = Field(description="How far the tariff may fall [%].")
+    p50_mwh: float | None = Field(description="Break-even P50 energy [MWh/yr].")
+    p50_headroom_pct: float | None = Field(description="How far P50 may fall [%].")
+    binding_rule: str | None
+    binding_year: int | None
+    rules: list[str] = Field(description="DSCR rules taken into account.")
+    notes: list[str]
+
+
+class SensitivitiesOut(_Out):
+    """Stress cases on common random numbers and break-even values."""
+
+    method: str
+    seed: int
+    n_paths: int
+    n_stress_paths: int = Field(description="Paths on which each case's change is measured.")
+    cases: list[SensitivityCaseOut]
+    break_even: BreakEvenOut
+
+
 class AssessmentOut(_Out):
     """The assessment object of contract v1 (stored before it is returned)."""
 
@@ -339,6 +406,13 @@ class AssessmentOut(_Out):
     climate: SiteClimateOut
     energy: EnergyOut
     repayment: RepaymentOut
+    risk_drivers: RiskDriversOut | None = Field(
+        default=None, description="Non-weather risk drivers applied (null in older records)."
+    )
+    sensitivities: SensitivitiesOut | None = Field(
+        default=None,
+        description="Stress cases and break-even values; null without repayment figures.",
+    )
     provenance: ProvenanceOut
 
 

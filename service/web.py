@@ -1711,7 +1711,62 @@ def build_charts(a: Mapping[str, Any], record: AssessmentRecord, tech: str) -> l
             fmt_pct=fmt_pd,
         ),
     )
+    sens = a.get("sensitivities")
+    if isinstance(sens, Mapping) and sens.get("cases"):
+        add(
+            "sensitivity",
+            charts.tornado_chart(
+                sens["cases"],
+                title=_("Stress cases: probability of default over the tenor"),
+                labels={
+                    **na,
+                    **{k: str(v) for k, v in _SENSITIVITY_TEXT.items()},
+                    "pd": _("Probability of default over the tenor"),
+                    "dscr": _("PD · min DSCR at 10-year P90"),
+                    "base": _("Base case"),
+                    "worse": _("Higher PD"),
+                    "better": _("Lower PD"),
+                },
+                fmt_pct=fmt_pd,
+                fmt=_chart_fmt,
+            ),
+            _break_even_note(sens, str(rep.get("currency") or "")),
+        )
     return out
+
+
+_SENSITIVITY_TEXT = {
+    "sigma_model_minus_50": _l("Model uncertainty −50 %"),
+    "sigma_model_plus_50": _l("Model uncertainty +50 %"),
+    "curtailment_plus_5": _l("Curtailment +5 points"),
+    "curtailment_plus_10": _l("Curtailment +10 points"),
+    "tariff_minus_10": _l("Tariff −10 %"),
+    "trend_minus_0_5": _l("Energy trend −0.5 %/year"),
+    "dsra_0": _l("No debt service reserve"),
+    "dsra_12": _l("Reserve of 12 months"),
+}
+
+
+def _break_even_note(sens: Mapping[str, Any], currency: str) -> str:
+    """One sentence with the break-even tariff and P50 energy, or why there is none."""
+    be = sens.get("break_even") or {}
+    tariff, p50 = be.get("tariff_per_mwh"), be.get("p50_mwh")
+    paths = _("Changes measured on the same %(n)s simulated paths (common random numbers).") % {
+        "n": fmt_num(sens.get("n_stress_paths"), 0)
+    }
+    if not isinstance(tariff, int | float) or not isinstance(p50, int | float):
+        return f"{paths} {_('No break-even values: the policy has no DSCR rule.')}"
+    text = _(
+        "Break-even (every DSCR rule still met): tariff %(tariff)s %(currency)s/MWh "
+        "(headroom %(th)s), P50 energy %(p50)s MWh a year (headroom %(ph)s)."
+    ) % {
+        "tariff": fmt_num(tariff, 2),
+        "currency": currency,
+        "th": fmt_pct((be.get("tariff_headroom_pct") or 0.0) / 100.0, 1),
+        "p50": fmt_num(p50, 0),
+        "ph": fmt_pct((be.get("p50_headroom_pct") or 0.0) / 100.0, 1),
+    }
+    return f"{text} {paths}"
 
 
 @bp.route("/app/assessments/<assessment_id>")

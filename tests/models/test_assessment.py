@@ -144,9 +144,22 @@ WIND_POLICY = load_policy("wind_changji_v1")
 SOLAR_POLICY = load_policy("solar_default_v1")
 
 
+#: Every non-weather risk driver off (the policies' defaults would add curtailment, ageing,
+#: availability and opex shocks): the figures of these tests are computed by hand without them.
+#: tests/models/test_drivers.py checks the drivers through the assessment.
+NO_DRIVERS: dict[str, Any] = {
+    "curtailment": {"mean_pct": 0.0, "sd_pct": 0.0, "persistent_share": 0.0},
+    "availability_sd_pct": 0.0,
+    "opex_sd_pct": 0.0,
+    "ageing_pct_per_year": 0.0,
+    "merchant_share_pct": 0.0,
+}
+
+
 def run(site: SiteClimate | None = None, **kw: Any) -> Assessment:
     kw.setdefault("n_paths", FAST)
     kw.setdefault("seed", 11)
+    kw.setdefault("driver_overrides", NO_DRIVERS)
     return assess(
         site or make_site(SCALES),
         kw.pop("project", wind_project()),

@@ -372,8 +372,22 @@ def test_end_to_end_wind_on_merra2(
     assert d["energy"]["p90_mwh"] == pytest.approx(p50 * (1 - 1.2816 * s1), rel=5e-3)
 
     # repayment from that P50 (annuity formula, shared/reference/finance.md)
+    # with the policy's default drivers: mean curtailment c (clipped normal mean) and ageing
+    # a %/yr, so the lowest P50 DSCR is in the last year, p50 (1 - c) (1 - a)^11 70 - opex
     annuity = 60e6 * 0.05 / (1 - 1.05**-12)
-    assert d["repayment"]["dscr_p50_min"] == pytest.approx((p50 * 70.0 - 2.5e6) / annuity, rel=1e-2)
+    rd = d["risk_drivers"]
+    assert rd["sources"]["curtailment"].startswith("policy wind_changji_v1: National Energy")
+    c = rd["curtailment"]
+    assert 5.0 < c["mean_pct"] == 6.0 <= c["effective_mean_pct"] < 7.0
+    sold = 1 - c["effective_mean_pct"] / 100
+    assert rd["sold_fraction"] == pytest.approx(sold, abs=1e-6)
+    last = sold * (1 - rd["ageing_pct_per_year"] / 100) ** 11
+    assert d["repayment"]["dscr_p50_min"] == pytest.approx(
+        (p50 * last * 70.0 - 2.5e6) / annuity, rel=1e-2
+    )
+    sens = d["sensitivities"]
+    assert sens["cases"][0]["id"] == "base"
+    assert sens["cases"][0]["pd_tenor"] == d["repayment"]["pd_tenor"]
     assert d["decision"] in {"approve", "refer", "decline"}
     for rule in d["rules"]:
         if rule["value"] is not None and rule["passed"]:
@@ -405,6 +419,11 @@ def test_table_and_cube_from_environment(
     assert "dscr_p50" in out and "FAIL -> decline" in out
     assert "DSCR_P50_BELOW_ONE" in out
     assert "P50" in out and "PD annual" in out
+    # the drivers and the sensitivity table, with every case and the break-even values
+    assert "Drivers     curtailment 6 %" in out
+    for label in ("Base case", "σ_model −50 %", "Curtailment +10 points", "DSRA 12 months"):
+        assert label in out
+    assert "Break-even  tariff" in out and "binding rule" in out
 
 
 @pytest.mark.slow
