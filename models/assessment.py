@@ -68,6 +68,7 @@ from numpy.typing import NDArray
 
 from climate_data.site import TRAILING_YEARS, SiteClimate
 from models import policy as policy_mod
+from models.evidence import EvidenceResult, SiteEvidence, apply_site_evidence, model_basis
 from models.finance import (
     CovenantSizing,
     DebtSchedule,
@@ -407,8 +408,9 @@ class Assessment:
         The lending product applied.
     energy : WindEnergy or SolarEnergy
         Energy per climate year from the reanalysis.
-    method : {'reanalysis', 'operating_history'}
-        Source of the annual energies behind the exceedance figures.
+    method : {'reanalysis', 'atlas_scaled', 'mcp', 'operating_history'}
+        Source of the annual energies behind the exceedance figures (site evidence,
+        :mod:`models.evidence`, or the operating history).
     annual_energy_mwh : ndarray, shape (Y,)
         Net energy per year of ``years`` used for the exceedance [MWh]; NaN where unusable.
     energy_years : ndarray of int, shape (Y,)
@@ -456,6 +458,9 @@ class Assessment:
     software : mapping of str to str
         Versions of Python, this package and the scientific stack
         (:func:`software_versions`), recorded as ``provenance.software``.
+    evidence : EvidenceResult or None
+        Site evidence (mast MCP or atlas scaling) applied to the wind, when given
+        (``energy.evidence``).
     """
 
     id: str
@@ -494,6 +499,7 @@ class Assessment:
     software: Mapping[str, str] = field(default_factory=software_versions)
     cfads_p90_1y: NDArray[np.float64] | None = None
     dscr_p90_1y: NDArray[np.float64] | None = None
+    evidence: EvidenceResult | None = None
 
     @property
     def technology(self) -> str:
@@ -576,6 +582,7 @@ class Assessment:
                     "total_1y": _num(ex.sigma_1y, 6),
                     "total_10y": _num(ex.sigma_10y, 6),
                     "n_record_years": ex.n_years,
+                    "model_basis": self._model_basis(),
                 }
                 if ex
                 else None
@@ -590,6 +597,7 @@ class Assessment:
             "reanalysis_annual_mwh": reanalysis_mwh,
             "long_term": self.long_term.to_dict() if self.long_term is not None else None,
             "operating_losses": self._operating_losses(),
+            "evidence": self.evidence.to_dict() if self.evidence is not None else None,
             "notes": list(self.notes),
         }
         if out["long_term"] is not None:
@@ -685,6 +693,12 @@ class Assessment:
             ),
             "sizing": sizing,
         }
+
+    def _model_basis(self) -> str:
+        """Where σ_model comes from (:data:`models.evidence.MODEL_BASIS`)."""
+        if self.evidence is not None and self.evidence.used:
+            return self.evidence.model_basis
+        return model_basis(self.method)
 
     def _operating_losses(self) -> dict[str, Any] | None:
         """``energy.operating_losses``: the loss fractions the long-term correction removed."""
@@ -875,6 +889,7 @@ def assess(
     model_versions: Mapping[str, str] | None = None,
     scorecard: ModelCard | None = None,
     project_cost: float | None = None,
+    site_evidence: SiteEvidence | None = None,
 ) -> Assessment:
     r"""Assess whether ``project`` at ``site`` can repay the loan ``terms`` under ``policy``.
 
@@ -917,6 +932,13 @@ def assess(
     project_cost : float, optional
         Total project cost [currency] (> 0, at least the loan amount), for the scorecard's
         ``leverage`` feature; without it that feature is unavailable.
+    site_evidence : SiteEvidence, optional
+        A mast (MCP) or a wind-atlas mean for a wind project: the wind histograms are
+        corrected with it and σ_model follows the evidence
+        (:func:`models.evidence.apply_site_evidence`); ``energy.method`` becomes
+        ``mcp`` or ``atlas_scaled``. A usable operating history takes precedence (the
+        evidence is then reported with ``used`` false). The ``climate`` block stays the
+        reanalysis cell's.
 
     Returns
     -------
@@ -926,7 +948,11 @@ def assess(
     ------
     AssessmentError
         Technology of project and policy differ, an operating history for a solar plant, or
-        a project cost that is not positive or below the loan amount.
+        a project cost that is not positive or below the loan amount, or site evidence
+        for a solar plant.
+    models.evidence.EvidenceError
+        Site evidence that cannot be used (too few concurrent mast months, poor
+        correlation); its ``field`` names the request field.
     models.scorecard.ScorecardError
         ``scorecard`` is not a usable logit scorecard card.
     ValueError
@@ -941,6 +967,8 @@ def assess(
         )
     if operating_history is not None and not is_wind:
         raise AssessmentError("an operating history can only be used for a wind project")
+    if site_evidence is not None and not is_wind:
+        raise AssessmentError("site evidence (mast or atlas) applies to wind projects only")
     if project_cost is not None and not (
         math.isfinite(project_cost) and project_cost >= terms.loan_amount
     ):
@@ -956,9 +984,15 @@ def assess(
 
     # 1. energy per climate year
     energy: WindEnergy | SolarEnergy
+    evidence: EvidenceResult | None = None
     if isinstance(project, WindProject):
-        energy = wind_energy(site, project)
+        if site_evidence is not None:
+            evidence = apply_site_evidence(site, project, site_evidence)
+            notes.extend(evidence.notes)
+        energy = wind_energy(site if evidence is None else evidence.site, project)
         versions = {"energy": "models.wind.wind_energy"}
+        if evidence is not None:
+            versions["evidence"] = "models.evidence.apply_site_evidence"
     else:
         energy = solar_energy(site, project)
         versions = {"energy": "models.solar.solar_energy"}
@@ -966,8 +1000,8 @@ def assess(
     years = np.asarray(energy.years, dtype=np.int64)
     usable = np.asarray(energy.complete) & np.isfinite(energy.net_mwh)
     annual = np.where(usable, energy.net_mwh, np.nan)
-    method = "reanalysis"
-    sigma_model = SIGMA_MODEL_REANALYSIS
+    method = "reanalysis" if evidence is None else evidence.method
+    sigma_model = SIGMA_MODEL_REANALYSIS if evidence is None else evidence.sigma_model
     long_term: LongTermResult | None = None
     if operating_history is not None and isinstance(project, WindProject):
         try:
@@ -986,6 +1020,9 @@ def assess(
             )
             usable = np.isfinite(annual)
             sigma_model = max(long_term.sigma_fraction, SIGMA_MODEL_OPERATING)
+            if evidence is not None:
+                evidence = replace(evidence, used=False)
+                notes.append("site evidence reported but not used: the operating history rules")
             notes.append(
                 f"annual energy from a long-term correction on {long_term.n_months_used} "
                 f"operating months (R2 {long_term.fit.r_squared:.3f}); model uncertainty "
@@ -1087,6 +1124,7 @@ def assess(
         code_version=version,
         model_versions=versions,
         notes=tuple(notes),
+        evidence=evidence,
     )
 
     # 7. scorecard PD from this assessment's own figures, then the policy
