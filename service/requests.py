@@ -49,6 +49,7 @@ from pydantic import (
     model_validator,
 )
 
+from models.evidence import SiteEvidence
 from models.finance import MAX_TENOR_YEARS, FinanceTerms
 from models.longterm import OperatingHistory, OperatingHistoryError, check_energy_plausible
 from models.policy import DEFAULT_POLICY, Policy, PolicyError, load_policy
@@ -61,6 +62,7 @@ from models.solar import (
 from models.turbines import PowerCurve, Turbine, get_turbine
 from models.wind import Losses, WindProject
 from service.errors import UsageError
+from service.site_evidence import SiteEvidenceIn
 
 __all__ = [
     "AssessmentInputs",
@@ -79,7 +81,7 @@ __all__ = [
 
 _DEFAULT_LOSSES = Losses()
 _MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-_WIND_ONLY = ("turbine_type", "power_curve", "hub_height_m", "losses")
+_WIND_ONLY = ("turbine_type", "power_curve", "hub_height_m", "losses", "site_evidence")
 _SOLAR_ONLY = ("dc_ac_ratio", "losses_pct", "degradation_pct_per_year")
 #: Largest seed accepted: seeds stay exact as JSON numbers (IEEE doubles).
 MAX_SEED = 2**53 - 1
@@ -182,6 +184,11 @@ class ProjectIn(_Strict):
     )
     degradation_pct_per_year: float | None = Field(
         default=None, ge=0.0, lt=10.0, description="Solar degradation [% per year]; default 0.5."
+    )
+    site_evidence: SiteEvidenceIn | None = Field(
+        default=None,
+        description="Wind only: an on-site mast (MCP) or a wind-atlas mean that corrects the "
+        "reanalysis wind (service/site_evidence.py, models/evidence.py).",
     )
 
     @field_validator("turbine_type")
@@ -454,6 +461,7 @@ class AssessmentInputs:
     seed: int | None
     operating_history: OperatingHistory | None
     project_cost: float | None = None
+    site_evidence: SiteEvidence | None = None
 
 
 def to_model_inputs(request: AssessmentRequest) -> AssessmentInputs:
@@ -502,6 +510,7 @@ def to_model_inputs(request: AssessmentRequest) -> AssessmentInputs:
         seed=request.seed,
         operating_history=history,
         project_cost=f.project_cost,
+        site_evidence=p.site_evidence.to_model() if p.site_evidence is not None else None,
     )
 
 
