@@ -1388,6 +1388,65 @@ _CASE_TEXT = {
 }
 
 
+_MCP_METHOD_TEXT = {
+    "variance_ratio": _l("variance ratio"),
+    "linear_regression": _l("linear regression"),
+}
+
+
+def evidence_figures(energy: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Figures of ``energy.evidence`` (site evidence: atlas scaling or mast MCP), if any."""
+    ev = energy.get("evidence") or {}
+    if not ev:
+        return []
+    out: list[tuple[str, str]] = []
+    unused = "" if ev.get("used", True) else " " + str(_("(not used: operating history)"))
+    if ev.get("method") == "atlas_scaled":
+        out.append(
+            (
+                str(_("Wind-atlas scaling")),
+                str(
+                    _(
+                        "reanalysis wind × %(factor)s to %(mean)s m/s at %(height)s m (%(source)s)",
+                        factor=fmt_num(ev.get("scale_factor"), 4),
+                        mean=fmt_num(ev.get("corrected_mean_ms"), 2),
+                        height=fmt_num(ev.get("height_m"), 0),
+                        source=ev.get("source"),
+                    )
+                )
+                + unused,
+            )
+        )
+    elif ev.get("mcp"):
+        m = ev["mcp"]
+        method = _MCP_METHOD_TEXT.get(str(m.get("method")), m.get("method"))
+        out.append(
+            (
+                str(_("On-site mast (MCP)")),
+                str(
+                    _(
+                        "%(method)s on %(n)s months (%(start)s to %(end)s), R² %(r2)s: "
+                        "long-term mean %(mean)s m/s at %(height)s m (reanalysis %(re)s m/s, "
+                        "× %(factor)s)",
+                        method=method,
+                        n=m.get("concurrent_months"),
+                        start=m.get("concurrent_start"),
+                        end=m.get("concurrent_end"),
+                        r2=fmt_num(m.get("r_squared"), 3),
+                        mean=fmt_num(ev.get("corrected_mean_ms"), 2),
+                        height=fmt_num(ev.get("height_m"), 0),
+                        re=fmt_num(ev.get("reanalysis_mean_ms"), 2),
+                        factor=fmt_num(ev.get("scale_factor"), 4),
+                    )
+                )
+                + unused,
+            )
+        )
+    if ev.get("model_basis"):
+        out.append((str(_("Basis of the energy-model uncertainty")), str(ev["model_basis"])))
+    return out
+
+
 def risk_figures(a: Mapping[str, Any]) -> dict[str, Any]:
     """Extra figures of the result page and memo: DSCR bases, sigma parts, sizing, wind trend.
 
@@ -1439,6 +1498,7 @@ def risk_figures(a: Mapping[str, Any]) -> dict[str, Any]:
                 f"{fmt_pct(sc.get('total_1y'), 1)} / {fmt_pct(sc.get('total_10y'), 1)}",
             ),
         ]
+    figures += evidence_figures(energy)
     ol = energy.get("operating_losses") or {}
     if ol:
         figures += [

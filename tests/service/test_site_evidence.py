@@ -237,3 +237,34 @@ def test_cli_mast_mcp_on_merra2(
     # --mast without its height is one line, status 2
     assert cli.main(argv[:-2]) == 2
     assert "--mast needs --mast-height-m" in capsys.readouterr().err
+
+
+# ----- result page and memo -------------------------------------------------------------------
+
+
+def test_page_and_memo_show_the_atlas_scaling(app: Any) -> None:
+    import io
+
+    from pypdf import PdfReader
+
+    from tests.service.conftest import new_key
+    from tests.service.test_web import EN, ZH, login
+
+    key = new_key(app, "officer", "Officer Li")
+    client = app.test_client()
+    made = post_json(client, f"{V1}/assessments", request_with(ATLAS), {"X-API-Key": key})
+    aid = made.get_json()["id"]
+    factor = made.get_json()["energy"]["evidence"]["scale_factor"]
+    login(client, key)
+    en = client.get(f"/app/assessments/{aid}", headers=EN).get_data(as_text=True)
+    assert "Wind-atlas scaling" in en and "Global Wind Atlas 3.3" in en
+    assert f"{factor:.4f}" in en
+    assert "Basis of the energy-model uncertainty" in en
+    zh = client.get(f"/app/assessments/{aid}", headers=ZH).get_data(as_text=True)
+    assert "风能图谱校准" in zh and "发电量模型不确定性的依据" in zh
+    memo = client.get(f"/app/assessments/{aid}/memo", headers=EN).get_data(as_text=True)
+    assert "Wind-atlas scaling" in memo
+    pdf = client.get(f"/app/assessments/{aid}/memo.pdf", headers=EN)
+    assert pdf.status_code == 200
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert "Wind-atlas scaling" in text and "Global Wind Atlas 3.3" in " ".join(text.split())
