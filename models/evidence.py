@@ -115,14 +115,20 @@ _SENSITIVITY_STEP = 0.01
 #: The long-term corrected mean is reported to this many decimals [m s-1].
 _MEAN_DIGITS = 4
 
+
+def _pct(fraction: float, digits: int = 1) -> str:
+    """A fraction as a percentage with a space before the sign, e.g. ``2.5 %``."""
+    return f"{100 * fraction:.{digits}f} %"
+
+
 #: Where each evidence level's model uncertainty comes from (``energy.sigma_components``).
 MODEL_BASIS: Mapping[str, str] = {
     "reanalysis": (
-        f"reanalysis only: default {SIGMA_MODEL_REANALYSIS:.1%} (uncorrected reanalysis wind, "
+        f"reanalysis only: default {_pct(SIGMA_MODEL_REANALYSIS)} (uncorrected reanalysis wind, "
         "Staffell and Pfenninger 2016; Lee and Fields 2021)"
     ),
     "atlas_scaled": (
-        f"scaled to a wind-atlas mean: default {SIGMA_MODEL_ATLAS:.1%} (Davis et al. 2023; "
+        f"scaled to a wind-atlas mean: default {_pct(SIGMA_MODEL_ATLAS)} (Davis et al. 2023; "
         "Lee and Fields 2021)"
     ),
     "mcp": (
@@ -131,7 +137,7 @@ MODEL_BASIS: Mapping[str, str] = {
     ),
     "operating_history": (
         f"operating history: bootstrap of the long-term correction, floored at "
-        f"{SIGMA_MODEL_OPERATING:.1%} (Lee and Fields 2021)"
+        f"{_pct(SIGMA_MODEL_OPERATING)} (Lee and Fields 2021)"
     ),
 }
 
@@ -631,7 +637,7 @@ def mcp(
         raise EvidenceError(
             _MAST_FIELD,
             f"{mast_months.size} complete month(s) of mast data (at least "
-            f"{MONTH_COVERAGE_MIN:.0%} of the intervals valid); an MCP needs at least "
+            f"{_pct(MONTH_COVERAGE_MIN, 0)} of the intervals valid); an MCP needs at least "
             f"{MIN_CONCURRENT_MONTHS} months measured",
         )
     cell_months = site.months.astype("datetime64[M]")
@@ -717,7 +723,7 @@ def apply_site_evidence(
         basis = model_basis("atlas_scaled")
         if vertical > 0:
             basis += (
-                f", with {vertical:.1%} of wind speed for moving the atlas mean from "
+                f", with {_pct(vertical)} of wind speed for moving the atlas mean from "
                 f"{atlas.height_m:g} m to {hub:g} m (sensitivity {g:.2f})"
             )
         notes = [
@@ -726,8 +732,8 @@ def apply_site_evidence(
         ]
         if abs(factor - 1) > 0.25:
             notes.append(
-                f"the atlas mean differs from the reanalysis by {factor - 1:+.0%}: check the "
-                "atlas height and location"
+                f"the atlas mean differs from the reanalysis by a factor {factor:.2f}: check "
+                "the atlas height and location"
             )
         return EvidenceResult(
             method="atlas_scaled",
@@ -756,9 +762,9 @@ def apply_site_evidence(
     n = len(fig["concurrent"])
     basis = (
         f"on-site mast, MCP ({evidence.mcp_method.replace('_', ' ')}, {n} months, R² "
-        f"{fit.r_squared:.2f}): wind speed {MEASUREMENT_UNCERTAINTY:.1%} measurement "
-        f"(IEC 61400-12-1), {fig['sigma_mcp']:.1%} MCP fit, {vertical:.1%} vertical "
-        f"extrapolation, times energy sensitivity {g:.2f}; {PLANT_UNCERTAINTY:.1%} power "
+        f"{fit.r_squared:.2f}): wind speed {_pct(MEASUREMENT_UNCERTAINTY)} measurement "
+        f"(IEC 61400-12-1), {_pct(fig['sigma_mcp'])} MCP fit, {_pct(vertical)} vertical "
+        f"extrapolation, times energy sensitivity {g:.2f}; {_pct(PLANT_UNCERTAINTY)} power "
         "curve and losses (IEC 61400-15; Lee and Fields 2021)"
     )
     notes = [
