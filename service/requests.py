@@ -320,7 +320,7 @@ class OperatingHistoryIn(_Strict):
         default="energy_mwh",
         max_length=50,
         description="What the monthly values are: only 'energy_mwh' (metered net energy "
-        "[MWh]) is accepted; mast wind speeds (MCP) are not supported yet.",
+        "[MWh]) is accepted; a mast's wind speeds go in project.site_evidence.mast (MCP).",
     )
     monthly_energy_mwh: list[MonthlyEnergyIn] = Field(min_length=1, max_length=1200)
 
@@ -332,8 +332,8 @@ class OperatingHistoryIn(_Strict):
                 if key != "monthly_energy_mwh" and str(key).startswith("monthly_"):
                     raise ValueError(
                         f"{key}: only monthly net energy ('monthly_energy_mwh', MWh) can be "
-                        "used; a long-term correction of mast wind speeds (MCP) is not "
-                        "supported yet"
+                        "used here; send a mast's wind speeds as project.site_evidence.mast "
+                        "(MCP)"
                     )
         return data
 
@@ -345,8 +345,8 @@ class OperatingHistoryIn(_Strict):
             what = "a wind-speed series (a mast)" if wind else f"{value!r}"
             raise ValueError(
                 f"{what} cannot be used: the operating history must be monthly net energy "
-                f"(quantity 'energy_mwh', values in MWh); a long-term correction of mast wind "
-                "speeds (MCP) is not supported yet"
+                f"(quantity 'energy_mwh', values in MWh); send a mast's wind speeds as "
+                "project.site_evidence.mast (MCP)"
             )
         return value
 
