@@ -4,7 +4,7 @@ Known truths: (1) the real MERRA-2 subset in tests/data (source in its README). 
 53.0 N 6.25 W, is the "mast": two years (2014-2015) of its hourly 50 m wind times 1.08 plus
 Gaussian noise. Its neighbour 53.5 N 6.25 W is the reanalysis cell, read from a cube built from
 the same file. The truth is 1.08 times the mast node's own 2000-2016 mean of annual means,
-computed here with xarray from the hours (8.4050 m/s independently, shared reference table).
+computed here with xarray from the hours (8.4050 m/s by an independent numpy computation).
 (2) An atlas mean is met exactly by construction. (3) The variance-ratio slope is
 sd(y)/sd(x) (Rogers et al. 2005), checked against numpy.
 """
