@@ -37,7 +37,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from models.evidence import MAX_MAST_VALUES, AtlasMean, MastSeries, SiteEvidence
 from service.errors import UsageError
 
-__all__ = ["AtlasIn", "MastIn", "SiteEvidenceIn", "evidence_summary", "read_mast_csv"]
+__all__ = [
+    "AtlasIn",
+    "MastIn",
+    "SiteEvidenceIn",
+    "evidence_summary",
+    "parse_mast_csv",
+    "read_mast_csv",
+]
 
 #: A mast must span at least this many days (12 months).
 MIN_MAST_DAYS = 365
@@ -184,16 +191,34 @@ def _parse_time(text: str, row: int) -> np.datetime64:
 
 
 def read_mast_csv(path: str | Path, height_m: float) -> dict[str, Any]:
-    """Read a mast CSV into the JSON of ``project.site_evidence.mast``.
+    """Read a mast CSV file into the JSON of ``project.site_evidence.mast``.
+
+    See :func:`parse_mast_csv` for the format; ``UsageError`` also when the file cannot be
+    read.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise UsageError(f"cannot read mast CSV {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"mast CSV {path} is not UTF-8 text") from None
+    return parse_mast_csv(text, height_m, str(path))
+
+
+def parse_mast_csv(text: str, height_m: float, name: str = "mast CSV") -> dict[str, Any]:
+    """Parse a mast CSV into the JSON of ``project.site_evidence.mast``.
 
     Parameters
     ----------
-    path : str or Path
-        CSV with a header: ``timestamp`` (ISO 8601, UTC), ``wind_speed_ms`` and optionally
-        ``wind_direction_deg``; an empty cell is a gap. Rows need not be complete: missing
+    text : str
+        CSV with the columns ``timestamp`` (ISO 8601, UTC), ``wind_speed_ms`` and optionally
+        ``wind_direction_deg``, found by name in a header line or else taken in this order
+        (a header line is then optional); an empty cell is a gap. Rows need not be complete: missing
         intervals become ``null``.
     height_m : float
         Measurement height [m].
+    name : str
+        How messages name the file.
 
     Raises
     ------
@@ -201,33 +226,47 @@ def read_mast_csv(path: str | Path, height_m: float) -> dict[str, Any]:
         A missing column, a bad number or time, duplicate or off-grid timestamps, or an
         interval other than 10 or 60 minutes; the row is named (counted as a spreadsheet does).
     """
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise UsageError(f"cannot read mast CSV {path}: {exc.strerror}") from None
-    reader = csv.DictReader(io.StringIO(text))
-    fields = reader.fieldnames or []
-    for col in ("timestamp", "wind_speed_ms"):
-        if col not in fields:
-            raise UsageError(f"mast CSV {path} has no column {col!r} (has: {', '.join(fields)})")
-    has_dir = "wind_direction_deg" in fields
+    path = name
+    rows = [r for r in csv.reader(io.StringIO(text.removeprefix("\ufeff"))) if any(r)]
+    if not rows:
+        raise UsageError(f"mast CSV {path} is empty")
+    header = [c.strip() for c in rows[0]]
+    first = 1
+    if "timestamp" in header and "wind_speed_ms" in header:
+        cols = [header.index("timestamp"), header.index("wind_speed_ms")]
+        if "wind_direction_deg" in header:
+            cols.append(header.index("wind_direction_deg"))
+    else:  # by position: time, speed[, direction]; the first line may be a header
+        if len(header) < 2:
+            raise UsageError(
+                f"mast CSV {path} needs the columns timestamp, wind_speed_ms "
+                "[, wind_direction_deg] (by name or in this order)"
+            )
+        cols = [0, 1, 2] if len(header) >= 3 else [0, 1]
+        try:
+            _parse_time(header[0], 1)
+            first = 0  # no header line
+        except UsageError:
+            first = 1
+    has_dir = len(cols) == 3
+    names = ("timestamp", "wind_speed_ms", "wind_direction_deg")
     times: list[np.datetime64] = []
     speeds: list[float | None] = []
     dirs: list[float | None] = []
-    for i, row in enumerate(reader, start=2):
+    for i, row in enumerate(rows[first:], start=first + 1):
 
-        def num(col: str, row: dict[str, str] = row, i: int = i) -> float | None:
-            cell = (row.get(col) or "").strip()
+        def num(k: int, row: list[str] = row, i: int = i) -> float | None:
+            cell = row[cols[k]].strip() if cols[k] < len(row) else ""
             if not cell:
                 return None
             try:
                 return float(cell)
             except ValueError:
-                raise UsageError(f"mast CSV row {i}: {col} {cell!r} is not a number") from None
+                raise UsageError(f"mast CSV row {i}: {names[k]} {cell!r} is not a number") from None
 
-        times.append(_parse_time(row["timestamp"], i))
-        speeds.append(num("wind_speed_ms"))
-        dirs.append(num("wind_direction_deg") if has_dir else None)
+        times.append(_parse_time(row[cols[0]] if cols[0] < len(row) else "", i))
+        speeds.append(num(1))
+        dirs.append(num(2) if has_dir else None)
     if len(times) < 2:
         raise UsageError(f"mast CSV {path} has fewer than two rows")
     t = np.array(times, dtype="datetime64[m]")

@@ -748,6 +748,14 @@ class AssessmentForm(FlaskForm):  # type: ignore[misc]
         _l("Total project cost"),
         validators=[Optional(), _Positive(), _range(None, 1e13)],
     )
+    # site evidence for wind (service/site_evidence.py): an atlas mean or a mast CSV
+    atlas_mean_wind_ms = LocalFloat(
+        _l("Atlas long-term mean wind speed [m/s]"), validators=[Optional(), _range(0, 30)]
+    )
+    atlas_height_m = LocalFloat(_l("Atlas height [m]"), validators=[Optional(), _range(1, 300)])
+    atlas_source = StringField(_l("Atlas source"), validators=[Optional(), Length(max=300)])
+    mast_csv = FileField(_l("or upload an on-site mast (CSV)"))
+    mast_height_m = LocalFloat(_l("Mast height [m]"), validators=[Optional(), _range(1, 300)])
 
     def validate_turbine_type(self, field: Field) -> None:
         """A wind project needs a library turbine with a power curve, or an uploaded curve."""
@@ -846,7 +854,54 @@ def parse_power_curve(data: bytes) -> dict[str, list[float]]:
     return {"wind_speed_ms": speeds, "power_kw": powers}
 
 
-def build_request(form: AssessmentForm, curve: Mapping[str, list[float]] | None) -> dict[str, Any]:
+def site_evidence_of(form: AssessmentForm) -> dict[str, Any] | None:
+    """``project.site_evidence`` from the form's atlas fields or mast CSV (wind), or None.
+
+    Raises
+    ------
+    ValueError
+        Incomplete evidence or an unreadable mast CSV; the message is for the officer.
+    """
+    from service.errors import UsageError
+    from service.site_evidence import parse_mast_csv
+
+    if form.technology.data != "wind":
+        return None
+    upload = form.mast_csv.data
+    has_mast = bool(getattr(upload, "filename", ""))
+    atlas = form.atlas_mean_wind_ms.data
+    if has_mast and atlas is not None:
+        raise ValueError(_("Give either an atlas mean or a mast, not both."))
+    if has_mast:
+        if form.mast_height_m.data is None:
+            raise ValueError(_("Give the height of the mast [m]."))
+        try:
+            text = upload.read().decode("utf-8-sig")
+            mast = parse_mast_csv(text, float(form.mast_height_m.data), upload.filename)
+        except UnicodeDecodeError:
+            raise ValueError(_("The mast file is not UTF-8 text.")) from None
+        except UsageError as exc:
+            raise ValueError(str(exc)) from None
+        return {"mast": mast}
+    if atlas is not None:
+        height = form.atlas_height_m.data
+        if height is None:
+            height = form.hub_height_m.data
+        return {
+            "atlas": {
+                "mean_wind_ms": atlas,
+                "height_m": height,
+                "source": (form.atlas_source.data or "").strip(),
+            }
+        }
+    return None
+
+
+def build_request(
+    form: AssessmentForm,
+    curve: Mapping[str, list[float]] | None,
+    evidence: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The assessment request (DESIGN.md, contract v1) from a validated form."""
     tech = form.technology.data
     project: dict[str, Any] = {"technology": tech, "capacity_mw": form.capacity_mw.data}
@@ -865,6 +920,8 @@ def build_request(form: AssessmentForm, curve: Mapping[str, list[float]] | None)
         }
         if losses:
             project["losses"] = losses
+        if evidence is not None:
+            project["site_evidence"] = dict(evidence)
     else:
         for name in ("dc_ac_ratio", "losses_pct", "degradation_pct_per_year"):
             if getattr(form, name).data is not None:
@@ -899,6 +956,9 @@ _FIELD_OF: dict[tuple[str, ...], str] = {
     ("site", "name"): "site_name",
     ("site",): "lat",
     ("project", "power_curve"): "power_curve_csv",
+    ("project", "site_evidence", "mast"): "mast_csv",
+    ("project", "site_evidence", "atlas"): "atlas_mean_wind_ms",
+    ("project", "site_evidence"): "atlas_mean_wind_ms",
     ("project", "losses"): "availability_pct",
     ("project",): "turbine_type",
     ("policy",): "policy",
@@ -908,7 +968,9 @@ _FIELD_OF: dict[tuple[str, ...], str] = {
 
 def _field_for(loc: Sequence[str], form: AssessmentForm) -> str:
     parts = tuple(p for p in loc if p)
-    for n in (2, 1):
+    if parts[:3] == ("project", "site_evidence", "atlas") and parts[-1] == "source":
+        return "atlas_source"
+    for n in (3, 2, 1):
         if parts[:n] in _FIELD_OF:
             return _FIELD_OF[parts[:n]]
     name = parts[-1] if parts else ""
@@ -1075,9 +1137,17 @@ def assess() -> Any:
         except ValueError as exc:
             form.power_curve_csv.errors = [*list(form.power_curve_csv.errors or []), str(exc)]
             ok = False
+    evidence = None
+    try:
+        evidence = site_evidence_of(form)
+    except ValueError as exc:
+        target = form.mast_csv if getattr(form.mast_csv.data, "filename", "") else None
+        target = target or form.atlas_mean_wind_ms
+        target.errors = [*list(target.errors or []), str(exc)]
+        ok = False
     if not ok:
         return _site_page(form, 400)
-    raw = build_request(form, curve)
+    raw = build_request(form, curve, evidence)
     from service.api import create_assessment
     from service.requests import AssessmentRequest
 

@@ -184,7 +184,8 @@ def test_read_mast_csv_fills_gaps_with_null(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "match"),
     [
-        ("time,speed\n2020-01-01T00:00Z,5\n", "no column 'timestamp'"),
+        ("time,speed\n2020-01-01T00:00Z,5\n", "fewer than two rows"),
+        ("just one column\n2020-01-01T00:00Z\n", "needs the columns"),
         ("timestamp,wind_speed_ms\n2020-01-01T00:00Z,5\n2020-01-01T00:30Z,5\n", "10 or 60"),
         ("timestamp,wind_speed_ms\n2020-01-01T00:00Z,x\n2020-01-01T01:00Z,5\n", "row 2"),
         ("timestamp,wind_speed_ms\n2020-01-01T00:00Z,5\n2020-01-01T00:00Z,5\n", "duplicates"),
@@ -268,3 +269,64 @@ def test_page_and_memo_show_the_atlas_scaling(app: Any) -> None:
     assert pdf.status_code == 200
     text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.data)).pages)
     assert "Wind-atlas scaling" in text and "Global Wind Atlas 3.3" in " ".join(text.split())
+
+
+def test_web_form_atlas_fields_and_mast_upload(app: Any) -> None:
+    import io
+
+    from tests.service.conftest import new_key
+    from tests.service.test_web import EN, ZH, assess_via_form, login
+
+    client = app.test_client()
+    login(client, new_key(app, "officer", "Officer Zhao"))
+    form = {
+        "lat": "44.1",
+        "lon": "87.3",
+        "site_name": "evidence form test",
+        "technology": "wind",
+        "capacity_mw": "49.5",
+        "turbine_type": "E-82/2300",
+        "hub_height_m": "100",
+        "loan_amount": "200000000",
+        "currency": "CNY",
+        "tenor_years": "15",
+        "interest_rate_pct": "4.2",
+        "repayment": "annuity",
+        "tariff_per_mwh": "250",
+        "opex_per_year": "6000000",
+        "policy": "",
+    }
+    page = client.get("/app/site", headers=ZH).get_data(as_text=True)
+    assert 'id="site-evidence"' in page and 'name="mast_csv"' in page
+    r = assess_via_form(client, {**form, "atlas_mean_wind_ms": "7.1", "atlas_source": "GWA 3.3"})
+    assert r.status_code == 303, r.get_data(as_text=True)[:2000]
+    aid = r.location.rsplit("/", 1)[-1]
+    stored = app.extensions["climate_loan"].store.get_assessment(aid)
+    req = json.loads(stored.request_json)
+    assert req["project"]["site_evidence"] == {
+        "atlas": {"mean_wind_ms": 7.1, "height_m": 100.0, "source": "GWA 3.3"}
+    }
+    assert stored.response["energy"]["method"] == "atlas_scaled"
+    # an atlas without a source: the error sits next to the source field
+    r = assess_via_form(client, {**form, "atlas_mean_wind_ms": "7.1"})
+    assert r.status_code == 400
+    assert 'id="atlas_source-error"' in r.get_data(as_text=True)
+    # a mast of a few hours: refused next to the upload, the form kept
+    csv_text = "timestamp,wind_speed_ms\n2022-01-01T00:00Z,7\n2022-01-01T01:00Z,8\n"
+    data = {**form, "mast_height_m": "80"}
+    from tests.service.test_web import csrf
+
+    data["csrf_token"] = csrf(client, "/app/site")
+    data["mast_csv"] = (io.BytesIO(csv_text.encode()), "mast.csv")  # type: ignore[assignment]
+    r = client.post("/app/assess", data=data, headers=EN, content_type="multipart/form-data")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and 'id="mast_csv-error"' in html
+    assert "at least 12 months" in html
+
+
+def test_read_mast_csv_by_position_without_header(tmp_path: Path) -> None:
+    p = tmp_path / "m.csv"
+    p.write_text("2020-01-01 00:00,5.5\n2020-01-01 01:00,\n2020-01-01 02:00,6\n", encoding="utf-8")
+    out = read_mast_csv(p, 60)
+    assert out["interval_minutes"] == 60 and out["wind_speed_ms"] == [5.5, None, 6.0]
+    assert "wind_direction_deg" not in out
