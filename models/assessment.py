@@ -4,8 +4,10 @@ r"""The assessment chain: from a site's climate years to a lending decision.
 (STYLE.md §2):
 
 1. energy of every climate year at hub height (:func:`models.wind.wind_energy` or
-   :func:`models.solar.solar_energy`); with an operating history, the long-term corrected
-   energy per reference year (:func:`models.longterm.long_term_correction`) instead;
+   :func:`models.solar.solar_energy`), on wind corrected with site evidence (a mast MCP or a
+   wind-atlas mean, :func:`models.evidence.apply_site_evidence`) when given; with an operating
+   history, the long-term corrected energy per reference year
+   (:func:`models.longterm.long_term_correction`) instead;
 2. exceedance levels P50, P90, P99 for one and ten years (:func:`models.uncertainty.exceedance`);
 3. CFADS over the tenor at P50, at one-year and ten-year P90 and at one-year P99
    (:func:`models.finance.cfads`);

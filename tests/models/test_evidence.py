@@ -259,3 +259,30 @@ def test_evidence_needs_exactly_one_source() -> None:
         SiteEvidence()
     with pytest.raises(EvidenceError, match="source"):
         AtlasMean(8.0, 100.0, "  ")
+
+
+def test_operating_history_takes_precedence_over_site_evidence(cell: SiteClimate) -> None:
+    from models.longterm import OperatingHistory
+
+    energy = wind_energy(cell, PROJECT)
+    ok = np.flatnonzero(energy.monthly_complete)[-36:]
+    rng = np.random.default_rng(9)
+    history = OperatingHistory(
+        energy.months[ok], energy.monthly_net_mwh[ok] * rng.normal(1.0, 0.03, ok.size)
+    )
+    evidence = SiteEvidence(atlas=AtlasMean(9.1, 100.0, "GWA"))
+    a = assess(
+        cell,
+        PROJECT,
+        _terms(),
+        load_policy("wind_changji_v1"),
+        seed=3,
+        n_paths=500,
+        operating_history=history,
+        site_evidence=evidence,
+    ).to_dict()
+    e = a["energy"]
+    assert e["method"] == "operating_history"
+    assert e["evidence"]["used"] is False and e["evidence"]["method"] == "atlas_scaled"
+    assert "operating history" in e["sigma_components"]["model_basis"]
+    assert any("not used" in n for n in e["notes"])
