@@ -286,3 +286,24 @@ def test_operating_history_takes_precedence_over_site_evidence(cell: SiteClimate
     assert e["evidence"]["used"] is False and e["evidence"]["method"] == "atlas_scaled"
     assert "operating history" in e["sigma_components"]["model_basis"]
     assert any("not used" in n for n in e["notes"])
+
+
+def test_mcp_sigma_shrinks_with_mast_length_and_correlation(
+    cell: SiteClimate, node_hours: tuple[np.ndarray, float]
+) -> None:
+    hours = node_hours[0]
+
+    def sigma_mcp(mast: MastSeries) -> tuple[float, float]:
+        res = apply_site_evidence(cell, PROJECT, SiteEvidence(mast=mast))
+        assert res.fit is not None
+        return float(res.sigma_parts["mcp"]), res.fit.r_squared
+
+    one_year, _ = sigma_mcp(_mast(hours[: 24 * 365]))
+    two_years, r2_two = sigma_mcp(_mast(hours))
+    assert two_years < one_year
+    # monthly noise of 4 % on the mast's level lowers R² and widens the MCP term
+    rng = np.random.default_rng(2)
+    months = (MAST_START + np.arange(hours.size) * np.timedelta64(60, "m")).astype("datetime64[M]")
+    bump = rng.normal(1.0, 0.04, 24)[(months - months[0]).astype(int)]
+    noisy, r2_noisy = sigma_mcp(_mast(hours * bump))
+    assert r2_noisy < r2_two and noisy > two_years
