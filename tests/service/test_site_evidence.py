@@ -330,3 +330,26 @@ def test_read_mast_csv_by_position_without_header(tmp_path: Path) -> None:
     out = read_mast_csv(p, 60)
     assert out["interval_minutes"] == 60 and out["wind_speed_ms"] == [5.5, None, 6.0]
     assert "wind_direction_deg" not in out
+
+
+def test_export_rows_carry_the_evidence() -> None:
+    from service.exports import assessment_rows
+
+    a = {
+        "energy": {
+            "method": "atlas_scaled",
+            "evidence": {
+                "method": "atlas_scaled",
+                "used": True,
+                "height_m": 100.0,
+                "corrected_mean_ms": 7.0,
+                "scale_factor": 1.0384,
+                "sigma_model": 0.065,
+                "source": "=GWA",
+                "mcp": None,
+            },
+        }
+    }
+    rows = {(r[0], r[1]): r[3] for r in assessment_rows(a)}
+    assert rows[("energy", "evidence.scale_factor")] == 1.0384
+    assert rows[("energy", "evidence.source")] == "=GWA"  # escaped when written, not here
