@@ -4,8 +4,10 @@ r"""The assessment chain: from a site's climate years to a lending decision.
 (STYLE.md §2):
 
 1. energy of every climate year at hub height (:func:`models.wind.wind_energy` or
-   :func:`models.solar.solar_energy`); with an operating history, the long-term corrected
-   energy per reference year (:func:`models.longterm.long_term_correction`) instead;
+   :func:`models.solar.solar_energy`), on wind corrected with site evidence (a mast MCP or a
+   wind-atlas mean, :func:`models.evidence.apply_site_evidence`) when given; with an operating
+   history, the long-term corrected energy per reference year
+   (:func:`models.longterm.long_term_correction`) instead;
 2. exceedance levels P50, P90, P99 for one and ten years (:func:`models.uncertainty.exceedance`);
 3. CFADS over the tenor at P50, at one-year and ten-year P90 and at one-year P99
    (:func:`models.finance.cfads`), on the energy sold after the mean curtailment and with the
@@ -73,6 +75,7 @@ from numpy.typing import NDArray
 from climate_data.site import TRAILING_YEARS, SiteClimate
 from models import policy as policy_mod
 from models.drivers import RiskDrivers, draw_driver_normals, resolve_drivers
+from models.evidence import EvidenceResult, SiteEvidence, apply_site_evidence, model_basis
 from models.finance import (
     CovenantSizing,
     DebtSchedule,
@@ -415,8 +418,9 @@ class Assessment:
         The lending product applied.
     energy : WindEnergy or SolarEnergy
         Energy per climate year from the reanalysis.
-    method : {'reanalysis', 'operating_history'}
-        Source of the annual energies behind the exceedance figures.
+    method : {'reanalysis', 'atlas_scaled', 'mcp', 'operating_history'}
+        Source of the annual energies behind the exceedance figures (site evidence,
+        :mod:`models.evidence`, or the operating history).
     annual_energy_mwh : ndarray, shape (Y,)
         Net energy per year of ``years`` used for the exceedance [MWh]; NaN where unusable.
     energy_years : ndarray of int, shape (Y,)
@@ -473,6 +477,9 @@ class Assessment:
     sensitivities : Sensitivities or None
         Stress cases and break-even values (:mod:`models.sensitivity`); None without
         repayment figures or when not asked for.
+    evidence : EvidenceResult or None
+        Site evidence (mast MCP or atlas scaling) applied to the wind, when given
+        (``energy.evidence``).
     """
 
     id: str
@@ -514,6 +521,7 @@ class Assessment:
     drivers: RiskDrivers | None = None
     driver_sources: Mapping[str, str] | None = None
     sensitivities: Sensitivities | None = None
+    evidence: EvidenceResult | None = None
 
     @property
     def technology(self) -> str:
@@ -597,6 +605,7 @@ class Assessment:
                     "total_1y": _num(ex.sigma_1y, 6),
                     "total_10y": _num(ex.sigma_10y, 6),
                     "n_record_years": ex.n_years,
+                    "model_basis": self._model_basis(),
                 }
                 if ex
                 else None
@@ -611,6 +620,7 @@ class Assessment:
             "reanalysis_annual_mwh": reanalysis_mwh,
             "long_term": self.long_term.to_dict() if self.long_term is not None else None,
             "operating_losses": self._operating_losses(),
+            "evidence": self.evidence.to_dict() if self.evidence is not None else None,
             "notes": list(self.notes),
         }
         if out["long_term"] is not None:
@@ -706,6 +716,12 @@ class Assessment:
             ),
             "sizing": sizing,
         }
+
+    def _model_basis(self) -> str:
+        """Where σ_model comes from (:data:`models.evidence.MODEL_BASIS`)."""
+        if self.evidence is not None and self.evidence.used:
+            return self.evidence.model_basis
+        return model_basis(self.method)
 
     def _operating_losses(self) -> dict[str, Any] | None:
         """``energy.operating_losses``: the loss fractions the long-term correction removed."""
@@ -920,6 +936,7 @@ def assess(
     project_cost: float | None = None,
     driver_overrides: Mapping[str, Any] | None = None,
     with_sensitivities: bool = True,
+    site_evidence: SiteEvidence | None = None,
 ) -> Assessment:
     r"""Assess whether ``project`` at ``site`` can repay the loan ``terms`` under ``policy``.
 
@@ -972,6 +989,13 @@ def assess(
     with_sensitivities : bool, default True
         Compute the stress cases and break-even values (:func:`models.sensitivity.
         sensitivities`), on the Monte Carlo's seed and paths.
+    site_evidence : SiteEvidence, optional
+        A mast (MCP) or a wind-atlas mean for a wind project: the wind histograms are
+        corrected with it and σ_model follows the evidence
+        (:func:`models.evidence.apply_site_evidence`); ``energy.method`` becomes
+        ``mcp`` or ``atlas_scaled``. A usable operating history takes precedence (the
+        evidence is then reported with ``used`` false). The ``climate`` block stays the
+        reanalysis cell's.
 
     Returns
     -------
@@ -981,7 +1005,11 @@ def assess(
     ------
     AssessmentError
         Technology of project and policy differ, an operating history for a solar plant, or
-        a project cost that is not positive or below the loan amount.
+        a project cost that is not positive or below the loan amount, or site evidence
+        for a solar plant.
+    models.evidence.EvidenceError
+        Site evidence that cannot be used (too few concurrent mast months, poor
+        correlation); its ``field`` names the request field.
     models.scorecard.ScorecardError
         ``scorecard`` is not a usable logit scorecard card.
     ValueError
@@ -996,6 +1024,8 @@ def assess(
         )
     if operating_history is not None and not is_wind:
         raise AssessmentError("an operating history can only be used for a wind project")
+    if site_evidence is not None and not is_wind:
+        raise AssessmentError("site evidence (mast or atlas) applies to wind projects only")
     if project_cost is not None and not (
         math.isfinite(project_cost) and project_cost >= terms.loan_amount
     ):
@@ -1020,9 +1050,15 @@ def assess(
 
     # 1. energy per climate year
     energy: WindEnergy | SolarEnergy
+    evidence: EvidenceResult | None = None
     if isinstance(project, WindProject):
-        energy = wind_energy(site, project)
+        if site_evidence is not None:
+            evidence = apply_site_evidence(site, project, site_evidence)
+            notes.extend(evidence.notes)
+        energy = wind_energy(site if evidence is None else evidence.site, project)
         versions = {"energy": "models.wind.wind_energy"}
+        if evidence is not None:
+            versions["evidence"] = "models.evidence.apply_site_evidence"
     else:
         energy = solar_energy(site, project)
         versions = {"energy": "models.solar.solar_energy"}
@@ -1030,8 +1066,8 @@ def assess(
     years = np.asarray(energy.years, dtype=np.int64)
     usable = np.asarray(energy.complete) & np.isfinite(energy.net_mwh)
     annual = np.where(usable, energy.net_mwh, np.nan)
-    method = "reanalysis"
-    sigma_model = SIGMA_MODEL_REANALYSIS
+    method = "reanalysis" if evidence is None else evidence.method
+    sigma_model = SIGMA_MODEL_REANALYSIS if evidence is None else evidence.sigma_model
     long_term: LongTermResult | None = None
     if operating_history is not None and isinstance(project, WindProject):
         try:
@@ -1050,6 +1086,9 @@ def assess(
             )
             usable = np.isfinite(annual)
             sigma_model = max(long_term.sigma_fraction, SIGMA_MODEL_OPERATING)
+            if evidence is not None:
+                evidence = replace(evidence, used=False)
+                notes.append("site evidence reported but not used: the operating history rules")
             notes.append(
                 f"annual energy from a long-term correction on {long_term.n_months_used} "
                 f"operating months (R2 {long_term.fit.r_squared:.3f}); model uncertainty "
@@ -1185,6 +1224,7 @@ def assess(
         drivers=drivers,
         driver_sources=driver_sources,
         sensitivities=sens,
+        evidence=evidence,
     )
 
     # 7. scorecard PD from this assessment's own figures, then the policy

@@ -675,7 +675,7 @@ def check_energy_plausible(
                 f"{float(np.max(net[ok])):g}) look like wind speeds in m/s, not monthly energy "
                 f"in MWh: as energy, the {capacity_mw:g} MW plant would run at "
                 f"{100 * median_cf:.3f} % of its capacity; send metered energy in MWh (mast "
-                "wind speeds are not supported yet)"
+                "wind speeds belong in project.site_evidence.mast)"
             )
         raise OperatingHistoryError(
             f"{field}: the median month is {median_value:,.1f} MWh, {100 * median_cf:.2f} % of "

@@ -11,7 +11,8 @@ The spread of annual energy has three parts, combined in quadrature:
 - model uncertainty :math:`\sigma_{model}` (reanalysis bias, power curve, losses, shear and
   density), which does not average out. It is larger for an estimate from reanalysis alone
   (:data:`SIGMA_MODEL_REANALYSIS`) than for one calibrated on the project's operating data
-  (:data:`SIGMA_MODEL_OPERATING`).
+  (:data:`SIGMA_MODEL_OPERATING`); site evidence (a wind-atlas mean or an on-site mast) sets
+  values in between (:mod:`models.evidence`).
 
 .. math:: \sigma_N = \sqrt{\sigma_{IAV}^2 / N + \sigma_{IAV}^2 / N_{rec} + \sigma_{model}^2},
           \qquad P_{xx,N} = P_{50} (1 - z_{xx} \sigma_N)

@@ -738,6 +738,8 @@ def run_assessment(
     kwargs["scorecard"] = _scorecard(st, replay_of)
     kwargs["project_cost"] = inputs.project_cost
     kwargs["driver_overrides"] = inputs.driver_overrides
+    if inputs.site_evidence is not None:
+        kwargs["site_evidence"] = inputs.site_evidence
     try:
         result = assess(site, inputs.project, inputs.terms, inputs.policy, **kwargs)
     except ClimateDataError as exc:
@@ -747,7 +749,9 @@ def run_assessment(
     except ValueError as exc:
         # A request the schema accepts but the models cannot use (e.g. too few usable months
         # of operating history): the message names the problem.
-        raise Problem(422, str(exc), errors=[field_error("(body)", str(exc))]) from None
+        # Site evidence (models.evidence.EvidenceError) names its request field.
+        where = str(getattr(exc, "field", "(body)"))
+        raise Problem(422, str(exc), errors=[field_error(where, str(exc))]) from None
     out: dict[str, Any] = result.to_dict()
     return out
 

@@ -3,7 +3,7 @@
 ::
 
     climate-loan assess --cube CUBE.nc --request request.json [--json] [--paths N]
-                        [--models-dir DIR]
+                        [--models-dir DIR] [--mast MAST.csv --mast-height-m H]
 
 The request file holds the assessment request of service contract v1
 (:mod:`service.requests`); ``-`` reads it from standard input. The request is validated before
@@ -14,6 +14,11 @@ otherwise a table for a person: decision, rules with value and threshold, energy
 The PD scorecard is the production one of the model registry (``--models-dir``, else
 ``$CLIMATE_LOAN_MODELS_DIR``, else the registry's default folder; the shipped ``scorecard-v0``
 when it has none), as in the service; its id is recorded in ``provenance.model_versions``.
+
+``--mast`` reads an on-site mast CSV (``timestamp,wind_speed_ms[,wind_direction_deg]``, UTC,
+10- or 60-minute values; :func:`service.site_evidence.read_mast_csv`) measured at
+``--mast-height-m`` and puts it into the request as ``project.site_evidence.mast`` (replacing
+any site evidence of the file): the energy then comes from an MCP (:mod:`models.evidence`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from service import formatting
 from service.cli_climate import add_cube_option, resolve_cube_path
 from service.cli_output import add_format_option, flatten, print_json, write_csv
 from service.errors import UsageError
+from service.site_evidence import evidence_summary, read_mast_csv
 
 if TYPE_CHECKING:
     SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -59,7 +65,39 @@ def register(sub: SubParsers) -> None:
         help="model registry folder for the production PD scorecard "
         "(default: $CLIMATE_LOAN_MODELS_DIR, else the registry's default)",
     )
+    p.add_argument(
+        "--mast",
+        default=None,
+        metavar="FILE.csv",
+        help="on-site mast CSV (timestamp,wind_speed_ms[,wind_direction_deg]; UTC, 10 or 60 "
+        "min) for a measure-correlate-predict; needs --mast-height-m",
+    )
+    p.add_argument(
+        "--mast-height-m", type=float, default=None, help="measurement height of --mast [m]"
+    )
+    p.add_argument(
+        "--mcp-method",
+        choices=("variance_ratio", "linear_regression"),
+        default="variance_ratio",
+        help="MCP method for --mast (default: variance_ratio)",
+    )
     p.set_defaults(func=cmd_assess)
+
+
+def add_mast(data: Any, args: argparse.Namespace) -> Any:
+    """Put ``--mast`` into the request as ``project.site_evidence`` (a copy; others kept)."""
+    mast = getattr(args, "mast", None)
+    height = getattr(args, "mast_height_m", None)
+    if mast is None:
+        if height is not None:
+            raise UsageError("--mast-height-m needs --mast FILE.csv")
+        return data
+    if height is None:
+        raise UsageError("--mast needs --mast-height-m (the measurement height in m)")
+    if not isinstance(data, dict) or not isinstance(data.get("project"), dict):
+        return data  # the request's own validation names what is missing
+    evidence = {"mast": read_mast_csv(mast, height), "mcp_method": args.mcp_method}
+    return {**data, "project": {**data["project"], "site_evidence": evidence}}
 
 
 def read_request(source: str) -> Any:
@@ -94,7 +132,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
 
     if args.paths is not None and not 1 <= args.paths <= 1_000_000:
         raise UsageError(f"--paths must be from 1 to 1,000,000, got {args.paths}")
-    request = parse_request(read_request(args.request))
+    request = parse_request(add_mast(read_request(args.request), args))
     inputs = to_model_inputs(request)
     cube = Cube.open(resolve_cube_path(args.cube))
     site = cube.site(inputs.lat, inputs.lon)
@@ -110,6 +148,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
         scorecard=scorecard,
         project_cost=inputs.project_cost,
         driver_overrides=inputs.driver_overrides,
+        site_evidence=inputs.site_evidence,
     )
     obj = result.to_dict()
     try:
@@ -205,6 +244,11 @@ def format_table(obj: dict[str, Any], site_name: str | None = None) -> str:
             f"{_pct(sc.get('model'), 1)}  total 1y {_pct(sc.get('total_1y'), 1)}"
             f"  total 10y {_pct(sc.get('total_10y'), 1)}"
         )
+    if sc and sc.get("model_basis"):
+        lines.append(f"Model basis {sc['model_basis']}")
+    ev = e.get("evidence")
+    if ev:
+        lines.append(f"Evidence    {evidence_summary(ev)}")
     ol = e.get("operating_losses")
     if ol:
         lines.append(

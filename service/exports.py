@@ -145,6 +145,18 @@ def assessment_rows(
         if key in energy:
             add("energy", key, energy.get(key), unit)
     add("energy", "p90_basis", "p90_mwh: 1-year; p90_10y_mwh: 10-year average")
+    evidence = energy.get("evidence") or {}
+    if evidence:  # site evidence (models.evidence): atlas scaling or a mast MCP
+        add("energy", "evidence.method", evidence.get("method"))
+        add("energy", "evidence.used", evidence.get("used"))
+        add("energy", "evidence.height_m", evidence.get("height_m"), "m")
+        add("energy", "evidence.corrected_mean_ms", evidence.get("corrected_mean_ms"), "m s-1")
+        add("energy", "evidence.scale_factor", evidence.get("scale_factor"), "1")
+        add("energy", "evidence.sigma_model", evidence.get("sigma_model"), "1")
+        add("energy", "evidence.source", evidence.get("source"))
+        if evidence.get("mcp"):
+            add("energy", "evidence.mcp_r_squared", evidence["mcp"].get("r_squared"), "1")
+            add("energy", "evidence.mcp_months", evidence["mcp"].get("concurrent_months"), "count")
     wind = climate.get("wind") or {}
     if isinstance(wind, Mapping) and "iav" in wind:
         add("energy", "wind_iav", wind.get("iav"), "1")

@@ -54,6 +54,7 @@ from pydantic import (
     model_validator,
 )
 
+from models.evidence import SiteEvidence
 from models.finance import MAX_TENOR_YEARS, FinanceTerms
 from models.longterm import OperatingHistory, OperatingHistoryError, check_energy_plausible
 from models.policy import DEFAULT_POLICY, Policy, PolicyError, load_policy
@@ -67,6 +68,7 @@ from models.solar import (
 from models.turbines import PowerCurve, Turbine, get_turbine
 from models.wind import Losses, WindProject
 from service.errors import UsageError
+from service.site_evidence import SiteEvidenceIn
 
 __all__ = [
     "AssessmentInputs",
@@ -88,7 +90,14 @@ __all__ = [
 
 _DEFAULT_LOSSES = Losses()
 _MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-_WIND_ONLY = ("turbine_type", "power_curve", "hub_height_m", "losses", "ageing_pct_per_year")
+_WIND_ONLY = (
+    "turbine_type",
+    "power_curve",
+    "hub_height_m",
+    "losses",
+    "ageing_pct_per_year",
+    "site_evidence",
+)
 _SOLAR_ONLY = (
     "dc_ac_ratio",
     "losses_pct",
@@ -305,6 +314,11 @@ class ProjectIn(_Strict):
         le=10.0,
         description="Trend of energy over the tenor [% per year, compound], -10 to 10; default 0.",
     )
+    site_evidence: SiteEvidenceIn | None = Field(
+        default=None,
+        description="Wind only: an on-site mast (MCP) or a wind-atlas mean that corrects the "
+        "reanalysis wind (service/site_evidence.py, models/evidence.py).",
+    )
 
     @field_validator("turbine_type")
     @classmethod
@@ -472,7 +486,7 @@ class OperatingHistoryIn(_Strict):
         default="energy_mwh",
         max_length=50,
         description="What the monthly values are: only 'energy_mwh' (metered net energy "
-        "[MWh]) is accepted; mast wind speeds (MCP) are not supported yet.",
+        "[MWh]) is accepted; a mast's wind speeds go in project.site_evidence.mast (MCP).",
     )
     monthly_energy_mwh: list[MonthlyEnergyIn] = Field(min_length=1, max_length=1200)
 
@@ -484,8 +498,8 @@ class OperatingHistoryIn(_Strict):
                 if key != "monthly_energy_mwh" and str(key).startswith("monthly_"):
                     raise ValueError(
                         f"{key}: only monthly net energy ('monthly_energy_mwh', MWh) can be "
-                        "used; a long-term correction of mast wind speeds (MCP) is not "
-                        "supported yet"
+                        "used here; send a mast's wind speeds as project.site_evidence.mast "
+                        "(MCP)"
                     )
         return data
 
@@ -497,8 +511,8 @@ class OperatingHistoryIn(_Strict):
             what = "a wind-speed series (a mast)" if wind else f"{value!r}"
             raise ValueError(
                 f"{what} cannot be used: the operating history must be monthly net energy "
-                f"(quantity 'energy_mwh', values in MWh); a long-term correction of mast wind "
-                "speeds (MCP) is not supported yet"
+                f"(quantity 'energy_mwh', values in MWh); send a mast's wind speeds as "
+                "project.site_evidence.mast (MCP)"
             )
         return value
 
@@ -622,6 +636,7 @@ class AssessmentInputs:
     #: Risk drivers the request gives (:func:`models.drivers.resolve_drivers`); the policy's
     #: defaults fill the rest.
     driver_overrides: dict[str, Any] | None = None
+    site_evidence: SiteEvidence | None = None
 
 
 def to_model_inputs(request: AssessmentRequest) -> AssessmentInputs:
@@ -688,6 +703,7 @@ def to_model_inputs(request: AssessmentRequest) -> AssessmentInputs:
         operating_history=history,
         project_cost=f.project_cost,
         driver_overrides=driver_overrides(request),
+        site_evidence=p.site_evidence.to_model() if p.site_evidence is not None else None,
     )
 
 

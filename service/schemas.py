@@ -228,6 +228,9 @@ class SigmaComponentsOut(_Out):
     total_1y: float | None
     total_10y: float | None
     n_record_years: int | None = None
+    model_basis: str | None = Field(
+        None, description="Where the model uncertainty comes from (evidence level, sources)."
+    )
 
 
 class OperatingLossesOut(_Out):
@@ -243,10 +246,37 @@ class OperatingLossesOut(_Out):
     months_dropped_high_loss: int
 
 
+class McpOut(_Out):
+    """Measure-correlate-predict of a mast on the reanalysis cell's monthly means."""
+
+    method: Literal["variance_ratio", "linear_regression"]
+    r_squared: float | None = Field(description="R² of concurrent monthly means (OLS).")
+    slope: float | None = Field(description="Slope b of the map used, y = a + b x [-].")
+    intercept_ms: float | None = Field(description="Intercept a [m s-1].")
+    concurrent_months: int
+    concurrent_start: str = Field(description="First concurrent month, YYYY-MM.")
+    concurrent_end: str = Field(description="Last concurrent month, YYYY-MM.")
+
+
+class EvidenceOut(_Out):
+    """Site evidence applied to the reanalysis wind (models.evidence)."""
+
+    method: Literal["atlas_scaled", "mcp"]
+    used: bool = Field(description="False when an operating history took precedence.")
+    height_m: float = Field(description="Height of the mast or atlas mean [m].")
+    reanalysis_mean_ms: float | None = Field(description="Cell's long-term mean at height_m.")
+    corrected_mean_ms: float | None = Field(description="Corrected long-term mean at height_m.")
+    scale_factor: float | None = Field(description="corrected / reanalysis mean [-].")
+    sigma_model: float | None
+    model_basis: str
+    source: str | None = Field(description="The atlas's source; null for a mast.")
+    mcp: McpOut | None = None
+
+
 class EnergyOut(_Out):
     """Energy yield [MWh per year] from the climate years."""
 
-    method: Literal["reanalysis", "operating_history"]
+    method: Literal["reanalysis", "atlas_scaled", "mcp", "operating_history"]
     annual_mwh: dict[str, float | None]
     loss_factor: float | None
     p50_mwh: float | None
@@ -256,6 +286,7 @@ class EnergyOut(_Out):
     sigma: float | None
     sigma_components: SigmaComponentsOut | None = None
     operating_losses: OperatingLossesOut | None = None
+    evidence: EvidenceOut | None = None
 
 
 class DscrYear(_Out):

@@ -785,6 +785,14 @@ class AssessmentForm(FlaskForm):  # type: ignore[misc]
         _l("Total project cost"),
         validators=[Optional(), _Positive(), _range(None, 1e13)],
     )
+    # site evidence for wind (service/site_evidence.py): an atlas mean or a mast CSV
+    atlas_mean_wind_ms = LocalFloat(
+        _l("Atlas long-term mean wind speed [m/s]"), validators=[Optional(), _range(0, 30)]
+    )
+    atlas_height_m = LocalFloat(_l("Atlas height [m]"), validators=[Optional(), _range(1, 300)])
+    atlas_source = StringField(_l("Atlas source"), validators=[Optional(), Length(max=300)])
+    mast_csv = FileField(_l("or upload an on-site mast (CSV)"))
+    mast_height_m = LocalFloat(_l("Mast height [m]"), validators=[Optional(), _range(1, 300)])
 
     def validate_turbine_type(self, field: Field) -> None:
         """A wind project needs a library turbine with a power curve, or an uploaded curve."""
@@ -887,7 +895,54 @@ def parse_power_curve(data: bytes) -> dict[str, list[float]]:
     return {"wind_speed_ms": speeds, "power_kw": powers}
 
 
-def build_request(form: AssessmentForm, curve: Mapping[str, list[float]] | None) -> dict[str, Any]:
+def site_evidence_of(form: AssessmentForm) -> dict[str, Any] | None:
+    """``project.site_evidence`` from the form's atlas fields or mast CSV (wind), or None.
+
+    Raises
+    ------
+    ValueError
+        Incomplete evidence or an unreadable mast CSV; the message is for the officer.
+    """
+    from service.errors import UsageError
+    from service.site_evidence import parse_mast_csv
+
+    if form.technology.data != "wind":
+        return None
+    upload = form.mast_csv.data
+    has_mast = bool(getattr(upload, "filename", ""))
+    atlas = form.atlas_mean_wind_ms.data
+    if has_mast and atlas is not None:
+        raise ValueError(_("Give either an atlas mean or a mast, not both."))
+    if has_mast:
+        if form.mast_height_m.data is None:
+            raise ValueError(_("Give the height of the mast [m]."))
+        try:
+            text = upload.read().decode("utf-8-sig")
+            mast = parse_mast_csv(text, float(form.mast_height_m.data), upload.filename)
+        except UnicodeDecodeError:
+            raise ValueError(_("The mast file is not UTF-8 text.")) from None
+        except UsageError as exc:
+            raise ValueError(str(exc)) from None
+        return {"mast": mast}
+    if atlas is not None:
+        height = form.atlas_height_m.data
+        if height is None:
+            height = form.hub_height_m.data
+        return {
+            "atlas": {
+                "mean_wind_ms": atlas,
+                "height_m": height,
+                "source": (form.atlas_source.data or "").strip(),
+            }
+        }
+    return None
+
+
+def build_request(
+    form: AssessmentForm,
+    curve: Mapping[str, list[float]] | None,
+    evidence: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The assessment request (DESIGN.md, contract v1) from a validated form."""
     tech = form.technology.data
     project: dict[str, Any] = {"technology": tech, "capacity_mw": form.capacity_mw.data}
@@ -906,6 +961,8 @@ def build_request(form: AssessmentForm, curve: Mapping[str, list[float]] | None)
         }
         if losses:
             project["losses"] = losses
+        if evidence is not None:
+            project["site_evidence"] = dict(evidence)
     else:
         for name in ("dc_ac_ratio", "losses_pct", "degradation_pct_per_year"):
             if getattr(form, name).data is not None:
@@ -940,6 +997,9 @@ _FIELD_OF: dict[tuple[str, ...], str] = {
     ("site", "name"): "site_name",
     ("site",): "lat",
     ("project", "power_curve"): "power_curve_csv",
+    ("project", "site_evidence", "mast"): "mast_csv",
+    ("project", "site_evidence", "atlas"): "atlas_mean_wind_ms",
+    ("project", "site_evidence"): "atlas_mean_wind_ms",
     ("project", "losses"): "availability_pct",
     ("project",): "turbine_type",
     ("policy",): "policy",
@@ -949,7 +1009,9 @@ _FIELD_OF: dict[tuple[str, ...], str] = {
 
 def _field_for(loc: Sequence[str], form: AssessmentForm) -> str:
     parts = tuple(p for p in loc if p)
-    for n in (2, 1):
+    if parts[:3] == ("project", "site_evidence", "atlas") and parts[-1] == "source":
+        return "atlas_source"
+    for n in (3, 2, 1):
         if parts[:n] in _FIELD_OF:
             return _FIELD_OF[parts[:n]]
     name = parts[-1] if parts else ""
@@ -1116,9 +1178,17 @@ def assess() -> Any:
         except ValueError as exc:
             form.power_curve_csv.errors = [*list(form.power_curve_csv.errors or []), str(exc)]
             ok = False
+    evidence = None
+    try:
+        evidence = site_evidence_of(form)
+    except ValueError as exc:
+        target = form.mast_csv if getattr(form.mast_csv.data, "filename", "") else None
+        target = target or form.atlas_mean_wind_ms
+        target.errors = [*list(target.errors or []), str(exc)]
+        ok = False
     if not ok:
         return _site_page(form, 400)
-    raw = build_request(form, curve)
+    raw = build_request(form, curve, evidence)
     from service.api import make_assessment
     from service.requests import AssessmentRequest
 
@@ -1426,6 +1496,65 @@ _CASE_TEXT = {
 }
 
 
+_MCP_METHOD_TEXT = {
+    "variance_ratio": _l("variance ratio"),
+    "linear_regression": _l("linear regression"),
+}
+
+
+def evidence_figures(energy: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Figures of ``energy.evidence`` (site evidence: atlas scaling or mast MCP), if any."""
+    ev = energy.get("evidence") or {}
+    if not ev:
+        return []
+    out: list[tuple[str, str]] = []
+    unused = "" if ev.get("used", True) else " " + str(_("(not used: operating history)"))
+    if ev.get("method") == "atlas_scaled":
+        out.append(
+            (
+                str(_("Wind-atlas scaling")),
+                str(
+                    _(
+                        "reanalysis wind × %(factor)s to %(mean)s m/s at %(height)s m (%(source)s)",
+                        factor=fmt_num(ev.get("scale_factor"), 4),
+                        mean=fmt_num(ev.get("corrected_mean_ms"), 2),
+                        height=fmt_num(ev.get("height_m"), 0),
+                        source=ev.get("source"),
+                    )
+                )
+                + unused,
+            )
+        )
+    elif ev.get("mcp"):
+        m = ev["mcp"]
+        method = _MCP_METHOD_TEXT.get(str(m.get("method")), m.get("method"))
+        out.append(
+            (
+                str(_("On-site mast (MCP)")),
+                str(
+                    _(
+                        "%(method)s on %(n)s months (%(start)s to %(end)s), R² %(r2)s: "
+                        "long-term mean %(mean)s m/s at %(height)s m (reanalysis %(re)s m/s, "
+                        "× %(factor)s)",
+                        method=method,
+                        n=m.get("concurrent_months"),
+                        start=m.get("concurrent_start"),
+                        end=m.get("concurrent_end"),
+                        r2=fmt_num(m.get("r_squared"), 3),
+                        mean=fmt_num(ev.get("corrected_mean_ms"), 2),
+                        height=fmt_num(ev.get("height_m"), 0),
+                        re=fmt_num(ev.get("reanalysis_mean_ms"), 2),
+                        factor=fmt_num(ev.get("scale_factor"), 4),
+                    )
+                )
+                + unused,
+            )
+        )
+    if ev.get("model_basis"):
+        out.append((str(_("Basis of the energy-model uncertainty")), str(ev["model_basis"])))
+    return out
+
+
 def risk_figures(a: Mapping[str, Any]) -> dict[str, Any]:
     """Extra figures of the result page and memo: DSCR bases, sigma parts, sizing, wind trend.
 
@@ -1477,6 +1606,7 @@ def risk_figures(a: Mapping[str, Any]) -> dict[str, Any]:
                 f"{fmt_pct(sc.get('total_1y'), 1)} / {fmt_pct(sc.get('total_10y'), 1)}",
             ),
         ]
+    figures += evidence_figures(energy)
     ol = energy.get("operating_losses") or {}
     if ol:
         figures += [

@@ -36,6 +36,9 @@ def test_example_request_assesses(
     assert out["decision"] in {"approve", "refer", "decline"}
     assert out["project"]["technology"] == request.project.technology
     expected_method = "operating_history" if request.operating_history else "reanalysis"
+    evidence = request.project.site_evidence
+    if evidence is not None:
+        expected_method = "atlas_scaled" if evidence.atlas is not None else "mcp"
     assert out["energy"]["method"] == expected_method
 
 
