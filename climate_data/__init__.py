@@ -1,4 +1,4 @@
 """Climate data: readers, indicators and the indicator cube.
 
-Nothing here knows about loans (DESIGN.md, Layout).
+Nothing here knows about loans (README, "Architecture"; enforced by tests/test_architecture.py).
 """

@@ -3,7 +3,7 @@
 :class:`SiteClimate` is the value the cube reader returns for one site and the input of every
 model in ``models``. It holds the nearest cell's per-year and per-month series at the cube's
 reference height; :meth:`SiteClimate.summary` turns them into the site-climate object of the
-API contract (DESIGN.md) at a chosen hub height.
+API contract (README, "API and web page") at a chosen hub height.
 
 Missing data (STYLE.md §5): a year whose coverage is below :data:`YEAR_COVERAGE_MIN` is
 *incomplete*. Its values stay in the arrays (for display) but ``complete`` is False, the

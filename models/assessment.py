@@ -24,7 +24,8 @@ r"""The assessment chain: from a site's climate years to a lending decision.
    then the stress cases and break-even values (:func:`models.sensitivity.sensitivities`);
 7. the policy's rules on the assessment object (:func:`models.policy.evaluate`) → decision.
 
-:meth:`Assessment.to_dict` returns the assessment object of service contract v1 (DESIGN.md).
+:meth:`Assessment.to_dict` returns the assessment object of service contract v1
+(README, "API and web page").
 It is JSON-safe (NaN and infinity become ``null``). Derived metrics added for the policy rules
 (:data:`models.policy.METRICS`):
 

@@ -26,9 +26,9 @@ The method follows the Monte Carlo AEP method of NREL's OpenOA (Perr-Sauer et al
    applies the mean loss of its own resampled months. P50 is the median of the replicates,
    σ their standard deviation and P90 their 10th percentile.
 
-σ here is the uncertainty of the *long-term mean* annual value (what DESIGN.md calls σ_model
-for an estimate calibrated on operating data); year-to-year variability is reported apart as
-``iav`` from the per-year predictions.
+σ here is the uncertainty of the *long-term mean* annual value (what the uncertainty model calls
+σ_model for an estimate calibrated on operating data); year-to-year variability is reported
+apart as ``iav`` from the per-year predictions.
 
 With ``quantity="wind_ms"`` the input is a mast's monthly mean wind speed: no length
 normalisation (a mean does not scale with days), no losses, and the annual value is the

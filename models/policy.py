@@ -945,7 +945,7 @@ def evaluate(
     policy : Policy
         The lending product.
     assessment : mapping
-        The assessment object (DESIGN.md, service contract v1), or at least the parts the
+        The assessment object (service contract v1), or at least the parts the
         rules name; null metrics are allowed.
 
     Returns

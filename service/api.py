@@ -1,4 +1,4 @@
-"""The API blueprint: endpoints of contract v1 (DESIGN.md) under ``/api/v1``.
+"""The API blueprint: endpoints of contract v1 under ``/api/v1``.
 
 Every view is declared with :func:`endpoint`, which records an
 :class:`~service.openapi.Operation` (for ``/openapi.json`` and ``/docs``) and wraps the view

@@ -5,7 +5,7 @@ The same models validate a request file for ``climate-loan assess`` and the body
 finite (NaN and infinity are rejected), strings are not coerced to numbers, and every range
 is checked here so that a person sees one message naming the field (:func:`describe_error`).
 
-Request shape (DESIGN.md, "Service contract v1"; fields may be added, names stay)::
+Request shape (service contract v1; fields may be added, names stay)::
 
     {"site": {"lat": 44.1, "lon": 87.3, "name": "Changji North"},
      "project": {"technology": "wind", "capacity_mw": 49.5,

@@ -1,4 +1,4 @@
-"""Pydantic models of API contract v1 (DESIGN.md): query parameters, responses and errors.
+"""Pydantic models of API contract v1: query parameters, responses and errors.
 
 The assessment *request* lives in :mod:`service.requests` (shared with ``climate-loan assess``).
 The OpenAPI document (:mod:`service.openapi`) is generated from these same classes, so the

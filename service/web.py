@@ -709,7 +709,7 @@ class ChoiceField(StringField):  # type: ignore[misc]
 
 
 class AssessmentForm(FlaskForm):  # type: ignore[misc]
-    """The project and loan form; field names follow the assessment request (DESIGN.md)."""
+    """The project and loan form; field names follow the request model (service/requests.py)."""
 
     class Meta:
         """Form options: CSRF is checked for every POST in ``_guard``."""
@@ -943,7 +943,7 @@ def build_request(
     curve: Mapping[str, list[float]] | None,
     evidence: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The assessment request (DESIGN.md, contract v1) from a validated form."""
+    """The assessment request (contract v1, service/requests.py) from a validated form."""
     tech = form.technology.data
     project: dict[str, Any] = {"technology": tech, "capacity_mw": form.capacity_mw.data}
     if tech == "wind":

@@ -26,7 +26,7 @@ def test_same_spec_gives_identical_values(small_sample: list[Path], tmp_path: Pa
 
 
 def test_files_follow_cds_layout(small_sample: list[Path]) -> None:
-    # Structure of CDS NetCDF files from 2024 on (../shared/reference/era5.md).
+    # Structure of CDS NetCDF files from 2024 on (ECMWF, "ERA5: data documentation").
     with netCDF4.Dataset(small_sample[0]) as nc:
         assert nc.synthetic == "true"
         assert nc.Conventions == "CF-1.7"

@@ -39,7 +39,8 @@ def greensboro() -> tuple[pd.DataFrame, dict[str, float]]:
 
 
 def test_zenith_at_golden_matches_spa_reference() -> None:
-    # shared/reference/solar.md: SPA (pvlib 0.16.1), Golden CO, 2003-10-17 12:30:30 MST:
+    # SPA (pvlib 0.16.1, reproduced with the released package), Golden CO, 2003-10-17 12:30:30
+    # MST:
     # apparent zenith 50.111622 deg. Ours is geometric (no refraction, ~0.02 deg here) from
     # Spencer's series: allow 0.1 deg.
     t = pd.DatetimeIndex(["2003-10-17 19:30:30"])  # MST = UTC-7
@@ -103,7 +104,7 @@ def test_bad_latitude_raises() -> None:
 
 def test_reference_system_constants_follow_pvwatts() -> None:
     s = solar.REFERENCE_PV_SYSTEM
-    # shared/reference/solar.md: PVWatts default losses 14.075660688264469 %
+    # pvlib 0.16.1 pvwatts_losses() defaults: PVWatts default losses 14.075660688264469 %
     assert s.losses_pct == pytest.approx(pvlib.pvsystem.pvwatts_losses(), rel=1e-15)
     assert s.losses_pct == pytest.approx(14.075660688264469, rel=1e-15)
     params = pvlib.temperature.TEMPERATURE_MODEL_PARAMETERS["sapm"]["open_rack_glass_polymer"]
@@ -245,7 +246,7 @@ def test_yield_on_dask_grid_equals_point_runs() -> None:
 
 
 def test_day_number_fed_to_erbs_reproduces_reference_table() -> None:
-    # shared/reference/solar.md (pvlib 0.16.1, calendar day of year): Erbs with GHI = [0, 50,
+    # pvlib 0.16.1 erbs() (calendar day of year): Erbs with GHI = [0, 50,
     # 1000, 1000] W m-2, zenith = [120, 85, 10, 10] deg, 2019-01-01 x3 and 2019-06-20.
     # Our continuous day number (up to a day off the calendar one) moves the extraterrestrial
     # irradiance by < 0.04 %; measured differences <= 0.017 W m-2; table printed to 0.01.

@@ -23,7 +23,7 @@ DATA = (
 )
 
 # ---------------------------------------------------------------------------------------------
-# windpowerlib 0.2.2 reference vectors (shared/reference/wind.md, reproduced with the released
+# windpowerlib 0.2.2 reference vectors (reproduced with the released
 # package): v = [5.0, 6.5] m/s at 10 m moved to 100 m.
 # ---------------------------------------------------------------------------------------------
 V10 = np.array([5.0, 6.5])
@@ -275,7 +275,7 @@ def test_energy_from_histogram_for_every_oedb_curve_on_merra(merra: xr.DataArray
 
 
 # ---------------------------------------------------------------------------------------------
-# Real data: MERRA-2 50 m wind at four nodes. Reference table in shared/reference/wind.md (an
+# Real data: MERRA-2 50 m wind at four nodes. Reference table computed independently (an
 # independent numpy/scipy computation), printed to 4 decimals -> abs tolerance 5e-5 plus float
 # noise. Reading the table: "mean 2000-2016" is the mean of the 17 ANNUAL means (equal weight
 # per year; node 53.5, -6.25 gives 8.11026 that way and 8.11021 hour-weighted), while
@@ -334,7 +334,7 @@ def test_trailing_mean_of_annual_means_differs_from_hourly_mean(merra: xr.DataAr
 
 
 def test_justus_moments_on_node_53_5_minus_5_625(merra: xr.DataArray) -> None:
-    # shared/reference/wind.md: Justus moments k = 2.2518, c = 8.7002 (all hours)
+    # Independent computation: Justus moments k = 2.2518, c = 8.7002 (all hours)
     k, c = wind.weibull_moments(merra.sel(latitude=53.5, longitude=-5.625).values)
     assert k == pytest.approx(2.2518, abs=TABLE_TOL)
     assert c == pytest.approx(8.7002, abs=TABLE_TOL)

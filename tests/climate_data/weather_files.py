@@ -4,7 +4,7 @@ Each writer copies the structure of one real convention where it matters to a re
 dimension order, dtypes, packing, compression, coordinate kinds and attributes. They write with
 netCDF4 directly (not xarray) so that nothing is normalised on the way out.
 
-Sources of the layouts (see also ../shared/reference/era5.md of the project notes):
+Sources of the layouts (the CDS documentation of each file format):
 
 * new CDS ERA5 NetCDF (2024 onwards): ``ncdump -h`` of files from the CDS
   (``reanalysis-era5-single-levels``, format "netcdf"): int64 ``valid_time`` "seconds since

@@ -274,7 +274,7 @@ def test_every_policy_metric_is_in_the_object() -> None:
 
 
 def test_contract_field_names() -> None:
-    # DESIGN.md, service contract v1: these names are fixed
+    # Service contract v1: these names are fixed
     d = run(make_site(SCALES)).to_dict()
     assert {
         "id",

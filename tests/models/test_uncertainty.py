@@ -1,4 +1,4 @@
-"""Exceedance levels (models/uncertainty.py; DESIGN.md "Uncertainty")."""
+"""Exceedance levels (models/uncertainty.py)."""
 
 from __future__ import annotations
 

@@ -178,7 +178,7 @@ def hourly_energy_mwh(
 
 
 # --------------------------------------------------------------------------------------------
-# Power-curve lookup: windpowerlib reference vectors (shared/reference/wind.md)
+# Power-curve lookup: windpowerlib 0.2.2 reference vectors
 # --------------------------------------------------------------------------------------------
 
 REF_CURVE = ([4.0, 5.0, 6.0], [300.0, 400.0, 500.0])
@@ -391,7 +391,7 @@ def _gaps_to_hourly(
 
 @pytest.mark.parametrize("turbine_type", ["E-126/4200", "V90/2000", "N131/3000"])
 def test_histogram_equals_hourly_synthetic_weibull(turbine_type: str) -> None:
-    # DESIGN.md: energy from bins within 0.5 % of energy from hours (per year). Synthetic
+    # Cube design goal: energy from bins within 0.5 % of energy from hours (per year). Synthetic
     # 3-year hourly Weibull series (see synthetic_hourly), hub 120 m from 50 m with alpha 0.2,
     # the cube's default 0.25 m/s bins. Measured worst yearly gap 0.15 % (V90/2000, whose
     # curve stops at 16.5 m/s); months hold ~720 hours, so a few per bin, and their worst gap

@@ -73,7 +73,7 @@ def test_openapi_document_covers_every_route(app: Any, client: Any) -> None:
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             routed.add((method, path))
     assert routed == documented
-    # Contract v1 names (DESIGN.md).
+    # Contract v1 names (README, "API and web page").
     for path in (
         "/api/v1/health",
         "/api/v1/sites/climate",
@@ -310,7 +310,7 @@ def test_policies(client: Any, officer: dict[str, str]) -> None:
     ids = {p["id"] for p in body["items"]}
     assert body["defaults"]["wind"] in ids and body["defaults"]["solar"] in ids
     wind = next(p for p in body["items"] if p["id"] == body["defaults"]["wind"])
-    # The Changji rule (DESIGN.md): trailing 3-year mean wind at hub height >= 6.5 m/s.
+    # The Changji rule (policy wind_changji_v1): trailing 3-year mean wind at hub height >= 6.5 m/s.
     changji = [r for r in wind["rules"] if r["metric"] == "climate.wind.trailing_3y_mean_ms"]
     assert changji and changji[0]["operator"] == ">=" and changji[0]["threshold"] == 6.5
 

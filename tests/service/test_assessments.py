@@ -409,7 +409,7 @@ def test_valid_requests_never_fail_the_server(
         return
     out = r.get_json()
     schemas.AssessmentOut.model_validate(out)
-    # Decision = worst outcome among failed rules (DESIGN.md, Policy).
+    # Decision = worst outcome among failed rules (models/policy.py).
     worst = max((_SEVERITY[x["outcome"]] for x in out["rules"] if not x["passed"]), default=0)
     assert _SEVERITY[out["decision"]] == worst
     assert app.extensions["climate_loan"].store.get_assessment(out["id"]).response == out

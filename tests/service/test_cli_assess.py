@@ -303,7 +303,7 @@ def hourly_energy_by_year(
     Wind moved from 50 m with the power law and the default exponent 1/7 (the file has one
     height); density at hub height from windpowerlib's barometric formula with the
     temperature moved by its linear gradient, averaged per year; the power curve moved to that
-    density with the reference formula (shared/reference/wind.md); default losses.
+    density with the reference formula (IEC 61400-12-1 density correction); default losses.
     """
     import netCDF4
     from windpowerlib import density as wdensity
@@ -348,7 +348,7 @@ def test_end_to_end_wind_on_merra2(
     assert status == 0, err
     d = json.loads(out)
 
-    # climate: 50 m reference values of shared/reference/wind.md moved to 80 m with 1/7
+    # climate: 50 m reference values of tests/climate_data/test_wind.py moved to 80 m with 1/7
     f = (80.0 / 50.0) ** (1.0 / 7.0)
     wind = d["climate"]["wind"]
     assert wind["trailing_3y_years"] == [2014, 2015, 2016]
@@ -371,7 +371,7 @@ def test_end_to_end_wind_on_merra2(
     assert d["energy"]["sigma"] == pytest.approx(s1, rel=2e-2)
     assert d["energy"]["p90_mwh"] == pytest.approx(p50 * (1 - 1.2816 * s1), rel=5e-3)
 
-    # repayment from that P50 (annuity formula, shared/reference/finance.md)
+    # repayment from that P50 (annuity formula A = D r / (1 - (1 + r)^-n))
     # with the policy's default drivers: mean curtailment c (clipped normal mean) and ageing
     # a %/yr, so the lowest P50 DSCR is in the last year, p50 (1 - c) (1 - a)^11 70 - opex
     annuity = 60e6 * 0.05 / (1 - 1.05**-12)
