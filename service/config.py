@@ -8,7 +8,9 @@ serve`` can print it and stop instead of showing a traceback.
 ========================================  ===============================================
 variable                                  meaning (default)
 ========================================  ===============================================
-``CLIMATE_LOAN_CUBE``                     indicator cube file (required by the API)
+``CLIMATE_LOAN_CUBE``                     indicator cube: a version-1 file or a version-2
+                                          store (``.zarr``, ``.zarr.zip``); required by the API
+``CLIMATE_LOAN_CUBE_TILE_CACHE``          version-2 store: decoded tiles kept per worker (32)
 ``CLIMATE_LOAN_DATABASE_URL``             SQLAlchemy URL of the audit database (SQLite file
                                           ``audit.sqlite3`` in the instance folder)
 ``CLIMATE_LOAN_INSTANCE_PATH``            Flask instance folder (Flask's default)
@@ -67,6 +69,9 @@ class ServiceConfig:
         Monte Carlo paths per assessment; None keeps the model's default.
     log_level : str
         Logging level name.
+    cube_tile_cache : int or None
+        Decoded tiles of a version-2 cube store each worker keeps; None keeps the store's
+        default (:data:`climate_data.store.DEFAULT_TILE_CACHE`).
     """
 
     cube_path: Path | None = None
@@ -78,6 +83,7 @@ class ServiceConfig:
     db_timeout_s: float = 5.0
     mc_paths: int | None = None
     log_level: str = "INFO"
+    cube_tile_cache: int | None = None
 
     def resolved_instance_path(self) -> Path:
         """Return the instance folder: the configured one or Flask's default for ``service``."""
@@ -105,6 +111,7 @@ ENV_NAMES: dict[str, str] = {
     "db_timeout_s": "DB_TIMEOUT_S",
     "mc_paths": "MC_PATHS",
     "log_level": "LOG_LEVEL",
+    "cube_tile_cache": "CUBE_TILE_CACHE",
 }
 
 
@@ -171,8 +178,8 @@ def config_from_mapping(values: Mapping[str, Any], *, source: str = "config") ->
             out[name] = Path(value).expanduser()
         elif name == "database_url":
             out[name] = _database_url(str(value), label(name))
-        elif name in ("max_content_length", "rate_limit_per_minute", "mc_paths"):
-            lowest = 1 if name in ("max_content_length", "mc_paths") else 0
+        elif name in ("max_content_length", "rate_limit_per_minute", "mc_paths", "cube_tile_cache"):
+            lowest = 0 if name == "rate_limit_per_minute" else 1
             out[name] = _integer(value, label(name), lowest)
         elif name == "db_timeout_s":
             out[name] = _positive_float(value, label(name))
@@ -198,8 +205,8 @@ def check_cube_path(config: ServiceConfig) -> Path:
             f"no indicator cube configured: set {ENV_PREFIX}CUBE to a cube file "
             "(make one with `climate-loan cube build`)"
         )
-    if not path.is_file():
-        raise ConfigError(f"{ENV_PREFIX}CUBE={path}: no such file")
+    if not (path.is_file() or path.is_dir()):
+        raise ConfigError(f"{ENV_PREFIX}CUBE={path}: no such file or store directory")
     return path
 
 
