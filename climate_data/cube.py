@@ -6,8 +6,10 @@ one task, not on the input. Each task reduces its block to sums, counts and hist
 per-year figures are then derived from the per-month ones. Tasks run on dask (threads by
 default, or a ``dask.distributed`` cluster when a scheduler address is given).
 
-:class:`Cube` loads a cube file completely into memory and answers :meth:`Cube.site` in
-microseconds with a :class:`~climate_data.site.SiteClimate`.
+:class:`Cube` loads a version-1 cube file completely into memory and answers :meth:`Cube.site`
+in microseconds with a :class:`~climate_data.site.SiteClimate`. The same figures in a tiled,
+lazily read Zarr store (version 2, for national grids) are in :mod:`climate_data.store`;
+``build_cube(..., out="X.zarr")`` writes one and :meth:`Cube.open` reads either.
 
 Cube version 1 (DESIGN.md, "Indicator cube"), dims ``year``, ``month`` (first day of each
 month), ``lat``, ``lon``, ``wind_bin`` and ``bin_edge``:
