@@ -856,6 +856,7 @@ class StoreCube(Cube):
         self._load()
 
     def _load(self) -> None:
+        self._meta_token = self._stat_token()  # before reading: a later swap changes it
         group = _open_group(self._location)
         attrs = dict(group.attrs)
         version = attrs.get("cube_schema_version")
@@ -880,6 +881,7 @@ class StoreCube(Cube):
         self._full_cache: dict[str, NDArray[Any]] = {}
         self.tile_cells = int(attrs["tile_cells"])
         self.generation = str(attrs.get("generation", ""))
+        self._direct = self._direct_reader()
         self._set_metadata(
             attrs,
             Path(self._location),
@@ -909,15 +911,34 @@ class StoreCube(Cube):
         return float(self.attrs.get("complete_years_share", 0.0))
 
     def _generation_on_disk(self) -> str | None:
-        """The generation of the local directory store now on disk (None when not one)."""
+        """The generation of the local directory store now on disk (None when not one).
+
+        A replaced store has a new root ``zarr.json`` (another inode), so its ``stat`` tells
+        cheaply whether to read the generation at all.
+        """
         loc = self._location.removeprefix("file://")
         if "://" in loc or _is_zip(loc):
             return None  # a zip is pinned by its open handle; remote stores are not swapped
+        path = Path(loc) / "zarr.json"
         try:
-            meta = json.loads((Path(loc) / "zarr.json").read_bytes())
+            st = path.stat()
+            token = (st.st_ino, st.st_mtime_ns, st.st_size)
+            if token == self._meta_token:
+                return self.generation
+            meta = json.loads(path.read_bytes())
         except (OSError, ValueError):
             return None
         return str(meta.get("attributes", {}).get("generation", ""))
+
+    def _stat_token(self) -> tuple[int, int, int] | None:
+        loc = self._location.removeprefix("file://")
+        if "://" in loc or _is_zip(loc):
+            return None
+        try:
+            st = (Path(loc) / "zarr.json").stat()
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def _tile(self, ti: int, tj: int) -> dict[str, NDArray[Any]]:
         with self._lock:
@@ -941,9 +962,81 @@ class StoreCube(Cube):
             return tile
 
     def _read_tile(self, ti: int, tj: int) -> dict[str, NDArray[Any]]:
+        """One chunk of every variable: read directly when local, else through zarr."""
+        if self._direct is not None:
+            return {n: self._direct_chunk(n, ti, tj) for n in self._arrays}
+        import asyncio
+
+        from zarr.core.sync import sync
+
         t = self.tile_cells
-        rows, cols = slice(ti * t, (ti + 1) * t), slice(tj * t, (tj + 1) * t)
-        return {name: np.asarray(arr[rows, cols]) for name, arr in self._arrays.items()}
+        where = (slice(ti * t, (ti + 1) * t), slice(tj * t, (tj + 1) * t))
+        names = sorted(self._arrays)
+
+        async def fetch() -> list[Any]:
+            return await asyncio.gather(
+                *(self._arrays[n].async_array.getitem(where) for n in names)
+            )
+
+        return {name: np.asarray(v) for name, v in zip(names, sync(fetch()), strict=True)}
+
+    def _direct_reader(self) -> Any:
+        """Return a reader of chunk bytes for a local store, or None to read through zarr.
+
+        The reader maps a chunk key to its bytes (None when absent); it serves a local directory
+        or ``.zip`` whose arrays are all ``bytes`` (little endian) + ``blosc`` with the default
+        chunk keys.
+
+        Going around zarr's asynchronous machinery matters for a cold tile: zarr hands every
+        chunk to its event-loop thread, and on a busy machine each hand-over costs
+        milliseconds; a tile is about 25 small files read and decoded in this thread instead.
+        """
+        loc = self._location.removeprefix("file://")
+        if "://" in loc:
+            return None
+        for arr in self._arrays.values():
+            meta = arr.metadata.to_dict()
+            codecs = [c["name"] for c in meta["codecs"]]
+            endian = meta["codecs"][0].get("configuration", {}).get("endian", "little")
+            if codecs != ["bytes", "blosc"] or endian != "little":
+                return None
+            if meta["chunk_key_encoding"] != {
+                "name": "default",
+                "configuration": {"separator": "/"},
+            }:
+                return None
+        if _is_zip(loc):
+            zf = zipfile.ZipFile(loc)
+            members = set(zf.namelist())
+
+            def read_zip(key: str) -> bytes | None:
+                return zf.read(key) if key in members else None
+
+            return read_zip
+        root = Path(loc)
+
+        def read_file(key: str) -> bytes | None:
+            try:
+                return (root / key).read_bytes()
+            except FileNotFoundError:
+                return None
+
+        return read_file
+
+    def _direct_chunk(self, name: str, ti: int, tj: int) -> NDArray[Any]:
+        from numcodecs import blosc
+
+        arr = self._arrays[name]
+        chunks = arr.chunks
+        key = "/".join([name, "c", str(ti), str(tj), *["0"] * (len(chunks) - 2)])
+        dtype = np.dtype(arr.dtype).newbyteorder("<")
+        rows = min(chunks[0], arr.shape[0] - ti * chunks[0])
+        cols = min(chunks[1], arr.shape[1] - tj * chunks[1])
+        raw = self._direct(key)
+        if raw is None:  # never written: every value is the fill value, as zarr reads it
+            return np.full((rows, cols, *chunks[2:]), arr.fill_value, dtype=dtype)
+        values = np.frombuffer(blosc.decompress(raw), dtype=dtype).reshape(chunks)
+        return values[:rows, :cols]
 
     def _cell(self, i: int, j: int) -> dict[str, NDArray[Any]]:
         t = self.tile_cells
