@@ -25,6 +25,8 @@ import numpy as np
 import pytest
 import xarray as xr
 import zarr
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from climate_data import store as store_mod
 from climate_data.cube import Cube, build_cube
@@ -160,6 +162,7 @@ def test_migrate_v1_to_v2_is_exact(small_cube: Path, tmp_path: Path) -> None:
     for lat, lon in every_cell(v1):
         assert_sites_equal(v1.site(lat, lon), v2.site(lat, lon))
     assert v2.attrs["migrated_from_sha256"] == v1.sha256
+    assert main(["cube", "info", str(out), "--json"]) == 0
     with pytest.raises(ClimateDataError, match="no monthly sums"):
         update_store(out, [])
 
@@ -371,3 +374,82 @@ def test_kill_minus_9_during_build_resumes(
     print(
         f"kill -9 during build: exit {proc.returncode}, bands done {done_before}, rerun {computed}"
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Round trip of the layout on random grids and tile sizes
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    ny=st.integers(1, 5),
+    nx=st.integers(1, 5),
+    tile=st.integers(1, 3),
+    n_months=st.integers(1, 14),
+    seed=st.integers(0, 2**31),
+)
+def test_store_round_trip_random_grids(
+    tmp_path_factory: pytest.TempPathFactory, ny: int, nx: int, tile: int, n_months: int, seed: int
+) -> None:
+    """Random monthly sums -> derived figures -> store -> every cell read back unchanged."""
+    import pandas as pd
+
+    from climate_data.cube import _Context, derive_figures
+    from climate_data.wind import DEFAULT_BIN_EDGES_MS
+
+    rng = np.random.default_rng(seed)
+    months = list(pd.date_range("2019-11-01", periods=n_months, freq="MS"))
+    edges = np.asarray(DEFAULT_BIN_EDGES_MS, dtype=float)
+    ctx = _Context(reference_height_m=100.0, heights=(100.0,), edges=edges)
+    hist = rng.integers(0, 8, (n_months, ny, nx, edges.size - 1)).astype(float)
+    hist[rng.random(hist.shape) < 0.7] = 0.0
+    n = hist.sum(axis=-1)
+    acc = {
+        "hist": hist,
+        "n_hours": n,
+        "ws_sum": n * rng.uniform(3, 9, n.shape),
+        "rho_sum": n * 1.2,
+        "rho_n": n.copy(),
+    }
+    lats = 40.0 + 0.25 * np.arange(ny)
+    lons = 80.0 + 0.25 * np.arange(nx)
+    figures = derive_figures(acc, months, ctx, lats, lons)
+    folder = tmp_path_factory.mktemp("roundtrip")
+    writer = store_mod._StoreWriter(
+        folder / "s.zarr",
+        tile_cells=tile,
+        lats=lats,
+        lons=lons,
+        months=months,
+        edges=edges,
+        fresh=True,
+    )
+    digests = [
+        writer.write_band(b.start, figures.isel(lat=b), {k: v[:, b] for k, v in acc.items()})
+        for b in store_mod._bands(ny, tile)
+    ]
+    attrs = {"reference_height_m": 100.0, "synthetic": "true", "time_start": "", "time_end": ""}
+    writer.finish(
+        store_mod._store_attrs(
+            attrs,
+            writer=writer,
+            band_digests=digests,
+            complete=0,
+            total=1,
+            time_last="",
+            has_sums=True,
+        )
+    )
+    cube = Cube.open(folder / "s.zarr", tile_cache=2)
+    for i in range(ny):
+        for j in range(nx):
+            cell = cube._cell(i, j)
+            for name in figures.data_vars:
+                if name == "wind_bin_edges":
+                    continue
+                da = figures[name]
+                expected = da.isel(lat=i, lon=j).values
+                np.testing.assert_array_equal(cell[name], expected, err_msg=name, strict=False)
+                assert np.asarray(cell[name]).shape == expected.shape, name
