@@ -67,6 +67,7 @@ import json
 import os
 import shutil
 import threading
+import time
 import uuid
 import warnings
 import zipfile
@@ -359,7 +360,8 @@ def build_store(
     figures derived, and its tiles written; a manifest beside the target then records the band.
     Peak memory is that of one band. A run killed at any point leaves the finished bands in
     ``.<name>.build-<key>/`` beside the target; the next run with the same inputs (by sha256)
-    and parameters resumes from them. Only the finished store is renamed to ``out``.
+    and parameters resumes from them. Only the finished store is renamed to ``out``; a
+    finished store at ``out`` from the same inputs and parameters is left as it is.
 
     Parameters
     ----------
@@ -393,10 +395,14 @@ def build_store(
             )
             months = _months(ds)
             key = _build_key(sources, ctx, tile_cells, rows, task_cell_hours)
+            if _built_with(out, key):
+                return out  # the same inputs and parameters: nothing to do
+            for stale in out.parent.glob(f".{out.name}.*.part"):
+                stale.unlink(missing_ok=True)  # a .zip being written when a run was killed
             work = out.parent / f".{out.name}.build-{key[:16]}"
             manifest_path = work / "manifest.json"
             manifest = _read_manifest(manifest_path, key)
-            fresh = not manifest["bands"]
+            fresh = not manifest["bands"] or not (work / "store.zarr" / "zarr.json").is_file()
             if fresh:
                 shutil.rmtree(work, ignore_errors=True)
                 work.mkdir(parents=True)
@@ -429,6 +435,7 @@ def build_store(
                 bar(1)
             bar(0, close=True)
             attrs = _provenance(ds, ctx, sources)
+            attrs["build_key"] = key
             t = pd.DatetimeIndex(ds["time"].values)
         finally:
             ds.close()
@@ -464,6 +471,20 @@ def _build_key(
         "code_version": code_version(),
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+
+
+def _built_with(out: Path, key: str) -> bool:
+    """True when ``out`` is a finished store built from the same inputs and parameters."""
+    if not (out.exists() and is_store_path(out)):
+        return False
+    try:
+        cube = open_store(out, tile_cache=1)
+    except CubeFormatError:
+        return False
+    try:
+        return bool(cube.attrs.get("build_key") == key)
+    finally:
+        cube.close()
 
 
 def _read_manifest(path: Path, key: str) -> dict[str, Any]:
@@ -857,6 +878,7 @@ class StoreCube(Cube):
 
     def _load(self) -> None:
         self._meta_token = self._stat_token()  # before reading: a later swap changes it
+        self._zip: zipfile.ZipFile | None = None
         group = _open_group(self._location)
         attrs = dict(group.attrs)
         version = attrs.get("cube_schema_version")
@@ -901,6 +923,8 @@ class StoreCube(Cube):
         store = self.group.store
         if hasattr(store, "close"):
             store.close()
+        if self._zip is not None:
+            self._zip.close()
 
     @property
     def variables(self) -> frozenset[str]:
@@ -946,15 +970,20 @@ class StoreCube(Cube):
             if hit is not None:
                 self._tiles.move_to_end((ti, tj))
                 return hit
-            for _ in range(3):
+            swappable = self._meta_token is not None  # a local directory store
+            for attempt in range(6):
                 before = self._generation_on_disk()
+                if swappable and before is None:
+                    # between the two renames of a replacement without an atomic exchange
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
                 if before is not None and before != self.generation:
                     self._load()  # the store was replaced: reopen, forget the old tiles
                     continue
                 tile = self._read_tile(ti, tj)
                 if self._generation_on_disk() == before:
                     break
-            else:  # pragma: no cover - replaced three times during one read
+            else:  # pragma: no cover - replaced again and again during one read
                 raise CubeFormatError(f"{self._location}: store keeps changing while read")
             self._tiles[(ti, tj)] = tile
             while len(self._tiles) > self._tile_cache:
@@ -1007,6 +1036,7 @@ class StoreCube(Cube):
                 return None
         if _is_zip(loc):
             zf = zipfile.ZipFile(loc)
+            self._zip = zf
             members = set(zf.namelist())
 
             def read_zip(key: str) -> bytes | None:

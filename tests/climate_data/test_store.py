@@ -371,6 +371,9 @@ def test_kill_minus_9_during_build_resumes(
         assert len(computed) == 2 - done_before  # 2 bands of one row: only the rest is computed
     assert_stores_equal(out, full_monthly_store)
     assert not list(tmp_path.glob(".resumed.zarr*"))
+    rerun = len(computed)
+    build_store(monthly_files[:13], out, reference_height_m=100.0, progress=False, tile_cells=1)
+    assert len(computed) == rerun  # finished with the same inputs: nothing is computed again
     print(
         f"kill -9 during build: exit {proc.returncode}, bands done {done_before}, rerun {computed}"
     )
