@@ -1035,12 +1035,19 @@ class StoreCube(Cube):
             }:
                 return None
         if _is_zip(loc):
-            zf = zipfile.ZipFile(loc)
-            self._zip = zf
-            members = set(zf.namelist())
+            # zarr's ZipStore has parsed the central directory already (72,000 entries for a
+            # national store): share its ZipFile rather than parse it again.
+            shared = getattr(self.group.store, "_zf", None)
+            if isinstance(shared, zipfile.ZipFile):
+                zf = shared
+            else:  # pragma: no cover - another zarr version
+                zf = self._zip = zipfile.ZipFile(loc)
 
             def read_zip(key: str) -> bytes | None:
-                return zf.read(key) if key in members else None
+                try:
+                    return zf.read(key)
+                except KeyError:
+                    return None
 
             return read_zip
         root = Path(loc)
