@@ -218,16 +218,23 @@ class _StoreWriter:
         )
         return arr
 
-    def write_band(self, row0: int, figures: xr.Dataset, sums: Sums | None) -> str:
-        """Write one band (rows ``row0`` onwards) and return the digest of its values."""
-        h = hashlib.sha256()
+    def write_band(self, row0: int, figures: xr.Dataset, sums: Sums | None) -> list[str]:
+        """Write one band (rows ``row0`` onwards); return the digest of each tile row in it.
+
+        Digests per tile row (not per band) make the store's ``content_sha256`` independent
+        of how the grid was split into bands.
+        """
+        rows = figures.sizes["lat"]
+        hashes = [hashlib.sha256() for _ in range(0, rows, self.tile)]
         for name, dims, values in sorted(_stored_band(figures, sums), key=lambda t: t[0]):
             shape = (self.lats.size, self.lons.size, *values.shape[2:])
             arr = self._array(name, shape, values.dtype, dims)
             arr[row0 : row0 + values.shape[0]] = values
-            h.update(name.encode())
-            h.update(np.ascontiguousarray(values).tobytes())
-        return h.hexdigest()
+            for k, h in enumerate(hashes):
+                h.update(name.encode())
+                part = values[k * self.tile : (k + 1) * self.tile]
+                h.update(np.ascontiguousarray(part).tobytes())
+        return [h.hexdigest() for h in hashes]
 
     def finish(self, attrs: dict[str, Any]) -> None:
         """Set the root attributes and consolidate the metadata into the root ``zarr.json``."""
@@ -293,6 +300,17 @@ def _bands(ny: int, band_rows: int) -> list[slice]:
     return [slice(r, min(r + band_rows, ny)) for r in range(0, ny, band_rows)]
 
 
+#: Memory for one band's monthly sums (histograms included) during a build or update [bytes];
+#: peak memory is about three times this.
+BAND_BYTES = 512 * 1024 * 1024
+
+
+def _auto_band_rows(tile: int, nx: int, n_months: int, n_bins: int) -> int:
+    """Most whole tile rows whose monthly sums fit in :data:`BAND_BYTES`."""
+    per_row = max(1, nx * n_months * (n_bins + 12) * 8)
+    return max(tile, BAND_BYTES // per_row // tile * tile)
+
+
 def _coord_digest(writer: _StoreWriter, band_digests: Sequence[str]) -> str:
     h = hashlib.sha256()
     for values in (writer.lats, writer.lons, _months_since_epoch(writer.months)):
@@ -333,13 +351,11 @@ def _coverage_counts(figures: xr.Dataset) -> tuple[int, int]:
     return int(np.count_nonzero(cov >= YEAR_COVERAGE_MIN)), int(cov.size)
 
 
-def _check_tile(tile_cells: int, band_rows: int | None) -> int:
+def _check_tile(tile_cells: int, band_rows: int | None) -> None:
     if tile_cells < 1:
         raise ValueError(f"tile_cells must be at least 1, got {tile_cells}")
-    rows = tile_cells if band_rows is None else band_rows
-    if rows < 1 or rows % tile_cells:
-        raise ValueError(f"band_rows must be a positive multiple of tile_cells, got {rows}")
-    return rows
+    if band_rows is not None and (band_rows < 1 or band_rows % tile_cells):
+        raise ValueError(f"band_rows must be a positive multiple of tile_cells, got {band_rows}")
 
 
 def build_store(
@@ -355,9 +371,9 @@ def build_store(
 ) -> Path:
     """Build a version-2 store from hourly weather, band by band, resumably and atomically.
 
-    The grid is processed in bands of ``band_rows`` latitude rows (one row of tiles by
-    default): each band's hours are reduced to monthly sums (the tasks of version 1), its
-    figures derived, and its tiles written; a manifest beside the target then records the band.
+    The grid is processed in bands of whole tile rows (as many as fit in :data:`BAND_BYTES`,
+    or ``band_rows``): each band's hours are reduced to monthly sums (the tasks of version 1),
+    its figures derived, and its tiles written; a manifest then records the band.
     Peak memory is that of one band. A run killed at any point leaves the finished bands in
     ``.<name>.build-<key>/`` beside the target; the next run with the same inputs (by sha256)
     and parameters resumes from them. Only the finished store is renamed to ``out``; a
@@ -372,14 +388,15 @@ def build_store(
     tile_cells : int
         Cells along each side of a spatial tile (chunk).
     band_rows : int, optional
-        Latitude rows per band, a multiple of ``tile_cells`` (default: ``tile_cells``).
+        Latitude rows per band, a multiple of ``tile_cells``; each band reads the input's
+        hours of its cells once (default: as many as fit in :data:`BAND_BYTES`).
 
     Returns
     -------
     Path
         The store.
     """
-    rows = _check_tile(tile_cells, band_rows)
+    _check_tile(tile_cells, band_rows)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     show = False if progress is None else progress
@@ -394,6 +411,9 @@ def build_store(
                 edges=np.asarray(wind.DEFAULT_BIN_EDGES_MS, dtype=float),
             )
             months = _months(ds)
+            rows = band_rows or _auto_band_rows(
+                tile_cells, ds.sizes["lon"], len(months), ctx.edges.size - 1
+            )
             key = _build_key(sources, ctx, tile_cells, rows, task_cell_hours)
             if _built_with(out, key):
                 return out  # the same inputs and parameters: nothing to do
@@ -426,9 +446,9 @@ def build_store(
                 results = _run_tasks(part, tasks, ctx, scheduler=scheduler, progress=False)
                 acc = _accumulate(part.sizes["lat"], part.sizes["lon"], months, tasks, results, ctx)
                 figures = derive_figures(acc, months, ctx, part["lat"].values, part["lon"].values)
-                digest = writer.write_band(band.start, figures, acc)
+                digests = writer.write_band(band.start, figures, acc)
                 manifest["bands"][str(band.start)] = {
-                    "digest": digest,
+                    "digests": digests,
                     "coverage": _coverage_counts(figures),
                 }
                 _write_json_atomic(manifest_path, manifest)
@@ -444,7 +464,7 @@ def build_store(
         _store_attrs(
             attrs,
             writer=writer,
-            band_digests=[d["digest"] for d in done],
+            band_digests=[x for d in done for x in d["digests"]],
             complete=sum(d["coverage"][0] for d in done),
             total=sum(d["coverage"][1] for d in done),
             time_last=str(np.datetime64(t[-1], "s")),
@@ -603,11 +623,11 @@ def migrate_cube(
             edges=ds["wind_bin_edges"].values,
             fresh=True,
         )
-        digests = []
+        digests: list[str] = []
         complete = total = 0
         for band in _bands(ds.sizes["lat"], tile_cells):
             figures = ds.isel(lat=band)
-            digests.append(writer.write_band(band.start, figures, None))
+            digests += writer.write_band(band.start, figures, None)
             c, n = _coverage_counts(figures)
             complete, total = complete + c, total + n
         base = dict(ds.attrs)
@@ -746,9 +766,12 @@ def _update(
         )
         group = old.group
         sum_names = sorted(group["sums"].array_keys()) if "sums" in group else []
-        digests = []
+        digests: list[str] = []
         complete = total = 0
-        bands = _bands(old.lats.size, tile)
+        bands = _bands(
+            old.lats.size,
+            _auto_band_rows(tile, old.lons.size, len(months), ctx.edges.size - 1),
+        )
         bar = _progress_bar(len(bands), show)
         for band in bands:
             ny = band.stop - band.start
@@ -768,7 +791,7 @@ def _update(
             results = _run_tasks(part, tasks, ctx, scheduler=scheduler, progress=False)
             acc = _accumulate(ny, nx, months, tasks, results, ctx, acc=acc)
             figures = derive_figures(acc, months, ctx, old.lats[band], old.lons)
-            digests.append(writer.write_band(band.start, figures, acc))
+            digests += writer.write_band(band.start, figures, acc)
             c, n = _coverage_counts(figures)
             complete, total = complete + c, total + n
             bar(1)
