@@ -56,6 +56,7 @@ audit: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(BIN)/python -m benchmarks.bench_cube
 	$(BIN)/python -m benchmarks.bench_site
+	$(BIN)/python -m benchmarks.bench_cube_v2 --serve
 	$(BIN)/python -m benchmarks.bench_risk
 	$(BIN)/python -m benchmarks.bench_assess
 	$(BIN)/python -m benchmarks.bench_api

@@ -6,10 +6,12 @@ one task, not on the input. Each task reduces its block to sums, counts and hist
 per-year figures are then derived from the per-month ones. Tasks run on dask (threads by
 default, or a ``dask.distributed`` cluster when a scheduler address is given).
 
-:class:`Cube` loads a cube file completely into memory and answers :meth:`Cube.site` in
-microseconds with a :class:`~climate_data.site.SiteClimate`.
+:class:`Cube` loads a version-1 cube file completely into memory and answers :meth:`Cube.site`
+in microseconds with a :class:`~climate_data.site.SiteClimate`. The same figures in a tiled,
+lazily read Zarr store (version 2, for national grids) are in :mod:`climate_data.store`;
+``build_cube(..., out="X.zarr")`` writes one and :meth:`Cube.open` reads either.
 
-Cube version 1 (DESIGN.md, "Indicator cube"), dims ``year``, ``month`` (first day of each
+Cube version 1 (README, "Indicator cube"), dims ``year``, ``month`` (first day of each
 month), ``lat``, ``lon``, ``wind_bin`` and ``bin_edge``:
 
 =============================  ==========================  ===========
@@ -48,7 +50,7 @@ import math
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -128,15 +130,19 @@ def build_cube(
     scheduler: str | None = None,
     progress: bool | None = None,
     task_cell_hours: int = TASK_CELL_HOURS,
+    format: str | None = None,
+    tile_cells: int | None = None,
 ) -> Path:
-    """Build an indicator cube (version 1) from hourly weather and write it atomically.
+    """Build an indicator cube from hourly weather and write it atomically.
 
     Parameters
     ----------
     inputs : path, glob or list of paths
         Hourly weather files in any format :func:`~climate_data.readers.open_weather` reads.
     out : path
-        Cube file to write (NetCDF4). Written to a temporary file, then renamed.
+        Cube to write. A path ending in ``.zarr`` or ``.zarr.zip`` gets a version-2 store
+        (:func:`climate_data.store.build_store`: tiled, lazily read, resumable), anything else
+        a version-1 NetCDF4 file (written to a temporary file, then renamed).
     reference_height_m : float
         Height of every wind figure in the cube [m].
     scheduler : str, optional
@@ -145,12 +151,31 @@ def build_cube(
         Show a progress bar; by default only when stderr is a terminal.
     task_cell_hours : int
         Upper bound of cell-hours per task; smaller means less memory and more tasks.
+    format : {"v1", "v2"}, optional
+        Overrides the choice by the name of ``out``.
+    tile_cells : int, optional
+        Version 2 only: cells along each side of a tile
+        (:data:`climate_data.store.DEFAULT_TILE_CELLS`).
 
     Returns
     -------
     Path
-        The cube file.
+        The cube file or store.
     """
+    from climate_data import store
+
+    if format not in (None, "v1", "v2"):
+        raise ValueError(f"format must be 'v1' or 'v2', got {format!r}")
+    if format == "v2" or (format is None and store.is_store_path(out)):
+        return store.build_store(
+            inputs,
+            out,
+            reference_height_m=reference_height_m,
+            scheduler=scheduler,
+            progress=progress,
+            task_cell_hours=task_cell_hours,
+            tile_cells=store.DEFAULT_TILE_CELLS if tile_cells is None else tile_cells,
+        )
     with _small_chunk_cache():
         ds = open_weather(inputs, variables=["wind_speed"])
         heights = [float(h) for h in ds["height"].values]
@@ -433,6 +458,10 @@ def _reduce_solar(flux: xr.Dataset) -> dict[str, NDArray[np.float64]]:
     return out
 
 
+#: Monthly sums of a block of cells: name -> array (month, lat, lon) or (month, lat, lon, bin).
+Sums = dict[str, NDArray[np.float64]]
+
+
 def _assemble(
     ds: xr.Dataset,
     months: list[pd.Timestamp],
@@ -441,13 +470,33 @@ def _assemble(
     ctx: _Context,
 ) -> xr.Dataset:
     """Stitch task results into monthly arrays, derive annual ones, and build the Dataset."""
-    ny, nx, nm = ds.sizes["lat"], ds.sizes["lon"], len(months)
+    acc = _accumulate(ds.sizes["lat"], ds.sizes["lon"], months, tasks, results, ctx)
+    return derive_figures(acc, months, ctx, ds["lat"].values, ds["lon"].values)
+
+
+def _accumulate(
+    ny: int,
+    nx: int,
+    months: list[pd.Timestamp],
+    tasks: list[_Task],
+    results: list[_Partial],
+    ctx: _Context,
+    acc: Sums | None = None,
+) -> Sums:
+    """Add the task results, in task (time) order, to the monthly sums ``acc`` (zeros if None).
+
+    The order of the additions is part of the result: a month split over two tasks is the
+    sum of its two partial sums, first to last. An update adds the new tasks to the stored
+    sums in the same order, which is why it equals a build over all the input exactly.
+    """
+    nm = len(months)
     nb = ctx.edges.size - 1
     month_index: dict[np.datetime64, int] = {np.datetime64(m, "M"): i for i, m in enumerate(months)}
     keys = {k for res in results for part in res.values() for k in part}
-    acc: dict[str, NDArray[np.float64]] = {
-        k: np.zeros((nm, ny, nx, nb) if k == "hist" else (nm, ny, nx)) for k in keys
-    }
+    acc = {} if acc is None else acc
+    for k in keys:
+        if k not in acc:
+            acc[k] = np.zeros((nm, ny, nx, nb) if k == "hist" else (nm, ny, nx))
     for task, res in zip(tasks, results, strict=True):
         for month, part in res.items():
             i = month_index.get(month)
@@ -455,6 +504,23 @@ def _assemble(
                 continue
             for k, v in part.items():
                 acc[k][i, task.lat_slice] += v
+    return acc
+
+
+def derive_figures(
+    acc: Sums,
+    months: list[pd.Timestamp],
+    ctx: _Context,
+    lats: NDArray[np.float64],
+    lons: NDArray[np.float64],
+) -> xr.Dataset:
+    """Monthly, annual and long-term figures of a block of cells from its monthly sums.
+
+    Every figure of a cell depends on that cell's sums only (the Weibull fit runs one grid row
+    at a time), so a block of whole rows gives the same numbers as the whole grid: the
+    version-2 store derives them band by band.
+    """
+    ny, nx = lats.size, lons.size
     month_idx = pd.DatetimeIndex(months)
     expected_m = (month_idx.days_in_month * 24).to_numpy(dtype=float)[:, None, None]
     years = np.array(sorted(set(month_idx.year)))
@@ -559,7 +625,12 @@ def _assemble(
     complete = (n_y / expected_y) >= YEAR_COVERAGE_MIN
     hist_y = data["wind_speed_hist"][1]
     lt_hist = np.where(complete[..., None], hist_y, 0.0).sum(axis=0)
-    shape_k, scale_c = wind.weibull_from_histogram(lt_hist, ctx.edges)
+    # One grid row at a time: the Newton iterations stop when every cell of the batch has
+    # converged, so a batch must not depend on how the grid is split into bands.
+    shape_k = np.empty((ny, nx))
+    scale_c = np.empty((ny, nx))
+    for row in range(ny):
+        shape_k[row], scale_c[row] = wind.weibull_from_histogram(lt_hist[row], ctx.edges)
     put(
         "weibull_k",
         ("lat", "lon"),
@@ -597,8 +668,8 @@ def _assemble(
     coords = {
         "year": ("year", years.astype(np.int32)),
         "month": ("month", month_idx.values),
-        "lat": ("lat", ds["lat"].values, {"units": "degrees_north", "standard_name": "latitude"}),
-        "lon": ("lon", ds["lon"].values, {"units": "degrees_east", "standard_name": "longitude"}),
+        "lat": ("lat", lats, {"units": "degrees_north", "standard_name": "latitude"}),
+        "lon": ("lon", lons, {"units": "degrees_east", "standard_name": "longitude"}),
     }
     return xr.Dataset(data, coords=coords)
 
@@ -620,9 +691,12 @@ def sunshine_method(variables: Sequence[str]) -> str | None:
     return None
 
 
-def _provenance(ds: xr.Dataset, ctx: _Context) -> dict[str, Any]:
+def _provenance(
+    ds: xr.Dataset, ctx: _Context, sources: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
     files = [str(p) for p in ds.attrs["source_files"]]
-    sources = [{"path": os.path.basename(p), "sha256": sha256_file(p)} for p in files]
+    if sources is None:
+        sources = [{"path": os.path.basename(p), "sha256": sha256_file(p)} for p in files]
     t = pd.DatetimeIndex(ds["time"].values)
     synthetic = _is_synthetic(files)
     attrs: dict[str, Any] = {
@@ -701,41 +775,97 @@ def _fsync(path: str | Path, *, directory: bool = False) -> None:
 
 
 class Cube:
-    """An indicator cube held in memory.
+    """An indicator cube, ready for site queries.
 
-    Use :meth:`Cube.open`; then :meth:`site` answers a site query without touching the file.
+    Use :meth:`Cube.open`. A version-1 cube (NetCDF) is held completely in memory; a version-2
+    store (Zarr, :mod:`climate_data.store`) is read lazily, one spatial tile at a time. Either
+    way :meth:`site` returns the same :class:`~climate_data.site.SiteClimate`.
     """
 
+    path: Path
+    sha256: str
+    attrs: dict[str, Any]
+    reference_height_m: float
+    synthetic: bool
+    lats: NDArray[np.float64]
+    lons: NDArray[np.float64]
+    years: NDArray[np.int64]
+    months: NDArray[np.datetime64]
+    edges: NDArray[np.float64]
+    dataset: DatasetInfo
+    tolerance_km: float
+
+    _v: Mapping[str, NDArray[Any]]
+
     def __init__(self, ds: xr.Dataset, path: Path, sha256: str) -> None:
+        self._v = {str(name): np.asarray(ds[name].values) for name in ds.data_vars}
+        self._set_metadata(
+            dict(ds.attrs),
+            path,
+            path.stem,
+            sha256,
+            lats=ds["lat"].values,
+            lons=ds["lon"].values,
+            years=ds["year"].values,
+            months=ds["month"].values,
+            edges=ds["wind_bin_edges"].values,
+        )
+
+    def _set_metadata(
+        self,
+        attrs: dict[str, Any],
+        path: Path,
+        name: str,
+        sha256: str,
+        *,
+        lats: NDArray[Any],
+        lons: NDArray[Any],
+        years: NDArray[Any],
+        months: NDArray[Any],
+        edges: NDArray[Any],
+    ) -> None:
         self.path = path
         self.sha256 = sha256
-        self.attrs: dict[str, Any] = dict(ds.attrs)
-        self.reference_height_m = float(ds.attrs["reference_height_m"])
-        self.synthetic = str(ds.attrs.get("synthetic", "false")).lower() == "true"
-        self.lats = ds["lat"].values.astype(float)
-        self.lons = ds["lon"].values.astype(float)
-        self.years = ds["year"].values.astype(np.int64)
-        self.months = ds["month"].values.astype("datetime64[M]")
-        self.edges = ds["wind_bin_edges"].values.astype(float)
-        self._v = {name: np.asarray(ds[name].values) for name in ds.data_vars}
+        self.attrs = attrs
+        self.reference_height_m = float(attrs["reference_height_m"])
+        self.synthetic = str(attrs.get("synthetic", "false")).lower() == "true"
+        self.lats = np.asarray(lats).astype(float)
+        self.lons = np.asarray(lons).astype(float)
+        self.years = np.asarray(years).astype(np.int64)
+        self.months = np.asarray(months).astype("datetime64[M]")
+        self.edges = np.asarray(edges).astype(float)
         self.dataset = DatasetInfo(
-            id=f"{path.stem}-{sha256[:12]}",
+            id=f"{name}-{sha256[:12]}",
             sha256=sha256,
             synthetic=self.synthetic,
-            start=str(ds.attrs.get("time_start", "")),
-            end=str(ds.attrs.get("time_end", "")),
+            start=str(attrs.get("time_start", "")),
+            end=str(attrs.get("time_end", "")),
         )
         self.tolerance_km = self._tolerance_km()
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> Cube:
-        """Load a cube file completely into memory.
+    def open(cls, path: str | os.PathLike[str], *, tile_cache: int | None = None) -> Cube:
+        """Open a cube: load a version-1 file, or read a version-2 store's metadata only.
+
+        Parameters
+        ----------
+        path : path or URL
+            A version-1 NetCDF file, or a version-2 store: a ``.zarr`` directory, a
+            ``.zarr.zip`` file or an fsspec URL (see :func:`climate_data.store.is_store_path`).
+        tile_cache : int, optional
+            Version 2 only: how many spatial tiles each open cube keeps decoded in memory
+            (least recently used first out); :data:`climate_data.store.DEFAULT_TILE_CACHE`
+            when omitted.
 
         Raises
         ------
         CubeFormatError
-            When the file is missing, unreadable or not a version-1 cube.
+            When the file is missing, unreadable or not an indicator cube.
         """
+        from climate_data.store import is_store_path, open_store
+
+        if is_store_path(path):
+            return open_store(path, tile_cache=tile_cache)
         p = Path(path)
         if not p.is_file():
             raise CubeFormatError(f"{p}: no such cube file")
@@ -756,6 +886,37 @@ class Cube:
         if missing:
             raise CubeFormatError(f"{p}: cube lacks {', '.join(sorted(missing))}")
         return cls(ds, p, sha256_file(p))
+
+    # -- storage-specific access (overridden by the version-2 store) --------------------------
+
+    @property
+    def variables(self) -> frozenset[str]:
+        """Names of the cube's variables, as in a version-1 cube."""
+        return frozenset(self._v)
+
+    @property
+    def has_solar(self) -> bool:
+        """True when the source carried radiation (the cube has sunshine figures)."""
+        return "sunshine_hours" in self.variables
+
+    def _cell(self, i: int, j: int) -> dict[str, NDArray[Any]]:
+        """Every per-cell variable of cell (``i``, ``j``), dims as in a version-1 cube."""
+        out: dict[str, NDArray[Any]] = {}
+        for name, a in self._v.items():
+            if a.ndim == 2:
+                out[name] = a[i, j]
+            elif a.ndim >= 3:
+                out[name] = a[:, i, j]
+        return out
+
+    def _full(self, name: str) -> NDArray[Any]:
+        """One variable over the whole grid, dims as in a version-1 cube."""
+        return self._v[name]
+
+    def _complete_years_share(self) -> float:
+        return float(np.mean(self._v["coverage"] >= YEAR_COVERAGE_MIN))
+
+    # -- queries -----------------------------------------------------------------------------
 
     def _tolerance_km(self) -> float:
         if self.lats.size < 2 and self.lons.size < 2:
@@ -802,10 +963,10 @@ class Cube:
             raise SiteOutsideCoverage(
                 lat, lon, float(self.lats[i]), float(self.lons[j]), dist, self.tolerance_km
             )
-        v = self._v
+        v = self._cell(i, j)
 
         def opt(name: str) -> NDArray[np.float64] | None:
-            return v[name][:, i, j] if name in v else None
+            return v.get(name)
 
         return SiteClimate(
             lat=float(lat),
@@ -816,23 +977,23 @@ class Cube:
             dataset=self.dataset,
             reference_height_m=self.reference_height_m,
             years=self.years,
-            coverage=v["coverage"][:, i, j],
-            wind_mean_ms=v["wind_speed_mean"][:, i, j],
-            wind_hist_hours=v["wind_speed_hist"][:, i, j, :],
+            coverage=v["coverage"],
+            wind_mean_ms=v["wind_speed_mean"],
+            wind_hist_hours=v["wind_speed_hist"],
             wind_bin_edges_ms=self.edges,
-            shear_exponent=float(v["shear_exponent"][i, j]),
-            shear_from_data=bool(v["shear_from_data"][i, j]),
-            air_density_kg_m3=v["air_density"][:, i, j]
+            shear_exponent=float(v["shear_exponent"]),
+            shear_from_data=bool(v["shear_from_data"]),
+            air_density_kg_m3=v["air_density"]
             if "air_density" in v
             else np.full(self.years.size, 1.225),
-            weibull_k=float(v["weibull_k"][i, j]),
-            weibull_c_ms=float(v["weibull_c"][i, j]),
+            weibull_k=float(v["weibull_k"]),
+            weibull_c_ms=float(v["weibull_c"]),
             months=self.months,
-            monthly_coverage=v["monthly_coverage"][:, i, j],
-            monthly_wind_mean_ms=v["monthly_wind_speed_mean"][:, i, j],
-            monthly_wind_hist_hours=v["monthly_wind_speed_hist"][:, i, j, :],
+            monthly_coverage=v["monthly_coverage"],
+            monthly_wind_mean_ms=v["monthly_wind_speed_mean"],
+            monthly_wind_hist_hours=v["monthly_wind_speed_hist"],
             monthly_air_density_kg_m3=(
-                v["monthly_air_density"][:, i, j]
+                v["monthly_air_density"]
                 if "monthly_air_density" in v
                 else np.full(self.months.size, 1.225)
             ),
@@ -865,8 +1026,8 @@ class Cube:
             },
             "tolerance_km": round(self.tolerance_km, 2),
             "years": [int(y) for y in self.years],
-            "complete_years_share": float(np.mean(self._v["coverage"] >= YEAR_COVERAGE_MIN)),
-            "has_solar": "sunshine_hours" in self._v,
+            "complete_years_share": self._complete_years_share(),
+            "has_solar": self.has_solar,
             "sunshine_method": self.attrs.get("sunshine_method"),
             "pv_transposition": self.attrs.get("pv_transposition"),
             "shear_source": self.attrs.get("shear_source"),
@@ -881,19 +1042,19 @@ class Cube:
 
         Only complete years count; cells with fewer complete years than the figure needs are NaN.
         """
-        cov = self._v["coverage"] >= YEAR_COVERAGE_MIN
+        cov = self._full("coverage") >= YEAR_COVERAGE_MIN
         if name == "trailing_3y_wind_ms":
             h = self.reference_height_m if hub_height_m is None else hub_height_m
-            factor = (h / self.reference_height_m) ** self._v["shear_exponent"]
-            ws = np.where(cov, self._v["wind_speed_mean"], np.nan)
+            factor = (h / self.reference_height_m) ** self._full("shear_exponent")
+            ws = np.where(cov, self._full("wind_speed_mean"), np.nan)
             vals = _trailing_mean(ws, 3) * factor
         elif name == "iav":
-            ws = np.where(cov, self._v["wind_speed_mean"], np.nan)
+            ws = np.where(cov, self._full("wind_speed_mean"), np.nan)
             with np.errstate(invalid="ignore", divide="ignore"):
                 vals = np.nanstd(ws, axis=0, ddof=1) / np.nanmean(ws, axis=0)
             vals = np.where(cov.sum(axis=0) >= 2, vals, np.nan)
-        elif name == "sunshine_hours" and "sunshine_hours" in self._v:
-            sun = np.where(cov, self._v["sunshine_hours"], np.nan)
+        elif name == "sunshine_hours" and self.has_solar:
+            sun = np.where(cov, self._full("sunshine_hours"), np.nan)
             with np.errstate(invalid="ignore"):
                 vals = np.where(
                     cov.sum(axis=0) >= 1, np.nanmean(np.where(cov, sun, np.nan), axis=0), np.nan

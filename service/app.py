@@ -125,7 +125,7 @@ def open_cube(config: ServiceConfig) -> Any:
 
     path = check_cube_path(config)
     try:
-        return Cube.open(path)
+        return Cube.open(path, tile_cache=config.cube_tile_cache)
     except (ClimateDataError, OSError, ValueError, KeyError) as exc:
         raise ConfigError(f"CLIMATE_LOAN_CUBE={path}: cannot load the cube: {exc}") from None
 

@@ -33,11 +33,32 @@ def register(sub: SubParsers) -> None:
     cube_sub = p.add_subparsers(dest="cube_command", required=True, metavar="ACTION")
     b = cube_sub.add_parser("build", help="condense hourly weather into an indicator cube")
     b.add_argument("inputs", nargs="+", help="NetCDF files, ZIPs or glob patterns")
-    b.add_argument("--out", required=True, type=Path, help="cube file to write")
+    b.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="cube to write: CUBE.nc (version 1), CUBE.zarr or CUBE.zarr.zip (version-2 store)",
+    )
     b.add_argument("--reference-height", type=float, default=100.0, help="wind height [m]")
     b.add_argument("--scheduler", default=None, help="dask.distributed scheduler address")
+    b.add_argument(
+        "--tile-cells", type=int, default=None, help="version 2: cells per tile side (4)"
+    )
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
     b.set_defaults(func=cmd_cube_build)
+    m = cube_sub.add_parser("migrate", help="convert a version-1 cube into a version-2 store")
+    m.add_argument("cube", type=Path, help="version-1 cube (NetCDF)")
+    m.add_argument("--out", required=True, type=Path, help="CUBE.zarr or CUBE.zarr.zip")
+    m.add_argument("--tile-cells", type=int, default=None, help="cells per tile side (4)")
+    m.set_defaults(func=cmd_cube_migrate)
+    u = cube_sub.add_parser(
+        "update", help="append new months of hourly weather to a version-2 store"
+    )
+    u.add_argument("cube", type=Path, help="CUBE.zarr or CUBE.zarr.zip built by `cube build`")
+    u.add_argument("inputs", nargs="+", help="NetCDF files, ZIPs or glob patterns (new hours)")
+    u.add_argument("--scheduler", default=None, help="dask.distributed scheduler address")
+    u.add_argument("--no-progress", action="store_true", help="no progress bar")
+    u.set_defaults(func=cmd_cube_update)
     i = cube_sub.add_parser("info", help="describe a cube")
     i.add_argument("cube", type=Path)
     i.add_argument("--json", action="store_true", help="print JSON")
@@ -104,8 +125,41 @@ def cmd_cube_build(args: argparse.Namespace) -> int:
         reference_height_m=args.reference_height,
         scheduler=args.scheduler,
         progress=False if args.no_progress else None,
+        tile_cells=args.tile_cells,
     )
     print(f"wrote {out} in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def cmd_cube_migrate(args: argparse.Namespace) -> int:
+    """Convert a version-1 cube into a version-2 store."""
+    from climate_data.store import DEFAULT_TILE_CELLS, is_store_path, migrate_cube
+
+    if not is_store_path(args.out):
+        raise UsageError(f"--out {args.out}: name the store CUBE.zarr or CUBE.zarr.zip")
+    t0 = time.perf_counter()
+    tile = DEFAULT_TILE_CELLS if args.tile_cells is None else args.tile_cells
+    out = migrate_cube(args.cube, args.out, tile_cells=tile)
+    print(f"wrote {out} in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def cmd_cube_update(args: argparse.Namespace) -> int:
+    """Append new months to a version-2 store."""
+    from climate_data.cube import Cube
+    from climate_data.store import is_store_path, update_store
+
+    if not is_store_path(args.cube):
+        raise UsageError(f"{args.cube}: only a version-2 store (CUBE.zarr, CUBE.zarr.zip) updates")
+    t0 = time.perf_counter()
+    out = update_store(
+        args.cube,
+        args.inputs,
+        scheduler=args.scheduler,
+        progress=False if args.no_progress else None,
+    )
+    ds = Cube.open(out).dataset
+    print(f"updated {out} to {ds.end} (dataset {ds.id}) in {time.perf_counter() - t0:.1f} s")
     return 0
 
 

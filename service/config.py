@@ -8,7 +8,9 @@ serve`` can print it and stop instead of showing a traceback.
 ========================================  ===============================================
 variable                                  meaning (default)
 ========================================  ===============================================
-``CLIMATE_LOAN_CUBE``                     indicator cube file (required by the API)
+``CLIMATE_LOAN_CUBE``                     indicator cube: a version-1 file or a version-2
+                                          store (``.zarr``, ``.zarr.zip``); required by the API
+``CLIMATE_LOAN_CUBE_TILE_CACHE``          version-2 store: decoded tiles kept per worker (32)
 ``CLIMATE_LOAN_DATABASE_URL``             SQLAlchemy URL of the audit database (SQLite file
                                           ``audit.sqlite3`` in the instance folder)
 ``CLIMATE_LOAN_INSTANCE_PATH``            Flask instance folder (Flask's default)
@@ -86,6 +88,9 @@ class ServiceConfig:
         Failed sign-ins and bad API keys allowed per client address per minute; 0 = no limit.
     secure_cookies : bool
         Mark the session cookie ``Secure`` (sent over HTTPS only).
+    cube_tile_cache : int or None
+        Decoded tiles of a version-2 cube store each worker keeps; None keeps the store's
+        default (:data:`climate_data.store.DEFAULT_TILE_CACHE`).
     """
 
     cube_path: Path | None = None
@@ -101,6 +106,7 @@ class ServiceConfig:
     ratelimit_prefix: str = "climate-loan"
     auth_failures_per_minute: int = 10
     secure_cookies: bool = False
+    cube_tile_cache: int | None = None
 
     def resolved_instance_path(self) -> Path:
         """Return the instance folder: the configured one or Flask's default for ``service``."""
@@ -132,6 +138,7 @@ ENV_NAMES: dict[str, str] = {
     "ratelimit_prefix": "RATELIMIT_PREFIX",
     "auth_failures_per_minute": "AUTH_FAILURES_PER_MINUTE",
     "secure_cookies": "SECURE_COOKIES",
+    "cube_tile_cache": "CUBE_TILE_CACHE",
 }
 
 #: Schemes of rate-limit storages (those of the ``limits`` library this service supports).
@@ -215,8 +222,9 @@ def config_from_mapping(values: Mapping[str, Any], *, source: str = "config") ->
             "rate_limit_per_minute",
             "mc_paths",
             "auth_failures_per_minute",
+            "cube_tile_cache",
         ):
-            lowest = 1 if name in ("max_content_length", "mc_paths") else 0
+            lowest = 1 if name in ("max_content_length", "mc_paths", "cube_tile_cache") else 0
             out[name] = _integer(value, label(name), lowest)
         elif name == "db_timeout_s":
             out[name] = _positive_float(value, label(name))
@@ -242,8 +250,8 @@ def check_cube_path(config: ServiceConfig) -> Path:
             f"no indicator cube configured: set {ENV_PREFIX}CUBE to a cube file "
             "(make one with `climate-loan cube build`)"
         )
-    if not path.is_file():
-        raise ConfigError(f"{ENV_PREFIX}CUBE={path}: no such file")
+    if not (path.is_file() or path.is_dir()):
+        raise ConfigError(f"{ENV_PREFIX}CUBE={path}: no such file or store directory")
     return path
 
 

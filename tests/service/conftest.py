@@ -61,16 +61,37 @@ def _pg_schema(base: str) -> Iterator[str]:
         engine.dispose()
 
 
+#: ``v2`` runs every service test on a version-2 store (``CLIMATE_LOAN_TEST_CUBE=v2 pytest
+#: tests/service``); by default they use a version-1 cube, and ``test_store_service.py``
+#: compares the two on a representative subset in every run.
+CUBE_FORMAT_ENV = "CLIMATE_LOAN_TEST_CUBE"
+
+
 @pytest.fixture(scope="session")
-def cube_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small synthetic cube (2 x 2 cells around Changji, 4 years), built once per session."""
-    from climate_data.cube import build_cube
+def sample_paths(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Synthetic hourly weather: 2 x 2 cells around Changji, 4 years."""
     from climate_data.sample import SampleSpec, write_sample
 
-    folder = tmp_path_factory.mktemp("cube")
     spec = SampleSpec(lats=(44.5, 44.0), lons=(87.0, 87.5), years=(2021, 2022, 2023, 2024))
-    paths = write_sample(folder / "sample", spec)
-    return build_cube(paths, folder / "cube.nc", progress=False)
+    return write_sample(tmp_path_factory.mktemp("sample"), spec)
+
+
+@pytest.fixture(scope="session")
+def cube_path(sample_paths: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic cube of ``sample_paths``, built once per session (see CUBE_FORMAT_ENV)."""
+    from climate_data.cube import build_cube
+
+    name = "cube.zarr" if os.environ.get(CUBE_FORMAT_ENV) == "v2" else "cube.nc"
+    return build_cube(sample_paths, tmp_path_factory.mktemp("cube") / name, progress=False)
+
+
+@pytest.fixture(scope="session")
+def cube_path_v2(sample_paths: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same cube as a version-2 store (tiles of 1 x 1 cell: every site its own tile)."""
+    from climate_data.cube import build_cube
+
+    out = tmp_path_factory.mktemp("cube_v2") / "cube.zarr"
+    return build_cube(sample_paths, out, progress=False, tile_cells=1)
 
 
 def make_config(cube: Path, db: str, tmp: Path, **overrides: Any) -> dict[str, Any]:

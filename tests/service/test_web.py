@@ -391,10 +391,22 @@ def test_result_is_the_stored_one_even_with_another_cube(
 
     aid = assess_via_form(web).location.rsplit("/", 1)[-1]
     stored = store(app).get_assessment(aid).response
-    other_cube = tmp_path / "other.nc"
-    shutil.copy(cube_path, other_cube)
-    with other_cube.open("ab") as fh:  # same data, different bytes: another sha256
-        fh.write(b"\0" * 16)
+    if cube_path.is_dir():  # a version-2 store: same data, another content digest
+        import zarr
+
+        from climate_data.store import _quiet_consolidated
+
+        other_cube = tmp_path / "other.zarr"
+        shutil.copytree(cube_path, other_cube)
+        group = zarr.open_group(str(other_cube), mode="r+")
+        group.attrs["content_sha256"] = "0" * 64
+        with _quiet_consolidated():
+            zarr.consolidate_metadata(str(other_cube))
+    else:
+        other_cube = tmp_path / "other.nc"
+        shutil.copy(cube_path, other_cube)
+        with other_cube.open("ab") as fh:  # same data, different bytes: another sha256
+            fh.write(b"\0" * 16)
     db = store(app).url
     other = create_app(make_config(other_cube, db, tmp_path, instance_path=tmp_path / "instance"))
     try:
