@@ -32,7 +32,6 @@ __all__ = [
     "DscrCovenant",
     "FinanceTerms",
     "Repayment",
-    "SizingResult",
     "annuity_payment",
     "cfads",
     "debt_metrics",
@@ -42,7 +41,6 @@ __all__ = [
     "llcr_by_year",
     "opex_by_year",
     "revenue_per_mwh_by_year",
-    "size_debt",
     "size_debt_covenants",
 ]
 
@@ -148,8 +146,8 @@ class FinanceTerms:
         ``repayment="sculpted"``: the sculpted debt capacity is Σ (CFADS_t / target) v^t. The
         default 1.30 sits in the covenant range seen for renewables (wind about 1.35 at P50,
         1.20 at P90 or 1.00 at one-year P99; solar 1.20–1.30; E. Bodmer, "Wind P99, P90, P50
-        for 1-year and 10-year and Debt Sizing", edbodmer.com). :func:`size_debt` and
-        :func:`size_debt_covenants` take their targets as explicit arguments instead.
+        for 1-year and 10-year and Debt Sizing", edbodmer.com). :func:`size_debt_covenants`
+        takes its targets from the covenants instead.
 
     Raises
     ------
@@ -475,8 +473,8 @@ def debt_service(terms: FinanceTerms, cfads_for_sculpting: ArrayLike | None = No
     cfads_for_sculpting : array_like, optional
         CFADS per year of the case the loan is sculpted on [currency year-1], length
         ``tenor_years``, > 0 in every year. Required for ``"sculpted"``, ignored otherwise.
-        Usually the P90 (or P50) case, or ``SizingResult.sculpting_cfads`` after
-        :func:`size_debt`.
+        Usually the P90 (or P50) case, or ``CovenantSizing.sculpting_cfads`` after
+        :func:`size_debt_covenants`.
 
     Returns
     -------
@@ -718,197 +716,10 @@ def debt_metrics(cfads_by_year: ArrayLike, schedule: DebtSchedule) -> DebtMetric
     )
 
 
-@dataclass(frozen=True, eq=False)
-class SizingResult:
-    """Largest loan that meets the P50 and P90 DSCR targets.
-
-    Attributes
-    ----------
-    max_loan_amount : float
-        Largest debt [currency]; 0.0 when a case has CFADS ≤ 0 in a year that a positive
-        debt service would fall in.
-    repayment : str
-        Repayment profile sized.
-    target_dscr_p50, target_dscr_p90 : float
-        Targets applied [-].
-    binding_case : {"p50", "p90", "both", "mixed"}
-        Case whose target limits the loan ("both" when the two bind equally; "mixed" for a
-        sculpted loan bound by P50 in some years and P90 in others).
-    binding_year : int or None
-        Loan year whose DSCR sets the size (annuity, equal principal); ``None`` for a
-        sculpted loan, where every year is at a target.
-    dscr_p50_min, dscr_p90_min : float
-        Minimum DSCR of the sized loan in each case [-] (≥ the targets); NaN when no debt.
-    sculpting_cfads : ndarray or None
-        For ``"sculpted"``: the profile to pass to :func:`debt_service` as
-        ``cfads_for_sculpting`` with ``terms.target_dscr``, namely
-        ``target_dscr · min(CFADS_p50 / target_p50, CFADS_p90 / target_p90)`` [currency].
-    terms : FinanceTerms or None
-        Input terms with ``loan_amount`` set to the sized amount; ``None`` when no debt.
-    schedule : DebtSchedule or None
-        Schedule of the sized loan; ``None`` when no debt.
-    """
-
-    max_loan_amount: float
-    repayment: str
-    target_dscr_p50: float
-    target_dscr_p90: float
-    binding_case: str
-    binding_year: int | None
-    dscr_p50_min: float
-    dscr_p90_min: float
-    sculpting_cfads: FloatArray | None = None
-    terms: FinanceTerms | None = None
-    schedule: DebtSchedule | None = field(default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.sculpting_cfads is not None:
-            object.__setattr__(self, "sculpting_cfads", _frozen(self.sculpting_cfads))
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict (the schedule as nested dict)."""
-        return {
-            "max_loan_amount": self.max_loan_amount,
-            "repayment": self.repayment,
-            "target_dscr_p50": self.target_dscr_p50,
-            "target_dscr_p90": self.target_dscr_p90,
-            "binding_case": self.binding_case,
-            "binding_year": self.binding_year,
-            "dscr_p50_min": None if math.isnan(self.dscr_p50_min) else self.dscr_p50_min,
-            "dscr_p90_min": None if math.isnan(self.dscr_p90_min) else self.dscr_p90_min,
-            "schedule": None if self.schedule is None else self.schedule.to_dict(),
-        }
-
-
 def _unit_debt_service(terms: FinanceTerms) -> FloatArray:
     """Debt service per unit of loan, k_t = DS_t / D, for annuity or equal principal."""
     unit = debt_service(replace(terms, loan_amount=1.0))
     return unit.debt_service
-
-
-def size_debt(
-    cfads_p50: ArrayLike,
-    cfads_p90: ArrayLike,
-    terms: FinanceTerms,
-    target_dscr_p50: float,
-    target_dscr_p90: float,
-) -> SizingResult:
-    r"""Largest loan whose DSCR meets the targets in every year at P50 and at P90.
-
-    Parameters
-    ----------
-    cfads_p50, cfads_p90 : array_like
-        CFADS per year of the P50 and P90 energy cases [currency year-1], length
-        ``terms.tenor_years``, finite.
-    terms : FinanceTerms
-        Tenor, rate and repayment profile; ``terms.loan_amount`` is ignored.
-    target_dscr_p50, target_dscr_p90 : float
-        Minimum DSCR required in each case [-], ≥ 1 (e.g. 1.35 and 1.20 for wind).
-
-    Returns
-    -------
-    SizingResult
-
-    Raises
-    ------
-    ValueError
-        On missing CFADS, wrong length or targets below 1.
-
-    Notes
-    -----
-    Closed form for every profile. With :math:`c \\in \\{P50, P90\\}`:
-
-    * annuity and equal principal: debt service is linear in the loan,
-      :math:`DS_t = D k_t`, so
-
-      .. math:: D_{max} = \\min_{c, t} \frac{CFADS_{c,t}}{k_t \\, DSCR_c}
-
-      (0 when any :math:`CFADS_{c,t} \\le 0`).
-    * sculpted: the largest debt service allowed in year :math:`t` is
-      :math:`DS_t^{max} = \\min_c CFADS_{c,t} / DSCR_c`; every feasible schedule has
-      :math:`DS_t \\le DS_t^{max}`, and the loan is the present value of its debt service, so
-
-      .. math:: D_{max} = \\sum_t DS_t^{max} (1+r)^{-t}
-
-      is the optimum, reached by sculpting on :math:`DS^{max}`. When the two cases'
-      CFADS are proportional this equals the usual sculpted capacity of the binding case [1]_.
-      (0 when any :math:`DS^{max}_t \\le 0`: an operating loss cannot be sculpted.)
-
-    References
-    ----------
-    .. [1] Gilman, P. et al. (2018). NREL/TP-6A20-67399, Single Owner debt sizing by DSCR.
-       doi:10.2172/1429291
-    """
-    n = int(terms.tenor_years)
-    c50 = _check_series("cfads_p50", cfads_p50, n)
-    c90 = _check_series("cfads_p90", cfads_p90, n)
-    t50 = _check_real("target_dscr_p50", target_dscr_p50, low=1.0)
-    t90 = _check_real("target_dscr_p90", target_dscr_p90, low=1.0)
-
-    def _result(
-        amount: float,
-        binding_case: str,
-        binding_year: int | None,
-        sculpting: FloatArray | None,
-    ) -> SizingResult:
-        if amount <= 0.0:
-            return SizingResult(
-                max_loan_amount=0.0,
-                repayment=terms.repayment,
-                target_dscr_p50=t50,
-                target_dscr_p90=t90,
-                binding_case=binding_case,
-                binding_year=binding_year,
-                dscr_p50_min=math.nan,
-                dscr_p90_min=math.nan,
-            )
-        sized_terms = replace(terms, loan_amount=amount)
-        schedule = debt_service(sized_terms, sculpting)
-        return SizingResult(
-            max_loan_amount=amount,
-            repayment=terms.repayment,
-            target_dscr_p50=t50,
-            target_dscr_p90=t90,
-            binding_case=binding_case,
-            binding_year=binding_year,
-            dscr_p50_min=float(np.min(dscr(c50, schedule))),
-            dscr_p90_min=float(np.min(dscr(c90, schedule))),
-            sculpting_cfads=sculpting,
-            terms=sized_terms,
-            schedule=schedule,
-        )
-
-    if terms.repayment == "sculpted":
-        cap50 = c50 / t50
-        cap90 = c90 / t90
-        ds_max = np.minimum(cap50, cap90)
-        if np.allclose(cap50, cap90, rtol=1e-12, atol=0.0):
-            case = "both"
-        elif np.all(cap50 <= cap90):
-            case = "p50"
-        elif np.all(cap90 <= cap50):
-            case = "p90"
-        else:
-            case = "mixed"
-        if np.any(ds_max <= 0.0):
-            return _result(0.0, case, None, None)
-        amount = float(np.sum(ds_max * _discount_factors(terms.rate, n)))
-        return _result(amount, case, None, ds_max * float(terms.target_dscr))
-
-    k = _unit_debt_service(terms)
-    bound50 = c50 / (k * t50)
-    bound90 = c90 / (k * t90)
-    i50 = int(np.argmin(bound50))
-    i90 = int(np.argmin(bound90))
-    b50 = float(bound50[i50])
-    b90 = float(bound90[i90])
-    if math.isclose(b50, b90, rel_tol=1e-12):
-        case, year = "both", min(i50, i90) + 1
-    elif b50 < b90:
-        case, year = "p50", i50 + 1
-    else:
-        case, year = "p90", i90 + 1
-    return _result(max(min(b50, b90), 0.0), case, year, None)
 
 
 @dataclass(frozen=True, eq=False)

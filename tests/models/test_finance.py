@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from models.finance import (
+    CovenantSizing,
     DscrCovenant,
     FinanceTerms,
     annuity_payment,
@@ -21,7 +22,6 @@ from models.finance import (
     dscr,
     llcr,
     llcr_by_year,
-    size_debt,
     size_debt_covenants,
 )
 
@@ -279,18 +279,28 @@ def test_dscr_and_metrics_reject_wrong_length_or_missing() -> None:
 # ---------------------------------------------------------------------------- sizing
 
 
+def size_debt(
+    c50: np.ndarray, c90: np.ndarray, terms: FinanceTerms, t50: float, t90: float
+) -> CovenantSizing:
+    """The two-covenant case (P50 and P90) of :func:`size_debt_covenants`."""
+    return size_debt_covenants(
+        [DscrCovenant("p50", "p50", c50, t50), DscrCovenant("p90", "p90", c90, t90)], terms
+    )
+
+
 def test_size_annuity_hand_example() -> None:
     # Flat CFADS: P50 200,000, P90 170,000; targets 1.35 / 1.20; n = 10, r = 6 %.
     # Allowed annuity = min(200,000 / 1.35, 170,000 / 1.20) = 141,666.67 (P90 binds);
     # D = 141,666.67 * a_10(6 %) = 141,666.67 * 7.360087051 = 1,042,679.00
     res = size_debt(np.full(10, 200_000.0), np.full(10, 170_000.0), make_terms(), 1.35, 1.20)
     assert res.max_loan_amount == pytest.approx(1_042_679.00, abs=0.01)
-    assert res.binding_case == "p90"
-    assert res.dscr_p90_min == pytest.approx(1.20, rel=1e-12)
-    assert res.dscr_p50_min == pytest.approx(200_000 / 141_666.6667, rel=1e-9)
+    assert res.binding == "p90"
+    assert res.dscr_min[1] == pytest.approx(1.20, rel=1e-12)
+    assert res.dscr_min[0] == pytest.approx(200_000 / 141_666.6667, rel=1e-9)
     assert res.schedule is not None and res.terms is not None
     assert res.terms.loan_amount == res.max_loan_amount
-    assert res.to_dict()["schedule"]["repayment"] == "annuity"
+    assert res.schedule.repayment == "annuity"
+    assert res.limits == pytest.approx((200_000 / 1.35 * 7.360087051, 1_042_679.00), rel=1e-8)
 
 
 def _bisect_max_loan(
@@ -323,7 +333,7 @@ def test_size_linear_profiles_match_independent_bisection(repayment: str) -> Non
     expected = _bisect_max_loan(c50, c90, terms, 1.35, 1.20)
     assert res.max_loan_amount == pytest.approx(expected, rel=1e-9)
     assert res.binding_year is not None
-    assert min(res.dscr_p50_min - 1.35, res.dscr_p90_min - 1.20) == pytest.approx(0.0, abs=1e-9)
+    assert min(res.dscr_min[0] - 1.35, res.dscr_min[1] - 1.20) == pytest.approx(0.0, abs=1e-9)
 
 
 def test_size_sculpted_matches_linear_programme() -> None:
@@ -342,8 +352,8 @@ def test_size_sculpted_matches_linear_programme() -> None:
     assert lp.status == 0
     assert res.max_loan_amount == pytest.approx(-lp.fun, rel=1e-9)
     assert res.schedule is not None and res.terms is not None
-    assert res.dscr_p50_min >= 1.35 - 1e-9
-    assert res.dscr_p90_min >= 1.20 - 1e-9
+    assert res.dscr_min[0] >= 1.35 - 1e-9
+    assert res.dscr_min[1] >= 1.20 - 1e-9
     # Every year is at a target in one of the two cases (no slack left anywhere).
     tight = np.minimum(dscr(c50, res.schedule) / 1.35, dscr(c90, res.schedule) / 1.20)
     np.testing.assert_allclose(tight, 1.0, rtol=0, atol=1e-9)
@@ -361,7 +371,7 @@ def test_size_sculpted_proportional_cases_is_classic_capacity() -> None:
     c50, c90 = cfads(ENERGY_P50, terms), cfads(ENERGY_P90, terms)
     res = size_debt(c50, c90, terms, 1.35, 1.20)
     v = 1.06 ** -np.arange(1, 9)
-    assert res.binding_case == "p90"
+    assert res.binding == "p90"
     assert res.max_loan_amount == pytest.approx(float(np.sum(c90 / 1.20 * v)), rel=1e-12)
 
 
@@ -373,15 +383,14 @@ def test_size_returns_zero_when_a_year_loses_money(repayment: str) -> None:
     res = size_debt(c, c90, make_terms(repayment=repayment), 1.3, 1.1)
     assert res.max_loan_amount == 0.0
     assert res.schedule is None and res.terms is None
-    assert math.isnan(res.dscr_p90_min)
-    assert res.to_dict()["dscr_p90_min"] is None
+    assert math.isnan(res.dscr_min[1])
 
 
 def test_size_rejects_bad_targets_and_missing_cfads() -> None:
     c = np.full(10, 100_000.0)
-    with pytest.raises(ValueError, match="target_dscr_p90"):
-        size_debt(c, c, make_terms(), 1.3, 0.9)
-    with pytest.raises(ValueError, match="cfads_p50"):
+    with pytest.raises(ValueError, match="target"):
+        size_debt(c, c, make_terms(), 1.3, 0.0)
+    with pytest.raises(ValueError, match="cfads of p50"):
         size_debt(np.r_[c[:9], np.nan], c, make_terms(), 1.3, 1.2)
 
 
@@ -460,8 +469,8 @@ def test_sized_loan_is_feasible_and_maximal(
         assert (c90 <= 0).any() or (c50 <= 0).any()
         return
     assert res.schedule is not None and res.terms is not None
-    assert res.dscr_p50_min >= t50 * (1 - 1e-9)
-    assert res.dscr_p90_min >= t90 * (1 - 1e-9)
+    assert res.dscr_min[0] >= t50 * (1 - 1e-9)
+    assert res.dscr_min[1] >= t90 * (1 - 1e-9)
     # A loan 0.1 % larger breaks a target (same schedule shape).
     bigger_terms = dataclasses.replace(res.terms, loan_amount=res.max_loan_amount * 1.001)
     bigger = debt_service(bigger_terms, res.sculpting_cfads)
