@@ -11,6 +11,7 @@ reference vectors in the tests come from it.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, TypeVar, cast
 
 import numpy as np
@@ -821,12 +822,20 @@ def wind_trend(years: ArrayLike, annual_means: ArrayLike) -> tuple[float, float]
     .. [2] Mann, H. B. (1945). Nonparametric tests against trend. Econometrica 13(3),
        245-259. doi:10.2307/1907187; Kendall, M. G. (1975). Rank Correlation Methods.
     """
-    from scipy.stats import kendalltau, theilslopes
-
     v = _finite_1d(annual_means, "annual means", MIN_TREND_YEARS)
     t = np.asarray(years, dtype=np.float64)
     if t.shape != v.shape:
         raise ValueError(f"years and annual means differ in length: {t.size} and {v.size}")
+    return _trend_of(tuple(t.tolist()), tuple(v.tolist()))
+
+
+@lru_cache(maxsize=4096)
+def _trend_of(years: tuple[float, ...], means: tuple[float, ...]) -> tuple[float, float]:
+    # Cached: every assessment of a site asks for the same few numbers, and scipy's exact
+    # Kendall distribution costs about 2 ms a call.
+    from scipy.stats import kendalltau, theilslopes
+
+    t, v = np.asarray(years), np.asarray(means)
     slope = float(theilslopes(v, t).slope)
     p_value = float(kendalltau(t, v).pvalue)
     return 1000.0 * slope / float(v.mean()), p_value
