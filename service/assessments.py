@@ -133,6 +133,38 @@ def search(
     )
 
 
+def operator_history(
+    store: AuditStore,
+    *,
+    key_id: str | None = None,
+    decision: str | None = None,
+    technology: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    limit: int = 20,
+) -> tuple[list[dict[str, Any]], int]:
+    """Listing rows for the operator of the database (``climate-loan history``).
+
+    Whoever can open the audit database sees every key's records, as an admin does; with
+    ``key_id`` only that key's.
+
+    Raises
+    ------
+    service.store.StoreUnavailable
+        The database cannot be read.
+    """
+    return store.search_assessments(
+        owner=key_id,
+        decision=decision,
+        technology=technology,
+        text="",
+        created_from=created_from,
+        created_to=created_to,
+        limit=limit,
+        offset=0,
+    )
+
+
 def responses(store: AuditStore, caller: ApiKeyRecord, ids: Sequence[str]) -> dict[str, Any]:
     """Return ``{id: stored assessment object}`` for those of ``ids`` the caller may see.
 

@@ -15,7 +15,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from climate_data.errors import ClimateDataError
-from service import cli_assess, cli_climate, cli_models, cli_server, cli_turbines
+from service import (
+    cli_assess,
+    cli_climate,
+    cli_history,
+    cli_models,
+    cli_server,
+    cli_turbines,
+)
 from service.errors import UsageError
 
 #: Subcommand modules, each with ``register(subparsers)``.
@@ -25,6 +32,7 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], 
     cli_models.register,
     cli_assess.register,
     cli_turbines.register,
+    cli_history.register,
 )
 
 

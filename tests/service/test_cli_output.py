@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from models.turbines import list_turbines, search_turbines
+from service.app import create_app
 from service.cli import main
 from service.cli_output import csv_cell, flatten
-from tests.service.conftest import WIND_REQUEST
+from tests.service.conftest import WIND_REQUEST, make_config, new_key
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -114,3 +115,38 @@ def test_keys_list_does_not_create_a_database(
     assert run(capsys, "keys", "create", "--role", "officer", "--name", "A")[0] == 0
     status, out, _ = run(capsys, "keys", "list")
     assert status == 0 and "officer" in out
+
+
+def test_history_lists_every_key_or_one_in_each_format(
+    cube_path: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'audit.sqlite3'}"
+    app = create_app(make_config(cube_path, url, tmp_path))
+    keys = [new_key(app, "officer", "A"), new_key(app, "officer", "B")]
+    client = app.test_client()
+    made = []
+    for key, seed in ((keys[0], 1), (keys[1], 2), (keys[1], 3)):
+        body = {**WIND_REQUEST, "seed": seed}
+        r = client.post("/api/v1/assessments", json=body, headers={"X-API-Key": key})
+        assert r.status_code == 201
+        made.append(r.get_json())
+    monkeypatch.setenv("CLIMATE_LOAN_DATABASE_URL", url)
+    status, out, _ = run(capsys, "history", "--format", "json")
+    assert status == 0
+    listed = json.loads(out)
+    assert listed["total"] == 3
+    assert [a["id"] for a in listed["assessments"]] == [m["id"] for m in reversed(made)]
+    key_b = keys[1].split("_")[1]  # the key id is the key's second part
+    status, out, _ = run(capsys, "history", "--key-id", key_b, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert {r["id"] for r in rows} == {made[1]["id"], made[2]["id"]}
+    assert all(
+        r["decision"] == m["decision"] for r, m in zip(rows, reversed(made[1:]), strict=True)
+    )
+    status, out, _ = run(capsys, "history", "--limit", "1")
+    assert out.rstrip().endswith("1 of 3 assessment(s)") and made[2]["id"] in out
+    status, _, err = run(capsys, "history", "--from", "2030-01-02", "--to", "2030-01-01")
+    assert status == 2 and "before --from" in err
