@@ -1,0 +1,63 @@
+"""Sphinx configuration of the Climate Loan Risk model document.
+
+Built offline: no intersphinx, no theme or script from the network (the built-in
+``alabaster`` theme; MathJax is loaded by the reader's browser only to typeset equations, and
+the LaTeX source stays readable without it). Build with ``make docs`` (warnings are errors).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+project = "Climate Loan Risk"
+author = "Climate Loan Risk developers"
+copyright = "2026, Climate Loan Risk developers"
+release = "0.1.0"
+version = "0.1"
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.mathjax",
+    "numpydoc",
+]
+
+root_doc = "index"
+source_suffix = {".rst": "restructuredtext"}
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+language = "en"
+today_fmt = "%Y-%m-%d"
+
+# Equations are numbered per page; :math: roles and .. math:: blocks use LaTeX.
+math_number_all = False
+math_eqref_format = "({number})"
+
+# autodoc: the public API as the code states it (numpydoc sections), in source order.
+autodoc_member_order = "bysource"
+autodoc_typehints = "none"
+autodoc_default_options = {"members": False}
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+numpydoc_validation_checks: set[str] = set()
+
+nitpicky = False
+suppress_warnings: list[str] = []
+
+html_theme = "alabaster"
+html_title = "Climate Loan Risk — model document"
+html_short_title = "Climate Loan Risk"
+html_static_path: list[str] = []
+html_last_updated_fmt = None
+html_show_sourcelink = False
+html_copy_source = False
+html_theme_options = {
+    "description": "Can a wind or solar project repay its loan? The models, their sources "
+    "and their limits.",
+    "fixed_sidebar": True,
+    "page_width": "1100px",
+    "sidebar_width": "240px",
+}
