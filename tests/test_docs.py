@@ -21,6 +21,7 @@ DOCS = ROOT / "docs"
 CHAPTERS = (
     "architecture",
     "conventions",
+    "contract",
     "models/readers",
     "models/indicators",
     "models/cube",
