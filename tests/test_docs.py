@@ -36,6 +36,7 @@ CHAPTERS = (
     "validation",
     "calibration",
     "api",
+    "glossary",
     "references",
 )
 #: Documents outside the repository that nothing in it may point to.
