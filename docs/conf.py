@@ -67,10 +67,11 @@ html_theme_options = {
 }
 
 
-# A docstring may cite a source ("[3]_") that is listed in its module's docstring rather than
-# in its own References section. On the API page that citation has no target in the same
-# docstring, which docutils reports as an error; it is shown as plain text "[3]" instead (the
-# module's list is on the same page, just above).
+# Two slips in source docstrings that would stop the build of the API page are mended here,
+# on the page only: a citation ("[3]_") of a source listed in the module's docstring rather
+# than in the docstring's own References has no target there, so it is shown as plain "[3]"
+# (the module's list is on the same page, just above); a section underline shorter than its
+# title is lengthened.
 _CITATION = re.compile(r"\[([0-9]+|[A-Za-z][A-Za-z0-9_.-]*)\]_")
 _TARGET = re.compile(r"^\s*\.\. \[([^\]]+)\]", re.MULTILINE)
 
@@ -84,6 +85,18 @@ def _unlink_citations_without_target(
         return m.group(0) if m.group(1) in defined else f"[{m.group(1)}]"
 
     lines[:] = [_CITATION.sub(plain, line) for line in lines]
+    # A section underline one character short of its title is a docutils warning; lengthen it.
+    for i in range(1, len(lines)):
+        rule, title = lines[i].rstrip(), lines[i - 1].rstrip()
+        if (
+            len(rule.strip()) >= 3
+            and set(rule.strip()) <= set("-=~^")
+            and title.strip()
+            and not set(title.strip()) <= set("-=~^")
+            and len(rule) < len(title)
+            and len(rule) - len(rule.lstrip()) == len(title) - len(title.lstrip())
+        ):
+            lines[i] = rule + rule.strip()[0] * (len(title) - len(rule))
 
 
 def setup(app: Any) -> dict[str, Any]:
