@@ -15,7 +15,7 @@ PIP := $(BIN)/python -m pip install --disable-pip-version-check --constraint $(L
 DEMO_DIR ?= demo-data
 PORT ?= 8000
 
-.PHONY: demo test lint bench lock clean audit
+.PHONY: demo test lint docs bench lock clean audit
 
 $(LOCK):
 	@echo "no lock file for Python $(PY_VERSION) ($(LOCK)); supported: $(LOCK_PYTHONS). Run with PYTHON=python3.11 (or add one with 'make lock')." >&2
@@ -53,6 +53,10 @@ lint: $(DEV_STAMP)
 audit: $(DEV_STAMP)
 	$(BIN)/pip-audit --requirement $(LOCK) --no-deps --disable-pip --progress-spinner off --strict
 
+# The model document (docs/): Sphinx, offline, every warning an error. Output: docs/_build/html.
+docs: $(DEV_STAMP)
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+
 bench: $(DEV_STAMP)
 	$(BIN)/python -m benchmarks.bench_cube
 	$(BIN)/python -m benchmarks.bench_site
@@ -77,4 +81,4 @@ lock:
 	done
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache docs/_build

@@ -39,7 +39,8 @@ radiation in the input, global attributes ``sunshine_method`` (:func:`sunshine_m
 were computed; version-1 cubes written before them lack both and still open (read as
 unrecorded and ``"haydavies"``). Per-year
 values of incomplete years are kept, with their coverage, so a reader can show them; the
-site summary and every model exclude them (STYLE.md §5).
+site summary and every model exclude them (docs/conventions.rst, "Missing data is explicit, never
+filled").
 """
 
 from __future__ import annotations

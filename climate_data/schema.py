@@ -1,6 +1,7 @@
 """The canonical weather schema: one table of variable names, units and source names.
 
-Every reader maps its source onto these names (STYLE.md §4). Dims are ``time`` (UTC,
+Every reader maps its source onto these names (docs/conventions.rst, "One nomenclature"). Dims are
+``time`` (UTC,
 ``datetime64[ns]``), ``lat`` (ascending, degrees_north) and ``lon`` (ascending, [-180, 180)).
 Wind speed has an extra ``height`` dimension [m] holding every height the source provides.
 Instantaneous variables are valid at ``time``; flux variables are the mean over the hour

@@ -5,7 +5,8 @@ model in ``models``. It holds the nearest cell's per-year and per-month series a
 reference height; :meth:`SiteClimate.summary` turns them into the site-climate object of the
 API contract (README, "API and web page") at a chosen hub height.
 
-Missing data (STYLE.md §5): a year whose coverage is below :data:`YEAR_COVERAGE_MIN` is
+Missing data (docs/conventions.rst, "Missing data is explicit, never filled"): a year whose
+coverage is below :data:`YEAR_COVERAGE_MIN` is
 *incomplete*. Its values stay in the arrays (for display) but ``complete`` is False, the
 summary reports it as ``null``, and it takes no part in any multi-year figure.
 """

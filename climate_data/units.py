@@ -1,6 +1,7 @@
 """Units of weather variables: parse CF and ECMWF unit strings, convert DataArrays lazily.
 
-Units are checked and converted once, in the readers (STYLE.md §3). Every function here takes
+Units are checked and converted once, in the readers (docs/conventions.rst, "Units"). Every
+function here takes
 the ``file`` and ``variable`` it works for, so that a :class:`~climate_data.errors.UnitsError`
 names both. A missing, unknown or incompatible unit is always an error, never a guess.
 

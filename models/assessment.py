@@ -1,7 +1,7 @@
 r"""The assessment chain: from a site's climate years to a lending decision.
 
 :func:`assess` only calls the pure functions of the other model modules, in order
-(STYLE.md §2):
+(docs/conventions.rst, "Pure functions first"):
 
 1. energy of every climate year at hub height (:func:`models.wind.wind_energy` or
    :func:`models.solar.solar_energy`), on wind corrected with site evidence (a mast MCP or a
@@ -47,7 +47,8 @@ Which basis a P90 covenant uses is the policy's choice: lenders quote 1.20–1.2
 one-year P90 (the stricter, usual sizing case for wind) or at the ten-year P90, and 1.00 at the
 one-year P99; every basis is computed and each DSCR rule names its own.
 
-Missing data (STYLE.md §5): a year that fails its coverage rule, or whose energy could not be
+Missing data (docs/conventions.rst, "Missing data is explicit, never filled"): a year that fails
+its coverage rule, or whose energy could not be
 computed, is ``null`` in ``energy.annual_mwh`` and takes no part in any figure. With fewer than
 :data:`models.uncertainty.MIN_YEARS` usable years there are no exceedance, repayment or PD
 figures: they are ``null``, and every policy rule on them refers with reason

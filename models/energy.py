@@ -2,7 +2,7 @@
 
 :class:`~models.wind.WindEnergy` and :class:`~models.solar.SolarEnergy` hold per-year
 arrays over the site's calendar years with a completeness mask; the multi-year figures use
-the complete years only (STYLE.md §5).
+the complete years only (docs/conventions.rst, "Missing data is explicit, never filled").
 """
 
 from __future__ import annotations

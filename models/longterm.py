@@ -12,7 +12,8 @@ The method follows the Monte Carlo AEP method of NREL's OpenOA (Perr-Sauer et al
    up net energy for the reported losses: potential = net / (1 − availability − curtailment).
 2. **Drop** months whose reported losses exceed a threshold, months whose reanalysis month is
    incomplete (:attr:`climate_data.site.SiteClimate.monthly_complete`) or absent, and months
-   with a missing value. Nothing is filled in (STYLE.md §5); each drop is counted.
+   with a missing value. Nothing is filled in (docs/conventions.rst, "Missing data is explicit,
+   never filled"); each drop is counted.
 3. **Flag outliers** with a robust regression (statsmodels ``RLM``, Huber's T norm): a month
    whose residual exceeds ``outlier_threshold`` robust standard deviations is left out.
 4. **Fit** potential energy ~ reanalysis wind by ordinary least squares (statsmodels ``OLS``):

@@ -6,12 +6,14 @@ threshold, and names the outcome when the comparison fails: ``refer`` (a credit 
 look at it) or ``decline``. The decision is the worst outcome among the failed rules
 (``decline`` > ``refer`` > ``approve``).
 
-Missing data is never a pass (STYLE.md §5): a metric that is ``null`` in the assessment (for
+Missing data is never a pass (docs/conventions.rst, "Missing data is explicit, never filled"): a
+metric that is ``null`` in the assessment (for
 example a trailing 3-year mean when fewer than three complete years exist) fails its rule with
 outcome ``refer`` and reason code :data:`INSUFFICIENT_DATA`, whatever outcome the rule names.
 
 Every metric a rule may use is listed once in :data:`METRICS`, with its unit and meaning
-(STYLE.md §4); a policy naming any other metric is rejected when it is loaded.
+(docs/conventions.rst, "One nomenclature"); a policy naming any other metric is rejected when it is
+loaded.
 
 Policy file format (YAML, read with ``yaml.safe_load``)::
 

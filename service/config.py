@@ -1,7 +1,8 @@
 """Configuration of the service, read from ``CLIMATE_LOAN_*`` environment variables.
 
 The factory (:func:`service.app.create_app`) reads the environment when it runs, never at
-import time (STYLE.md §7). Every setting is checked here, once; a bad value raises
+import time (docs/conventions.rst, "Application factory"). Every setting is checked here, once; a
+bad value raises
 :class:`ConfigError` whose message is one line naming the variable, so that ``climate-loan
 serve`` can print it and stop instead of showing a traceback.
 

@@ -29,7 +29,7 @@ from models.solar import (
 )
 from tests.models.test_wind import site_from_hourly, synthetic_hourly
 
-# TMY3 Greensboro NC (36.1 N, 79.95 W), shipped inside the pvlib wheel (solar.md).
+# TMY3 Greensboro NC (36.1 N, 79.95 W), shipped inside the pvlib wheel (pvlib/data).
 GREENSBORO = Path(pvlib.__file__).parent / "data" / "723170TYA.CSV"
 
 
@@ -116,7 +116,8 @@ def direct_pvwatts_mwh(capacity_mw: float, dc_ac_ratio: float, losses_pct: float
 
 
 def test_reference_losses_are_pvlib_defaults() -> None:
-    # solar.md: PVWatts default losses 14.075660688264469 %.
+    # pvlib.pvsystem.pvwatts_losses() defaults (Dobos 2014, NREL/TP-6A20-62641): PVWatts losses
+    # 14.075660688264469 %.
     assert abs(DEFAULT_LOSSES_PCT - 14.075660688264469) < 1e-12
     assert float(pvlib.pvsystem.pvwatts_losses()) == pytest.approx(DEFAULT_LOSSES_PCT, rel=1e-12)
     assert REFERENCE_PV_SYSTEM.losses_pct == pytest.approx(DEFAULT_LOSSES_PCT, rel=1e-12)

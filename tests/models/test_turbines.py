@@ -30,7 +30,7 @@ GOOD_P = [0.0, 300.0, 1200.0, 2000.0, 2000.0]
 
 
 def test_library_counts() -> None:
-    # wind.md: the oedb library in windpowerlib 0.2.2 holds 140 turbines, 67 with curves.
+    # The oedb library shipped in windpowerlib 0.2.2 holds 140 turbines, 67 with curves.
     assert len(list_turbines(with_curve_only=False)) == 140
     assert len(list_turbines()) == 67
     assert all(t.has_power_curve for t in list_turbines())

@@ -185,14 +185,15 @@ REF_CURVE = ([4.0, 5.0, 6.0], [300.0, 400.0, 500.0])
 
 
 def test_power_curve_reference_vector() -> None:
-    # wind.md, windpowerlib 0.2.2: v = [2.0, 5.5, 7.0], curve [4, 5, 6] -> [300, 400, 500]
+    # windpowerlib 0.2.2 power_curve: v = [2.0, 5.5, 7.0], curve [4, 5, 6] -> [300, 400, 500]
     # gives [0.0, 450.0, 0.0] (zero outside the curve). Tolerance 1e-6 relative.
     got = power_at([2.0, 5.5, 7.0], REF_CURVE)
     np.testing.assert_allclose(got, [0.0, 450.0, 0.0], rtol=1e-6, atol=0)
 
 
 def test_power_curve_density_reference_vector() -> None:
-    # wind.md: same with density correction at rho = 1.3 -> [0.0, 461.00290572, 0.0].
+    # windpowerlib 0.2.2 power_curve_density_correction: same at rho = 1.3 -> [0.0, 461.00290572,
+    # 0.0].
     got = power_at([2.0, 5.5, 7.0], REF_CURVE, 1.3)
     np.testing.assert_allclose(got, [0.0, 461.00290572, 0.0], rtol=1e-6, atol=0)
 
