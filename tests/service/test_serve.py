@@ -43,14 +43,20 @@ def request(
         conn.close()
 
 
-@pytest.fixture(scope="module")
-def server(cube_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    tmp = tmp_path_factory.mktemp("serve")
+def start_server(
+    cube_path: Path, tmp: Path, extra_env: dict[str, str], workers: int
+) -> Iterator[dict[str, Any]]:
+    """Run ``climate-loan serve`` (real gunicorn) on a free port with a new officer key.
+
+    Yields ``{"port", "key", "log", "proc", "env"}`` once every worker has started; the
+    server is stopped (gunicorn's quick shutdown) when the generator is closed.
+    """
     env = {
         **os.environ,
         "CLIMATE_LOAN_CUBE": str(cube_path),
         "CLIMATE_LOAN_INSTANCE_PATH": str(tmp / "instance"),
-        "CLIMATE_LOAN_MC_PATHS": "2000",
+        "CLIMATE_LOAN_MC_PATHS": "500",
+        **extra_env,
     }
     env.pop("CLIMATE_LOAN_DATABASE_URL", None)
     cli = [sys.executable, "-m", "service.cli"]
@@ -66,12 +72,12 @@ def server(cube_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     port = free_port()
     log = (tmp / "server.log").open("w+")
     proc = subprocess.Popen(
-        [*cli, "serve", "--port", str(port), "--workers", "2"],
+        [*cli, "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 90
     try:
         while True:
             if proc.poll() is not None:
@@ -83,17 +89,29 @@ def server(cube_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail("serve did not answer within 60 s")
+                pytest.fail("serve did not answer within 90 s")
             time.sleep(0.2)
-        yield {"port": port, "key": key, "log": log, "proc": proc}
+        # every worker has started: each logs "service ready" once
+        while time.monotonic() < deadline:
+            log.seek(0)
+            if log.read().count('"service ready"') >= workers:
+                break
+            time.sleep(0.2)
+        yield {"port": port, "key": key, "log": log, "proc": proc, "env": env}
     finally:
-        proc.send_signal(signal.SIGINT)  # gunicorn's quick shutdown; keeps the test short
+        proc.send_signal(signal.SIGINT)
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(cube_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    tmp = tmp_path_factory.mktemp("serve")
+    yield from start_server(cube_path, tmp, {"CLIMATE_LOAN_MC_PATHS": "2000"}, workers=2)
 
 
 def test_assessment_over_http_is_stored_and_read_back(server: dict[str, Any]) -> None:

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.service.test_serve import free_port, request
+from tests.service.test_serve import request, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -33,66 +30,6 @@ def redis_up() -> bool:
             return s.recv(16).startswith(b"+PONG")
     except OSError:
         return False
-
-
-def start_server(
-    cube_path: Path, tmp: Path, extra_env: dict[str, str], workers: int
-) -> Iterator[dict[str, Any]]:
-    env = {
-        **os.environ,
-        "CLIMATE_LOAN_CUBE": str(cube_path),
-        "CLIMATE_LOAN_INSTANCE_PATH": str(tmp / "instance"),
-        "CLIMATE_LOAN_MC_PATHS": "500",
-        **extra_env,
-    }
-    env.pop("CLIMATE_LOAN_DATABASE_URL", None)
-    cli = [sys.executable, "-m", "service.cli"]
-    made = subprocess.run(
-        [*cli, "keys", "create", "--role", "officer", "--name", "Integration"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    key = made.stdout.rstrip("\n").splitlines()[-1]
-    port = free_port()
-    log = (tmp / "server.log").open("w+")
-    proc = subprocess.Popen(
-        [*cli, "serve", "--port", str(port), "--workers", str(workers)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 90
-    try:
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                pytest.fail(f"serve exited with {proc.returncode}: {log.read()}")
-            try:
-                if request(port, "GET", "/api/v1/health")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("serve did not answer within 90 s")
-            time.sleep(0.2)
-        # every worker has started: each logs "service ready" once
-        while time.monotonic() < deadline:
-            log.seek(0)
-            if log.read().count('"service ready"') >= workers:
-                break
-            time.sleep(0.2)
-        yield {"port": port, "key": key, "log": log, "proc": proc, "env": env}
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")
