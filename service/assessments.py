@@ -50,6 +50,20 @@ class AssessmentNotFound(LookupError):
         self.assessment_id = assessment_id
 
 
+#: Columns of a listing row (:func:`search`, :func:`operator_history`), in display order.
+LISTING_COLUMNS: tuple[str, ...] = (
+    "id",
+    "created_at",
+    "decision",
+    "technology",
+    "site_name",
+    "site_lat",
+    "site_lon",
+    "policy_id",
+    "policy_version",
+)
+
+
 def owner_scope(caller: ApiKeyRecord) -> str | None:
     """The ``api_key_id`` the caller's reads are limited to; None for a caller who sees all."""
     return None if caller.role in READ_ALL_ROLES else caller.id

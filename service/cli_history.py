@@ -17,17 +17,6 @@ from service.errors import UsageError
 if TYPE_CHECKING:
     SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
-COLUMNS = (
-    "id",
-    "created_at",
-    "decision",
-    "technology",
-    "site_name",
-    "site_lat",
-    "site_lon",
-    "policy_id",
-    "policy_version",
-)
 MAX_LIMIT = 10_000
 
 
@@ -84,14 +73,15 @@ def cmd_history(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     finally:
         store.dispose()
+    columns = assessments.LISTING_COLUMNS
     out: list[dict[str, Any]] = [
-        {k: (r[k].isoformat() if isinstance(r[k], datetime) else r[k]) for k in COLUMNS}
+        {k: (r[k].isoformat() if isinstance(r[k], datetime) else r[k]) for k in columns}
         for r in rows
     ]
     if args.format == "json":
         print_json({"total": total, "assessments": out})
     elif args.format == "csv":
-        write_csv(list(COLUMNS), ([r[k] for k in COLUMNS] for r in out))
+        write_csv(list(columns), ([r[k] for k in columns] for r in out))
     else:
         for r in out:
             site = r["site_name"] or f"{r['site_lat']:.4f}, {r['site_lon']:.4f}"

@@ -44,6 +44,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.assessments import LISTING_COLUMNS
+
 __all__ = [
     "CSV_MIME",
     "HISTORY_COLUMNS",
@@ -225,15 +227,7 @@ def dscr_table(a: Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]:
 
 #: Columns of the history export.
 HISTORY_COLUMNS: tuple[str, ...] = (
-    "id",
-    "created_at",
-    "decision",
-    "technology",
-    "site_name",
-    "site_lat",
-    "site_lon",
-    "policy_id",
-    "policy_version",
+    *LISTING_COLUMNS,
     "loan_amount",
     "currency",
     "p50_mwh",
