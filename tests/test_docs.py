@@ -39,8 +39,10 @@ CHAPTERS = (
     "glossary",
     "references",
 )
-#: Documents outside the repository that nothing in it may point to.
-OUTSIDE = re.compile(r"\.\./shared|/work/shared|shared/reference|DESIGN\.md|STYLE\.md")
+#: A Markdown document named in the text (``README.md``, ``notebooks/README.md``, ...).
+MD_NAME = re.compile(r"(?<![\w./-])((?:[\w-]+/)*[\w-]+\.md)\b")
+#: A relative path that climbs out of the folder it is written in (``../limitations``).
+CLIMBS = re.compile(r"(?<![\w.])(?:\.\./)+[\w./-]*")
 
 
 @pytest.mark.slow
@@ -101,10 +103,24 @@ def test_citations_in_docs_are_all_defined_and_used() -> None:
 def test_project_documents_do_not_point_outside_the_repository() -> None:
     files = [*DOCS.rglob("*.rst"), DOCS / "conf.py", ROOT / "README.md"]
     files += [p for p in (ROOT / "notebooks").glob("fleet_calibration.*")]
+    # Every Markdown document named must be one of the repository's own (by path when a path
+    # is given, else by name), and no relative path may lead out of the repository: the
+    # project is read without any notes that live beside it.
+    own = [p.relative_to(ROOT).as_posix() for p in ROOT.rglob("*.md") if ".venv" not in p.parts]
+    names = {Path(p).name for p in own}
+
+    def outside(folder: Path, line: str) -> bool:
+        named = MD_NAME.findall(line)
+        missing = [m for m in named if (m not in own if "/" in m else m not in names)]
+        climbs = [
+            c for c in CLIMBS.findall(line) if not (folder / c).resolve().is_relative_to(ROOT)
+        ]
+        return bool(missing or climbs)
+
     hits = [
         f"{p.relative_to(ROOT)}:{n}: {line.strip()}"
         for p in files
         for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
-        if OUTSIDE.search(line)
+        if outside(p.parent, line)
     ]
     assert hits == [], "\n".join(hits)
