@@ -17,12 +17,11 @@ import numpy as np
 import pandas as pd
 import pvlib
 import pytest
-import xarray as xr
 from pvlib.location import Location
 from pvlib.modelchain import ModelChain
 from pvlib.pvsystem import Array, FixedMount, PVSystem
 
-from climate_data.solar import REFERENCE_PV_SYSTEM, reference_pv_yield
+from climate_data.solar import REFERENCE_PV_SYSTEM
 from models.pvplant import (
     PlantConfiguration,
     SolarProjectError,
@@ -30,6 +29,7 @@ from models.pvplant import (
     plant_ac_kw_per_kwp,
 )
 from models.solar import SolarProject, solar_energy
+from tests.models.test_solar import tmy_reference_yield
 from tests.models.test_wind import site_from_hourly
 
 PVLIB_DATA = Path(pvlib.__file__).parent / "data"
@@ -75,21 +75,7 @@ def hourly_plant(name: str, config: PlantConfiguration) -> np.ndarray:
 def greensboro_site():  # type: ignore[no-untyped-def]
     """The cube's hourly reference yield (beam = GHI - DHI) aggregated into a site."""
     data, meta = tmy3("723170TYA.CSV")
-    t_utc = data.index.tz_convert("UTC").tz_localize(None).to_numpy()
-
-    def da(values: pd.Series) -> xr.DataArray:
-        return xr.DataArray(values.to_numpy(float), dims="time", coords={"time": t_utc})
-
-    ghi = da(data["ghi"])
-    hourly = reference_pv_yield(
-        ghi,
-        da(data["temp_air"] + 273.15),
-        da(data["wind_speed"]),
-        meta["latitude"],
-        meta["longitude"],
-        direct_horizontal=ghi - da(data["dhi"]),
-    ).to_numpy()
-    local = (data.index.tz_localize(None) - pd.Timedelta("1h")).to_numpy()
+    local, hourly = tmy_reference_yield(data, meta)
     ws = data["wind_speed"].to_numpy(float)
     site = site_from_hourly(
         local, ws, np.full(ws.size, 1.2), reference_height_m=10.0, pv_yield_kwh_kwp=hourly

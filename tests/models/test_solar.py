@@ -40,10 +40,15 @@ def greensboro() -> tuple[pd.DataFrame, dict[str, float]]:
     return data, meta
 
 
-@functools.lru_cache(maxsize=1)
-def greensboro_chain() -> tuple[SiteClimate, float]:
-    """Cube-side chain: hourly reference yield (climate_data.solar) aggregated into a site."""
-    data, meta = greensboro()
+def tmy_reference_yield(
+    data: pd.DataFrame, meta: dict[str, float]
+) -> tuple[NDArray[np.datetime64], NDArray[np.float64]]:
+    """The cube's hourly reference yield (climate_data.solar; beam = GHI - DHI) of a TMY3 year.
+
+    Returns the local start time of each hour and the yield [kWh kWp-1]. TMY3 hours are
+    labelled 01:00 ... 24:00 local time at their end; each is attributed to the calendar day
+    it started in, so the whole TMY year is one year.
+    """
     t_utc = data.index.tz_convert("UTC").tz_localize(None).to_numpy()
 
     def da(values: pd.Series) -> xr.DataArray:
@@ -58,9 +63,15 @@ def greensboro_chain() -> tuple[SiteClimate, float]:
         meta["longitude"],
         direct_horizontal=ghi - da(data["dhi"]),
     ).to_numpy()
-    # Hour-ending labels 01:00 ... 24:00 local time: attribute each hour to the calendar day
-    # it started in, so the whole TMY year is 1990.
     local = (data.index.tz_localize(None) - pd.Timedelta("1h")).to_numpy()
+    return local, hourly
+
+
+@functools.lru_cache(maxsize=1)
+def greensboro_chain() -> tuple[SiteClimate, float]:
+    """Cube-side chain: hourly reference yield (climate_data.solar) aggregated into a site."""
+    data, meta = greensboro()
+    local, hourly = tmy_reference_yield(data, meta)
     ws = data["wind_speed"].to_numpy(float)
     site = site_from_hourly(local, ws, np.full(ws.size, 1.2), pv_yield_kwh_kwp=hourly)
     return site, float(np.nansum(hourly))
