@@ -20,6 +20,7 @@ from service import (
     cli_climate,
     cli_history,
     cli_models,
+    cli_portfolio,
     cli_server,
     cli_turbines,
 )
@@ -33,6 +34,7 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], 
     cli_assess.register,
     cli_turbines.register,
     cli_history.register,
+    cli_portfolio.register,
 )
 
 
