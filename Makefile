@@ -63,6 +63,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m benchmarks.bench_cube_v2 --serve
 	$(BIN)/python -m benchmarks.bench_risk
 	$(BIN)/python -m benchmarks.bench_assess
+	$(BIN)/python -m benchmarks.bench_portfolio
 	$(BIN)/python -m benchmarks.bench_api
 
 # Re-resolve the newest versions allowed by setup.cfg for each supported Python and write

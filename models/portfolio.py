@@ -71,7 +71,7 @@ from numpy.typing import NDArray
 from scipy.stats import norm
 
 from models.assessment import Assessment
-from models.drivers import RiskDrivers
+from models.drivers import RiskDrivers, draw_driver_normals
 from models.finance import opex_by_year, revenue_per_mwh_by_year
 from models.risk import (
     PD_FLOOR,
@@ -384,25 +384,38 @@ def _loan_defaults(
     loan: PortfolioLoan,
     energy: FloatArray,
     n_paths: int,
-    block_length: int,
-    calendar: NDArray[np.int32] | None,
+    calendar: NDArray[np.int32],
     common_z: FloatArray | None,
     corr: float,
-) -> NDArray[np.int64]:
-    """Default year of every path of one loan (0: none), on a shared or its own calendar."""
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Default year of every path of one loan (0: none): shared calendar, own calendar.
+
+    The loan's own random numbers (model error, drivers) are drawn once and serve both:
+    the two simulations differ only in the climate years.
+    """
     n = loan.tenor_years
-    own_idx, z = path_draws(loan.seed, int(energy.size), n, n_paths, block_length)
-    idx = own_idx if calendar is None else np.ascontiguousarray(calendar[:n])
+    own_idx, z = path_draws(loan.seed, int(energy.size), n, n_paths, loan.block_length)
     if common_z is not None and corr > 0.0:
         z = math.sqrt(corr) * common_z + math.sqrt(1.0 - corr) * z
-    cash, _ = energy_paths(energy, n, n_paths, block_length, loan.sigma, loan.seed, (idx, z))
-    factors = (
-        None
-        if loan.drivers is None or loan.drivers.is_zero
-        else driver_factors(loan.drivers, energy, idx, loan.seed)
+    drivers = None if loan.drivers is None or loan.drivers.is_zero else loan.drivers
+    draws = None if drivers is None else draw_driver_normals(drivers, loan.seed, n, n_paths)
+    # the drivers' multipliers depend on the climate years only through a price correlation
+    shared_factors = (
+        driver_factors(drivers, energy, own_idx, loan.seed, draws)
+        if drivers is not None and not (drivers.price_risk and drivers.price_wind_corr != 0.0)
+        else None
     )
-    cash = cash_paths(cash, loan.revenue_per_mwh, loan.opex, factors)
-    return default_years(cash.T, loan.debt_service, loan.reserve_months)
+    out = []
+    for idx in (np.ascontiguousarray(calendar[:n]), own_idx):
+        cash, _ = energy_paths(
+            energy, n, n_paths, loan.block_length, loan.sigma, loan.seed, (idx, z)
+        )
+        factors = shared_factors
+        if drivers is not None and factors is None:
+            factors = driver_factors(drivers, energy, idx, loan.seed, draws)
+        cash = cash_paths(cash, loan.revenue_per_mwh, loan.opex, factors)
+        out.append(default_years(cash.T, loan.debt_service, loan.reserve_months))
+    return out[0], out[1]
 
 
 def _quantiles(x: FloatArray, probs: Sequence[float]) -> list[float]:
@@ -422,54 +435,62 @@ class _Book:
     book_count: FloatArray  # (horizon,)
     defaults: NDArray[np.int8]  # (loans, paths)
 
+    @classmethod
+    def empty(cls, n_loans: int, horizon: int, p: int) -> _Book:
+        return cls(
+            loss=np.zeros(p),
+            bank_loss=np.zeros(p),
+            annual_loss=np.zeros((horizon, p)),
+            npl_balance=np.zeros((horizon, p)),
+            book_balance=np.zeros((horizon, p)),
+            npl_count=np.zeros((horizon, p)),
+            book_count=np.zeros(horizon),
+            defaults=np.zeros((n_loans, p), dtype=np.int8),
+        )
 
-def _simulate_mode(
-    loans: Sequence[PortfolioLoan],
-    energies: Sequence[FloatArray],
-    n_paths: int,
-    block_length: int,
-    calendar: NDArray[np.int32] | None,
-    region_z: dict[str, FloatArray] | None,
-    corr: float,
-) -> _Book:
-    horizon = max(loan.tenor_years for loan in loans)
-    p = n_paths
-    out = _Book(
-        loss=np.zeros(p),
-        bank_loss=np.zeros(p),
-        annual_loss=np.zeros((horizon, p)),
-        npl_balance=np.zeros((horizon, p)),
-        book_balance=np.zeros((horizon, p)),
-        npl_count=np.zeros((horizon, p)),
-        book_count=np.zeros(horizon),
-        defaults=np.zeros((len(loans), p), dtype=np.int8),
-    )
-    for i, (loan, energy) in enumerate(zip(loans, energies, strict=True)):
+    def add(self, i: int, loan: PortfolioLoan, year: NDArray[np.int64]) -> None:
+        """Add loan ``i`` with its default year on every path."""
         n = loan.tenor_years
-        zc = None if region_z is None else region_z[loan.region]
-        year = _loan_defaults(loan, energy, p, block_length, calendar, zc, corr)
-        out.defaults[i] = year
-        scale = loan.exposure / loan.loan_amount
-        balance = loan.opening_balance * scale
-        out.book_balance[:n] += balance[:, None]
-        out.book_count[:n] += 1.0
+        self.defaults[i] = year
+        balance = loan.opening_balance * (loan.exposure / loan.loan_amount)
+        self.book_balance[:n] += balance[:, None]
+        self.book_count[:n] += 1.0
         cols = np.flatnonzero(year)
         if cols.size == 0:
-            continue
+            return
         d = year[cols]
         loss = loan.exposure * loan.lgd
-        out.loss[cols] += loss
-        out.bank_loss[cols] += loss * loan.bank_share
-        out.annual_loss[d - 1, cols] += loss
+        self.loss[cols] += loss
+        self.bank_loss[cols] += loss * loan.bank_share
+        self.annual_loss[d - 1, cols] += loss
         # non-performing from the default year to the end of the tenor, at the balance at
         # default; the book holds it at that balance instead of the scheduled one
         t = np.arange(1, n + 1)[:, None]
         npl = t >= d[None, :]
         at_default = balance[d - 1][None, :]
-        out.npl_balance[:n, cols] += np.where(npl, at_default, 0.0)
-        out.npl_count[:n, cols] += npl
-        out.book_balance[:n, cols] += np.where(npl, at_default - balance[:, None], 0.0)
-    return out
+        self.npl_balance[:n, cols] += np.where(npl, at_default, 0.0)
+        self.npl_count[:n, cols] += npl
+        self.book_balance[:n, cols] += np.where(npl, at_default - balance[:, None], 0.0)
+
+
+def _simulate(
+    loans: Sequence[PortfolioLoan],
+    energies: Sequence[FloatArray],
+    n_paths: int,
+    calendar: NDArray[np.int32],
+    region_z: dict[str, FloatArray] | None,
+    corr: float,
+) -> tuple[_Book, _Book]:
+    """The book with the shared calendar and under independence."""
+    horizon = max(loan.tenor_years for loan in loans)
+    joint = _Book.empty(len(loans), horizon, n_paths)
+    indep = _Book.empty(len(loans), horizon, n_paths)
+    for i, (loan, energy) in enumerate(zip(loans, energies, strict=True)):
+        zc = None if region_z is None else region_z[loan.region]
+        year_joint, year_indep = _loan_defaults(loan, energy, n_paths, calendar, zc, corr)
+        joint.add(i, loan, year_joint)
+        indep.add(i, loan, year_indep)
+    return joint, indep
 
 
 def _loss_figures(
@@ -635,6 +656,12 @@ def simulate_portfolio(
     n_cal = int(calendar_years.size)
     if not 1 <= block_length <= n_cal:
         raise PortfolioError(f"block_length must be from 1 to {n_cal}, got {block_length}")
+    for loan in loans:
+        if not 1 <= loan.block_length <= n_cal:
+            raise PortfolioError(
+                f"loan {loan.loan_id}: block_length must be from 1 to the {n_cal} shared "
+                f"calendar years, got {loan.block_length}"
+            )
     energies = [
         np.ascontiguousarray(loan.energy_mwh[np.isin(loan.years, calendar_years)]) for loan in loans
     ]
@@ -647,10 +674,7 @@ def simulate_portfolio(
     region_z = (
         {r: rng.standard_normal(n_paths) for r in regions} if model_error_corr > 0.0 else None
     )
-    joint = _simulate_mode(
-        loans, energies, n_paths, block_length, calendar, region_z, model_error_corr
-    )
-    indep = _simulate_mode(loans, energies, n_paths, block_length, None, region_z, model_error_corr)
+    joint, indep = _simulate(loans, energies, n_paths, calendar, region_z, model_error_corr)
 
     exposure = np.array([loan.exposure for loan in loans])
     total_exposure = float(exposure.sum())
