@@ -27,7 +27,7 @@ from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
 
-from service import problems, security, web
+from service import api_portfolio, problems, security, web
 from service.api import (
     EXTENSION,
     ProductionScorecard,
@@ -209,6 +209,7 @@ def create_app(config: ServiceConfig | Mapping[str, Any] | None = None) -> Flask
     )
     problems.register(app)
     security.install(app)  # CSP, X-Frame-Options, nosniff, Referrer-Policy
+    assert api_portfolio.RUNS  # its routes are on bp (imported above, before registration)
     app.register_blueprint(bp)
     app.register_blueprint(root)
     web.register(app)  # loan-officer pages, sessions, translations (service/web.py)

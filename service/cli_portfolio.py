@@ -79,6 +79,23 @@ def register(sub: SubParsers) -> None:
         help="model registry folder for the production PD scorecard (as climate-loan assess)",
     )
     a.set_defaults(func=cmd_portfolio_assess)
+    w = psub.add_parser(
+        "worker",
+        help="compute the portfolio runs of the API (POST /api/v1/portfolio-runs)",
+        description="Take queued portfolio runs from the audit database (woken by the Redis "
+        "queue $CLIMATE_LOAN_QUEUE_URL, default redis://127.0.0.1:6379/0) and compute them. "
+        "Reads the service's settings (CLIMATE_LOAN_CUBE, CLIMATE_LOAN_DATABASE_URL, ...).",
+    )
+    w.add_argument(
+        "--workers", type=int, default=None, help="processes per run (default: the CPUs)"
+    )
+    w.add_argument(
+        "--poll-s",
+        type=float,
+        default=5.0,
+        help="longest wait between two looks at the database [s] (default: 5)",
+    )
+    w.set_defaults(func=cmd_portfolio_worker)
 
 
 def cmd_portfolio_assess(args: argparse.Namespace) -> int:
@@ -127,6 +144,46 @@ def cmd_portfolio_assess(args: argparse.Namespace) -> int:
     if args.out is not None:
         write_result(run, args.out)
     print(format_summary(run.to_dict()))
+    return 0
+
+
+def cmd_portfolio_worker(args: argparse.Namespace) -> int:
+    """Run the portfolio worker until interrupted (Ctrl-C or SIGTERM)."""
+    import logging
+
+    from climate_data.cube import Cube
+    from service.api import models_folder
+    from service.config import ConfigError, config_from_env
+    from service.portfolio_runs import Worker
+    from service.store import AuditStore, StoreUnavailable
+
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    if not 0.1 <= args.poll_s <= 600:
+        raise UsageError(f"--poll-s must be from 0.1 to 600, got {args.poll_s:g}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        cfg = config_from_env()
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    if cfg.cube_path is None:
+        raise UsageError("no cube configured: set CLIMATE_LOAN_CUBE (the service's cube)")
+    cube = Cube.open(cfg.cube_path)
+    store = AuditStore(cfg.resolved_database_url(), timeout_s=cfg.db_timeout_s)
+    try:
+        store.migrate()
+    except StoreUnavailable as exc:
+        raise UsageError(f"the audit database is not usable: {exc}") from None
+    worker = Worker(
+        store,
+        cfg.cube_path,
+        cube.dataset.sha256,
+        models_folder(cfg),
+        workers=args.workers,
+        poll_s=args.poll_s,
+    )
+    print("portfolio worker ready", file=sys.stderr, flush=True)
+    worker.run_forever()
     return 0
 
 

@@ -74,6 +74,7 @@ __all__ = [
     "LoanOutcome",
     "PortfolioRun",
     "assess_book",
+    "book_records",
     "check_coverage",
     "loan_seed",
     "loan_table",
@@ -395,35 +396,57 @@ def read_book(path: str | Path) -> LoanBook:
     BookError
         Bad cells (every one listed).
     """
-    import pandas as pd
-
     p = Path(path)
-    suffix = p.suffix.lower()
     try:
-        if suffix == ".csv":
-            frame = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8")
-        elif suffix in (".parquet", ".pq"):
-            frame = pd.read_parquet(p)
-        else:
-            raise UsageError(
-                f"loan book {p}: unknown format {suffix or '(no extension)'}; use .csv or .parquet"
-            )
+        data = p.read_bytes()
     except FileNotFoundError:
         raise UsageError(f"loan book {p} does not exist") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read loan book {p}: {exc.strerror or exc}") from None
+    columns, records = book_records(data, p.suffix, str(p))
+    return parse_book(records, columns, str(p))
+
+
+def book_records(data: bytes, suffix: str, name: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """Columns and rows of a CSV (``.csv``) or Parquet (``.parquet``, ``.pq``) book's bytes.
+
+    Raises
+    ------
+    UsageError
+        Unknown format, or a file that is not CSV (UTF-8) or Parquet.
+    BookError
+        A column that appears twice.
+    """
+    import io
+
+    import pandas as pd
+
+    kind = suffix.lower()
+    try:
+        if kind == ".csv":
+            frame = pd.read_csv(
+                io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8"
+            )
+        elif kind in (".parquet", ".pq"):
+            frame = pd.read_parquet(io.BytesIO(data))
+        else:
+            raise UsageError(
+                f"loan book {name}: unknown format {kind or '(no extension)'}; use .csv or .parquet"
+            )
     except UnicodeDecodeError:
-        raise UsageError(f"loan book {p} is not UTF-8 text") from None
+        raise UsageError(f"loan book {name} is not UTF-8 text") from None
     except (OSError, ValueError) as exc:  # pandas and pyarrow parse errors
         message = " ".join(str(exc).split())
-        raise UsageError(f"cannot read loan book {p}: {message}") from None
+        raise UsageError(f"cannot read loan book {name}: {message}") from None
     columns = [str(c) for c in frame.columns]
     dups = sorted({c for c in columns if columns.count(c) > 1})
     if dups:
-        raise BookError(str(p), [BookProblem(0, c, "column appears twice") for c in dups])
+        raise BookError(name, [BookProblem(0, c, "column appears twice") for c in dups])
     records = [
         {c: v for c, v in zip(columns, row, strict=True)}
         for row in frame.itertuples(index=False, name=None)
     ]
-    return parse_book(records, columns, str(p))
+    return columns, records
 
 
 def check_coverage(book: LoanBook, cube: Cube) -> None:
@@ -495,7 +518,12 @@ def _scorecard(models_dir: str | None) -> Any:
 
 
 def assess_loan(
-    cube_path: str, models_dir: str | None, loan: BookLoan, seed: int, n_paths: int
+    cube_path: str,
+    models_dir: str | None,
+    loan: BookLoan,
+    seed: int,
+    n_paths: int,
+    assessment_id: str | None = None,
 ) -> LoanOutcome:
     """Assess one loan as ``climate-loan assess`` would (runs in a worker process)."""
     request = loan.request.model_copy(update={"seed": seed})
@@ -515,6 +543,7 @@ def assess_loan(
             project_cost=inputs.project_cost,
             driver_overrides=inputs.driver_overrides,
             site_evidence=inputs.site_evidence,
+            assessment_id=assessment_id,
         )
         obj = result.to_dict()
         json.dumps(obj, allow_nan=False)
@@ -548,6 +577,7 @@ def assess_book(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: Progress | None = None,
+    id_prefix: str | None = None,
 ) -> list[LoanOutcome]:
     """Assess every loan of a validated book, in parallel; outcomes in book order.
 
@@ -560,13 +590,16 @@ def assess_book(
         see the cube (and the model registry) at the same paths.
     progress : callable, optional
         Called with (loans done, loans in all) after each loan.
+    id_prefix : str, optional
+        Assessment ids ``<prefix>-<row>`` instead of random ones (a stored run's loans).
     """
     cube = str(cube_path)
     seeds = [
         loan.request.seed if loan.request.seed is not None else loan_seed(run_seed, loan.loan_id)
         for loan in book.loans
     ]
-    tasks = list(zip(book.loans, seeds, strict=True))
+    ids = [None if id_prefix is None else f"{id_prefix}-{loan.row}" for loan in book.loans]
+    tasks = list(zip(book.loans, seeds, ids, strict=True))
     total = len(tasks)
     done: dict[int, LoanOutcome] = {}
 
@@ -585,23 +618,23 @@ def assess_book(
             raise UsageError(f"cannot reach the dask scheduler {scheduler}: {exc}") from None
         try:
             futures = {
-                client.submit(assess_loan, cube, models_dir, loan, s, n_paths, pure=False): i
-                for i, (loan, s) in enumerate(tasks)
+                client.submit(assess_loan, cube, models_dir, loan, s, n_paths, a, pure=False): i
+                for i, (loan, s, a) in enumerate(tasks)
             }
             for fut in dask_completed(futures):  # type: ignore[no-untyped-call]
                 finished(futures[fut], fut.result())
         finally:
             client.close()  # type: ignore[no-untyped-call]
     elif (workers or multiprocessing.cpu_count()) <= 1 or total == 1:
-        for i, (loan, s) in enumerate(tasks):
-            finished(i, assess_loan(cube, models_dir, loan, s, n_paths))
+        for i, (loan, s, a) in enumerate(tasks):
+            finished(i, assess_loan(cube, models_dir, loan, s, n_paths, a))
     else:
         n = min(workers or multiprocessing.cpu_count(), total)
         ctx = multiprocessing.get_context("spawn")  # no HDF5 or thread state inherited
         with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
             pending: dict[Future[LoanOutcome], int] = {
-                pool.submit(assess_loan, cube, models_dir, loan, s, n_paths): i
-                for i, (loan, s) in enumerate(tasks)
+                pool.submit(assess_loan, cube, models_dir, loan, s, n_paths, a): i
+                for i, (loan, s, a) in enumerate(tasks)
             }
             for fut in as_completed(pending):
                 finished(pending[fut], fut.result())
@@ -646,6 +679,7 @@ def run_portfolio(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: Progress | None = None,
+    id_prefix: str | None = None,
 ) -> PortfolioRun:
     """Assess every loan of ``book`` and simulate the book jointly.
 
@@ -668,6 +702,7 @@ def run_portfolio(
         workers=workers,
         scheduler=scheduler,
         progress=progress,
+        id_prefix=id_prefix,
     )
     notes = [
         f"loan {o.loan_id} (row {o.row}) left out of the portfolio simulation: {o.error}"

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 #: Alembic revision the code expects.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 
 metadata = sa.MetaData()
 
@@ -91,6 +91,44 @@ idempotency_keys = sa.Table(
     sa.Column("request_sha256", sa.String(64), nullable=False),
     sa.Column("assessment_id", sa.String(64), sa.ForeignKey("assessments.id"), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+portfolio_runs = sa.Table(
+    "portfolio_runs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("request_id", sa.String(64), nullable=False),
+    sa.Column("api_key_id", sa.String(32), sa.ForeignKey("api_keys.id"), nullable=False),
+    sa.Column("n_loans", sa.Integer, nullable=False),
+    sa.Column("n_paths", sa.Integer, nullable=False),
+    sa.Column("seed", sa.BigInteger, nullable=False),
+    sa.Column("npl_tolerance_pct", sa.Float, nullable=False),
+    sa.Column("dataset_sha256", sa.String(64), nullable=False),
+    sa.Column("book_json", sa.Text, nullable=False),
+)
+
+portfolio_run_events = sa.Table(
+    "portfolio_run_events",
+    metadata,
+    sa.Column("run_id", sa.String(64), sa.ForeignKey("portfolio_runs.id"), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("loans_done", sa.Integer, nullable=False),
+    sa.Column("detail", sa.Text, nullable=True),
+    sa.Column("result_json", sa.Text, nullable=True),
+)
+
+portfolio_run_loans = sa.Table(
+    "portfolio_run_loans",
+    metadata,
+    sa.Column("run_id", sa.String(64), sa.ForeignKey("portfolio_runs.id"), primary_key=True),
+    sa.Column("loan_id", sa.String(64), primary_key=True),
+    sa.Column("row", sa.Integer, nullable=False),
+    sa.Column("assessment_id", sa.String(64), sa.ForeignKey("assessments.id"), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
 )
 
 
@@ -201,6 +239,57 @@ class AssessmentRecord:
         """The stored response (assessment object) as a dict."""
         out: dict[str, Any] = json.loads(self.response_json)
         return out
+
+
+@dataclass(frozen=True)
+class PortfolioRunRecord:
+    """A portfolio run as accepted (row of ``portfolio_runs``).
+
+    Attributes
+    ----------
+    id : str
+        Run id (uuid4 hex).
+    created_at : datetime
+        When it was accepted (UTC).
+    request_id, api_key_id : str
+        The request that made it and the owner key.
+    n_loans, n_paths, seed : int
+        Loans, Monte Carlo paths, run seed.
+    npl_tolerance_pct : float
+        The bank's NPL tolerance [%].
+    dataset_sha256 : str
+        The cube the run must be computed on.
+    book_json : str
+        The validated book: a JSON list of row objects (dotted columns).
+    """
+
+    id: str
+    created_at: datetime
+    request_id: str
+    api_key_id: str
+    n_loans: int
+    n_paths: int
+    seed: int
+    npl_tolerance_pct: float
+    dataset_sha256: str
+    book_json: str
+
+
+@dataclass(frozen=True)
+class PortfolioRunEvent:
+    """One state of a run (row of ``portfolio_run_events``); the latest is the run's state."""
+
+    run_id: str
+    seq: int
+    at: datetime
+    status: str
+    loans_done: int
+    detail: str | None = None
+    result_json: str | None = None
+
+
+class PortfolioRunTaken(Exception):
+    """Another writer appended this event number of the run first (another worker owns it)."""
 
 
 def utcnow() -> datetime:
@@ -695,6 +784,156 @@ class AuditStore:
             r["created_at"] = _as_utc(r["created_at"])
         return rows, total
 
+    # ----- portfolio runs -----------------------------------------------------------------
+
+    def add_portfolio_run(self, run: PortfolioRunRecord) -> None:
+        """Append a run and its ``queued`` event (seq 0) in one transaction.
+
+        Raises
+        ------
+        StoreUnavailable
+            The database cannot take it.
+        """
+        values = {
+            **{c.name: getattr(run, c.name) for c in portfolio_runs.columns},
+            "created_at": _to_db(run.created_at, self.dialect),
+        }
+        with self._connect(write=True) as conn:
+            conn.execute(portfolio_runs.insert().values(**values))
+            conn.execute(
+                portfolio_run_events.insert().values(
+                    run_id=run.id,
+                    seq=0,
+                    at=values["created_at"],
+                    status="queued",
+                    loans_done=0,
+                )
+            )
+
+    def add_portfolio_event(self, event: PortfolioRunEvent) -> None:
+        """Append one state of a run.
+
+        Raises
+        ------
+        PortfolioRunTaken
+            This ``seq`` is taken: another writer appended first (nothing was written).
+        StoreUnavailable
+            The database cannot take it.
+        """
+        values = {**event.__dict__, "at": _to_db(event.at, self.dialect)}
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(portfolio_run_events.insert().values(**values))
+        except sa.exc.IntegrityError as exc:
+            if any(e.seq == event.seq for e in self.portfolio_events(event.run_id)):
+                raise PortfolioRunTaken(event.run_id) from exc
+            raise StoreUnavailable(_describe(exc)) from exc
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(_describe(exc)) from exc
+
+    def add_portfolio_loans(
+        self,
+        run_id: str,
+        loans: Sequence[tuple[str, int, AssessmentRecord | None, str | None]],
+    ) -> None:
+        """Store each ``(loan_id, row, assessment or None, error)`` of a run in one transaction.
+
+        Each assessment is appended as a normal assessment and linked to the run. Loans the
+        run already holds (a run resumed after a worker stopped) are skipped.
+        """
+        names = [c.name for c in assessments.columns]
+        with self._connect(write=True) as conn:
+            held = {
+                str(r[0])
+                for r in conn.execute(
+                    sa.select(portfolio_run_loans.c.loan_id).where(
+                        portfolio_run_loans.c.run_id == run_id
+                    )
+                )
+            }
+            for loan_id, row, record, error in loans:
+                if loan_id in held:
+                    continue
+                if record is not None:
+                    values = {
+                        **{name: getattr(record, name) for name in names},
+                        "created_at": _to_db(record.created_at, self.dialect),
+                        "model_versions": json.dumps(record.model_versions, sort_keys=True),
+                    }
+                    conn.execute(assessments.insert().values(**values))
+                conn.execute(
+                    portfolio_run_loans.insert().values(
+                        run_id=run_id,
+                        loan_id=loan_id,
+                        row=row,
+                        assessment_id=None if record is None else record.id,
+                        error=error,
+                    )
+                )
+
+    def get_portfolio_run(
+        self, run_id: str, *, owner: str | None = None
+    ) -> PortfolioRunRecord | None:
+        """The run with this id (of key ``owner`` only, when given), or None."""
+        query = sa.select(portfolio_runs).where(portfolio_runs.c.id == run_id)
+        if owner is not None:
+            query = query.where(portfolio_runs.c.api_key_id == owner)
+        with self._connect(write=False) as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        values = {str(k): v for k, v in row._mapping.items()}
+        values["created_at"] = _as_utc(values["created_at"])
+        return PortfolioRunRecord(**values)
+
+    def portfolio_events(self, run_id: str) -> list[PortfolioRunEvent]:
+        """Every state of a run, oldest first."""
+        query = (
+            sa.select(portfolio_run_events)
+            .where(portfolio_run_events.c.run_id == run_id)
+            .order_by(portfolio_run_events.c.seq)
+        )
+        with self._connect(write=False) as conn:
+            rows = conn.execute(query).all()
+        out = []
+        for r in rows:
+            values = {str(k): v for k, v in r._mapping.items()}
+            values["at"] = _as_utc(values["at"])
+            out.append(PortfolioRunEvent(**values))
+        return out
+
+    def portfolio_loans(self, run_id: str) -> list[dict[str, Any]]:
+        """The loans of a run with their assessment id or error, in book order."""
+        query = (
+            sa.select(portfolio_run_loans)
+            .where(portfolio_run_loans.c.run_id == run_id)
+            .order_by(portfolio_run_loans.c.row)
+        )
+        with self._connect(write=False) as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def open_portfolio_runs(self) -> list[tuple[str, PortfolioRunEvent]]:
+        """Runs not finished (latest state ``queued`` or ``running``), oldest first."""
+        e = portfolio_run_events
+        last = (
+            sa.select(e.c.run_id, sa.func.max(e.c.seq).label("seq")).group_by(e.c.run_id).subquery()
+        )
+        query = (
+            sa.select(e)
+            .join(last, (e.c.run_id == last.c.run_id) & (e.c.seq == last.c.seq))
+            .join(portfolio_runs, portfolio_runs.c.id == e.c.run_id)
+            .where(e.c.status.in_(("queued", "running")))
+            .order_by(portfolio_runs.c.created_at, portfolio_runs.c.id)
+        )
+        with self._connect(write=False) as conn:
+            rows = conn.execute(query).all()
+        out = []
+        for r in rows:
+            values = {str(k): v for k, v in r._mapping.items()}
+            values["at"] = _as_utc(values["at"])
+            out.append((str(values["run_id"]), PortfolioRunEvent(**values)))
+        return out
+
 
 def _key(row: Mapping[Any, Any]) -> ApiKeyRecord:
     revoked = row["revoked_at"]
@@ -811,6 +1050,9 @@ APP_ROLE_PRIVILEGES: dict[str, str] = {
     "idempotency_keys": "SELECT, INSERT",
     "store_heartbeat": "SELECT, INSERT",
     "model_card_pins": "SELECT, INSERT",
+    "portfolio_runs": "SELECT, INSERT",
+    "portfolio_run_events": "SELECT, INSERT",
+    "portfolio_run_loans": "SELECT, INSERT",
     "api_keys": "SELECT, INSERT, UPDATE",  # revoking a key sets revoked_at
     "web_sessions": "SELECT, INSERT, UPDATE",  # logout sets ended_at
 }

@@ -56,9 +56,9 @@ def start_server(
         "CLIMATE_LOAN_CUBE": str(cube_path),
         "CLIMATE_LOAN_INSTANCE_PATH": str(tmp / "instance"),
         "CLIMATE_LOAN_MC_PATHS": "500",
-        **extra_env,
     }
-    env.pop("CLIMATE_LOAN_DATABASE_URL", None)
+    env.pop("CLIMATE_LOAN_DATABASE_URL", None)  # SQLite in the instance folder unless given
+    env.update(extra_env)
     cli = [sys.executable, "-m", "service.cli"]
     made = subprocess.run(
         [*cli, "keys", "create", "--role", "officer", "--name", "Integration"],
