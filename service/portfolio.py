@@ -42,7 +42,7 @@ import re
 import secrets
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import cache
@@ -825,8 +825,3 @@ def write_result(run: PortfolioRun, path: str | Path) -> None:
             )
     except OSError as exc:
         raise UsageError(f"cannot write {p}: {exc.strerror or exc}") from None
-
-
-def iter_problems(exc: BookError) -> Iterable[dict[str, Any]]:
-    """The problems of a :class:`BookError` as JSON objects."""
-    return (p.to_dict() for p in exc.problems)
