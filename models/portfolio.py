@@ -493,15 +493,11 @@ def _simulate(
     return joint, indep
 
 
-def _loss_figures(
-    loss: FloatArray, total_exposure: float, edges: FloatArray | None = None
-) -> dict[str, Any]:
+def _loss_figures(loss: FloatArray, total_exposure: float, edges: FloatArray) -> dict[str, Any]:
     el = float(loss.mean())
     q = _quantiles(loss, LOSS_QUANTILES)
     qd = dict(zip(LOSS_QUANTILES, q, strict=True))
-    counts, bin_edges = np.histogram(
-        loss / total_exposure, bins=HISTOGRAM_BINS if edges is None else edges
-    )
+    counts, bin_edges = np.histogram(loss / total_exposure, bins=edges)
     return {
         "expected_loss": el,
         "expected_loss_se": float(loss.std(ddof=1) / math.sqrt(loss.size))
@@ -690,9 +686,11 @@ def simulate_portfolio(
     )
     pd_q = asrf_conditional_pd(pd_annual, 0.999)
 
-    joint_fig = _loss_figures(joint.loss, total_exposure)
-    edges = np.asarray(joint_fig["loss_rate_histogram"]["edges"])
-    edges[-1] = max(edges[-1], float(indep.loss.max()) / total_exposure)
+    # one set of bins for both, over the range of both
+    lo = min(float(joint.loss.min()), float(indep.loss.min())) / total_exposure
+    hi = max(float(joint.loss.max()), float(indep.loss.max())) / total_exposure
+    edges = np.linspace(lo, hi if hi > lo else lo + 1e-9, HISTOGRAM_BINS + 1)
+    joint_fig = _loss_figures(joint.loss, total_exposure, edges)
     indep_fig = _loss_figures(indep.loss, total_exposure, edges)
     joint_fig["npl"] = _npl_figures(joint, tolerance)
     indep_fig["npl"] = _npl_figures(indep, tolerance)

@@ -106,6 +106,10 @@ def test_one_cell_joint_tail_exceeds_independent(one_cell: list[Assessment]) -> 
     assert j["var_99"] > 1.2 * ind["var_99"]
     assert j["loss_sd"] > 1.4 * ind["loss_sd"]
     assert result.summary["correlation_effect"]["var_99_ratio"] == j["var_99"] / ind["var_99"]
+    # both loss histograms on the same bins, every path counted
+    hj, hi = j["loss_rate_histogram"], ind["loss_rate_histogram"]
+    assert hj["edges"] == hi["edges"]
+    assert sum(hj["counts"]) == sum(hi["counts"]) == PATHS
     # Euler contributions add up to the quantile they allocate
     conc = result.summary["concentration"]
     total = sum(r["var_contribution"] for r in result.loans)
