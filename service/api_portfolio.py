@@ -8,8 +8,10 @@ optional). The whole book is validated here, against the service's cube too; a b
 422 with one entry in ``errors`` per bad cell (``field`` "row N, column C", ``pointer``
 ``/loans/<N-1>/<column>``). A clean book is stored as a run and answered ``202`` with its URL;
 ``GET`` on that URL gives the status (``queued``, ``running``, ``done``, ``failed``), the
-progress and, when done, the result (:mod:`service.portfolio_runs`). The computation runs in
-``climate-loan portfolio worker``, never in a web worker.
+progress and, when done, the result (:mod:`service.portfolio_runs`); ``export.csv`` (one row
+per loan) and ``export.xlsx`` (loans, portfolio figures, NPL by year, concentration) download
+a finished run. The computation runs in ``climate-loan portfolio worker``, never in a web
+worker.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 from flask import Response, g, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from service import portfolio_runs
+from service import exports, portfolio_runs
 from service.api import (
     API_PREFIX,
     _json_body,
@@ -32,11 +34,13 @@ from service.api import (
 )
 from service.errors import UsageError
 from service.portfolio import (
+    LOAN_TABLE_COLUMNS,
     MAX_LOANS,
     BookError,
     book_records,
     check_coverage,
     parse_book,
+    result_sheets,
 )
 from service.problems import Problem, validation_problem
 from service.requests import MAX_SEED
@@ -241,3 +245,60 @@ def get_portfolio_run(run_id: str) -> Response:
     except StoreUnavailable as exc:
         raise store_problem(exc) from None
     return json_response(body)
+
+
+def _done_result(run_id: str) -> dict[str, Any]:
+    st = state()
+    try:
+        body = portfolio_runs.get_run(st.store, g.api_key, run_id)
+    except portfolio_runs.RunNotFound as exc:
+        raise Problem(404, str(exc)) from None
+    except StoreUnavailable as exc:
+        raise store_problem(exc) from None
+    if body["status"] != "done":
+        raise Problem(409, f"portfolio run {body['id']} is {body['status']}: it has no results yet")
+    result: dict[str, Any] = body["result"]
+    return result
+
+
+def _download(data: bytes, content_type: str, name: str) -> Response:
+    return Response(
+        data,
+        mimetype=None,
+        content_type=content_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@endpoint(
+    "GET",
+    RUNS + "/<run_id>/export.csv",
+    summary="A finished portfolio run's loan-level table as CSV",
+    tag="portfolio",
+    path_params={"run_id": "Run id"},
+    responses={200: (None, "CSV file (text/csv, UTF-8 with BOM), one row per loan")},
+    media_type="text/csv",
+    extra_errors=(409,),
+)
+def export_portfolio_run_csv(run_id: str) -> Response:
+    """One row per loan: its assessment's figures and its portfolio figures."""
+    result = _done_result(run_id)
+    rows = [[r.get(c) for c in LOAN_TABLE_COLUMNS] for r in result["loans"]]
+    data = exports.to_csv(LOAN_TABLE_COLUMNS, rows)
+    return _download(data, "text/csv; charset=utf-8", f"portfolio-{run_id[:12]}.csv")
+
+
+@endpoint(
+    "GET",
+    RUNS + "/<run_id>/export.xlsx",
+    summary="A finished portfolio run as an Excel workbook: loans, portfolio, NPL, concentration",
+    tag="portfolio",
+    path_params={"run_id": "Run id"},
+    responses={200: (None, "Excel workbook (.xlsx)")},
+    media_type=exports.XLSX_MIME,
+    extra_errors=(409,),
+)
+def export_portfolio_run_xlsx(run_id: str) -> Response:
+    """The sheets of :func:`service.portfolio.result_sheets`."""
+    data = exports.to_xlsx(result_sheets(_done_result(run_id)))
+    return _download(data, exports.XLSX_MIME, f"portfolio-{run_id[:12]}.xlsx")

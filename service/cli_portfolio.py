@@ -2,7 +2,7 @@
 
 ::
 
-    climate-loan portfolio assess --cube CUBE --book BOOK.csv --out RESULT.{csv,parquet,json}
+    climate-loan portfolio assess --cube CUBE --book BOOK.csv --out RESULT.{json,xlsx,csv,parquet}
                                   [--paths N] [--seed S] [--npl-tolerance-pct 3]
                                   [--workers N | --scheduler ADDRESS] [--models-dir DIR]
 
@@ -12,7 +12,7 @@ assessed until the book is clean. Each loan is then assessed as ``climate-loan a
 (worker processes by default, a ``dask.distributed`` cluster with ``--scheduler``), with a
 progress bar on a terminal, and the book is simulated with shared climate years and under
 independence (:mod:`models.portfolio`). The portfolio figures are printed; ``--out`` writes
-everything as JSON, or the loan-level table as CSV or Parquet.
+everything as JSON, a workbook (``.xlsx``), or the loan-level table as CSV or Parquet.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from service.errors import UsageError
 if TYPE_CHECKING:
     SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
-_OUT_SUFFIXES = (".json", ".csv", ".parquet", ".pq")
+_OUT_SUFFIXES = (".json", ".xlsx", ".csv", ".parquet", ".pq")
 
 
 def register(sub: SubParsers) -> None:
@@ -50,7 +50,8 @@ def register(sub: SubParsers) -> None:
     a.add_argument(
         "--out",
         default=None,
-        help="result file: .json (everything), .csv or .parquet (one row per loan)",
+        help="result file: .json (everything), .xlsx (loans, portfolio, NPL by year, "
+        "concentration), .csv or .parquet (one row per loan)",
     )
     a.add_argument("--paths", type=int, default=None, help="Monte Carlo paths (default: 10,000)")
     a.add_argument(
@@ -118,7 +119,7 @@ def cmd_portfolio_assess(args: argparse.Namespace) -> int:
     if args.workers is not None and args.scheduler is not None:
         raise UsageError("give --workers or --scheduler, not both")
     if args.out is not None and not str(args.out).lower().endswith(_OUT_SUFFIXES):
-        raise UsageError(f"--out {args.out}: use a .json, .csv or .parquet file name")
+        raise UsageError(f"--out {args.out}: use a .json, .xlsx, .csv or .parquet file name")
     book = read_book(args.book)  # BookError lists every bad cell
     cube_path = resolve_cube_path(args.cube)
     check_coverage(book, Cube.open(cube_path))

@@ -794,7 +794,10 @@ def loan_table(run: PortfolioRun) -> list[dict[str, Any]]:
 
 
 def write_result(run: PortfolioRun, path: str | Path) -> None:
-    """Write the run: ``.json`` everything; ``.csv`` / ``.parquet`` the loan-level table.
+    """Write the run: JSON, a workbook, or the loan-level table (by the file's extension).
+
+    ``.json`` holds everything; ``.xlsx`` the tables of :func:`result_sheets`; ``.csv`` and
+    ``.parquet`` the loan-level table.
 
     Raises
     ------
@@ -809,6 +812,10 @@ def write_result(run: PortfolioRun, path: str | Path) -> None:
         if suffix == ".json":
             text = json.dumps(run.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
             p.write_text(text + "\n", encoding="utf-8")
+        elif suffix == ".xlsx":
+            from service.exports import to_xlsx
+
+            p.write_bytes(to_xlsx(result_sheets(run.to_dict())))
         elif suffix in (".csv", ".parquet", ".pq"):
             frame = pd.DataFrame(loan_table(run), columns=list(LOAN_TABLE_COLUMNS))
             if suffix == ".csv":
@@ -820,8 +827,88 @@ def write_result(run: PortfolioRun, path: str | Path) -> None:
                 frame.to_parquet(p, index=False)
         else:
             raise UsageError(
-                f"--out {p}: unknown format {suffix or '(no extension)'}; use .json, .csv or "
-                ".parquet"
+                f"--out {p}: unknown format {suffix or '(no extension)'}; use .json, .xlsx, "
+                ".csv or .parquet"
             )
     except OSError as exc:
         raise UsageError(f"cannot write {p}: {exc.strerror or exc}") from None
+
+
+#: Rows of the "Portfolio" sheet: (label, key in the joint/independent figures).
+_LOSS_ROWS: tuple[tuple[str, str], ...] = (
+    ("expected_loss", "expected_loss"),
+    ("expected_loss_se", "expected_loss_se"),
+    ("loss_sd", "loss_sd"),
+    ("loss_q99", "var_99"),
+    ("loss_q99_9", "var_999"),
+    ("unexpected_loss", "unexpected_loss"),
+    ("expected_loss_rate", "expected_loss_rate"),
+)
+_NPL_COLUMNS: tuple[str, ...] = (
+    "loans_on_book",
+    "npl_ratio_balance_mean",
+    "npl_ratio_balance_q90",
+    "npl_ratio_balance_q99",
+    "npl_ratio_count_mean",
+    "p_npl_balance_above_tolerance",
+    "p_npl_count_above_tolerance",
+    "annual_loss_mean",
+)
+_GROUP_COLUMNS: tuple[str, ...] = (
+    "name",
+    "loans",
+    "exposure",
+    "expected_loss",
+    "var_contribution",
+    "var_share",
+)
+
+
+def result_sheets(obj: Mapping[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]:
+    """A run's result (:meth:`PortfolioRun.to_dict`) as spreadsheet tables.
+
+    ``Loans`` (:data:`LOAN_TABLE_COLUMNS`), ``Portfolio`` (figure, shared years, independent),
+    ``NPL by year`` (both simulations) and ``Concentration`` (regions and technologies);
+    values unrounded, fractions as fractions.
+    """
+    loans = [[r.get(c) for c in LOAN_TABLE_COLUMNS] for r in obj["loans"]]
+    sheets: list[tuple[str, list[str], list[list[Any]]]] = [
+        ("Loans", list(LOAN_TABLE_COLUMNS), loans)
+    ]
+    p = obj.get("portfolio")
+    if p is None:
+        return sheets
+    j, ind = p["joint"], p["independent"]
+    rows: list[list[Any]] = [[label, j[key], ind[key]] for label, key in _LOSS_ROWS]
+    for name in ("p_npl_balance_above_tolerance_any_year", "p_npl_count_above_tolerance_any_year"):
+        rows.append([name, j["npl"][name], ind["npl"][name]])
+    rs = p["risk_sharing"]
+    single = [
+        ("total_exposure", p["total_exposure"]),
+        ("npl_tolerance_pct", p["npl_tolerance_pct"]),
+        ("n_paths", p["n_paths"]),
+        ("seed", p["seed"]),
+        ("herfindahl_exposure", p["concentration"]["herfindahl_exposure"]),
+        ("effective_number_of_loans", p["concentration"]["effective_number_of_loans"]),
+        *((f"expected_loss_{k}", v) for k, v in rs["expected_loss"].items()),
+        ("bank_loss_q99", rs["bank_var_99"]),
+        ("bank_loss_q99_9", rs["bank_var_999"]),
+        ("asrf_loss_q99_9_one_year", p["asrf"]["loss_q99_9_one_year"]),
+        ("simulated_annual_loss_q99_9", p["asrf"]["simulated_annual_loss_q99_9"]),
+    ]
+    rows.extend([name, value, None] for name, value in single)
+    sheets.append(("Portfolio", ["figure", "shared_years", "independent"], rows))
+    header = ["year"] + [f"{c}_{m}" for m in ("shared", "independent") for c in _NPL_COLUMNS]
+    by_year = [
+        [yj["year"], *(yj[c] for c in _NPL_COLUMNS), *(yi[c] for c in _NPL_COLUMNS)]
+        for yj, yi in zip(j["npl"]["by_year"], ind["npl"]["by_year"], strict=True)
+    ]
+    sheets.append(("NPL by year", header, by_year))
+    conc = p["concentration"]
+    groups = [
+        [kind, *(g[c] for c in _GROUP_COLUMNS)]
+        for kind, key in (("region", "by_region"), ("technology", "by_technology"))
+        for g in conc[key]
+    ]
+    sheets.append(("Concentration", ["group", *_GROUP_COLUMNS], groups))
+    return sheets

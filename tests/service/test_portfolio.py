@@ -271,6 +271,20 @@ def test_csv_and_parquet_outputs_hold_the_loan_table(
     assert list(from_csv["loan_id"]) == list(from_pq["loan_id"]) == ["PF-001", "PF-002", "PF-008"]
     pd.testing.assert_series_equal(from_csv["pd_tenor"], from_pq["pd_tenor"])
     assert from_csv["error"].isna().all()
+    assert _run(*args, "--workers", "1", "--out", str(tmp_path / "r.xlsx")) == 0
+    assert _run(*args, "--workers", "1", "--out", str(tmp_path / "r.json")) == 0
+    result = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    sheets = pd.read_excel(tmp_path / "r.xlsx", sheet_name=None)
+    assert list(sheets) == ["Loans", "Portfolio", "NPL by year", "Concentration"]
+    assert list(sheets["Loans"]["pd_tenor"]) == list(from_csv["pd_tenor"])
+    figures = sheets["Portfolio"].set_index("figure")
+    joint = result["portfolio"]["joint"]
+    assert figures.loc["loss_q99", "shared_years"] == joint["var_99"]
+    assert (
+        figures.loc["expected_loss_bank", "shared_years"]
+        == (result["portfolio"]["risk_sharing"]["expected_loss"]["bank"])
+    )
+    assert len(sheets["NPL by year"]) == result["portfolio"]["horizon_years"]
 
 
 def test_bad_options_are_one_line(
@@ -281,8 +295,8 @@ def test_bad_options_are_one_line(
     assert "--paths must be from 2" in _error(capsys)
     assert _run(*base, "--npl-tolerance-pct", "150") == 2
     assert "--npl-tolerance-pct" in _error(capsys)
-    assert _run(*base, "--out", "result.xlsx") == 2
-    assert "use a .json, .csv or .parquet" in _error(capsys)
+    assert _run(*base, "--out", "result.ods") == 2
+    assert "use a .json, .xlsx, .csv or .parquet" in _error(capsys)
     assert _run("--cube", str(cube_path), "--book", "missing.csv") == 2
     assert "does not exist" in _error(capsys)
     assert _run(*base, "--paths", "10", "--scheduler", "tcp://127.0.0.1:1") == 2

@@ -171,6 +171,8 @@ def test_run_survives_a_server_restart_and_is_stored(
     assert hdrs["location"] == accepted["url"] == f"/api/v1/portfolio-runs/{accepted['id']}"
     status, _, body = request(port, "GET", accepted["url"], headers=headers)
     assert status == 200 and json.loads(body)["status"] == "queued"
+    status, _, body = request(port, "GET", accepted["url"] + "/export.csv", headers=headers)
+    assert status == 409 and "no results yet" in json.loads(body)["detail"]
     first.close()  # the server stops before any worker has seen the run
 
     worker = _worker(server["env"], tmp_path / "worker.log")
@@ -200,6 +202,15 @@ def test_run_survives_a_server_restart_and_is_stored(
             assert stored["decision"] == r["decision"]
             assert stored["repayment"]["pd_tenor"] == r["pd_tenor"]
             assert stored["provenance"]["seed"] == r["seed"] == loan_seed(11, r["loan_id"])
+        # downloads of the finished run
+        status, hdrs, data = request(port2, "GET", accepted["url"] + "/export.csv", headers=headers)
+        assert status == 200 and hdrs["content-type"].startswith("text/csv")
+        lines = data.decode("utf-8-sig").splitlines()
+        assert lines[0].startswith("row,loan_id,assessment_id") and len(lines) == 4
+        status, hdrs, data = request(
+            port2, "GET", accepted["url"] + "/export.xlsx", headers=headers
+        )
+        assert status == 200 and data[:2] == b"PK"  # a zip container (xlsx)
         # scoped like assessments: another officer sees neither the run nor its loans
         other = {"X-API-Key": _new_key(server["env"])}
         status, _, body = request(port2, "GET", accepted["url"], headers=other)
