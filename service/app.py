@@ -27,7 +27,7 @@ from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
 
-from service import problems, security, web
+from service import problems, security, web, web_map
 from service.api import (
     EXTENSION,
     ProductionScorecard,
@@ -212,6 +212,7 @@ def create_app(config: ServiceConfig | Mapping[str, Any] | None = None) -> Flask
     app.register_blueprint(bp)
     app.register_blueprint(root)
     web.register(app)  # loan-officer pages, sessions, translations (service/web.py)
+    web_map.register(app)  # the national map and its tiles (service/web_map.py)
     _install_request_log(app, logger)
     logger.info(
         "service ready",
