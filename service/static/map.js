@@ -52,6 +52,14 @@
     }
   }
   map.on("click", function (ev) { pick(ev.latlng.lat, ev.latlng.lng, null); });
+  // The settled view, for scripts and tests that must wait for a move to end.
+  function settled() {
+    var c = map.getCenter();
+    el.setAttribute("data-zoom", String(map.getZoom()));
+    el.setAttribute("data-center", c.lat.toFixed(4) + "," + c.lng.toFixed(4));
+  }
+  map.on("moveend", settled);
+  settled();
 
   function typedPoint() {
     var lat = Number(latInput.value), lon = Number(lonInput.value);
