@@ -205,6 +205,10 @@ def test_tile_is_a_png_with_cache_headers_and_etag(web: Any) -> None:
     assert again.status_code == 304 and not again.data
     other_hub = web.get(path + "?hub_height_m=140")
     assert other_hub.status_code == 200 and other_hub.headers["ETag"] != etag
+    # the other layers of this cube (it has radiation: sunshine hours) are drawn too
+    for layer in ("sunshine_hours", "iav"):
+        r = web.get(f"/app/map/tiles/{layer}/{_tile_of(44.2, 87.2, 8)}.png")
+        assert r.status_code == 200 and r.mimetype == "image/png"
     # a tile far from the cube is transparent
     far = web.get(f"/app/map/tiles/iav/{_tile_of(25.0, 110.0, 6)}.png")
     assert far.status_code == 200 and far.data == tiles.empty_png()

@@ -44,18 +44,16 @@ def app(national_store: Path, tmp_path: Path) -> Iterator[Any]:
     application.extensions["climate_loan"].store.dispose()
 
 
-def _sign_in(page: Any, server: str, key: str) -> None:
-    page.goto(server + "/app/map")
-    assert "/app/login" in page.url
-    page.get_by_label("API key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/app/map")
+def _sign_in(pg: Any, base: str, key: str) -> None:
+    pg.goto(base + "/app/map")
+    assert "/app/login" in pg.url
+    pg.get_by_label("API key").fill(key)
+    pg.get_by_role("button", name="Sign in").click()
+    pg.wait_for_url("**/app/map")
 
 
-def _picked(page: Any) -> tuple[float, float]:
-    return float(page.locator("#map-lat").input_value()), float(
-        page.locator("#map-lon").input_value()
-    )
+def _picked(pg: Any) -> tuple[float, float]:
+    return float(pg.locator("#map-lat").input_value()), float(pg.locator("#map-lon").input_value())
 
 
 def test_national_map_in_chromium(app: Any, server: str, page: Any) -> None:  # noqa: F811
@@ -132,6 +130,11 @@ def test_national_map_in_chromium(app: Any, server: str, page: Any) -> None:  # 
         rgba = np.asarray(Image.open(io.BytesIO(r.body())).convert("RGBA"))
         dark = np.all(rgba[..., :3] == tiles.HATCH_RGBA[:3], axis=-1).mean()
         assert dark == (pytest.approx(3 / 8, abs=0.01) if fails else 0.0)
+
+    # this store has no radiation: no sunshine layer, as problem+json
+    r = page.request.get(f"{server}/app/map/tiles/sunshine_hours/9/0/0.png")
+    assert r.status == 404 and r.headers["content-type"] == "application/problem+json"
+    assert "sunshine" not in page.locator("#layer").inner_text().lower()
 
     # the link leads into the assessment form with the coordinates
     link.click()
