@@ -7,6 +7,8 @@ Pages and resources (blueprint ``web_map``; the officer signs in on the web page
                                                           place search, picked site, legend
 ``/app/map/tiles/<layer>/<z>/<x>/<y>.png``                one 256 x 256 PNG tile of the layer
                                                           (:mod:`service.tiles`)
+``/app/map/cell/<layer>?lat=&lon=``                       the layer's value at one cell, in
+                                                          numbers and words (JSON)
 ========================================================  ====================================
 
 The map is drawn by Leaflet 1.9.4, vendored under ``service/static/vendor/leaflet`` (no CDN;
@@ -37,12 +39,14 @@ import math
 import re
 from typing import Any
 
+import numpy as np
 from flask import (
     Blueprint,
     Flask,
     Response,
     current_app,
     g,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -240,6 +244,8 @@ def map_page() -> Any:
         hub_height_m=hub,
         hub_text=f"{hub:g}",
         tile_url=f"{template}?{query}",
+        cell_url=url_for("web_map.cell", layer=layer)
+        + (f"?hub_height_m={hub:g}" if layer == "trailing_3y_wind_ms" else ""),
         bounds=f"{south:.4f},{north:.4f},{west:.4f},{east:.4f}",
         legend=legend(grid, layer),
         min_zoom=MIN_ZOOM,
@@ -247,6 +253,72 @@ def map_page() -> Any:
         dataset=st.cube.dataset,
         n_cells=int(grid.values.size),
         grid_shape=grid.values.shape,
+    )
+
+
+# ----------------------------------------------------------------------------- one cell
+
+
+def _coord_arg(name: str, lo: float, hi: float) -> float:
+    raw = request.args.get(name, "").strip()
+    try:
+        v = float(raw)
+    except ValueError:
+        v = math.nan
+    if not (math.isfinite(v) and lo <= v <= hi):
+        raise Problem(400, f"{name} must be a number from {lo:g} to {hi:g}, got {raw!r}")
+    return v
+
+
+@bp.route("/app/map/cell/<layer>")
+def cell(layer: str) -> Response:
+    """The layer's value at the cell holding ``lat``/``lon``, in numbers and in words (JSON).
+
+    What the tiles show as colour and hatching, for the picked site: read out by the page (and
+    by screen readers, which cannot see the tiles).
+    """
+    if g.web_key is None:
+        raise Problem(401, "sign in on the web page first (/app/login)")
+    st = _state()
+    if layer not in available_layers(st.cube):
+        known = ", ".join(available_layers(st.cube))
+        raise Problem(404, f"no map layer {layer!r} in this cube; layers: {known}")
+    lat = _coord_arg("lat", -90.0, 90.0)
+    lon = _coord_arg("lon", -180.0, 180.0)
+    hub = _hub_arg()
+    grid = grid_of(layer, DEFAULT_HUB_M if hub is None else hub)
+    i = int(tiles.cell_index(grid.lats, np.array([lat]))[0])
+    j = int(tiles.cell_index(grid.lons, np.array([lon]))[0])
+    if i < 0 or j < 0:
+        raise Problem(404, f"({lat:g}, {lon:g}) is outside the cube's grid")
+    value = float(grid.values[i, j])
+    cell_lat, cell_lon = float(grid.lats[i]), float(grid.lons[j])
+    unit, digits, scale = layer_unit(layer)
+    where = f"{abs(cell_lat):.2f}°{'N' if cell_lat >= 0 else 'S'} "
+    where += f"{abs(cell_lon):.2f}°{'E' if cell_lon >= 0 else 'W'}"
+    if not math.isfinite(value):
+        status, text = "nodata", f"{where}: {_('no complete data')}"
+    else:
+        shown = f"{_fmt(value * scale, digits)} {unit}"
+        if grid.threshold is None:
+            status, text = "none", f"{where}: {shown}"
+        elif value >= grid.threshold:
+            status = "pass"
+            text = f"{where}: {shown} — {_('meets %(t)s m/s', t=_fmt(grid.threshold, 1))}"
+        else:
+            status = "fail"
+            text = f"{where}: {shown} — {_('below %(t)s m/s', t=_fmt(grid.threshold, 1))}"
+    return jsonify(
+        {
+            "layer": layer,
+            "cell_lat": cell_lat,
+            "cell_lon": cell_lon,
+            "value": value if math.isfinite(value) else None,
+            "unit": unit,
+            "threshold": grid.threshold,
+            "status": status,
+            "text": text,
+        }
     )
 
 
@@ -304,6 +376,7 @@ __all__ = [
     "MIN_ZOOM",
     "available_layers",
     "bp",
+    "cell",
     "grid_of",
     "legend",
     "register",

@@ -32,6 +32,7 @@
   var info = document.getElementById("picked-info");
   var link = document.getElementById("assess-link");
   var marker = null;
+  var asked = 0;
 
   function fill(template, values) {
     return template.replace(/\{(\w+)\}/g, function (m, k) { return values[k] !== undefined ? values[k] : m; });
@@ -46,7 +47,19 @@
     var params = new URLSearchParams({ lat: String(lat), lon: String(lon), hub_height_m: link.getAttribute("data-hub") });
     link.href = link.getAttribute("data-base") + "?" + params.toString() + "#project";
     var text = fill(el.getAttribute("data-msg-picked"), { lat: lat.toFixed(4), lon: lon.toFixed(4) });
-    info.textContent = name ? name + " — " + text : text;
+    text = name ? name + " — " + text : text;
+    info.textContent = text;
+    // the layer's value at the cell, in words (what the tiles show as colour and hatching)
+    var ask = ++asked;
+    var url = el.getAttribute("data-cell");
+    url += (url.indexOf("?") >= 0 ? "&" : "?") + "lat=" + lat + "&lon=" + lon;
+    fetch(url, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (c) {
+        if (ask !== asked) { return; }
+        info.textContent = c ? text + ". " + c.text : text;
+        info.setAttribute("data-status", c ? c.status : "outside");
+      });
     if (marker) { marker.setLatLng([lat, lon]); } else {
       marker = L.circleMarker([lat, lon], { radius: 8, weight: 3, color: "#D55E00", fillOpacity: 0, interactive: false }).addTo(map);
     }

@@ -240,6 +240,41 @@ def test_bad_tile_requests_are_specific_problems(
     assert body["status"] == status and words in body["detail"]
 
 
+def test_cell_reads_out_the_value_and_the_verdict(app: Any, web: Any) -> None:
+    cube = app.extensions["climate_loan"].cube
+    values = cube.layer("trailing_3y_wind_ms", 120.0).values
+    i, j = int(np.argmin(np.abs(cube.lats - 44.0))), int(np.argmin(np.abs(cube.lons - 87.5)))
+    expected = float(values[i, j])
+    r = web.get("/app/map/cell/trailing_3y_wind_ms?lat=44.05&lon=87.45&hub_height_m=120")
+    assert r.status_code == 200
+    body = r.get_json()
+    assert (body["cell_lat"], body["cell_lon"]) == (44.0, 87.5)
+    assert body["value"] == pytest.approx(expected, rel=1e-12)
+    assert body["status"] == ("pass" if expected >= 6.5 else "fail")
+    verdict = "meets 6.5 m/s" if expected >= 6.5 else "below 6.5 m/s"
+    assert body["text"] == f"44.00°N 87.50°E: {expected:.2f} m/s — {verdict}"
+    zh = web.get(
+        "/app/map/cell/trailing_3y_wind_ms?lat=44.05&lon=87.45&hub_height_m=120", headers=ZH
+    ).get_json()
+    assert ("达到 6.5" if expected >= 6.5 else "低于 6.5") in zh["text"]
+    # a layer without threshold: value only; IAV shown in percent
+    iav = web.get("/app/map/cell/iav?lat=44.05&lon=87.45").get_json()
+    assert iav["status"] == "none" and iav["unit"] == "%"
+    assert iav["value"] == pytest.approx(float(cube.layer("iav").values[i, j]), rel=1e-12)
+    assert iav["text"].endswith(f"{iav['value'] * 100:.1f} %")
+    for query, status, words in (
+        ("lat=10&lon=10", 404, "outside the cube's grid"),
+        ("lat=44.0", 400, "lon must be a number from -180 to 180"),
+        ("lat=95&lon=87", 400, "lat must be a number from -90 to 90"),
+        ("lat=inf&lon=87", 400, "lat must be"),
+    ):
+        r = web.get(f"/app/map/cell/iav?{query}")
+        assert r.status_code == status and r.mimetype == "application/problem+json"
+        assert words in r.get_json()["detail"]
+    assert web.get("/app/map/cell/nope?lat=44&lon=87").status_code == 404
+    assert app.test_client().get("/app/map/cell/iav?lat=44&lon=87").status_code == 401
+
+
 def test_tiles_need_a_signed_in_session(app: Any) -> None:
     r = app.test_client().get(f"/app/map/tiles/iav/{_tile_of(44.2, 87.2, 8)}.png")
     assert r.status_code == 401 and r.mimetype == "application/problem+json"

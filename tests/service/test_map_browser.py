@@ -93,6 +93,10 @@ def test_national_map_in_chromium(app: Any, server: str, page: Any) -> None:  # 
     page.get_by_role("button", name="Go", exact=True).click()
     assert _picked(page) == (43.801, 87.6)  # GeoNames' Ürümqi in places.json
     assert "Ürümqi" in page.locator("#place-status").inner_text()
+    # the picked cell's value in words: the cell of 43.75 N 87.50 E, by the store's wind field
+    expected = float(wind_field(np.array(43.75), np.array(87.5)))
+    info = page.locator('#picked-info[data-status="pass"]')
+    assert f"43.75°N 87.50°E: {expected:.2f} m/s — meets 6.5 m/s" in info.inner_text()
     page.wait_for_selector('#national-map[data-zoom="9"][data-center="43.8010,87.6000"]')
     page.wait_for_function("document.querySelectorAll('img.leaflet-tile-loaded').length >= 4")
 
