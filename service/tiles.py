@@ -11,7 +11,8 @@ Colours are the viridis colour map over a fixed range per layer (the same for ev
 that tiles join without seams). Cells that fail a threshold are *hatched* with dark diagonal
 stripes laid on the global pixel grid (continuous across tile edges), so that pass and fail
 stay readable without colour; cells without complete data are grey and cross-hatched; the
-area outside the cube is transparent.
+area outside the cube is transparent. Once cells are at least :data:`CELL_EDGE_MIN_PX` wide,
+their edges are drawn as a line of darker pixels.
 
 References
 ----------
@@ -44,6 +45,10 @@ HATCH_WIDTH = 3
 HATCH_RGBA = (20, 20, 20, 255)
 NODATA_RGBA = (189, 189, 189, 255)
 NODATA_HATCH_RGBA = (120, 120, 120, 255)
+#: Cell edges are drawn (a line of darker pixels) once a cell is this many pixels wide, and
+#: the factor that darkens them.
+CELL_EDGE_MIN_PX = 12.0
+CELL_EDGE_SHADE = 0.7
 #: Layers kept computed per process (each one value per cell: 0.3 MB for China at 0.25 deg).
 LAYER_CACHE = 8
 
@@ -182,6 +187,12 @@ class LayerGrid:
         west, east = span(self.lons)
         return south, north, west, east
 
+    def cell_px(self, z: int) -> float:
+        """Width of the narrowest cell at zoom ``z`` [pixels] (east-west; north-south is wider)."""
+        step = np.diff(np.sort(self.lons))
+        width = float(np.min(step)) if step.size else 0.25
+        return float(width * TILE_PX * 2**z / 360.0)
+
     def counts(self) -> tuple[int, int, int]:
         """Cells that pass, fail and lack data (pass and fail are 0 without a threshold)."""
         finite = np.isfinite(self.values)
@@ -249,6 +260,12 @@ def render_rgba(grid: LayerGrid, z: int, x: int, y: int) -> NDArray[np.uint8]:
     lats, lons = pixel_centres(z, x, y)
     rows = cell_index(grid.lats, lats)
     cols = cell_index(grid.lons, lons)
+    # the pixel before the first row and column (in the tile to the north and west), to find
+    # cell edges on the tile's own edge
+    n = 2**z
+    before = -0.5 / TILE_PX
+    row_prev = cell_index(grid.lats, np.array([float(_lat_of((y + before) / n))]))[0]
+    col_prev = cell_index(grid.lons, np.array([(x + before) / n * 360.0 - 180.0]))[0]
     rgba = np.zeros((TILE_PX, TILE_PX, 4), dtype=np.uint8)
     inside = (rows[:, None] >= 0) & (cols[None, :] >= 0)
     if not inside.any():
@@ -268,6 +285,13 @@ def render_rgba(grid: LayerGrid, z: int, x: int, y: int) -> NDArray[np.uint8]:
     if grid.threshold is not None:
         fail = finite & (vals < grid.threshold)
         rgba[fail & diag] = HATCH_RGBA
+    if grid.cell_px(z) >= CELL_EDGE_MIN_PX:
+        row_edge = rows != np.concatenate(([row_prev], rows[:-1]))
+        col_edge = cols != np.concatenate(([col_prev], cols[:-1]))
+        edge = inside & (row_edge[:, None] | col_edge[None, :])
+        if grid.threshold is not None:
+            edge &= ~(finite & (vals < grid.threshold) & diag)  # stripes stay as they are
+        rgba[edge, :3] = (rgba[edge, :3] * CELL_EDGE_SHADE).astype(np.uint8)
     nodata = inside & ~finite
     rgba[nodata] = NODATA_RGBA
     cross = ((gx + gy) % HATCH_PERIOD == 0) | ((gx - gy) % HATCH_PERIOD == 0)

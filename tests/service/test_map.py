@@ -148,7 +148,11 @@ def test_cell_edge_and_grid_edge_fall_where_the_projection_puts_them() -> None:
     west_of_edge = (cols < edge_x) & (cols > west_x)
     colours_west = {tuple(c) for c in line[west_of_edge, :3]}
     assert tuple(pass_rgb) not in colours_west
-    assert {tuple(c) for c in line[(cols > edge_x) & (cols < edge_x + 100), :3]} == {
+    # the first column east of the edge is the drawn cell edge (darker), then the cell's colour
+    first_east = int(np.argmax(cols > edge_x))
+    shaded = (pass_rgb * tiles.CELL_EDGE_SHADE).astype(np.uint8)
+    assert line[first_east, :3].tolist() == shaded.tolist()
+    assert {tuple(c) for c in line[(cols > edge_x + 1) & (cols < edge_x + 100), :3]} == {
         tuple(pass_rgb)
     }
     # west of the grid's outer edge the tile is transparent
