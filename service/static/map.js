@@ -86,6 +86,15 @@
 
   // Province outlines and labels.
   var labels = L.layerGroup();
+  var labelList = [];
+  // Small units (the municipalities, Hong Kong, Macao) are labelled from a closer zoom only, so
+  // that the labels of the east do not pile up at national scale.
+  function showLabels() {
+    var z = map.getZoom();
+    labelList.forEach(function (label) {
+      if (z >= label.minZoom) { labels.addLayer(label); } else { labels.removeLayer(label); }
+    });
+  }
   fetch(el.getAttribute("data-provinces"), { credentials: "same-origin" })
     .then(function (r) { return r.json(); })
     .then(function (geo) {
@@ -113,14 +122,18 @@
           var span = document.createElement("span");
           span.textContent = zh ? p.zh : p.en;
           span.setAttribute("lang", zh ? "zh-CN" : "en");
-          L.marker([p.lat, p.lon], {
+          var label = L.marker([p.lat, p.lon], {
             icon: L.divIcon({ className: "province-label", html: span, iconSize: null }),
             interactive: false,
             keyboard: false
-          }).addTo(labels);
+          });
+          label.minZoom = p.min_zoom || minZoom;
+          labelList.push(label);
         }
       });
       labels.addTo(map);
+      showLabels();
+      map.on("zoomend", showLabels);
       el.setAttribute("data-places-loaded", String(list.length));
     });
 

@@ -344,6 +344,12 @@ def test_vendored_place_files_are_small_and_inside_china() -> None:
     for name, lat, lon in (("Beijing", 39.9, 116.4), ("Ürümqi", 43.8, 87.6), ("Xinjiang", 41, 85)):
         assert math.hypot(by_en[name]["lat"] - lat, by_en[name]["lon"] - lon) < 1.5, name
     assert by_en["Ürümqi"]["zh"] == "乌鲁木齐" and by_en["Xinjiang"]["zh"].startswith("新疆")
+    by_province = {p["en"]: p for p in provinces}
+    assert (by_province["Xinjiang"]["min_zoom"], by_province["Beijing"]["min_zoom"]) == (3, 5)
+    # the simplified Chinese names, not GeoNames' Japanese or traditional forms (仏山, 宝鶏, 長春)
+    cities = {p["en"]: p["zh"] for p in places if p["kind"] == "city"}
+    assert (cities["Foshan"], cities["Baoji"], cities["Changchun"]) == ("佛山", "宝鸡", "长春")
+    assert (cities["Hohhot"], cities["Shenzhen"]) == ("呼和浩特", "深圳")
     for readme in ("leaflet/README.md", "places/README.md"):
         text = (STATIC / "vendor" / readme).read_text()
         assert "licen" in text.lower()

