@@ -172,7 +172,7 @@ def main(build_json: str, cities_json: str) -> None:
                 "min_zoom": zoom,
             }
         )
-    import opencc  # opencc-python-reimplemented, for this script only
+    import opencc  # type: ignore[import-not-found]  # opencc-python-reimplemented, here only
 
     t2s = opencc.OpenCC("t2s").convert
     # characters of simplified Chinese as Natural Earth writes names (all admin-1 units)
