@@ -65,6 +65,13 @@
     }
   }
   map.on("click", function (ev) { pick(ev.latlng.lat, ev.latlng.lng, null); });
+  // Keyboard: the arrow keys pan and +/- zoom (Leaflet); Enter picks the centre of the view.
+  map.on("keydown", function (ev) {
+    if (ev.originalEvent && ev.originalEvent.key === "Enter") {
+      var c = map.getCenter();
+      pick(c.lat, c.lng, null);
+    }
+  });
   // The settled view, for scripts and tests that must wait for a move to end.
   function settled() {
     var c = map.getCenter();
@@ -135,7 +142,8 @@
       showLabels();
       map.on("zoomend", showLabels);
       el.setAttribute("data-places-loaded", String(list.length));
-    });
+    })
+    .catch(function () { document.getElementById("place-status").textContent = el.getAttribute("data-msg-notfound"); });
 
   function find(text) {
     var q = norm(text);

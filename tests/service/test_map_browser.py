@@ -118,6 +118,12 @@ def test_national_map_in_chromium(app: Any, server: str, page: Any) -> None:  # 
     _, y0 = tiles.lonlat_to_tile(lat, lon, 9)
     expected_lat = float(tiles._lat_of((y0 * 256 + 100) / (256 * 2**9)))
     assert lat2 == pytest.approx(expected_lat, abs=2e-4)
+    # the keyboard: Enter on the focused map picks the centre of the view (the place again)
+    page.locator("#national-map").focus()
+    page.keyboard.press("Enter")
+    assert _picked(page) == pytest.approx((43.801, 87.6), abs=1e-4)
+    page.mouse.click(cx + 100, cy + 100)
+    assert _picked(page) == (lat2, lon2)
     link = page.locator("#assess-link")
     href = link.get_attribute("href") or ""
     assert f"lat={lat2}" in href and f"lon={lon2}" in href and "hub_height_m=100" in href
