@@ -79,6 +79,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from climate_data.site import SiteClimate
+from models.errors import InsufficientData as InsufficientData  # re-exported
+from models.errors import ModelInputError
 
 if TYPE_CHECKING:
     from models.registry import ModelCard
@@ -96,11 +98,7 @@ _ALL_LOST = 1e-9
 _MONTH_RE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
-class InsufficientData(ValueError):
-    """Too few usable months (or long-term reanalysis months) for a long-term correction."""
-
-
-class OperatingHistoryError(ValueError):
+class OperatingHistoryError(ModelInputError):
     """The operating history has a bad value; the message names the month."""
 
 

@@ -57,6 +57,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from models.errors import ModelInputError
+
 Kind = Literal["longterm", "scorecard"]
 Status = Literal["candidate", "production", "retired"]
 
@@ -91,7 +93,7 @@ _REQUIRED = (
 )
 
 
-class RegistryError(ValueError):
+class RegistryError(ModelInputError):
     """A model card is missing, malformed, tampered with, or a status change is not allowed."""
 
 

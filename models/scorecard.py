@@ -80,6 +80,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from models.errors import ModelInputError
 from models.registry import ModelCard, RegistryError, software_versions, utc_now
 
 if TYPE_CHECKING:
@@ -91,11 +92,11 @@ Transform = Literal["identity", "log"]
 PSI_EMPTY_BIN_SHARE = 1e-4
 
 
-class LoanBookError(ValueError):
+class LoanBookError(ModelInputError):
     """A loan book cannot be used; the message names the column and the rows."""
 
 
-class ScorecardError(ValueError):
+class ScorecardError(ModelInputError):
     """A scorecard cannot be fitted or a card cannot be used for prediction."""
 
 
