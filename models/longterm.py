@@ -73,7 +73,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -81,9 +81,7 @@ from numpy.typing import ArrayLike, NDArray
 from climate_data.site import SiteClimate
 from models.errors import InsufficientData as InsufficientData  # re-exported
 from models.errors import ModelInputError
-
-if TYPE_CHECKING:
-    from models.registry import ModelCard
+from models.registry import ModelCard, software_versions, utc_now
 
 Quantity = Literal["energy_mwh", "wind_ms"]
 
@@ -719,7 +717,7 @@ def fit_monthly_regression(x: ArrayLike, y: ArrayLike) -> RegressionFit:
     ValueError
         Different lengths, non-finite values, fewer than 3 points or constant ``x``.
     """
-    import statsmodels.api as sm
+    import statsmodels.api as sm  # lazy: about 1.7 s to load; only a fit needs it
 
     xa = np.asarray(x, dtype=np.float64)
     ya = np.asarray(y, dtype=np.float64)
@@ -776,7 +774,7 @@ def robust_outliers(
     :math:`\rho(z) = z^2/2` for :math:`|z| \le t` and :math:`t|z| - t^2/2` beyond, and
     estimates the scale :math:`s` robustly (Huber's proposal 2 / MAD) [3]_.
     """
-    import statsmodels.api as sm
+    import statsmodels.api as sm  # lazy: about 1.7 s to load; only a fit needs it
 
     xa = np.asarray(x, dtype=np.float64)
     ya = np.asarray(y, dtype=np.float64)
@@ -989,8 +987,6 @@ def longterm_card(
     created_at : str, optional
         ISO 8601 UTC time; now when omitted.
     """
-    from models.registry import ModelCard, software_versions, utc_now
-
     fit = result.fit
     return ModelCard(
         kind="longterm",

@@ -73,18 +73,19 @@ from __future__ import annotations
 
 import hashlib
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+from scipy.stats import binomtest, rankdata
 
 from models.errors import ModelInputError
 from models.registry import ModelCard, RegistryError, software_versions, utc_now
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 Transform = Literal["identity", "log"]
 
@@ -352,8 +353,6 @@ class ScorecardResult:
 
     def conf_int(self, alpha: float = 0.05) -> NDArray[np.float64]:
         """Wald confidence intervals, shape (p, 2), at level ``1 - alpha``."""
-        from scipy import stats
-
         z = float(stats.norm.ppf(1 - alpha / 2))
         return np.column_stack(
             [self.coefficients - z * self.std_errors, self.coefficients + z * self.std_errors]
@@ -435,8 +434,6 @@ def validate_loan_book(
         Names the column and up to five offending rows (by ``loan_id`` and row number,
         counting the first data row as row 1, as a spreadsheet would after the header).
     """
-    import pandas as pd
-
     if not isinstance(book, pd.DataFrame):
         raise LoanBookError(f"a loan book must be a pandas DataFrame, got {type(book).__name__}")
     rules = {r.name: r for r in LOAN_BOOK_COLUMNS}
@@ -544,8 +541,6 @@ def auc_rank(y: ArrayLike, score: ArrayLike) -> float:
     float
         Probability that a random default scores above a random non-default (ties count ½).
     """
-    from scipy.stats import rankdata
-
     ya, sa = _outcomes(y, score)
     n1 = int(ya.sum())
     n0 = ya.size - n1
@@ -647,8 +642,6 @@ def calibration_by_grade(
     y: ArrayLike, pd_: ArrayLike, bands: Sequence[tuple[str, float]] = DEFAULT_GRADE_BANDS
 ) -> tuple[GradeCalibration, ...]:
     """Observed against predicted defaults per grade, with an exact binomial test."""
-    from scipy.stats import binomtest
-
     ya = np.asarray(y, dtype=np.int64)
     pa = np.asarray(pd_, dtype=np.float64)
     grades = grade_of(pa, bands)
@@ -707,8 +700,7 @@ def train_scorecard(
         Too few defaults, a split without defaults, or the fit does not converge
         (e.g. perfect separation).
     """
-    import warnings
-
+    # lazy: statsmodels takes about 1.7 s to load; only training a card needs it
     from statsmodels.discrete.discrete_model import Logit
     from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
