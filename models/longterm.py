@@ -148,27 +148,10 @@ class OperatingHistory:
             raise OperatingHistoryError(
                 f"month {months[i]}: {self.quantity} must be a finite number >= 0, got {values[i]}"
             )
-        losses: dict[str, NDArray[np.float64] | None] = {}
-        for name in ("availability_loss", "curtailment_loss"):
-            raw = getattr(self, name)
-            if raw is None:
-                losses[name] = None
-                continue
-            if self.quantity == "wind_ms":
-                raise OperatingHistoryError(f"{name} applies to energy, not to mast wind")
-            arr = np.asarray(raw, dtype=np.float64)
-            if arr.shape != months.shape:
-                raise OperatingHistoryError(
-                    f"{name} has {arr.size} values for {months.size} months"
-                )
-            bad = ~((arr >= 0) & (arr < 1)) & ~np.isnan(arr)
-            if np.any(bad):
-                i = int(np.flatnonzero(bad)[0])
-                raise OperatingHistoryError(
-                    f"month {months[i]}: {name} must be a fraction in [0, 1), got {arr[i]}"
-                )
-            arr.setflags(write=False)
-            losses[name] = arr
+        losses = {
+            name: self._checked_loss(name, getattr(self, name), months)
+            for name in ("availability_loss", "curtailment_loss")
+        }
         total = sum((v for v in losses.values() if v is not None), np.zeros(months.shape))
         if np.any(total >= 1):
             i = int(np.flatnonzero(total >= 1)[0])
@@ -182,6 +165,26 @@ class OperatingHistory:
         object.__setattr__(self, "values", values)
         for name, loss_arr in losses.items():
             object.__setattr__(self, name, loss_arr)
+
+    def _checked_loss(
+        self, name: str, raw: ArrayLike | None, months: NDArray[np.datetime64]
+    ) -> NDArray[np.float64] | None:
+        """A loss series as a read-only array of fractions in [0, 1) (NaN: unknown), or None."""
+        if raw is None:
+            return None
+        if self.quantity == "wind_ms":
+            raise OperatingHistoryError(f"{name} applies to energy, not to mast wind")
+        arr = np.asarray(raw, dtype=np.float64)
+        if arr.shape != months.shape:
+            raise OperatingHistoryError(f"{name} has {arr.size} values for {months.size} months")
+        bad = ~((arr >= 0) & (arr < 1)) & ~np.isnan(arr)
+        if np.any(bad):
+            i = int(np.flatnonzero(bad)[0])
+            raise OperatingHistoryError(
+                f"month {months[i]}: {name} must be a fraction in [0, 1), got {arr[i]}"
+            )
+        arr.setflags(write=False)
+        return arr
 
     @property
     def total_loss(self) -> NDArray[np.float64]:

@@ -589,7 +589,8 @@ class Registry:
 
     def _write(self, card: ModelCard, *, new: bool = False) -> None:
         """Write atomically: a temporary file in the folder, then rename over the target."""
-        assert card.version is not None
+        if card.version is None:
+            raise RegistryError(f"card {card.kind} has no version; only a numbered card is written")
         target = self._file(card.kind, card.version)
         if new and target.exists():
             raise RegistryError(f"{target} already exists")

@@ -74,7 +74,7 @@ from __future__ import annotations
 import hashlib
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -457,29 +457,7 @@ def validate_loan_book(
         raise LoanBookError(f"column {ID_COLUMN}: duplicate ids at {where(dup)}")
 
     for f in features:
-        col = out[f.name]
-        num = pd.to_numeric(col, errors="coerce").astype("float64")
-        not_number = num.isna() & col.notna()
-        if not_number.any():
-            raise LoanBookError(f"column {f.name}: not a number at {where(not_number)}")
-        if num.isna().any():
-            raise LoanBookError(
-                f"column {f.name}: missing value at {where(num.isna())}; fill it from the loan "
-                "file or remove the loan (missing values are never filled in)"
-            )
-        rule = rules.get(f.name)
-        if rule is not None:
-            too_low = num <= rule.low if rule.low_open else num < rule.low
-            bad = too_low | (num > rule.high) | ~np.isfinite(num)
-            if bad.any():
-                lo = "(" if rule.low_open else "["
-                raise LoanBookError(
-                    f"column {f.name}: value outside {lo}{rule.low:g}, {rule.high:g}] "
-                    f"[{rule.units}] at {where(bad)}"
-                )
-        if f.transform == "log" and (num <= 0).any():
-            raise LoanBookError(f"column {f.name}: must be positive (log) at {where(num <= 0)}")
-        out[f.name] = num
+        out[f.name] = _checked_feature(out[f.name], f, rules.get(f.name), where)
 
     target = out[TARGET_COLUMN]
     tnum = pd.to_numeric(target.astype("object").replace({True: 1, False: 0}), errors="coerce")
@@ -488,6 +466,36 @@ def validate_loan_book(
         raise LoanBookError(f"column {TARGET_COLUMN}: must be 0 or 1 at {where(bad_t)}")
     out[TARGET_COLUMN] = tnum.astype("int64")
     return out
+
+
+def _checked_feature(
+    col: pd.Series[Any],
+    f: Feature,
+    rule: ColumnRule | None,
+    where: Callable[[pd.Series[bool]], str],
+) -> pd.Series[float]:
+    """A feature column as float64: every value a number, none missing, within its range."""
+    num = pd.to_numeric(col, errors="coerce").astype("float64")
+    not_number = num.isna() & col.notna()
+    if not_number.any():
+        raise LoanBookError(f"column {f.name}: not a number at {where(not_number)}")
+    if num.isna().any():
+        raise LoanBookError(
+            f"column {f.name}: missing value at {where(num.isna())}; fill it from the loan "
+            "file or remove the loan (missing values are never filled in)"
+        )
+    if rule is not None:
+        too_low = num <= rule.low if rule.low_open else num < rule.low
+        bad = too_low | (num > rule.high) | ~np.isfinite(num)
+        if bad.any():
+            lo = "(" if rule.low_open else "["
+            raise LoanBookError(
+                f"column {f.name}: value outside {lo}{rule.low:g}, {rule.high:g}] "
+                f"[{rule.units}] at {where(bad)}"
+            )
+    if f.transform == "log" and (num <= 0).any():
+        raise LoanBookError(f"column {f.name}: must be positive (log) at {where(num <= 0)}")
+    return num
 
 
 def loan_book_sha256(book: pd.DataFrame, columns: Sequence[str]) -> dict[str, Any]:

@@ -198,8 +198,10 @@ class WindProject:
     @property
     def power_curve(self) -> PowerCurve:
         """The turbine's power curve."""
-        assert self.turbine.power_curve is not None  # checked in __post_init__
-        return self.turbine.power_curve
+        curve = self.turbine.power_curve
+        if curve is None:  # refused by __post_init__; the check only narrows the type
+            raise WindProjectError(f"turbine {self.turbine.turbine_type!r} has no power curve")
+        return curve
 
     @property
     def turbines(self) -> TurbineCount:

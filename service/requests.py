@@ -695,12 +695,15 @@ def to_model_inputs(request: AssessmentRequest) -> AssessmentInputs:
     p = request.project
     project: WindProject | SolarProject
     if p.technology == "wind":
-        assert p.hub_height_m is not None  # checked by ProjectIn
+        # ProjectIn refuses a wind project without these; the checks only narrow the types
+        if p.hub_height_m is None:
+            raise UsageError("a wind project needs hub_height_m [m]")
         if p.power_curve is not None:
             turbine = p.power_curve.to_turbine()
-        else:
-            assert p.turbine_type is not None
+        elif p.turbine_type is not None:
             turbine = get_turbine(p.turbine_type)
+        else:
+            raise UsageError("a wind project needs exactly one of turbine_type or power_curve")
         losses_in = p.losses or LossesIn()
         project = WindProject(
             capacity_mw=p.capacity_mw,

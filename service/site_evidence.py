@@ -115,7 +115,8 @@ class MastIn(_Strict):
     def start_time(self) -> np.datetime64:
         """``start`` as a numpy time (minutes, UTC)."""
         m = _START_RE.match(self.start)
-        assert m is not None  # validated
+        if m is None:  # refused by the field validator; the check only narrows the type
+            raise UsageError(f"start must be UTC 'YYYY-MM-DDTHH:MMZ', got {self.start!r}")
         return np.datetime64(m.group(1), "m")
 
     def to_model(self) -> MastSeries:
