@@ -1165,7 +1165,7 @@ def create_key(body: schemas.KeyCreate) -> Response:
     """Create a key for a person or system."""
     try:
         new = auth.create_key(state().store, body.role, body.name, expires_days=body.expires_days)
-    except ValueError as exc:
+    except auth.KeyInputError as exc:
         field = "expires_days" if "expires" in str(exc) else "name"
         raise Problem(422, f"{field}: {exc}", errors=[field_error(field, str(exc))]) from None
     except StoreUnavailable as exc:

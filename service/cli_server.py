@@ -96,7 +96,7 @@ def create_key(
     store = _store(cfg)
     try:
         return auth.create_key(store, role, name, expires_days=expires_days).key
-    except ValueError as exc:
+    except auth.KeyInputError as exc:
         raise UsageError(str(exc)) from None
     except StoreUnavailable as exc:
         raise UsageError(str(exc)) from None
