@@ -125,7 +125,7 @@ def read_request(source: str) -> Any:
 
 def cmd_assess(args: argparse.Namespace) -> int:
     """Run one assessment and print it."""
-    # lazy: CLI start-up (the model chain and the cube load pvlib, zarr and dask, about 2 s,
+    # lazy: CLI start-up (the model chain and the cube load pvlib, dask and pint, about 2 s,
     # which every other command and `--help` would pay)
     from climate_data.cube import Cube
     from models.assessment import DEFAULT_N_PATHS, assess
