@@ -73,15 +73,15 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from climate_data.site import SiteClimate
-
-if TYPE_CHECKING:
-    from models.registry import ModelCard
+from models.errors import InsufficientData as InsufficientData  # re-exported
+from models.errors import ModelInputError
+from models.registry import ModelCard, software_versions, utc_now
 
 Quantity = Literal["energy_mwh", "wind_ms"]
 
@@ -96,11 +96,7 @@ _ALL_LOST = 1e-9
 _MONTH_RE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
-class InsufficientData(ValueError):
-    """Too few usable months (or long-term reanalysis months) for a long-term correction."""
-
-
-class OperatingHistoryError(ValueError):
+class OperatingHistoryError(ModelInputError):
     """The operating history has a bad value; the message names the month."""
 
 
@@ -152,27 +148,10 @@ class OperatingHistory:
             raise OperatingHistoryError(
                 f"month {months[i]}: {self.quantity} must be a finite number >= 0, got {values[i]}"
             )
-        losses: dict[str, NDArray[np.float64] | None] = {}
-        for name in ("availability_loss", "curtailment_loss"):
-            raw = getattr(self, name)
-            if raw is None:
-                losses[name] = None
-                continue
-            if self.quantity == "wind_ms":
-                raise OperatingHistoryError(f"{name} applies to energy, not to mast wind")
-            arr = np.asarray(raw, dtype=np.float64)
-            if arr.shape != months.shape:
-                raise OperatingHistoryError(
-                    f"{name} has {arr.size} values for {months.size} months"
-                )
-            bad = ~((arr >= 0) & (arr < 1)) & ~np.isnan(arr)
-            if np.any(bad):
-                i = int(np.flatnonzero(bad)[0])
-                raise OperatingHistoryError(
-                    f"month {months[i]}: {name} must be a fraction in [0, 1), got {arr[i]}"
-                )
-            arr.setflags(write=False)
-            losses[name] = arr
+        losses = {
+            name: self._checked_loss(name, getattr(self, name), months)
+            for name in ("availability_loss", "curtailment_loss")
+        }
         total = sum((v for v in losses.values() if v is not None), np.zeros(months.shape))
         if np.any(total >= 1):
             i = int(np.flatnonzero(total >= 1)[0])
@@ -186,6 +165,26 @@ class OperatingHistory:
         object.__setattr__(self, "values", values)
         for name, loss_arr in losses.items():
             object.__setattr__(self, name, loss_arr)
+
+    def _checked_loss(
+        self, name: str, raw: ArrayLike | None, months: NDArray[np.datetime64]
+    ) -> NDArray[np.float64] | None:
+        """A loss series as a read-only array of fractions in [0, 1) (NaN: unknown), or None."""
+        if raw is None:
+            return None
+        if self.quantity == "wind_ms":
+            raise OperatingHistoryError(f"{name} applies to energy, not to mast wind")
+        arr = np.asarray(raw, dtype=np.float64)
+        if arr.shape != months.shape:
+            raise OperatingHistoryError(f"{name} has {arr.size} values for {months.size} months")
+        bad = ~((arr >= 0) & (arr < 1)) & ~np.isnan(arr)
+        if np.any(bad):
+            i = int(np.flatnonzero(bad)[0])
+            raise OperatingHistoryError(
+                f"month {months[i]}: {name} must be a fraction in [0, 1), got {arr[i]}"
+            )
+        arr.setflags(write=False)
+        return arr
 
     @property
     def total_loss(self) -> NDArray[np.float64]:
@@ -721,7 +720,7 @@ def fit_monthly_regression(x: ArrayLike, y: ArrayLike) -> RegressionFit:
     ValueError
         Different lengths, non-finite values, fewer than 3 points or constant ``x``.
     """
-    import statsmodels.api as sm
+    import statsmodels.api as sm  # lazy: about 1.7 s to load; only a fit needs it
 
     xa = np.asarray(x, dtype=np.float64)
     ya = np.asarray(y, dtype=np.float64)
@@ -778,7 +777,7 @@ def robust_outliers(
     :math:`\rho(z) = z^2/2` for :math:`|z| \le t` and :math:`t|z| - t^2/2` beyond, and
     estimates the scale :math:`s` robustly (Huber's proposal 2 / MAD) [3]_.
     """
-    import statsmodels.api as sm
+    import statsmodels.api as sm  # lazy: about 1.7 s to load; only a fit needs it
 
     xa = np.asarray(x, dtype=np.float64)
     ya = np.asarray(y, dtype=np.float64)
@@ -991,8 +990,6 @@ def longterm_card(
     created_at : str, optional
         ISO 8601 UTC time; now when omitted.
     """
-    from models.registry import ModelCard, software_versions, utc_now
-
     fit = result.fit
     return ModelCard(
         kind="longterm",

@@ -41,6 +41,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.stats import norm
 
+from models.errors import InsufficientData as InsufficientData  # re-exported
+
 #: Model uncertainty of annual energy estimated from reanalysis alone [-]: 0.08. Raw
 #: reanalysis wind misses site-scale terrain and needs regional bias correction to reproduce
 #: metered wind output (Staffell and Pfenninger 2016, doi:10.1016/j.energy.2016.08.068); the
@@ -63,10 +65,6 @@ Z_P99 = float(norm.ppf(0.99))
 LONG_TERM_YEARS = 10
 #: Fewest complete years from which an inter-annual variability is computed.
 MIN_YEARS = 2
-
-
-class InsufficientData(ValueError):
-    """Too few complete years to compute inter-annual variability."""
 
 
 def sigma_n_years(

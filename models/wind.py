@@ -22,6 +22,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from climate_data.site import SiteClimate, per_year_map
 from models.energy import YearlyEnergy
+from models.errors import ModelInputError
 from models.turbines import PowerCurve, Turbine
 
 #: Air density of the IEC 61400-12-1 standard atmosphere, to which power curves refer [kg m-3].
@@ -36,7 +37,7 @@ _R_DRY_J_KG_K = 287.05287
 _CHUNK = 16384
 
 
-class WindProjectError(ValueError):
+class WindProjectError(ModelInputError):
     """A wind project description is not usable (with a message saying what to change)."""
 
 
@@ -197,8 +198,10 @@ class WindProject:
     @property
     def power_curve(self) -> PowerCurve:
         """The turbine's power curve."""
-        assert self.turbine.power_curve is not None  # checked in __post_init__
-        return self.turbine.power_curve
+        curve = self.turbine.power_curve
+        if curve is None:  # refused by __post_init__; the check only narrows the type
+            raise WindProjectError(f"turbine {self.turbine.turbine_type!r} has no power curve")
+        return curve
 
     @property
     def turbines(self) -> TurbineCount:
