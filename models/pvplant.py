@@ -28,7 +28,7 @@ in the cube, :math:`\bar H_m`:
 Cell temperature uses the month's mean wind at 10 m (moved from the cube's reference height
 with the cell's shear exponent) and an air temperature of :data:`AIR_TEMPERATURE_C`: the
 cube holds no temperature, and the ratio is insensitive to it (a 15 K error moves the
-roof-mount ratio by about 0.3 % of the yield).
+roof-mount ratio by about 0.2 % of the yield).
 
 Measured error
 --------------
@@ -416,14 +416,23 @@ def _roof_cell_temperature(
         raise ValueError("a roof mount needs finite air temperature and wind at every sample")
     # The convection term takes one tilt; a roof-mounted tracker (unusual) uses the mean.
     surface_tilt = float(np.mean(tilt))
+    # Only lit samples make power, so only they are simulated (pvlib's Fuentes is a Python
+    # loop): across a night's gap the model's thermal memory has decayed (its time step is then
+    # hours), so the first lit sample starts from the steady state, as the module does.
+    if n < 2:
+        raise ValueError("a roof mount needs at least two samples (Fuentes steps through time)")
+    lit = poa_global > 0.0
+    sel = lit if lit.sum() >= 2 else np.ones(n, dtype=bool)
+    out = np.array(ta, dtype=float)
     t = pvlib.temperature.fuentes(
-        pd.Series(poa_global, index=times),
-        pd.Series(ta, index=times),
-        pd.Series(ws, index=times),
+        pd.Series(poa_global[sel], index=times[sel]),
+        pd.Series(ta[sel], index=times[sel]),
+        pd.Series(ws[sel], index=times[sel]),
         ROOF_INOCT_C,
         surface_tilt=surface_tilt,
     )
-    return np.asarray(t, dtype=float)
+    out[sel] = np.asarray(t, dtype=float)
+    return out
 
 
 @functools.lru_cache(maxsize=4096)
