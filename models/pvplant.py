@@ -317,17 +317,17 @@ def plant_ac_kw_per_kwp(
     Orientation: fixed, or ``pvlib.tracking.singleaxis`` (horizontal axis, true-tracking or
     backtracking rotation of Marion and Dobos 2013 / Lorenzo et al. 2011). Then, as the
     reference chain: plane-of-array irradiance (``config.transposition``, Perez with the
-    Kasten–Young relative air mass), Fresnel/Snell glass IAM on the beam, SAPM cell
-    temperature, PVWatts DC with :math:`\gamma`, PVWatts system losses and the PVWatts
+    Kasten–Young relative air mass), Fresnel/Snell glass IAM on the beam, cell temperature by
+    racking (below), PVWatts DC with :math:`\gamma`, PVWatts system losses and the PVWatts
     inverter.
 
     Cell temperature follows the racking. On an open rack: SAPM with the glass/polymer
     open-rack parameters (King et al. 2004). On a roof: the thermal model of PVWatts (Fuentes
     1987, ``pvlib.temperature.fuentes``) with an installed NOCT of :data:`ROOF_INOCT_C`, PVWatts'
-    roof mount (Dobos 2014). SAPM's "close mount glass/glass" set describes modules on a roof
-    with no air gap and runs about 11 K hotter (power-weighted) than PVWatts' roof mount on
-    its Denver export, 5.4 % less energy; with Fuentes the roof export is matched within 1 %
-    (``tests/models/test_pvplant.py``, validation chapter of the docs).
+    roof mount (Dobos 2014). SAPM's "close roof mount, glass/glass" set (little air flow
+    behind the modules) runs about 11 K hotter (power-weighted) than PVWatts' roof mount on
+    its Denver export, 5.4 % less energy; with Fuentes the export's annual AC is met within
+    0.01 % (``tests/models/test_pvplant.py``, validation chapter of the docs).
     """
     zen = np.asarray(zenith_deg, dtype=float)
     azi = np.asarray(azimuth_deg, dtype=float)
