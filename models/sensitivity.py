@@ -54,7 +54,7 @@ from models.drivers import (
 from models.finance import DebtSchedule, FinanceTerms, cfads, dscr, opex_by_year
 from models.finance import revenue_per_mwh_by_year as revenue_by_year
 from models.policy import Rule
-from models.risk import _SHORTFALL_RTOL, cash_paths, model_errors, path_draws
+from models.risk import _years_in_default, cash_paths, model_errors, path_draws
 from models.uncertainty import Exceedance
 
 __all__ = [
@@ -580,8 +580,8 @@ def defaults_within_tenor(
 ) -> NDArray[np.bool_]:
     """Whether each path defaults within the tenor (reserve refilled from surpluses).
 
-    The rules and arithmetic of :func:`models.risk.default_years` (same operations, so the
-    same decisions), without the year of default.
+    The rules and the code of :func:`models.risk.default_years` (so the same decisions),
+    without the year of default.
 
     Parameters
     ----------
@@ -593,25 +593,10 @@ def defaults_within_tenor(
         Reserve size [months of debt service], ≥ 0.
     """
     ds = np.asarray(debt_service, dtype=np.float64)
-    out = np.zeros(cash.shape[1], dtype=bool)
-    # A path whose cash covers the debt service every year never touches the reserve (which
-    # never falls below zero): only the others go through the year loop.
-    short = np.flatnonzero((cash < ds[:, None]).any(axis=0))
-    if short.size == 0:
-        return out
-    sub = cash if short.size == cash.shape[1] else cash[:, short]
-    share = float(reserve_months) / 12.0
-    targets = share * np.append(ds[1:], 0.0)
-    reserve = np.full(sub.shape[1], share * ds[0])
-    dead = np.zeros(sub.shape[1], dtype=bool)
-    gap = np.empty(sub.shape[1])
-    for t in range(sub.shape[0]):
-        np.subtract(ds[t], sub[t], out=gap)
-        dead |= gap > reserve + _SHORTFALL_RTOL * ds[t]
-        reserve -= gap
-        np.minimum(reserve, targets[t], out=reserve, where=gap <= 0.0)
-    out[short] = dead
-    return out
+    defaulted: NDArray[np.bool_] = (
+        _years_in_default(cash, ds, float(reserve_months) / 12.0, True) > 0
+    )
+    return defaulted
 
 
 def break_even(
