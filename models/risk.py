@@ -223,11 +223,12 @@ def _default_years_year_major(
 
 
 def _years_in_default(
-    cash: FloatArray, ds: FloatArray, share: float, replenish: bool
+    cash: FloatArray, ds: FloatArray, share: float | FloatArray, replenish: bool
 ) -> NDArray[np.int64]:
     """How many loan years each path ends in default (0: it never defaults).
 
-    The reserve rules of :func:`default_years`, one year at a time over all paths. A
+    The reserve rules of :func:`default_years`, one year at a time over all paths, with a
+    reserve of ``share`` × the year's debt service (one share, or one per path). A
     defaulted path stays defaulted, so a path that first defaults in year :math:`t` of
     :math:`n` ends :math:`n - t + 1` years in default; its reserve runs on as if nothing had
     happened, which changes no result and spares the loop the bookkeeping of live paths.
@@ -240,8 +241,8 @@ def _years_in_default(
     ``share × ds[k+1]`` and a draw lowers it), and the cap of such a path is above that.
     """
     n_years, n_paths = cash.shape
-    targets = share * np.append(ds[1:], 0.0)
-    no_cap = 2.0 * share * float(ds.max()) + 1.0
+    targets = np.multiply.outer(np.append(ds[1:], 0.0), share)  # (years,) or (years, paths)
+    no_cap = 2.0 * float(np.max(share)) * float(ds.max()) + 1.0
     reserve = np.full(n_paths, share * ds[0])
     gap = np.empty(n_paths)
     limit = np.empty(n_paths)

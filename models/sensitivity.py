@@ -625,14 +625,15 @@ def _defaults_by_case(
     The base first; then each case only on the paths whose outcome it can change: a case
     that lowers every path's cash (or the reserve) keeps the base's defaults, one that
     raises them keeps its survivors (exact, not an approximation). The remaining paths of
-    all cases with the same reserve go through one default loop.
+    all cases go through one default loop, each with its case's reserve.
     """
     n_cases = len(cases)
     k = cash.shape[1] // n_cases
     defaulted = np.empty(n_cases * k, dtype=bool)
     defaulted[:k] = defaults_within_tenor(cash[:, :k], ds, reserves[0])
     base_dead = defaulted[:k]
-    todo: dict[float, list[NDArray[np.intp]]] = {}
+    cols: list[NDArray[np.intp]] = []
+    shares: list[FloatArray] = []
     for i, spec in enumerate(cases[1:], start=1):
         direction = spec.direction(base_reserve_months)
         if direction is None:
@@ -640,11 +641,12 @@ def _defaults_by_case(
         else:
             defaulted[i * k : (i + 1) * k] = base_dead
             paths = np.flatnonzero(~base_dead if direction == "worse" else base_dead)
-        todo.setdefault(reserves[i], []).append(paths + i * k)
-    for reserve, parts in todo.items():
-        cols = np.concatenate(parts)
-        if cols.size:
-            defaulted[cols] = defaults_within_tenor(cash[:, cols], ds, reserve)
+        cols.append(paths + i * k)
+        shares.append(np.full(paths.size, float(reserves[i]) / 12.0))
+    todo = np.concatenate(cols) if cols else np.empty(0, dtype=np.intp)
+    if todo.size:
+        years = _years_in_default(cash[:, todo], ds, np.concatenate(shares), True)
+        defaulted[todo] = years > 0
     return defaulted.reshape(n_cases, k)
 
 

@@ -15,6 +15,7 @@ from models.risk import (
     GRADE_RISK_WEIGHT_PCT,
     PD_FLOOR,
     _quantiles,
+    _years_in_default,
     annualise_pd,
     circular_block_indices,
     default_years,
@@ -478,3 +479,22 @@ def test_quantiles_are_numpys_linear_estimator(shape: tuple[int, ...]) -> None:
     before = values.copy()
     _quantiles(values, (0.1, 0.9))
     np.testing.assert_array_equal(values, before)  # not in place unless asked
+
+
+@settings(max_examples=100, deadline=None)
+@given(reserve_cases(), st.lists(st.sampled_from([0.0, 3.0, 6.0, 12.0, 24.0]), min_size=8))
+def test_reserve_loop_with_one_reserve_per_path_matches_reference(
+    case: tuple[list[list[float]], list[float], float, bool], months: list[float]
+) -> None:
+    # The sensitivities run the paths of several reserve sizes through one loop.
+    cash, ds, _, replenish = case
+    per_path = months[: len(cash)]
+    share = np.array(per_path) / 12.0
+    years = _years_in_default(np.array(cash).T.copy(), np.array(ds), share, replenish)
+    n = len(ds)
+    got = [n + 1 - y if y else 0 for y in years.tolist()]
+    expected = [
+        reference_default_years([path], ds, m, replenish)[0]
+        for path, m in zip(cash, per_path, strict=True)
+    ]
+    assert got == expected
