@@ -547,11 +547,11 @@ def _stress_paths(
     )
     anomaly: FloatArray | None = None
     if drivers.price_risk and drivers.price_wind_corr != 0.0:
-        anomaly = climate_anomaly(energy)[idx]
+        anomaly = climate_anomaly(energy).take(idx)
     other, opex_factor = (
         (None, None) if drivers.is_zero else market_and_operations(drivers, draws, anomaly)
     )
-    return _StressPaths(energy[idx], z[:k], draws, other, opex_factor)
+    return _StressPaths(energy.take(idx), z[:k], draws, other, opex_factor)
 
 
 def _curtailment_factors(
