@@ -20,8 +20,9 @@ Common random numbers: every case uses the seed of the assessment, so the climat
 model-error draws (:func:`models.risk.energy_paths`, whose random numbers do not depend on
 σ_model) and the drivers' draws (:func:`models.drivers.draw_driver_normals`, independent of
 the drivers' sizes) are the same paths in every case; a difference between two cases is the
-effect of the change, not Monte Carlo noise. The ``base`` case is computed by the same
-functions as :func:`models.risk.simulate_default` and equals its PD exactly. The cases share
+effect of the change, not Monte Carlo noise. The ``base`` case is computed with the same
+operations as :func:`models.risk.simulate_default`, element by element, and equals its PD
+exactly. The cases share
 one set of draws and differ only in a few array operations, so the whole block costs a few
 default loops rather than a Monte Carlo each.
 
@@ -54,7 +55,7 @@ from models.drivers import (
 from models.finance import DebtSchedule, FinanceTerms, cfads, dscr, opex_by_year
 from models.finance import revenue_per_mwh_by_year as revenue_by_year
 from models.policy import Rule
-from models.risk import _years_in_default, cash_paths, model_errors, path_draws
+from models.risk import _years_in_default, model_errors, path_draws
 from models.uncertainty import Exceedance
 
 __all__ = [
@@ -448,16 +449,15 @@ def sensitivities(
     inputs = [
         _case_inputs(spec, drivers, terms, degradation_factors, reserve_months) for spec in cases
     ]
-    # Cash of every case on the K paths, side by side (case i in columns i K ... (i + 1) K).
-    cash = np.empty((n, len(cases) * k))
-    opex = opex_by_year(terms, n)
-    for i, (spec, case) in enumerate(zip(cases, inputs, strict=True)):
-        block = cash[:, i * k : (i + 1) * k]
-        # as models.risk.energy_paths on these paths (same numbers, same operations)
-        path_sigma = math.hypot(sigma_model * spec.sigma_factor, sigma_lt_mean)
-        np.multiply(shared.climate, model_errors(shared.z, path_sigma), out=block)
-        price = revenue_by_year(case.terms, n, case.output_factors)
-        cash_paths(block, price, opex, factors[spec.curtailment_add_pct])
+    cash = _stress_cash(
+        shared,
+        cases,
+        [factors[spec.curtailment_add_pct] for spec in cases],
+        np.stack([revenue_by_year(c.terms, n, c.output_factors) for c in inputs], axis=1),
+        opex_by_year(terms, n),
+        sigma_model=sigma_model,
+        sigma_lt_mean=sigma_lt_mean,
+    )
     ds = np.asarray(schedule.debt_service, dtype=np.float64)
     defaulted = _defaults_by_case(
         cash, ds, cases, [c.reserve_months for c in inputs], reserve_months
@@ -567,6 +567,51 @@ def _curtailment_factors(
     if add_pct:
         curt = _stressed_curtailment(curt, add_pct)
     return combine_factors(curtailed_fraction(curt, shared.draws), shared.other, shared.opex_factor)
+
+
+def _stress_cash(
+    shared: _StressPaths,
+    cases: Sequence[CaseSpec],
+    case_factors: Sequence[PathFactors | None],
+    price: FloatArray,
+    opex: FloatArray,
+    *,
+    sigma_model: float,
+    sigma_lt_mean: float,
+) -> FloatArray:
+    """CFADS of every case on the shared paths, (years, cases × K): case i in columns i K on.
+
+    The operations of :func:`models.risk.energy_paths` and :func:`models.risk.cash_paths`,
+    element by element and in their order (climate energy × model error × revenue multiplier
+    × revenue per MWh − opex × opex multiplier; a multiplier of 1 where a case has none,
+    exact), so the base case is the assessment's own paths bit for bit; but on all cases at
+    once, a few operations on one (years, cases, K) array instead of a few per case.
+    ``price`` is the revenue per MWh of each case, (years, cases). Every case has the shared
+    opex multiplier: the cases change the curtailment, never the opex draws.
+    """
+    n, k = shared.climate.shape
+    errors = {
+        f: model_errors(shared.z, math.hypot(sigma_model * f, sigma_lt_mean))
+        for f in {spec.sigma_factor for spec in cases}
+    }
+    cash = np.empty((n, len(cases), k))
+    np.multiply(
+        shared.climate[:, None, :],
+        np.stack([errors[spec.sigma_factor] for spec in cases]),
+        out=cash,
+    )
+    revenue = [None if f is None else f.revenue for f in case_factors]
+    if any(r is not None for r in revenue):
+        multiplier = np.empty_like(cash)
+        for i, r in enumerate(revenue):
+            multiplier[:, i, :] = 1.0 if r is None else r
+        cash *= multiplier
+    cash *= price[:, :, None]
+    if shared.opex_factor is None:
+        cash -= opex[:, None, None]
+    else:
+        cash -= (opex[:, None] * shared.opex_factor)[:, None, :]
+    return cash.reshape(n, len(cases) * k)
 
 
 @dataclass(frozen=True, eq=False)
