@@ -292,7 +292,7 @@ def read_hourly_wind() -> tuple[np.ndarray, np.ndarray]:
         i = int(np.argmin(np.abs(f["latitude"][:] - NODE[0])))
         j = int(np.argmin(np.abs(f["longitude"][:] - NODE[1])))
         times = netCDF4.num2date(f["time"][:], f["time"].units, only_use_cftime_datetimes=False)
-        years = np.array([t.year for t in times])
+        years = np.array([t.year for t in np.asarray(times, dtype=object).ravel()])
         ws = np.asarray(f["ws50m"][:, i, j], dtype=float)
     return years, ws
 
