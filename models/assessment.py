@@ -77,6 +77,7 @@ from numpy.typing import NDArray
 from climate_data.site import TRAILING_YEARS, SiteClimate
 from models import policy as policy_mod
 from models.drivers import DriverDraws, RiskDrivers, draw_driver_normals, resolve_drivers
+from models.errors import ModelInputError
 from models.evidence import EvidenceResult, SiteEvidence, apply_site_evidence, model_basis
 from models.finance import (
     CovenantSizing,
@@ -149,7 +150,7 @@ _SEED_BITS = 53
 _BLOCK_LENGTH = 2
 
 
-class AssessmentError(ValueError):
+class AssessmentError(ModelInputError):
     """The inputs of an assessment do not fit together (e.g. a solar policy for a wind farm)."""
 
 

@@ -61,6 +61,8 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
+from models.errors import ModelInputError
+
 __all__ = [
     "FLEET_COLUMNS",
     "FleetCalibration",
@@ -200,7 +202,7 @@ def calibrate_fleet(table: pd.DataFrame, confidence: float = 0.90) -> FleetCalib
     FleetCalibration
     """
     if not (0.0 < confidence < 1.0):
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+        raise ModelInputError(f"confidence must be in (0, 1), got {confidence!r}")
     t = validate_fleet_table(table)
     log_ratio = np.log(t["metered_mwh"] / t["modelled_mwh"])
     per_farm = (
@@ -273,7 +275,7 @@ def bootstrap_over_farms(
         Replicates of :math:`\hat b` and of :math:`\hat\sigma_{model}`, shape ``(n_boot,)``.
     """
     if n_boot < 1:
-        raise ValueError(f"n_boot must be at least 1, got {n_boot!r}")
+        raise ModelInputError(f"n_boot must be at least 1, got {n_boot!r}")
     r = calibration.per_farm["r"].to_numpy(float)
     k = r.size
     idx = rng.integers(0, k, size=(n_boot, k))

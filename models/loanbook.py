@@ -50,6 +50,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from models.errors import ModelInputError
 from models.registry import ModelCard, utc_now
 from models.scorecard import DEFAULT_FEATURES, design_matrix, train_scorecard
 
@@ -97,7 +98,7 @@ def synthetic_loan_book(n: int = 5000, seed: int = 0) -> pd.DataFrame:
         process.
     """
     if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
+        raise ModelInputError(f"n must be at least 1, got {n}")
     rng = np.random.default_rng(seed)
     wind = np.clip(rng.normal(7.0, 0.8, n), 4.0, 11.0)
     iav = np.clip(np.exp(rng.normal(np.log(0.06), 0.3, n)), 0.01, 0.25)

@@ -352,12 +352,12 @@ class MonthlyReference:
         wind = np.asarray(self.wind_ms, dtype=np.float64)
         complete = np.asarray(self.complete, dtype=bool)
         if not (months.shape == wind.shape == complete.shape):
-            raise ValueError(
+            raise ModelInputError(
                 f"reference months, wind and complete differ in length: "
                 f"{months.size}, {wind.size}, {complete.size}"
             )
         if months.size > 1 and np.any(np.diff(months.astype(np.int64)) <= 0):
-            raise ValueError("reference months must be ascending and unique")
+            raise ModelInputError("reference months must be ascending and unique")
         complete = complete & np.isfinite(wind)
         for arr in (months, wind, complete):
             arr.setflags(write=False)
@@ -423,16 +423,16 @@ class LongTermSettings:
         """Reject settings that cannot work."""
         lo, hi = self.loss_threshold_range
         if not (0 <= lo <= hi < 1 and 0 <= self.max_loss_fraction < 1):
-            raise ValueError("loss thresholds must be fractions in [0, 1) with low <= high")
+            raise ModelInputError("loss thresholds must be fractions in [0, 1) with low <= high")
         ylo, yhi = self.long_term_years
         if not (1 <= ylo <= yhi):
-            raise ValueError(f"long_term_years must satisfy 1 <= low <= high, got {ylo, yhi}")
+            raise ModelInputError(f"long_term_years must satisfy 1 <= low <= high, got {ylo, yhi}")
         if self.n_bootstrap < 100:
-            raise ValueError(f"n_bootstrap must be at least 100, got {self.n_bootstrap}")
+            raise ModelInputError(f"n_bootstrap must be at least 100, got {self.n_bootstrap}")
         if self.min_months < 3:
-            raise ValueError(f"min_months must be at least 3, got {self.min_months}")
+            raise ModelInputError(f"min_months must be at least 3, got {self.min_months}")
         if not (self.outlier_threshold > 0 and self.huber_t > 0):
-            raise ValueError("outlier_threshold and huber_t must be positive")
+            raise ModelInputError("outlier_threshold and huber_t must be positive")
 
 
 @dataclass(frozen=True)
@@ -642,7 +642,7 @@ def check_energy_plausible(
             f"{field}: the series holds {history.quantity}, not monthly energy in MWh"
         )
     if not (math.isfinite(capacity_mw) and capacity_mw > 0):
-        raise ValueError(f"capacity_mw must be > 0, got {capacity_mw}")
+        raise ModelInputError(f"capacity_mw must be > 0, got {capacity_mw}")
     net = history.values
     ok = np.isfinite(net)
     if not np.any(ok):
@@ -725,15 +725,17 @@ def fit_monthly_regression(x: ArrayLike, y: ArrayLike) -> RegressionFit:
     xa = np.asarray(x, dtype=np.float64)
     ya = np.asarray(y, dtype=np.float64)
     if xa.shape != ya.shape or xa.ndim != 1:
-        raise ValueError(f"x and y must be 1-d and of equal length, got {xa.shape}, {ya.shape}")
+        raise ModelInputError(
+            f"x and y must be 1-d and of equal length, got {xa.shape}, {ya.shape}"
+        )
     if xa.size < 3:
-        raise ValueError(f"a regression needs at least 3 points, got {xa.size}")
+        raise ModelInputError(f"a regression needs at least 3 points, got {xa.size}")
     if not (np.all(np.isfinite(xa)) and np.all(np.isfinite(ya))):
-        raise ValueError("x and y must be finite (drop missing months first)")
+        raise ModelInputError("x and y must be finite (drop missing months first)")
     if np.ptp(xa) == 0:
-        raise ValueError("x is constant; the slope cannot be estimated")
+        raise ModelInputError("x is constant; the slope cannot be estimated")
     if np.ptp(ya) == 0:
-        raise ValueError("y is constant (e.g. all zero); the fit has no variance to explain")
+        raise ModelInputError("y is constant (e.g. all zero); the fit has no variance to explain")
     res = sm.OLS(ya, sm.add_constant(xa, has_constant="add"), missing="raise").fit()
     ci = np.asarray(res.conf_int(alpha=0.05))
     cov = np.asarray(res.cov_params())
@@ -832,7 +834,7 @@ def long_term_correction(
         ref = MonthlyReference.from_site(reference, hub_height_m)
     else:
         if hub_height_m is not None:
-            raise ValueError("hub_height_m applies to a SiteClimate reference only")
+            raise ModelInputError("hub_height_m applies to a SiteClimate reference only")
         ref = reference
     energy = history.quantity == "energy_mwh"
     if ref.months.size == 0:

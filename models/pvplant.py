@@ -102,6 +102,7 @@ from climate_data.solar import (
     TRANSPOSITION_MODELS,
     ReferencePVSystem,
 )
+from models.errors import ModelInputError
 
 __all__ = [
     "AIR_TEMPERATURE_C",
@@ -117,7 +118,7 @@ __all__ = [
 ]
 
 
-class SolarProjectError(ValueError):
+class SolarProjectError(ModelInputError):
     """A solar project description or its site data is not usable."""
 
 
@@ -408,19 +409,23 @@ def _roof_cell_temperature(
 ) -> NDArray[np.float64]:
     """Fuentes cell temperature of a roof mount [degC] (``ROOF_INOCT_C``), sample by sample."""
     if times is None or len(times) != poa_global.size or poa_global.ndim != 1:
-        raise ValueError("a roof mount (Fuentes cell temperature) needs the 1-D samples' times")
+        raise ModelInputError(
+            "a roof mount (Fuentes cell temperature) needs the 1-D samples' times"
+        )
     n = poa_global.size
     ta = np.broadcast_to(np.asarray(temp_air_c, dtype=float), (n,))
     ws = np.broadcast_to(np.asarray(wind_speed_ms, dtype=float), (n,))
     if not (np.isfinite(ta).all() and np.isfinite(ws).all()):
-        raise ValueError("a roof mount needs finite air temperature and wind at every sample")
+        raise ModelInputError("a roof mount needs finite air temperature and wind at every sample")
     # The convection term takes one tilt; a roof-mounted tracker (unusual) uses the mean.
     surface_tilt = float(np.mean(tilt))
     # Only lit samples make power, so only they are simulated (pvlib's Fuentes is a Python
     # loop): across a night's gap the model's thermal memory has decayed (its time step is then
     # hours), so the first lit sample starts from the steady state, as the module does.
     if n < 2:
-        raise ValueError("a roof mount needs at least two samples (Fuentes steps through time)")
+        raise ModelInputError(
+            "a roof mount needs at least two samples (Fuentes steps through time)"
+        )
     lit = poa_global > 0.0
     sel = lit if lit.sum() >= 2 else np.ones(n, dtype=bool)
     out = np.array(ta, dtype=float)
@@ -492,7 +497,7 @@ def configuration_ratios(
         Ratios, January first; 1 for a month without light or without data.
     """
     if len(daily_ghi_kwh_m2) != 12 or len(wind_10m_ms) != 12:
-        raise ValueError("daily_ghi_kwh_m2 and wind_10m_ms need 12 monthly values")
+        raise ModelInputError("daily_ghi_kwh_m2 and wind_10m_ms need 12 monthly values")
     if reference_transposition not in TRANSPOSITION_MODELS:
         reference_transposition = LEGACY_TRANSPOSITION
     if config.same_as_reference(lat, reference_transposition, system):

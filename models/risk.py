@@ -41,6 +41,7 @@ from models.drivers import (
     draw_driver_normals,
     path_factors,
 )
+from models.errors import ModelInputError
 from models.finance import DebtSchedule, FinanceTerms, opex_by_year, revenue_per_mwh_by_year
 
 __all__ = [
@@ -122,7 +123,7 @@ def grade_from_pd(pd_annual: float) -> str:
         ``"Weak"``; see :data:`GRADE_PD_UPPER_BOUNDS` for the justification.
     """
     if not 0.0 <= pd_annual <= 1.0:
-        raise ValueError(f"pd_annual must be between 0 and 1, got {pd_annual}")
+        raise ModelInputError(f"pd_annual must be between 0 and 1, got {pd_annual}")
     for grade, bound in GRADE_PD_UPPER_BOUNDS:
         if pd_annual < bound:
             return grade
@@ -147,7 +148,7 @@ def annualise_pd(pd_tenor: float, tenor_years: int, floor: float = PD_FLOOR) -> 
         :math:`\max(1 - (1 - PD_{tenor})^{1/n}, floor)` [-].
     """
     if not 0.0 <= pd_tenor <= 1.0:
-        raise ValueError(f"pd_tenor must be between 0 and 1, got {pd_tenor}")
+        raise ModelInputError(f"pd_tenor must be between 0 and 1, got {pd_tenor}")
     return max(1.0 - float((1.0 - pd_tenor) ** (1.0 / tenor_years)), float(floor))
 
 
@@ -194,9 +195,9 @@ def default_years(
     """
     c = np.asarray(cfads_paths, dtype=np.float64)
     if c.ndim != 2:
-        raise ValueError(f"cfads_paths must have shape (paths, years), got {c.shape}")
+        raise ModelInputError(f"cfads_paths must have shape (paths, years), got {c.shape}")
     if not np.all(np.isfinite(c)):
-        raise ValueError(
+        raise ModelInputError(
             "cfads_paths has missing (NaN or infinite) values; a path with an unknown year "
             "cannot be judged paid or defaulted"
         )
@@ -212,11 +213,11 @@ def _default_years_year_major(
     ds = np.asarray(debt_service, dtype=np.float64)
     n_years = cash.shape[0]
     if ds.shape != (n_years,):
-        raise ValueError(f"debt_service must have {n_years} years, got shape {ds.shape}")
+        raise ModelInputError(f"debt_service must have {n_years} years, got shape {ds.shape}")
     if not np.all(np.isfinite(ds)) or np.any(ds <= 0.0):
-        raise ValueError("debt_service must be finite and > 0 in every year")
+        raise ModelInputError("debt_service must be finite and > 0 in every year")
     if not math.isfinite(reserve_months) or reserve_months < 0.0:
-        raise ValueError(f"reserve_months must be >= 0, got {reserve_months}")
+        raise ModelInputError(f"reserve_months must be >= 0, got {reserve_months}")
     years_in_default = _years_in_default(cash, ds, reserve_months / 12.0, replenish)
     year: NDArray[np.int64] = np.where(years_in_default > 0, n_years + 1 - years_in_default, 0)
     return year
@@ -459,20 +460,20 @@ class RiskResult:
 
 def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:
     if not isinstance(value, int | np.integer) or isinstance(value, bool):
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
+        raise ModelInputError(f"{name} must be a whole number, got {value!r}")
     v = int(value)
     if v < low or (high is not None and v > high):
         limit = f"from {low} to {high}" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be {limit}, got {v}")
+        raise ModelInputError(f"{name} must be {limit}, got {v}")
     return v
 
 
 def _check_float(name: str, value: object, low: float, high: float) -> float:
     if not isinstance(value, int | float | np.integer | np.floating) or isinstance(value, bool):
-        raise ValueError(f"{name} must be a number, got {value!r}")
+        raise ModelInputError(f"{name} must be a number, got {value!r}")
     v = float(value)
     if not (math.isfinite(v) and low <= v <= high):
-        raise ValueError(f"{name} must be between {low:g} and {high:g}, got {v}")
+        raise ModelInputError(f"{name} must be between {low:g} and {high:g}, got {v}")
     return v
 
 
@@ -511,7 +512,7 @@ def circular_block_indices(
     .. [2] Politis and Romano (1992), circular block bootstrap.
     """
     if not 1 <= block_length <= n_climate:
-        raise ValueError(
+        raise ModelInputError(
             f"block_length must be from 1 to the number of climate years ({n_climate}), "
             f"got {block_length}"
         )
@@ -823,18 +824,18 @@ def _checked_energy(climate_year_energy_mwh: ArrayLike) -> FloatArray:
     """The climate years' energy as a float array; ValueError unless 1-D, finite and >= 0."""
     energy = np.asarray(climate_year_energy_mwh, dtype=np.float64)
     if energy.ndim != 1 or energy.size == 0:
-        raise ValueError(
+        raise ModelInputError(
             "climate_year_energy_mwh must be a 1-D list with one value per complete climate "
             f"year, got shape {energy.shape}"
         )
     if not np.all(np.isfinite(energy)):
         bad = int(np.flatnonzero(~np.isfinite(energy))[0])
-        raise ValueError(
+        raise ModelInputError(
             f"climate_year_energy_mwh is missing (NaN or infinite) at position {bad}; "
             "drop incomplete climate years instead of filling them"
         )
     if np.any(energy < 0.0):
-        raise ValueError("climate_year_energy_mwh must be >= 0 MWh in every year")
+        raise ModelInputError("climate_year_energy_mwh must be >= 0 MWh in every year")
     return energy
 
 
@@ -846,12 +847,12 @@ def _checked_debt_service(
     if isinstance(schedule_or_debt_service, DebtSchedule):
         sched = schedule_or_debt_service
         if sched.tenor_years != n_years:
-            raise ValueError(
+            raise ModelInputError(
                 f"the debt schedule has {sched.tenor_years} years but terms.tenor_years is "
                 f"{n_years}"
             )
         if not math.isclose(sched.loan_amount, float(terms.loan_amount), rel_tol=1e-9):
-            raise ValueError(
+            raise ModelInputError(
                 f"the debt schedule is for a loan of {sched.loan_amount:,.2f} but "
                 f"terms.loan_amount is {float(terms.loan_amount):,.2f}; build the schedule "
                 "from the same terms"
@@ -859,11 +860,11 @@ def _checked_debt_service(
         return np.asarray(sched.debt_service, dtype=np.float64)
     ds = np.asarray(schedule_or_debt_service, dtype=np.float64)
     if ds.shape != (n_years,):
-        raise ValueError(
+        raise ModelInputError(
             f"debt service must have one value per loan year ({n_years}), got shape {ds.shape}"
         )
     if not np.all(np.isfinite(ds)) or np.any(ds <= 0.0):
-        raise ValueError("debt service must be finite and > 0 in every loan year")
+        raise ModelInputError("debt service must be finite and > 0 in every loan year")
     return ds
 
 
@@ -902,7 +903,7 @@ def _simulated_cash(
     if path_random is not None and (
         path_random[0].shape != (n_years, n_paths) or path_random[1].shape != (n_paths,)
     ):
-        raise ValueError(
+        raise ModelInputError(
             f"path_random must be path_draws(...) for {n_years} years and {n_paths} paths, got "
             f"shapes {path_random[0].shape} and {path_random[1].shape}"
         )

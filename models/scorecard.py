@@ -601,9 +601,9 @@ def psi(
     e = np.asarray(expected, dtype=np.float64).ravel()
     a = np.asarray(actual, dtype=np.float64).ravel()
     if e.size == 0 or a.size == 0:
-        raise ValueError("psi needs two non-empty samples")
+        raise ModelInputError("psi needs two non-empty samples")
     if not (np.all(np.isfinite(e)) and np.all(np.isfinite(a))):
-        raise ValueError("psi samples must be finite")
+        raise ModelInputError("psi samples must be finite")
     edges = (
         psi_edges(e, int(bins)) if isinstance(bins, int | np.integer) else np.asarray(bins, float)
     )
@@ -613,7 +613,7 @@ def psi(
 def psi_edges(sample: ArrayLike, n_bins: int = 10) -> NDArray[np.float64]:
     """Interior edges of ``n_bins`` quantile bins of ``sample`` (duplicates merged)."""
     if n_bins < 2:
-        raise ValueError(f"psi needs at least 2 bins, got {n_bins}")
+        raise ModelInputError(f"psi needs at least 2 bins, got {n_bins}")
     q = np.quantile(np.asarray(sample, dtype=np.float64), np.linspace(0, 1, n_bins + 1)[1:-1])
     return np.unique(q)
 
@@ -631,7 +631,7 @@ def psi_from_shares(expected: ArrayLike, actual: ArrayLike) -> float:
     e = np.maximum(np.asarray(expected, dtype=np.float64), PSI_EMPTY_BIN_SHARE)
     a = np.maximum(np.asarray(actual, dtype=np.float64), PSI_EMPTY_BIN_SHARE)
     if e.shape != a.shape:
-        raise ValueError(f"psi shares differ in length: {e.size} and {a.size}")
+        raise ModelInputError(f"psi shares differ in length: {e.size} and {a.size}")
     return float(np.sum((a - e) * np.log(a / e)))
 
 
@@ -901,14 +901,14 @@ def _outcomes(y: ArrayLike, score: ArrayLike) -> tuple[NDArray[np.int64], NDArra
     ya = np.asarray(y)
     sa = np.asarray(score, dtype=np.float64)
     if ya.shape != sa.shape or ya.ndim != 1:
-        raise ValueError("outcomes and scores must be 1-d and of equal length")
+        raise ModelInputError("outcomes and scores must be 1-d and of equal length")
     if not np.all(np.isin(ya, (0, 1))):
-        raise ValueError("outcomes must be 0 or 1")
+        raise ModelInputError("outcomes must be 0 or 1")
     if not np.all(np.isfinite(sa)):
-        raise ValueError("scores must be finite")
+        raise ModelInputError("scores must be finite")
     yi = ya.astype(np.int64)
     if yi.sum() == 0 or yi.sum() == yi.size:
-        raise ValueError("both outcomes (0 and 1) must occur")
+        raise ModelInputError("both outcomes (0 and 1) must occur")
     return yi, sa
 
 

@@ -52,6 +52,7 @@ from models.drivers import (
     draw_driver_normals,
     market_and_operations,
 )
+from models.errors import ModelInputError
 from models.finance import DebtSchedule, FinanceTerms, cfads, dscr, opex_by_year
 from models.finance import revenue_per_mwh_by_year as revenue_by_year
 from models.policy import Rule
@@ -427,7 +428,7 @@ def sensitivities(
     output factors and tariff.
     """
     if not cases or cases[0] != CaseSpec(cases[0].id, cases[0].label):
-        raise ValueError("the first sensitivity case must be the unchanged base case")
+        raise ModelInputError("the first sensitivity case must be the unchanged base case")
     energy = np.asarray(climate_year_energy_mwh, dtype=np.float64)
     n = int(terms.tenor_years)
     k = max(1, min(int(n_stress_paths), int(n_paths)))

@@ -233,7 +233,7 @@ class Turbine:
             Rotor diameter [m].
         """
         if not name.strip():
-            raise ValueError("a custom turbine needs a non-empty name")
+            raise ModelInputError("a custom turbine needs a non-empty name")
         rated = power_curve.rated_power_kw if rated_power_kw is None else float(rated_power_kw)
         if rated_power_kw is not None:
             # Reuse the curve validation for the rated-power consistency check.

@@ -383,7 +383,7 @@ def power_at(
         xs = np.asarray(curve[0], dtype=float)
         ps = np.asarray(curve[1], dtype=float)
         if xs.ndim != 1 or xs.shape != ps.shape or xs.size < 2 or np.any(np.diff(xs) <= 0):
-            raise ValueError(
+            raise ModelInputError(
                 "a raw power curve needs equally long 1-D speeds and powers, "
                 "at least 2 points, speeds strictly increasing"
             )
@@ -392,7 +392,9 @@ def power_at(
         return np.asarray(np.interp(v, xs, ps, left=0.0, right=0.0), dtype=float)
     rho = np.asarray(density_kg_m3, dtype=float)
     if np.any(rho <= 0) or np.any(np.isinf(rho)):
-        raise ValueError("air density must be positive and finite [kg m-3] (NaN marks missing)")
+        raise ModelInputError(
+            "air density must be positive and finite [kg m-3] (NaN marks missing)"
+        )
     v_b, rho_b = np.broadcast_arrays(v, rho)
     flat_v = v_b.ravel()
     flat_rho = rho_b.ravel()
@@ -484,7 +486,9 @@ def mean_power_in_bins(
     """
     edges = np.asarray(edges_ms, dtype=float)
     if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0) or np.isnan(edges).any():
-        raise ValueError("bin edges must be a 1-D, strictly increasing array of at least 2 speeds")
+        raise ModelInputError(
+            "bin edges must be a 1-D, strictly increasing array of at least 2 speeds"
+        )
     xs, ps = curve.speeds, curve.powers
     scalar = density_kg_m3 is None or np.ndim(density_kg_m3) == 0
     if density_kg_m3 is None:
@@ -492,14 +496,16 @@ def mean_power_in_bins(
     else:
         rho = np.atleast_1d(np.asarray(density_kg_m3, dtype=float))
         if rho.ndim != 1:
-            raise ValueError("density must be a scalar or a 1-D array (one value per period)")
+            raise ModelInputError("density must be a scalar or a 1-D array (one value per period)")
         if np.any(rho <= 0) or np.any(np.isinf(rho)):
-            raise ValueError("air density must be positive and finite [kg m-3] (NaN marks missing)")
+            raise ModelInputError(
+                "air density must be positive and finite [kg m-3] (NaN marks missing)"
+            )
         exponent = np.interp(xs, [7.5, 12.5], [1.0 / 3.0, 2.0 / 3.0])
         moved = (STANDARD_AIR_DENSITY_KG_M3 / rho)[:, None] ** exponent[None, :] * xs[None, :]
     widths = np.diff(moved, axis=1)
     if np.any(widths <= 0.0):  # NaN rows compare False
-        raise ValueError(
+        raise ModelInputError(
             "air density moves the power curve's speeds out of order (the correction keeps "
             "them increasing below about 4 kg m-3; air at hub height is 0.9-1.4 kg m-3)"
         )

@@ -54,13 +54,11 @@ from pydantic import (
     model_validator,
 )
 
-from models.assessment import AssessmentError
 from models.errors import ModelInputError
-from models.evidence import EvidenceError, SiteEvidence
+from models.evidence import SiteEvidence
 from models.finance import MAX_TENOR_YEARS, FinanceTerms
 from models.longterm import OperatingHistory, OperatingHistoryError, check_energy_plausible
 from models.policy import DEFAULT_POLICY, Policy, PolicyError, load_policy
-from models.pvplant import SolarProjectError
 from models.solar import (
     DEFAULT_DC_AC_RATIO,
     DEFAULT_DEGRADATION_PCT_PER_YEAR,
@@ -95,45 +93,18 @@ __all__ = [
 
 #: Errors of an input the models cannot use, which the API answers with 422 and the CLI with
 #: exit status 2 (:func:`is_model_input_error`). :class:`~models.errors.ModelInputError` is the
-#: base of them all; the four others are listed until their modules make them subclass it.
-MODEL_INPUT_ERRORS: tuple[type[Exception], ...] = (
-    ModelInputError,
-    AssessmentError,
-    EvidenceError,
-    PolicyError,
-    SolarProjectError,
-)
-#: Argument checks (module, function) of the models that still raise a plain ``ValueError``
-#: with a message meant for people, e.g. a sculpted loan on a project whose CFADS is not
-#: positive in every year (``models.finance._check_series``). To be removed once those modules
-#: raise a :class:`~models.errors.ModelInputError`.
-_INPUT_CHECKS = frozenset(
-    {
-        ("models.finance", "_check_real"),
-        ("models.finance", "_check_series"),
-        ("models.risk", "_check_int"),
-        ("models.risk", "_check_float"),
-    }
-)
+#: base of the models' own errors; a policy file's error is the other.
+MODEL_INPUT_ERRORS: tuple[type[Exception], ...] = (ModelInputError, PolicyError)
 
 
 def is_model_input_error(exc: BaseException) -> bool:
     """Whether ``exc``, raised by a model, is the caller's input and not a fault of the code.
 
-    True for :data:`MODEL_INPUT_ERRORS`, and for a plain ``ValueError`` whose ``raise`` is in one
-    of the models' own argument checks (the innermost frame of its traceback). A ``ValueError``
-    from anywhere else (numpy, SciPy, a bug) is a fault: the API answers it with a 500 that
-    shows none of its text, and the CLI lets its traceback through.
+    True for :data:`MODEL_INPUT_ERRORS` only. A ``ValueError`` from anywhere else (numpy,
+    SciPy, a bug) is a fault: the API answers it with a 500 that shows none of its text, and
+    the CLI lets its traceback through.
     """
-    if isinstance(exc, MODEL_INPUT_ERRORS):
-        return True
-    tb = exc.__traceback__
-    if type(exc) is not ValueError or tb is None:
-        return False
-    while tb.tb_next is not None:
-        tb = tb.tb_next
-    frame = tb.tb_frame
-    return (frame.f_globals.get("__name__"), frame.f_code.co_name) in _INPUT_CHECKS
+    return isinstance(exc, MODEL_INPUT_ERRORS)
 
 
 _DEFAULT_LOSSES = Losses()
