@@ -1173,7 +1173,7 @@ def _request_drivers(
     """The request's drivers over the policy's defaults, and their sources; AssessmentError."""
     try:
         drivers, driver_sources = resolve_drivers(policy.risk_drivers, driver_overrides, policy.id)
-    except ValueError as exc:
+    except ModelInputError as exc:
         raise AssessmentError(str(exc)) from None
     if tech != "wind" and drivers.ageing_pct_per_year > 0.0:
         raise AssessmentError(
