@@ -151,17 +151,7 @@ def main() -> int:
     t0 = time.perf_counter()
     cube = build_cube(tmp)
     print(f"cube built in {time.perf_counter() - t0:.1f} s: {cube}")
-    env = {
-        **os.environ,
-        "CLIMATE_LOAN_CUBE": str(cube),
-        "CLIMATE_LOAN_INSTANCE_PATH": str(tmp / "instance"),
-        "CLIMATE_LOAN_RATE_LIMIT_PER_MINUTE": "0",
-        "CLIMATE_LOAN_LOG_LEVEL": "WARNING",
-    }
-    if args.database_url:
-        env["CLIMATE_LOAN_DATABASE_URL"] = args.database_url
-    else:
-        env.pop("CLIMATE_LOAN_DATABASE_URL", None)
+    env = server_env(cube, tmp, args.database_url)
     cli = [sys.executable, "-m", "service.cli"]
     made = subprocess.run(
         [*cli, "keys", "create", "--role", "officer", "--name", "bench"],
@@ -180,63 +170,16 @@ def main() -> int:
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 120
-        while one(port, "GET", "/api/v1/health", None, {})[1] != 200:
-            if server.poll() is not None or time.monotonic() > deadline:
-                print(f"server did not start; see {log.name}")
-                return 1
-            time.sleep(0.2)
-        headers = {"X-API-Key": key}
-        endpoints = [
-            ("health", "GET", "/api/v1/health", None),
-            (
-                "site climate",
-                "GET",
-                "/api/v1/sites/climate?lat=44.1&lon=87.3&hub_height_m=100",
-                None,
-            ),
-            ("assessment", "POST", "/api/v1/assessments", WIND_REQUEST),
-        ]
+        if not wait_for_health(server, port, timeout_s=120):
+            print(f"server did not start; see {log.name}")
+            return 1
         database = "PostgreSQL" if args.database_url else "SQLite (WAL)"
         print(
             f"\nserver: {args.workers} sync workers on 127.0.0.1:{port}; "
             f"{args.requests} requests per cell; database {database}; "
             f"cores {os.cpu_count()}; load average {os.getloadavg()[0]:.1f}"
         )
-        columns = ("conc", "req/s", "p50 ms", "p99 ms", "errors", "p50/health", "rps/health")
-        widths = (5, 9, 9, 9, 8, 12, 12)
-        print(
-            f"{'endpoint':<14}" + "".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True))
-        )
-        results: dict[tuple[str, int], dict[str, float]] = {}
-        for concurrency in (1, 8, 32):
-            for name, method, path, body in endpoints:
-                r = load(port, method, path, body, headers, concurrency, args.requests)
-                results[(name, concurrency)] = r
-                h = results[("health", concurrency)]
-                print(
-                    f"{name:<14}{concurrency:>5}{r['rps']:>9.1f}{r['p50_ms']:>9.2f}"
-                    f"{r['p99_ms']:>9.2f}{int(r['errors']):>8}"
-                    f"{r['p50_ms'] / h['p50_ms']:>12.2f}{r['rps'] / h['rps']:>12.2f}"
-                )
-        site8, ass8 = results[("site climate", 8)], results[("assessment", 8)]
-        errors = sum(r["errors"] for r in results.values())
-
-        def verdict(value: float, goal: float) -> str:
-            return "met" if value < goal else "NOT met"
-
-        print("\ngoals at concurrency 8:")
-        print(
-            f"  site climate p99 {site8['p99_ms']:.1f} ms (goal < 20): "
-            f"{verdict(site8['p99_ms'], 20)}"
-        )
-        print(
-            f"  assessment p50 {ass8['p50_ms']:.1f} ms (goal < 30): {verdict(ass8['p50_ms'], 30)}"
-        )
-        print(
-            f"  assessment p99 {ass8['p99_ms']:.1f} ms (goal < 100): {verdict(ass8['p99_ms'], 100)}"
-        )
-        print(f"  errors {int(errors)} (goal 0): {'met' if errors == 0 else 'NOT met'}")
+        print_goals(measure(port, {"X-API-Key": key}, args.requests))
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -245,6 +188,80 @@ def main() -> int:
             server.kill()
         log.close()
     return 0
+
+
+def server_env(cube: Path, tmp: Path, database_url: str | None) -> dict[str, str]:
+    """Environment of the server: the cube, an instance folder in ``tmp``, no rate limit."""
+    env = {
+        **os.environ,
+        "CLIMATE_LOAN_CUBE": str(cube),
+        "CLIMATE_LOAN_INSTANCE_PATH": str(tmp / "instance"),
+        "CLIMATE_LOAN_RATE_LIMIT_PER_MINUTE": "0",
+        "CLIMATE_LOAN_LOG_LEVEL": "WARNING",
+    }
+    if database_url:
+        env["CLIMATE_LOAN_DATABASE_URL"] = database_url
+    else:
+        env.pop("CLIMATE_LOAN_DATABASE_URL", None)
+    return env
+
+
+def wait_for_health(server: subprocess.Popen[Any], port: int, timeout_s: float) -> bool:
+    """Wait until the server answers its health check; False if it exits or times out."""
+    deadline = time.monotonic() + timeout_s
+    while one(port, "GET", "/api/v1/health", None, {})[1] != 200:
+        if server.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def measure(
+    port: int, headers: dict[str, str], requests: int
+) -> dict[tuple[str, int], dict[str, float]]:
+    """Load each endpoint at concurrency 1, 8 and 32; print and return the table."""
+    endpoints = [
+        ("health", "GET", "/api/v1/health", None),
+        (
+            "site climate",
+            "GET",
+            "/api/v1/sites/climate?lat=44.1&lon=87.3&hub_height_m=100",
+            None,
+        ),
+        ("assessment", "POST", "/api/v1/assessments", WIND_REQUEST),
+    ]
+    columns = ("conc", "req/s", "p50 ms", "p99 ms", "errors", "p50/health", "rps/health")
+    widths = (5, 9, 9, 9, 8, 12, 12)
+    print(f"{'endpoint':<14}" + "".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)))
+    results: dict[tuple[str, int], dict[str, float]] = {}
+    for concurrency in (1, 8, 32):
+        for name, method, path, body in endpoints:
+            r = load(port, method, path, body, headers, concurrency, requests)
+            results[(name, concurrency)] = r
+            h = results[("health", concurrency)]
+            print(
+                f"{name:<14}{concurrency:>5}{r['rps']:>9.1f}{r['p50_ms']:>9.2f}"
+                f"{r['p99_ms']:>9.2f}{int(r['errors']):>8}"
+                f"{r['p50_ms'] / h['p50_ms']:>12.2f}{r['rps'] / h['rps']:>12.2f}"
+            )
+    return results
+
+
+def print_goals(results: dict[tuple[str, int], dict[str, float]]) -> None:
+    """Compare the figures at concurrency 8 with the latency goals."""
+    site8, ass8 = results[("site climate", 8)], results[("assessment", 8)]
+    errors = sum(r["errors"] for r in results.values())
+
+    def verdict(value: float, goal: float) -> str:
+        return "met" if value < goal else "NOT met"
+
+    print("\ngoals at concurrency 8:")
+    print(
+        f"  site climate p99 {site8['p99_ms']:.1f} ms (goal < 20): {verdict(site8['p99_ms'], 20)}"
+    )
+    print(f"  assessment p50 {ass8['p50_ms']:.1f} ms (goal < 30): {verdict(ass8['p50_ms'], 30)}")
+    print(f"  assessment p99 {ass8['p99_ms']:.1f} ms (goal < 100): {verdict(ass8['p99_ms'], 100)}")
+    print(f"  errors {int(errors)} (goal 0): {'met' if errors == 0 else 'NOT met'}")
 
 
 if __name__ == "__main__":

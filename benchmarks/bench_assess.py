@@ -11,12 +11,15 @@ Printed:
 
 * full ``assess`` + ``to_dict`` (with the policy's default risk drivers and the sensitivities
   block) over ``--runs`` runs (default 1,000) after a warm-up: median and 99th percentile wall
-  time [ms], median CPU time, and the median of each step (energy, Monte Carlo with the
-  drivers, sensitivities, the rest) to show where the time goes; goal median < 20 ms;
+  time [ms] and median CPU time; goal median < 20 ms;
 * the plain assessment (``with_sensitivities=False``) and the assessment without drivers or
   sensitivities (as before issue 10), measured interleaved with the full one so that all see
-  the same machine load, and the ratios between them (on a loaded machine the ratios, not the
-  absolute times, carry over);
+  the same machine load, and the ratios between them (on a loaded machine the ratios and the
+  CPU times, not the wall times, carry over);
+* the steps of the full and of the plain assessment, measured inside those same runs (the
+  named steps of ``models.assessment.assess`` are timed where ``assess`` calls them, see
+  :data:`STEPS`): median CPU and wall time of each, and the rest (checks, building the
+  ``Assessment``) as total minus steps;
 * histogram vs hourly energy path (wind): ``models.wind.wind_energy`` on the cube's yearly
   histograms against an hour-by-hour computation of the same years from the raw file (power
   curve moved to each year's mean density, ``np.interp`` per hour): ratio of median times and
@@ -30,27 +33,26 @@ No assertion: the script prints. Usage: python -m benchmarks.bench_assess [--run
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import resource
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+import models.assessment as assessment_mod
 from climate_data.site import SiteClimate
 from models.assessment import assess
-from models.drivers import draw_driver_normals
 from models.finance import FinanceTerms
 from models.policy import load_policy
-from models.risk import path_draws, simulate_default
-from models.sensitivity import sensitivities
-from models.solar import SolarProject, solar_energy
+from models.solar import SolarProject
 from models.turbines import get_turbine
-from models.uncertainty import exceedance
 from models.wind import WindProject, wind_energy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,6 +86,95 @@ WIND_TERMS = FinanceTerms(
     tariff_per_mwh=70.0,
     opex_per_year=2.5e6,
 )
+
+
+#: The steps of ``assess`` timed in place: (label, function of ``models.assessment`` that
+#: ``assess`` calls for the step); none of them calls another. ``to_dict`` of the result is
+#: timed by the benchmark itself.
+STEPS: tuple[tuple[str, str], ...] = (
+    ("energy", "_energy_basis"),
+    ("exceedance", "_exceedance_step"),
+    ("cash flows+sizing", "_deterministic_cases"),
+    ("random draws", "_shared_draws"),
+    ("Monte Carlo", "simulate_default"),
+    ("sensitivities", "sensitivities"),
+    ("scorecard+policy", "_decide"),
+)
+TO_DICT = "to_dict"
+
+
+class StepClock:
+    """CPU and wall seconds of each step of ``assess``, per run, measured inside the runs."""
+
+    def __init__(self) -> None:
+        self.current: dict[str, list[float]] = {}
+        self.runs: dict[str, list[dict[str, list[float]]]] = {}
+
+    @contextmanager
+    def step(self, label: str) -> Iterator[None]:
+        c0, t0 = time.process_time(), time.perf_counter()
+        try:
+            yield
+        finally:
+            acc = self.current.setdefault(label, [0.0, 0.0])
+            acc[0] += time.process_time() - c0
+            acc[1] += time.perf_counter() - t0
+
+    def timed(self, label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self.step(label):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        """Time the :data:`STEPS` of every ``assess`` call while inside."""
+        saved = {name: getattr(assessment_mod, name) for _, name in STEPS}
+        try:
+            for label, name in STEPS:
+                setattr(assessment_mod, name, self.timed(label, saved[name]))
+            yield
+        finally:
+            for name, fn in saved.items():
+                setattr(assessment_mod, name, fn)
+
+    def recorded(self, case: str, fn: Callable[[], Any]) -> Callable[[], Any]:
+        """``fn`` that files the steps of each call under ``case``."""
+
+        def run() -> Any:
+            self.current = {}
+            out = fn()
+            self.runs.setdefault(case, []).append(self.current)
+            self.current = {}  # calls outside a recorded case are not filed
+            return out
+
+        return run
+
+    def medians(self, case: str, totals: np.ndarray) -> dict[str, tuple[float, float]]:
+        """Median (CPU, wall) of each step of ``case``, and of the rest (total minus steps).
+
+        ``totals`` is (2, runs): wall and CPU of each whole run, in the order of the runs.
+        """
+        runs = self.runs[case][-totals.shape[1] :]
+        labels = [label for label, _ in STEPS] + [TO_DICT]
+        per = np.array([[r.get(label, [0.0, 0.0]) for label in labels] for r in runs])
+        rest_cpu = totals[1] - per[:, :, 0].sum(axis=1)
+        rest_wall = totals[0] - per[:, :, 1].sum(axis=1)
+        out = {
+            label: (float(np.median(per[:, k, 0])), float(np.median(per[:, k, 1])))
+            for k, label in enumerate(labels)
+        }
+        out["rest"] = (float(np.median(rest_cpu)), float(np.median(rest_wall)))
+        return out
+
+
+def print_steps(title: str, steps: dict[str, tuple[float, float]]) -> None:
+    print(f"  {title}, median CPU (wall) of each step [ms]:")
+    parts = [f"{k} {1000 * c:.2f} ({1000 * w:.2f})" for k, (c, w) in steps.items()]
+    for i in range(0, len(parts), 5):
+        print("    " + "  |  ".join(parts[i : i + 5]))
 
 
 def interleaved_timings(fns: list[Callable[[], Any]], runs: int) -> np.ndarray:
@@ -133,12 +224,17 @@ def report(
     name: str, site: SiteClimate, project: Any, terms: FinanceTerms, policy_id: str, runs: int
 ) -> None:
     policy = load_policy(policy_id)
+    clock = StepClock()
 
     def full() -> dict[str, Any]:
-        return assess(site, project, terms, policy, seed=1).to_dict()
+        a = assess(site, project, terms, policy, seed=1)
+        with clock.step(TO_DICT):
+            return a.to_dict()
 
     def plain() -> dict[str, Any]:
-        return assess(site, project, terms, policy, seed=1, with_sensitivities=False).to_dict()
+        a = assess(site, project, terms, policy, seed=1, with_sensitivities=False)
+        with clock.step(TO_DICT):
+            return a.to_dict()
 
     def before() -> dict[str, Any]:
         # every driver off and no sensitivities: the assessment as it was before them
@@ -152,61 +248,15 @@ def report(
             with_sensitivities=False,
         ).to_dict()
 
-    energy_fn: Callable[[], Any] = (
-        (lambda: wind_energy(site, project))
-        if isinstance(project, WindProject)
-        else (lambda: solar_energy(site, project))
-    )
-    e = energy_fn()
-    good = e.net_mwh[e.complete]
-    a = assess(site, project, terms, policy, seed=1)
-    assert a.schedule is not None and a.exceedance is not None
-
-    assert a.risk is not None and a.drivers is not None
-    # module degradation only (solar; wind ageing is a driver, applied by simulate_default)
-    deg = None if isinstance(project, WindProject) else a.degradation
-
-    def mc() -> Any:
-        return simulate_default(
-            good,
-            terms,
-            a.schedule,
-            a.sigma_model,
-            seed=1,
-            degradation_factors=deg,
-            drivers=a.drivers,
+    with clock.installed():
+        t = interleaved_timings(
+            [clock.recorded("full", full), clock.recorded("plain", plain), before], runs
         )
-
-    # the random numbers the assessment shares between its Monte Carlo and its sensitivities
-    shared_drivers = draw_driver_normals(a.drivers, 1, terms.tenor_years, a.n_paths)
-    shared_paths = path_draws(1, good.size, terms.tenor_years, a.n_paths, a.risk.block_length)
-
-    def sens() -> Any:
-        assert a.risk is not None and a.schedule is not None and a.drivers is not None
-        return sensitivities(
-            good,
-            terms,
-            a.schedule,
-            a.sigma_model,
-            lambda sig: exceedance(good, sig),
-            a.drivers,
-            seed=1,
-            n_paths=a.n_paths,
-            base_pd_tenor=a.risk.pd_tenor,
-            degradation_factors=deg,
-            dscr_rules=policy.rules,
-            driver_draws=shared_drivers,
-            path_random=shared_paths,
-        )
-
-    t = interleaved_timings([full, plain, before], runs)
     wall, cpu, p_wall, p_cpu, b_cpu = t[0, 0], t[0, 1], t[1, 0], t[1, 1], t[2, 1]
-    e_wall, e_cpu = timings(energy_fn, max(runs // 4, 20))
-    mc_wall, mc_cpu = timings(mc, max(runs // 4, 20))
-    s_wall, s_cpu = timings(sens, max(runs // 4, 20))
     d = full()
+    n_years = d["energy"]["n_years"]
     print(
-        f"\n== {name}: {good.size} climate years, decision {d['decision']}, "
+        f"\n== {name}: {n_years} climate years, decision {d['decision']}, "
         f"PD annual {d['repayment']['pd_annual']}, PD tenor {d['repayment']['pd_tenor']}"
     )
     print(
@@ -226,16 +276,8 @@ def report(
         f"{float(np.median(cpu) / np.median(b_cpu)):.2f}x, plain / that "
         f"{float(np.median(p_cpu) / np.median(b_cpu)):.2f}x"
     )
-    for label, w, e_, m_, s_ in (
-        ("wall", wall, e_wall, mc_wall, s_wall),
-        ("CPU ", cpu, e_cpu, mc_cpu, s_cpu),
-    ):
-        med = [float(np.median(x)) for x in (w, e_, m_, s_)]
-        print(
-            f"  steps, median {label}: energy {ms(med[1])}  Monte Carlo (with drivers) "
-            f"{ms(med[2])}  sensitivities (on the shared draws) {ms(med[3])}  rest "
-            f"(exceedance, finance, policy, to_dict) {ms(med[0] - med[1] - med[2] - med[3])}"
-        )
+    print_steps("full assessment", clock.medians("full", t[0]))
+    print_steps("plain assessment", clock.medians("plain", t[1]))
     print(
         f"  peak allocations during one assessment: {peak_alloc_mb(full):.1f} MB with "
         f"sensitivities, {peak_alloc_mb(plain):.1f} MB without"
@@ -250,7 +292,7 @@ def read_hourly_wind() -> tuple[np.ndarray, np.ndarray]:
         i = int(np.argmin(np.abs(f["latitude"][:] - NODE[0])))
         j = int(np.argmin(np.abs(f["longitude"][:] - NODE[1])))
         times = netCDF4.num2date(f["time"][:], f["time"].units, only_use_cftime_datetimes=False)
-        years = np.array([t.year for t in times])
+        years = np.array([t.year for t in np.asarray(times, dtype=object).ravel()])
         ws = np.asarray(f["ws50m"][:, i, j], dtype=float)
     return years, ws
 

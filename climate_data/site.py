@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from climate_data.sunshine import MINUTE_DATA_BIAS_PCT
 from climate_data.wind import MIN_TREND_YEARS, inter_annual_variability, monthly_cv, wind_trend
 
 #: Smallest fraction of a year's hours with valid wind for the year to count as complete.
@@ -279,6 +280,7 @@ class SiteClimate:
                     json_float(float(self.ghi_kwh_m2[sok].mean()), 1) if sun_ok.size else None
                 ),
                 "sunshine_method": self.sunshine_method or "unrecorded",
+                "sunshine_method_bias_pct": MINUTE_DATA_BIAS_PCT.get(self.sunshine_method or ""),
             }
             if self.pv_yield_kwh_kwp is not None:
                 solar["annual_pv_yield_kwh_kwp"] = per_year_map(

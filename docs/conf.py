@@ -1,8 +1,10 @@
 """Sphinx configuration of the Climate Loan Risk model document.
 
-Built offline: no intersphinx, no theme or script from the network (the built-in
-``alabaster`` theme; MathJax is loaded by the reader's browser only to typeset equations, and
-the LaTeX source stays readable without it). Build with ``make docs`` (warnings are errors).
+Built and read offline: no intersphinx, no theme or script from the network (the built-in
+``alabaster`` theme; MathJax 3.2.2 is vendored in ``_static/mathjax``, the TeX-input,
+CommonHTML-output bundle with its fonts, see ``_static/mathjax/SOURCE.txt``). Build with
+``make docs`` (warnings are errors); ``tests/test_docs.py`` checks that no page loads a script
+from the network.
 """
 
 from __future__ import annotations
@@ -54,7 +56,11 @@ suppress_warnings = ["ref.citation"]
 html_theme = "alabaster"
 html_title = "Climate Loan Risk — model document"
 html_short_title = "Climate Loan Risk"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+# MathJax from the vendored copy (a path relative to _static); its context menu is off, since
+# the menu's speech options would fetch extra components from a CDN.
+mathjax_path = "mathjax/tex-chtml.js"
+mathjax3_config = {"options": {"enableMenu": False}}
 html_last_updated_fmt = None
 html_show_sourcelink = False
 html_copy_source = False

@@ -76,7 +76,8 @@ from numpy.typing import NDArray
 
 from climate_data.site import TRAILING_YEARS, SiteClimate
 from models import policy as policy_mod
-from models.drivers import RiskDrivers, draw_driver_normals, resolve_drivers
+from models.drivers import DriverDraws, RiskDrivers, draw_driver_normals, resolve_drivers
+from models.errors import ModelInputError
 from models.evidence import EvidenceResult, SiteEvidence, apply_site_evidence, model_basis
 from models.finance import (
     CovenantSizing,
@@ -149,7 +150,7 @@ _SEED_BITS = 53
 _BLOCK_LENGTH = 2
 
 
-class AssessmentError(ValueError):
+class AssessmentError(ModelInputError):
     """The inputs of an assessment do not fit together (e.g. a solar policy for a wind farm)."""
 
 
@@ -1018,6 +1019,134 @@ def assess(
         From the finance model, e.g. a sculpted loan on a P50 cash flow that is not positive
         in every year (the message names the year).
     """
+    tech = _check_request(project, terms, policy, operating_history, site_evidence, project_cost)
+    if scorecard is not None:
+        card_model(_model_part(scorecard))  # an unusable card fails before any computation
+    used_seed = _draw_seed() if seed is None else int(seed)
+    version = package_version() if code_version is None else code_version
+    drivers, driver_sources = _request_drivers(policy, driver_overrides, tech)
+
+    # 1. energy per climate year; 2. exceedance
+    basis = _energy_basis(site, project, site_evidence, operating_history, used_seed)
+    good = basis.annual[basis.usable]
+    ex = _exceedance_step(good, basis)
+
+    # 3.-6. cash flow, debt, cover ratios, PD
+    n = int(terms.tenor_years)
+    deg = (
+        degradation_factors(n, project.degradation_pct_per_year)
+        if isinstance(project, SolarProject)
+        else None
+    )
+    # deterministic cases: mean curtailment, ageing and trend (exactly deg without drivers)
+    out_factors = deg if drivers.is_zero else drivers.output_factors(n, deg)
+    cases = _Cases()
+    risk: RiskResult | None = None
+    sens: Sensitivities | None = None
+    if ex is not None:
+        cases = _deterministic_cases(ex, terms, policy, out_factors, drivers.sold_fraction())
+        assert cases.schedule is not None  # set by _deterministic_cases
+        # the random numbers, drawn once for the Monte Carlo and the sensitivities
+        draws, weather = _shared_draws(drivers, used_seed, n, n_paths, int(good.size))
+        risk = simulate_default(
+            good,
+            terms,
+            cases.schedule,
+            basis.sigma_model,
+            n_paths=n_paths,
+            seed=used_seed,
+            degradation_factors=deg,
+            sigma_lt_mean=ex.sigma_lt_mean,
+            drivers=drivers,
+            driver_draws=draws,
+            block_length=_BLOCK_LENGTH,
+            path_random=weather,
+        )
+        if with_sensitivities:
+            sens = sensitivities(
+                good,
+                terms,
+                cases.schedule,
+                basis.sigma_model,
+                lambda s: exceedance(good, s),
+                drivers,
+                sigma_lt_mean=ex.sigma_lt_mean,
+                seed=risk.seed,
+                n_paths=n_paths,
+                base_pd_tenor=risk.pd_tenor,
+                block_length=risk.block_length,
+                reserve_months=risk.reserve_months,
+                degradation_factors=deg,
+                dscr_rules=_dscr_rules(policy),
+                driver_draws=draws,
+                path_random=weather,
+            )
+            basis.versions["sensitivity"] = "models.sensitivity.sensitivities"
+        basis.versions.update(
+            {
+                "finance": "models.finance.cfads+debt_service+dscr+llcr",
+                "risk": "models.risk.simulate_default",
+            }
+        )
+    versions = {k: f"{v}@{version}" for k, v in basis.versions.items()}
+    versions.update(model_versions or {})
+
+    provisional = Assessment(
+        id=assessment_id or uuid.uuid4().hex,
+        created_at=_timestamp(created_at),
+        site=site,
+        project=project,
+        terms=terms,
+        policy=policy,
+        energy=basis.energy,
+        method=basis.method,
+        annual_energy_mwh=basis.annual,
+        energy_years=basis.years,
+        long_term=basis.long_term,
+        exceedance=ex,
+        degradation=out_factors,
+        cfads_p50=cases.c50,
+        cfads_p90=cases.c90,
+        cfads_p99=cases.c99,
+        schedule=cases.schedule,
+        dscr_p50=cases.d50,
+        dscr_p90=cases.d90,
+        dscr_p99=cases.d99,
+        llcr=cases.llcr,
+        sizing=cases.sizing,
+        risk=risk,
+        cfads_p90_1y=cases.c90_1y,
+        dscr_p90_1y=cases.d90_1y,
+        decision="approve",
+        reasons=(),
+        rule_results=(),
+        seed=risk.seed if risk is not None else used_seed,
+        n_paths=n_paths,
+        sigma_model=basis.sigma_model,
+        code_version=version,
+        model_versions=versions,
+        notes=tuple(basis.notes),
+        drivers=drivers,
+        driver_sources=driver_sources,
+        sensitivities=sens,
+        evidence=basis.evidence,
+    )
+    # 7. scorecard PD from this assessment's own figures, then the policy
+    return _decide(provisional, scorecard, project_cost)
+
+
+# ----------------------------------------------------------------------- the steps of assess
+
+
+def _check_request(
+    project: WindProject | SolarProject,
+    terms: FinanceTerms,
+    policy: Policy,
+    operating_history: OperatingHistory | None,
+    site_evidence: SiteEvidence | None,
+    project_cost: float | None,
+) -> str:
+    """The project's technology (``"wind"`` or ``"solar"``); AssessmentError on a misfit."""
     is_wind = isinstance(project, WindProject)
     tech = "wind" if is_wind else "solar"
     if policy.technology != tech:
@@ -1035,24 +1164,59 @@ def assess(
             f"project_cost must be a finite amount at least the loan amount "
             f"({terms.loan_amount:g} {terms.currency}), got {project_cost!r}"
         )
-    if scorecard is not None:
-        card_model(_model_part(scorecard))  # an unusable card fails before any computation
-    used_seed = _draw_seed() if seed is None else int(seed)
-    version = package_version() if code_version is None else code_version
-    notes: list[str] = []
+    return tech
+
+
+def _request_drivers(
+    policy: Policy, driver_overrides: Mapping[str, Any] | None, tech: str
+) -> tuple[RiskDrivers, dict[str, str]]:
+    """The request's drivers over the policy's defaults, and their sources; AssessmentError."""
     try:
         drivers, driver_sources = resolve_drivers(policy.risk_drivers, driver_overrides, policy.id)
-    except ValueError as exc:
+    except ModelInputError as exc:
         raise AssessmentError(str(exc)) from None
-    if not is_wind and drivers.ageing_pct_per_year > 0.0:
+    if tech != "wind" and drivers.ageing_pct_per_year > 0.0:
         raise AssessmentError(
             "ageing_pct_per_year applies to wind projects; a solar project's output decline "
             "is its degradation_pct_per_year"
         )
+    return drivers, driver_sources
 
-    # 1. energy per climate year
+
+@dataclass(eq=False)
+class _EnergyBasis:
+    """The annual energies behind every figure, where they come from, and what was noted.
+
+    ``notes`` and ``versions`` (step name → function) are added to by the later steps.
+    """
+
     energy: WindEnergy | SolarEnergy
+    evidence: EvidenceResult | None
+    method: str
+    sigma_model: float
+    years: NDArray[np.int64]
+    annual: NDArray[np.float64]
+    usable: NDArray[np.bool_]
+    notes: list[str]
+    versions: dict[str, str]
+    long_term: LongTermResult | None = None
+
+
+def _energy_basis(
+    site: SiteClimate,
+    project: WindProject | SolarProject,
+    site_evidence: SiteEvidence | None,
+    operating_history: OperatingHistory | None,
+    seed: int,
+) -> _EnergyBasis:
+    """Step 1: energy per climate year, and where it comes from.
+
+    From the reanalysis (corrected with site evidence when given), or from the long-term
+    correction of an operating history when one is given and usable.
+    """
+    notes: list[str] = []
     evidence: EvidenceResult | None = None
+    energy: WindEnergy | SolarEnergy
     if isinstance(project, WindProject):
         if site_evidence is not None:
             evidence = apply_site_evidence(site, project, site_evidence)
@@ -1065,180 +1229,149 @@ def assess(
         energy = solar_energy(site, project)
         versions = {"energy": "models.solar.solar_energy"}
     notes.extend(energy.notes)
-    years = np.asarray(energy.years, dtype=np.int64)
     usable = np.asarray(energy.complete) & np.isfinite(energy.net_mwh)
-    annual = np.where(usable, energy.net_mwh, np.nan)
-    method = "reanalysis" if evidence is None else evidence.method
-    sigma_model = SIGMA_MODEL_REANALYSIS if evidence is None else evidence.sigma_model
-    long_term: LongTermResult | None = None
-    if operating_history is not None and isinstance(project, WindProject):
-        try:
-            long_term = long_term_correction(
-                operating_history, site, hub_height_m=project.hub_height_m, seed=used_seed
-            )
-        except LongTermInsufficientData as exc:
-            notes.append(f"operating history not used: {exc}; energy from reanalysis alone")
-        else:
-            method = "operating_history"
-            versions["long_term"] = "models.longterm.long_term_correction"
-            years = np.array([int(y) for y in long_term.annual_by_year], dtype=np.int64)
-            annual = np.array(
-                [np.nan if v is None else v for v in long_term.annual_by_year.values()],
-                dtype=np.float64,
-            )
-            usable = np.isfinite(annual)
-            sigma_model = max(long_term.sigma_fraction, SIGMA_MODEL_OPERATING)
-            if evidence is not None:
-                evidence = replace(evidence, used=False)
-                notes.append("site evidence reported but not used: the operating history rules")
-            notes.append(
-                f"annual energy from a long-term correction on {long_term.n_months_used} "
-                f"operating months (R2 {long_term.fit.r_squared:.3f}); model uncertainty "
-                f"{sigma_model:.3f}"
-            )
-    good = annual[usable]
-
-    # 2. exceedance
-    ex: Exceedance | None = None
-    if good.size >= MIN_YEARS and float(good.mean()) > 0:
-        ex = exceedance(good, sigma_model)
-        versions["uncertainty"] = "models.uncertainty.exceedance"
-    else:
-        notes.append(
-            f"{good.size} usable climate year(s) with energy: at least {MIN_YEARS} are needed "
-            "for exceedance, repayment and default figures, which are therefore null"
-        )
-
-    # 3.-6. cash flow, debt, cover ratios, PD
-    n = int(terms.tenor_years)
-    deg = (
-        degradation_factors(n, project.degradation_pct_per_year)
-        if isinstance(project, SolarProject)
-        else None
-    )
-    c50 = c90 = c99 = d50 = d90 = d99 = c90_1y = d90_1y = None
-    schedule: DebtSchedule | None = None
-    loan_llcr: float | None = None
-    sizing: CovenantSizing | None = None
-    risk: RiskResult | None = None
-    sens: Sensitivities | None = None
-    # deterministic cases: mean curtailment, ageing and trend (exactly deg without drivers)
-    out_factors = deg if drivers.is_zero else drivers.output_factors(n, deg)
-    sold = drivers.sold_fraction()
-    if ex is not None:
-        c50 = cfads(np.full(n, ex.p50 * sold), terms, out_factors)
-        c90 = cfads(np.full(n, ex.p90_10y * sold), terms, out_factors)
-        c90_1y = cfads(np.full(n, ex.p90 * sold), terms, out_factors)
-        c99 = cfads(np.full(n, ex.p99 * sold), terms, out_factors)
-        cases = {"p50": c50, "p90_1y": c90_1y, "p90_10y": c90, "p99_1y": c99}
-        sizing = size_debt_covenants(dscr_covenants(policy, cases), terms)
-        sculpt_on = None
-        if terms.repayment == "sculpted":
-            # the tightest covenant of each year (its shape only; the schedule repays D)
-            sculpt_on = sizing.sculpting_cfads if sizing.sculpting_cfads is not None else c50
-        schedule = debt_service(terms, sculpt_on)
-        # the random numbers, drawn once for the Monte Carlo and the sensitivities
-        draws = None if drivers.is_zero else draw_driver_normals(drivers, used_seed, n, n_paths)
-        weather = path_draws(used_seed, int(good.size), n, n_paths, _BLOCK_LENGTH)
-        d50 = dscr(c50, schedule)
-        d90 = dscr(c90, schedule)
-        d90_1y = dscr(c90_1y, schedule)
-        d99 = dscr(c99, schedule)
-        loan_llcr = llcr(c50, schedule)
-        risk = simulate_default(
-            good,
-            terms,
-            schedule,
-            sigma_model,
-            n_paths=n_paths,
-            seed=used_seed,
-            degradation_factors=deg,
-            sigma_lt_mean=ex.sigma_lt_mean,
-            drivers=drivers,
-            driver_draws=draws,
-            block_length=_BLOCK_LENGTH,
-            path_random=weather,
-        )
-        if with_sensitivities:
-            sens = sensitivities(
-                good,
-                terms,
-                schedule,
-                sigma_model,
-                lambda s: exceedance(good, s),
-                drivers,
-                sigma_lt_mean=ex.sigma_lt_mean,
-                seed=risk.seed,
-                n_paths=n_paths,
-                base_pd_tenor=risk.pd_tenor,
-                block_length=risk.block_length,
-                reserve_months=risk.reserve_months,
-                degradation_factors=deg,
-                dscr_rules=_dscr_rules(policy),
-                driver_draws=draws,
-                path_random=weather,
-            )
-            versions["sensitivity"] = "models.sensitivity.sensitivities"
-        versions.update(
-            {
-                "finance": "models.finance.cfads+debt_service+dscr+llcr",
-                "risk": "models.risk.simulate_default",
-            }
-        )
-    versions = {k: f"{v}@{version}" for k, v in versions.items()}
-    versions.update(model_versions or {})
-
-    provisional = Assessment(
-        id=assessment_id or uuid.uuid4().hex,
-        created_at=_timestamp(created_at),
-        site=site,
-        project=project,
-        terms=terms,
-        policy=policy,
+    basis = _EnergyBasis(
         energy=energy,
-        method=method,
-        annual_energy_mwh=annual,
-        energy_years=years,
-        long_term=long_term,
-        exceedance=ex,
-        degradation=out_factors,
-        cfads_p50=c50,
-        cfads_p90=c90,
-        cfads_p99=c99,
-        schedule=schedule,
-        dscr_p50=d50,
-        dscr_p90=d90,
-        dscr_p99=d99,
-        llcr=loan_llcr,
-        sizing=sizing,
-        risk=risk,
-        cfads_p90_1y=c90_1y,
-        dscr_p90_1y=d90_1y,
-        decision="approve",
-        reasons=(),
-        rule_results=(),
-        seed=risk.seed if risk is not None else used_seed,
-        n_paths=n_paths,
-        sigma_model=sigma_model,
-        code_version=version,
-        model_versions=versions,
-        notes=tuple(notes),
-        drivers=drivers,
-        driver_sources=driver_sources,
-        sensitivities=sens,
         evidence=evidence,
+        method="reanalysis" if evidence is None else evidence.method,
+        sigma_model=SIGMA_MODEL_REANALYSIS if evidence is None else evidence.sigma_model,
+        years=np.asarray(energy.years, dtype=np.int64),
+        annual=np.where(usable, energy.net_mwh, np.nan),
+        usable=usable,
+        notes=notes,
+        versions=versions,
+    )
+    if operating_history is not None and isinstance(project, WindProject):
+        _use_operating_history(basis, operating_history, site, project.hub_height_m, seed)
+    return basis
+
+
+def _use_operating_history(
+    basis: _EnergyBasis,
+    history: OperatingHistory,
+    site: SiteClimate,
+    hub_height_m: float,
+    seed: int,
+) -> None:
+    """Replace the basis's annual energies by the long-term corrected ones, if usable."""
+    try:
+        lt = long_term_correction(history, site, hub_height_m=hub_height_m, seed=seed)
+    except LongTermInsufficientData as exc:
+        basis.notes.append(f"operating history not used: {exc}; energy from reanalysis alone")
+        return
+    basis.long_term = lt
+    basis.method = "operating_history"
+    basis.versions["long_term"] = "models.longterm.long_term_correction"
+    basis.years = np.array([int(y) for y in lt.annual_by_year], dtype=np.int64)
+    basis.annual = np.array(
+        [np.nan if v is None else v for v in lt.annual_by_year.values()], dtype=np.float64
+    )
+    basis.usable = np.isfinite(basis.annual)
+    basis.sigma_model = max(lt.sigma_fraction, SIGMA_MODEL_OPERATING)
+    if basis.evidence is not None:
+        basis.evidence = replace(basis.evidence, used=False)
+        basis.notes.append("site evidence reported but not used: the operating history rules")
+    basis.notes.append(
+        f"annual energy from a long-term correction on {lt.n_months_used} "
+        f"operating months (R2 {lt.fit.r_squared:.3f}); model uncertainty "
+        f"{basis.sigma_model:.3f}"
     )
 
-    # 7. scorecard PD from this assessment's own figures, then the policy
+
+def _exceedance_step(good: NDArray[np.float64], basis: _EnergyBasis) -> Exceedance | None:
+    """Step 2: P50, P90, P99 of the usable years; None (and a note) with too few of them."""
+    if good.size >= MIN_YEARS and float(good.mean()) > 0:
+        basis.versions["uncertainty"] = "models.uncertainty.exceedance"
+        return exceedance(good, basis.sigma_model)
+    basis.notes.append(
+        f"{good.size} usable climate year(s) with energy: at least {MIN_YEARS} are needed "
+        "for exceedance, repayment and default figures, which are therefore null"
+    )
+    return None
+
+
+@dataclass(frozen=True, eq=False)
+class _Cases:
+    """Steps 3-5: CFADS and DSCR per loan year in each energy case, sizing, schedule, LLCR.
+
+    All None without exceedance figures.
+    """
+
+    c50: NDArray[np.float64] | None = None
+    c90: NDArray[np.float64] | None = None
+    c90_1y: NDArray[np.float64] | None = None
+    c99: NDArray[np.float64] | None = None
+    schedule: DebtSchedule | None = None
+    sizing: CovenantSizing | None = None
+    d50: NDArray[np.float64] | None = None
+    d90: NDArray[np.float64] | None = None
+    d90_1y: NDArray[np.float64] | None = None
+    d99: NDArray[np.float64] | None = None
+    llcr: float | None = None
+
+
+def _deterministic_cases(
+    ex: Exceedance,
+    terms: FinanceTerms,
+    policy: Policy,
+    out_factors: NDArray[np.float64] | None,
+    sold: float,
+) -> _Cases:
+    """Steps 3-5: the cash flow of each energy case, the sized loan's schedule, its ratios."""
+    n = int(terms.tenor_years)
+    c50 = cfads(np.full(n, ex.p50 * sold), terms, out_factors)
+    c90 = cfads(np.full(n, ex.p90_10y * sold), terms, out_factors)
+    c90_1y = cfads(np.full(n, ex.p90 * sold), terms, out_factors)
+    c99 = cfads(np.full(n, ex.p99 * sold), terms, out_factors)
+    by_case = {"p50": c50, "p90_1y": c90_1y, "p90_10y": c90, "p99_1y": c99}
+    sizing = size_debt_covenants(dscr_covenants(policy, by_case), terms)
+    sculpt_on = None
+    if terms.repayment == "sculpted":
+        # the tightest covenant of each year (its shape only; the schedule repays D)
+        sculpt_on = sizing.sculpting_cfads if sizing.sculpting_cfads is not None else c50
+    schedule = debt_service(terms, sculpt_on)
+    return _Cases(
+        c50=c50,
+        c90=c90,
+        c90_1y=c90_1y,
+        c99=c99,
+        schedule=schedule,
+        sizing=sizing,
+        d50=dscr(c50, schedule),
+        d90=dscr(c90, schedule),
+        d90_1y=dscr(c90_1y, schedule),
+        d99=dscr(c99, schedule),
+        llcr=llcr(c50, schedule),
+    )
+
+
+def _shared_draws(
+    drivers: RiskDrivers, seed: int, n_years: int, n_paths: int, n_climate: int
+) -> tuple[DriverDraws | None, tuple[NDArray[np.int32], NDArray[np.float64]]]:
+    """The random numbers of the Monte Carlo, drawn once for it and the sensitivities."""
+    draws = None if drivers.is_zero else draw_driver_normals(drivers, seed, n_years, n_paths)
+    return draws, path_draws(seed, n_climate, n_years, n_paths, _BLOCK_LENGTH)
+
+
+def _decide(
+    provisional: Assessment, scorecard: ModelCard | None, project_cost: float | None
+) -> Assessment:
+    """Step 7: the scorecard PD from the assessment's own figures, then the policy's rules."""
     if scorecard is not None:
         sc = scorecard_pd(
-            scorecard, provisional.to_dict(), technology=tech, project_cost=project_cost
+            scorecard,
+            provisional.to_dict(),
+            technology=provisional.technology,
+            project_cost=project_cost,
         )
         provisional = replace(
             provisional,
             scorecard=sc,
             notes=(*provisional.notes, *sc.notes),
-            model_versions={**versions, "scorecard": _version_entry(sc.card_id, sc.card_sha256)},
+            model_versions={
+                **provisional.model_versions,
+                "scorecard": _version_entry(sc.card_id, sc.card_sha256),
+            },
         )
-    decision, reasons, results = policy_mod.evaluate(policy, provisional.to_dict())
+    decision, reasons, results = policy_mod.evaluate(provisional.policy, provisional.to_dict())
     return replace(provisional, decision=decision, reasons=reasons, rule_results=results)

@@ -52,6 +52,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from models.errors import ModelInputError
+
 __all__ = [
     "SOURCE_KEY",
     "STAFFELL_GREEN_AGEING_PCT_PER_YEAR",
@@ -89,12 +91,12 @@ _STREAM_OPERATIONS = 104
 def _real(name: str, value: object, low: float, high: float, *, high_open: bool = False) -> float:
     """Validate a number in ``[low, high]`` (or ``[low, high)``); the message names the field."""
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValueError(f"{name} must be a number, got {value!r}")
+        raise ModelInputError(f"{name} must be a number, got {value!r}")
     v = float(value)
     top_ok = v < high if high_open else v <= high
     if not (math.isfinite(v) and low <= v and top_ok):
         bracket = ")" if high_open else "]"
-        raise ValueError(f"{name} must be in [{low:g}, {high:g}{bracket}, got {v!r}")
+        raise ModelInputError(f"{name} must be in [{low:g}, {high:g}{bracket}, got {v!r}")
     return v
 
 
@@ -244,7 +246,7 @@ class RiskDrivers:
 
     def __post_init__(self) -> None:
         if not isinstance(self.curtailment, Curtailment):
-            raise ValueError(f"curtailment must be a Curtailment, got {self.curtailment!r}")
+            raise ModelInputError(f"curtailment must be a Curtailment, got {self.curtailment!r}")
         _real("merchant_share_pct", self.merchant_share_pct, 0.0, 100.0)
         _real("price_sd_pct", self.price_sd_pct, 0.0, 100.0)
         _real("price_wind_corr", self.price_wind_corr, -1.0, 1.0)
@@ -398,27 +400,27 @@ def parse_driver_defaults(raw: Any, where: str) -> DriverDefaults:
         On an unknown key or a value out of range; the message names both.
     """
     if not isinstance(raw, Mapping):
-        raise ValueError(f"{where}: 'risk_drivers' must be a mapping")
+        raise ModelInputError(f"{where}: 'risk_drivers' must be a mapping")
     extra = sorted(set(raw) - _DEFAULT_KEYS)
     if extra:
-        raise ValueError(
+        raise ModelInputError(
             f"{where}: unknown risk_drivers field(s) {extra}; allowed: {sorted(_DEFAULT_KEYS)}"
         )
     values = {k: v for k, v in raw.items() if k not in ("curtailment", "sources")}
     curt = raw.get("curtailment", {})
     if not isinstance(curt, Mapping) or set(curt) - _CURTAILMENT_KEYS:
-        raise ValueError(
+        raise ModelInputError(
             f"{where}: risk_drivers.curtailment must be a mapping of {sorted(_CURTAILMENT_KEYS)}"
         )
     sources = raw.get("sources", {})
     if not isinstance(sources, Mapping) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in sources.items()
     ):
-        raise ValueError(f"{where}: risk_drivers.sources must map driver names to texts")
+        raise ModelInputError(f"{where}: risk_drivers.sources must map driver names to texts")
     try:
         drivers = RiskDrivers(curtailment=Curtailment(**curt), **values)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{where}: risk_drivers: {exc}") from None
+        raise ModelInputError(f"{where}: risk_drivers: {exc}") from None
     return DriverDefaults(drivers, tuple((k, " ".join(v.split())) for k, v in sources.items()))
 
 
@@ -663,7 +665,7 @@ def resolve_drivers(
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     unknown = sorted(set(given) - set(SOURCE_KEY))
     if unknown:
-        raise ValueError(f"unknown risk driver(s) {unknown}; known: {sorted(SOURCE_KEY)}")
+        raise ModelInputError(f"unknown risk driver(s) {unknown}; known: {sorted(SOURCE_KEY)}")
     drivers = base.with_overrides(**given)
     sources: dict[str, str] = {}
     for name, key in SOURCE_KEY.items():

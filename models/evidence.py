@@ -56,6 +56,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from climate_data.site import MONTH_COVERAGE_MIN, SiteClimate
+from models.errors import ModelInputError
 from models.longterm import RegressionFit, fit_monthly_regression
 from models.uncertainty import SIGMA_MODEL_OPERATING, SIGMA_MODEL_REANALYSIS
 from models.wind import WindProject, wind_energy
@@ -147,7 +148,7 @@ def model_basis(method: str) -> str:
     return MODEL_BASIS.get(method, MODEL_BASIS["reanalysis"])
 
 
-class EvidenceError(ValueError):
+class EvidenceError(ModelInputError):
     """Site evidence that cannot be used; ``field`` names the request field at fault."""
 
     def __init__(self, field: str, message: str) -> None:
@@ -448,7 +449,7 @@ def scale_months(site: SiteClimate, factors: ArrayLike) -> SiteClimate:
     s = np.asarray(factors, dtype=np.float64)
     months_hist = np.asarray(site.monthly_wind_hist_hours, dtype=np.float64)
     if s.shape != (months_hist.shape[0],) or not np.all(np.isfinite(s) & (s > 0)):
-        raise ValueError("one positive, finite factor per month is needed")
+        raise ModelInputError("one positive, finite factor per month is needed")
     edges = np.asarray(site.wind_bin_edges_ms, dtype=np.float64)
     cum = np.concatenate([np.zeros((months_hist.shape[0], 1)), np.cumsum(months_hist, 1)], 1)
     new_cum = np.empty_like(cum)

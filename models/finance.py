@@ -24,6 +24,8 @@ from typing import Any, Literal, get_args
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from models.errors import ModelInputError
+
 __all__ = [
     "REPAYMENT_PROFILES",
     "CovenantSizing",
@@ -78,17 +80,17 @@ def _check_real(
 ) -> float:
     """Validate one scalar; raise ``ValueError`` naming the field."""
     if not _is_real(value):
-        raise ValueError(f"{name} must be a number, got {value!r}")
+        raise ModelInputError(f"{name} must be a number, got {value!r}")
     x = float(value)  # type: ignore[arg-type]
     if not math.isfinite(x):
-        raise ValueError(f"{name} must be finite, got {x}")
+        raise ModelInputError(f"{name} must be finite, got {x}")
     suffix = f" {unit}" if unit else ""
     if low is not None and (x <= low if low_open else x < low):
         op = ">" if low_open else ">="
-        raise ValueError(f"{name} must be {op} {low:g}{suffix}, got {x:g}{suffix}")
+        raise ModelInputError(f"{name} must be {op} {low:g}{suffix}, got {x:g}{suffix}")
     if high is not None and (x >= high if high_open else x > high):
         op = "<" if high_open else "<="
-        raise ValueError(f"{name} must be {op} {high:g}{suffix}, got {x:g}{suffix}")
+        raise ModelInputError(f"{name} must be {op} {high:g}{suffix}, got {x:g}{suffix}")
     return x
 
 
@@ -98,19 +100,19 @@ def _check_series(
     """Return ``values`` as a finite 1-D float array of length ``n`` or raise ``ValueError``."""
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim != 1:
-        raise ValueError(f"{name} must be one value per year (1-D), got shape {arr.shape}")
+        raise ModelInputError(f"{name} must be one value per year (1-D), got shape {arr.shape}")
     if n is not None and arr.size != n:
-        raise ValueError(f"{name} has {arr.size} years but the loan tenor is {n} years")
+        raise ModelInputError(f"{name} has {arr.size} years but the loan tenor is {n} years")
     bad = np.flatnonzero(~np.isfinite(arr))
     if bad.size:
-        raise ValueError(
+        raise ModelInputError(
             f"{name} is missing (NaN or infinite) in year {int(bad[0]) + 1}; "
             "exclude incomplete years before the finance model"
         )
     if positive:
         nonpos = np.flatnonzero(arr <= 0.0)
         if nonpos.size:
-            raise ValueError(
+            raise ModelInputError(
                 f"{name} must be > 0 in every year, got {arr[nonpos[0]]:g} in year "
                 f"{int(nonpos[0]) + 1}"
             )
@@ -175,7 +177,7 @@ class FinanceTerms:
             or not self.currency.isalpha()
             or not self.currency.isupper()
         ):
-            raise ValueError(
+            raise ModelInputError(
                 f"currency must be an ISO 4217 code of three upper-case letters such as "
                 f"'CNY' or 'EUR', got {self.currency!r}"
             )
@@ -184,7 +186,7 @@ class FinanceTerms:
             or isinstance(self.tenor_years, bool)
             or not 1 <= int(self.tenor_years) <= MAX_TENOR_YEARS
         ):
-            raise ValueError(
+            raise ModelInputError(
                 f"tenor_years must be a whole number of years from 1 to {MAX_TENOR_YEARS}, "
                 f"got {self.tenor_years!r}"
             )
@@ -197,7 +199,7 @@ class FinanceTerms:
             unit="%",
         )
         if self.repayment not in REPAYMENT_PROFILES:
-            raise ValueError(
+            raise ModelInputError(
                 f"repayment must be one of {', '.join(REPAYMENT_PROFILES)}, got {self.repayment!r}"
             )
         _check_real("tariff_per_mwh", self.tariff_per_mwh, low=0.0)
@@ -347,7 +349,7 @@ def revenue_per_mwh_by_year(
     if degradation_factors is not None:
         deg = _check_series("degradation_factors", degradation_factors, n_years)
         if np.any(deg < 0.0):
-            raise ValueError("degradation_factors must be >= 0 in every year")
+            raise ModelInputError("degradation_factors must be >= 0 in every year")
         price = price * deg
     return price
 
@@ -412,9 +414,9 @@ def cfads(
     """
     energy = np.asarray(energy_mwh_by_year, dtype=np.float64)
     if energy.ndim == 0:
-        raise ValueError("energy_mwh_by_year must have one value per year, got a scalar")
+        raise ModelInputError("energy_mwh_by_year must have one value per year, got a scalar")
     if np.any(energy < 0.0):
-        raise ValueError("energy_mwh_by_year must be >= 0 MWh in every year")
+        raise ModelInputError("energy_mwh_by_year must be >= 0 MWh in every year")
     n = energy.shape[-1]
     price = revenue_per_mwh_by_year(terms, n, degradation_factors)
     opex = opex_by_year(terms, n)
@@ -544,7 +546,7 @@ def debt_service(terms: FinanceTerms, cfads_for_sculpting: ArrayLike | None = No
         return _schedule(terms, closing)
     # sculpted
     if cfads_for_sculpting is None:
-        raise ValueError(
+        raise ModelInputError(
             "cfads_for_sculpting is required for repayment='sculpted' "
             "(the CFADS per year of the case the loan is sculpted on)"
         )
@@ -589,7 +591,7 @@ def dscr(cfads_by_year: ArrayLike, schedule: DebtSchedule) -> FloatArray:
     """
     c = np.asarray(cfads_by_year, dtype=np.float64)
     if c.ndim == 0 or c.shape[-1] != schedule.tenor_years:
-        raise ValueError(
+        raise ModelInputError(
             f"cfads_by_year must have {schedule.tenor_years} years along its last axis, "
             f"got shape {c.shape}"
         )
@@ -864,14 +866,14 @@ def size_debt_covenants(
     """
     covs = tuple(covenants)
     if not covs:
-        raise ValueError("debt sizing needs at least one DSCR covenant")
+        raise ModelInputError("debt sizing needs at least one DSCR covenant")
     names = [c.name for c in covs]
     if len(set(names)) != len(names):
-        raise ValueError(f"covenant names must be unique, got {names}")
+        raise ModelInputError(f"covenant names must be unique, got {names}")
     n = int(terms.tenor_years)
     for c in covs:
         if c.cfads.size != n:
-            raise ValueError(
+            raise ModelInputError(
                 f"cfads of {c.name} has {c.cfads.size} years but the loan tenor is {n} years"
             )
     allowed = np.stack([c.cfads / c.target for c in covs])  # DS allowed per covenant and year

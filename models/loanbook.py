@@ -44,17 +44,15 @@ Other columns: ``loan_id`` (``SYN-000001`` …), ``origination_year`` (uniform 2
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
+from models.errors import ModelInputError
+from models.registry import ModelCard, utc_now
 from models.scorecard import DEFAULT_FEATURES, design_matrix, train_scorecard
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from models.registry import ModelCard
 
 #: True logit coefficients of the data-generating process, in model order.
 TRUE_COEFFICIENTS: MappingProxyType[str, float] = MappingProxyType(
@@ -99,10 +97,8 @@ def synthetic_loan_book(n: int = 5000, seed: int = 0) -> pd.DataFrame:
         ``synthetic``; ``attrs["synthetic"] = True`` and ``attrs["generator"]`` describes the
         process.
     """
-    import pandas as pd
-
     if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
+        raise ModelInputError(f"n must be at least 1, got {n}")
     rng = np.random.default_rng(seed)
     wind = np.clip(rng.normal(7.0, 0.8, n), 4.0, 11.0)
     iav = np.clip(np.exp(rng.normal(np.log(0.06), 0.3, n)), 0.01, 0.25)
@@ -179,10 +175,6 @@ def default_scorecard_card(created_at: str, author: str = "climate-loan-risk") -
 
 
 def _write_default_card() -> None:  # pragma: no cover - run by hand when the DGP changes
-    from pathlib import Path
-
-    from models.registry import utc_now
-
     path = Path(__file__).resolve().parent / DEFAULT_CARD_FILE
     path.parent.mkdir(exist_ok=True)
     path.write_text(default_scorecard_card(utc_now()).to_json(), encoding="utf-8")

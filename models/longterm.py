@@ -73,15 +73,15 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from climate_data.site import SiteClimate
-
-if TYPE_CHECKING:
-    from models.registry import ModelCard
+from models.errors import InsufficientData as InsufficientData  # re-exported
+from models.errors import ModelInputError
+from models.registry import ModelCard, software_versions, utc_now
 
 Quantity = Literal["energy_mwh", "wind_ms"]
 
@@ -96,11 +96,7 @@ _ALL_LOST = 1e-9
 _MONTH_RE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
-class InsufficientData(ValueError):
-    """Too few usable months (or long-term reanalysis months) for a long-term correction."""
-
-
-class OperatingHistoryError(ValueError):
+class OperatingHistoryError(ModelInputError):
     """The operating history has a bad value; the message names the month."""
 
 
@@ -152,27 +148,10 @@ class OperatingHistory:
             raise OperatingHistoryError(
                 f"month {months[i]}: {self.quantity} must be a finite number >= 0, got {values[i]}"
             )
-        losses: dict[str, NDArray[np.float64] | None] = {}
-        for name in ("availability_loss", "curtailment_loss"):
-            raw = getattr(self, name)
-            if raw is None:
-                losses[name] = None
-                continue
-            if self.quantity == "wind_ms":
-                raise OperatingHistoryError(f"{name} applies to energy, not to mast wind")
-            arr = np.asarray(raw, dtype=np.float64)
-            if arr.shape != months.shape:
-                raise OperatingHistoryError(
-                    f"{name} has {arr.size} values for {months.size} months"
-                )
-            bad = ~((arr >= 0) & (arr < 1)) & ~np.isnan(arr)
-            if np.any(bad):
-                i = int(np.flatnonzero(bad)[0])
-                raise OperatingHistoryError(
-                    f"month {months[i]}: {name} must be a fraction in [0, 1), got {arr[i]}"
-                )
-            arr.setflags(write=False)
-            losses[name] = arr
+        losses = {
+            name: self._checked_loss(name, getattr(self, name), months)
+            for name in ("availability_loss", "curtailment_loss")
+        }
         total = sum((v for v in losses.values() if v is not None), np.zeros(months.shape))
         if np.any(total >= 1):
             i = int(np.flatnonzero(total >= 1)[0])
@@ -186,6 +165,26 @@ class OperatingHistory:
         object.__setattr__(self, "values", values)
         for name, loss_arr in losses.items():
             object.__setattr__(self, name, loss_arr)
+
+    def _checked_loss(
+        self, name: str, raw: ArrayLike | None, months: NDArray[np.datetime64]
+    ) -> NDArray[np.float64] | None:
+        """A loss series as a read-only array of fractions in [0, 1) (NaN: unknown), or None."""
+        if raw is None:
+            return None
+        if self.quantity == "wind_ms":
+            raise OperatingHistoryError(f"{name} applies to energy, not to mast wind")
+        arr = np.asarray(raw, dtype=np.float64)
+        if arr.shape != months.shape:
+            raise OperatingHistoryError(f"{name} has {arr.size} values for {months.size} months")
+        bad = ~((arr >= 0) & (arr < 1)) & ~np.isnan(arr)
+        if np.any(bad):
+            i = int(np.flatnonzero(bad)[0])
+            raise OperatingHistoryError(
+                f"month {months[i]}: {name} must be a fraction in [0, 1), got {arr[i]}"
+            )
+        arr.setflags(write=False)
+        return arr
 
     @property
     def total_loss(self) -> NDArray[np.float64]:
@@ -353,12 +352,12 @@ class MonthlyReference:
         wind = np.asarray(self.wind_ms, dtype=np.float64)
         complete = np.asarray(self.complete, dtype=bool)
         if not (months.shape == wind.shape == complete.shape):
-            raise ValueError(
+            raise ModelInputError(
                 f"reference months, wind and complete differ in length: "
                 f"{months.size}, {wind.size}, {complete.size}"
             )
         if months.size > 1 and np.any(np.diff(months.astype(np.int64)) <= 0):
-            raise ValueError("reference months must be ascending and unique")
+            raise ModelInputError("reference months must be ascending and unique")
         complete = complete & np.isfinite(wind)
         for arr in (months, wind, complete):
             arr.setflags(write=False)
@@ -424,16 +423,16 @@ class LongTermSettings:
         """Reject settings that cannot work."""
         lo, hi = self.loss_threshold_range
         if not (0 <= lo <= hi < 1 and 0 <= self.max_loss_fraction < 1):
-            raise ValueError("loss thresholds must be fractions in [0, 1) with low <= high")
+            raise ModelInputError("loss thresholds must be fractions in [0, 1) with low <= high")
         ylo, yhi = self.long_term_years
         if not (1 <= ylo <= yhi):
-            raise ValueError(f"long_term_years must satisfy 1 <= low <= high, got {ylo, yhi}")
+            raise ModelInputError(f"long_term_years must satisfy 1 <= low <= high, got {ylo, yhi}")
         if self.n_bootstrap < 100:
-            raise ValueError(f"n_bootstrap must be at least 100, got {self.n_bootstrap}")
+            raise ModelInputError(f"n_bootstrap must be at least 100, got {self.n_bootstrap}")
         if self.min_months < 3:
-            raise ValueError(f"min_months must be at least 3, got {self.min_months}")
+            raise ModelInputError(f"min_months must be at least 3, got {self.min_months}")
         if not (self.outlier_threshold > 0 and self.huber_t > 0):
-            raise ValueError("outlier_threshold and huber_t must be positive")
+            raise ModelInputError("outlier_threshold and huber_t must be positive")
 
 
 @dataclass(frozen=True)
@@ -643,7 +642,7 @@ def check_energy_plausible(
             f"{field}: the series holds {history.quantity}, not monthly energy in MWh"
         )
     if not (math.isfinite(capacity_mw) and capacity_mw > 0):
-        raise ValueError(f"capacity_mw must be > 0, got {capacity_mw}")
+        raise ModelInputError(f"capacity_mw must be > 0, got {capacity_mw}")
     net = history.values
     ok = np.isfinite(net)
     if not np.any(ok):
@@ -721,20 +720,22 @@ def fit_monthly_regression(x: ArrayLike, y: ArrayLike) -> RegressionFit:
     ValueError
         Different lengths, non-finite values, fewer than 3 points or constant ``x``.
     """
-    import statsmodels.api as sm
+    import statsmodels.api as sm  # lazy: about 1.7 s to load; only a fit needs it
 
     xa = np.asarray(x, dtype=np.float64)
     ya = np.asarray(y, dtype=np.float64)
     if xa.shape != ya.shape or xa.ndim != 1:
-        raise ValueError(f"x and y must be 1-d and of equal length, got {xa.shape}, {ya.shape}")
+        raise ModelInputError(
+            f"x and y must be 1-d and of equal length, got {xa.shape}, {ya.shape}"
+        )
     if xa.size < 3:
-        raise ValueError(f"a regression needs at least 3 points, got {xa.size}")
+        raise ModelInputError(f"a regression needs at least 3 points, got {xa.size}")
     if not (np.all(np.isfinite(xa)) and np.all(np.isfinite(ya))):
-        raise ValueError("x and y must be finite (drop missing months first)")
+        raise ModelInputError("x and y must be finite (drop missing months first)")
     if np.ptp(xa) == 0:
-        raise ValueError("x is constant; the slope cannot be estimated")
+        raise ModelInputError("x is constant; the slope cannot be estimated")
     if np.ptp(ya) == 0:
-        raise ValueError("y is constant (e.g. all zero); the fit has no variance to explain")
+        raise ModelInputError("y is constant (e.g. all zero); the fit has no variance to explain")
     res = sm.OLS(ya, sm.add_constant(xa, has_constant="add"), missing="raise").fit()
     ci = np.asarray(res.conf_int(alpha=0.05))
     cov = np.asarray(res.cov_params())
@@ -778,7 +779,7 @@ def robust_outliers(
     :math:`\rho(z) = z^2/2` for :math:`|z| \le t` and :math:`t|z| - t^2/2` beyond, and
     estimates the scale :math:`s` robustly (Huber's proposal 2 / MAD) [3]_.
     """
-    import statsmodels.api as sm
+    import statsmodels.api as sm  # lazy: about 1.7 s to load; only a fit needs it
 
     xa = np.asarray(x, dtype=np.float64)
     ya = np.asarray(y, dtype=np.float64)
@@ -833,7 +834,7 @@ def long_term_correction(
         ref = MonthlyReference.from_site(reference, hub_height_m)
     else:
         if hub_height_m is not None:
-            raise ValueError("hub_height_m applies to a SiteClimate reference only")
+            raise ModelInputError("hub_height_m applies to a SiteClimate reference only")
         ref = reference
     energy = history.quantity == "energy_mwh"
     if ref.months.size == 0:
@@ -991,8 +992,6 @@ def longterm_card(
     created_at : str, optional
         ISO 8601 UTC time; now when omitted.
     """
-    from models.registry import ModelCard, software_versions, utc_now
-
     fit = result.fit
     return ModelCard(
         kind="longterm",

@@ -72,6 +72,7 @@ from scipy.stats import norm
 
 from models.assessment import Assessment
 from models.drivers import RiskDrivers, draw_driver_normals
+from models.errors import ModelInputError
 from models.finance import opex_by_year, revenue_per_mwh_by_year
 from models.risk import (
     PD_FLOOR,
@@ -115,7 +116,7 @@ HISTOGRAM_BINS = 40
 TOP_N = 10
 
 
-class PortfolioError(ValueError):
+class PortfolioError(ModelInputError):
     """The loans cannot be simulated together (no common calendar, bad shares, ...)."""
 
 

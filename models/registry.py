@@ -57,6 +57,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from models.errors import ModelInputError
+
 Kind = Literal["longterm", "scorecard"]
 Status = Literal["candidate", "production", "retired"]
 
@@ -91,7 +93,7 @@ _REQUIRED = (
 )
 
 
-class RegistryError(ValueError):
+class RegistryError(ModelInputError):
     """A model card is missing, malformed, tampered with, or a status change is not allowed."""
 
 
@@ -587,7 +589,8 @@ class Registry:
 
     def _write(self, card: ModelCard, *, new: bool = False) -> None:
         """Write atomically: a temporary file in the folder, then rename over the target."""
-        assert card.version is not None
+        if card.version is None:
+            raise RegistryError(f"card {card.kind} has no version; only a numbered card is written")
         target = self._file(card.kind, card.version)
         if new and target.exists():
             raise RegistryError(f"{target} already exists")

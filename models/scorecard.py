@@ -73,17 +73,19 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+from scipy.stats import binomtest, rankdata
 
+from models.errors import ModelInputError
 from models.registry import ModelCard, RegistryError, software_versions, utc_now
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 Transform = Literal["identity", "log"]
 
@@ -91,11 +93,11 @@ Transform = Literal["identity", "log"]
 PSI_EMPTY_BIN_SHARE = 1e-4
 
 
-class LoanBookError(ValueError):
+class LoanBookError(ModelInputError):
     """A loan book cannot be used; the message names the column and the rows."""
 
 
-class ScorecardError(ValueError):
+class ScorecardError(ModelInputError):
     """A scorecard cannot be fitted or a card cannot be used for prediction."""
 
 
@@ -351,8 +353,6 @@ class ScorecardResult:
 
     def conf_int(self, alpha: float = 0.05) -> NDArray[np.float64]:
         """Wald confidence intervals, shape (p, 2), at level ``1 - alpha``."""
-        from scipy import stats
-
         z = float(stats.norm.ppf(1 - alpha / 2))
         return np.column_stack(
             [self.coefficients - z * self.std_errors, self.coefficients + z * self.std_errors]
@@ -434,8 +434,6 @@ def validate_loan_book(
         Names the column and up to five offending rows (by ``loan_id`` and row number,
         counting the first data row as row 1, as a spreadsheet would after the header).
     """
-    import pandas as pd
-
     if not isinstance(book, pd.DataFrame):
         raise LoanBookError(f"a loan book must be a pandas DataFrame, got {type(book).__name__}")
     rules = {r.name: r for r in LOAN_BOOK_COLUMNS}
@@ -459,29 +457,7 @@ def validate_loan_book(
         raise LoanBookError(f"column {ID_COLUMN}: duplicate ids at {where(dup)}")
 
     for f in features:
-        col = out[f.name]
-        num = pd.to_numeric(col, errors="coerce").astype("float64")
-        not_number = num.isna() & col.notna()
-        if not_number.any():
-            raise LoanBookError(f"column {f.name}: not a number at {where(not_number)}")
-        if num.isna().any():
-            raise LoanBookError(
-                f"column {f.name}: missing value at {where(num.isna())}; fill it from the loan "
-                "file or remove the loan (missing values are never filled in)"
-            )
-        rule = rules.get(f.name)
-        if rule is not None:
-            too_low = num <= rule.low if rule.low_open else num < rule.low
-            bad = too_low | (num > rule.high) | ~np.isfinite(num)
-            if bad.any():
-                lo = "(" if rule.low_open else "["
-                raise LoanBookError(
-                    f"column {f.name}: value outside {lo}{rule.low:g}, {rule.high:g}] "
-                    f"[{rule.units}] at {where(bad)}"
-                )
-        if f.transform == "log" and (num <= 0).any():
-            raise LoanBookError(f"column {f.name}: must be positive (log) at {where(num <= 0)}")
-        out[f.name] = num
+        out[f.name] = _checked_feature(out[f.name], f, rules.get(f.name), where)
 
     target = out[TARGET_COLUMN]
     tnum = pd.to_numeric(target.astype("object").replace({True: 1, False: 0}), errors="coerce")
@@ -490,6 +466,36 @@ def validate_loan_book(
         raise LoanBookError(f"column {TARGET_COLUMN}: must be 0 or 1 at {where(bad_t)}")
     out[TARGET_COLUMN] = tnum.astype("int64")
     return out
+
+
+def _checked_feature(
+    col: pd.Series[Any],
+    f: Feature,
+    rule: ColumnRule | None,
+    where: Callable[[pd.Series[bool]], str],
+) -> pd.Series[float]:
+    """A feature column as float64: every value a number, none missing, within its range."""
+    num = pd.to_numeric(col, errors="coerce").astype("float64")
+    not_number = num.isna() & col.notna()
+    if not_number.any():
+        raise LoanBookError(f"column {f.name}: not a number at {where(not_number)}")
+    if num.isna().any():
+        raise LoanBookError(
+            f"column {f.name}: missing value at {where(num.isna())}; fill it from the loan "
+            "file or remove the loan (missing values are never filled in)"
+        )
+    if rule is not None:
+        too_low = num <= rule.low if rule.low_open else num < rule.low
+        bad = too_low | (num > rule.high) | ~np.isfinite(num)
+        if bad.any():
+            lo = "(" if rule.low_open else "["
+            raise LoanBookError(
+                f"column {f.name}: value outside {lo}{rule.low:g}, {rule.high:g}] "
+                f"[{rule.units}] at {where(bad)}"
+            )
+    if f.transform == "log" and (num <= 0).any():
+        raise LoanBookError(f"column {f.name}: must be positive (log) at {where(num <= 0)}")
+    return num
 
 
 def loan_book_sha256(book: pd.DataFrame, columns: Sequence[str]) -> dict[str, Any]:
@@ -543,8 +549,6 @@ def auc_rank(y: ArrayLike, score: ArrayLike) -> float:
     float
         Probability that a random default scores above a random non-default (ties count ½).
     """
-    from scipy.stats import rankdata
-
     ya, sa = _outcomes(y, score)
     n1 = int(ya.sum())
     n0 = ya.size - n1
@@ -597,9 +601,9 @@ def psi(
     e = np.asarray(expected, dtype=np.float64).ravel()
     a = np.asarray(actual, dtype=np.float64).ravel()
     if e.size == 0 or a.size == 0:
-        raise ValueError("psi needs two non-empty samples")
+        raise ModelInputError("psi needs two non-empty samples")
     if not (np.all(np.isfinite(e)) and np.all(np.isfinite(a))):
-        raise ValueError("psi samples must be finite")
+        raise ModelInputError("psi samples must be finite")
     edges = (
         psi_edges(e, int(bins)) if isinstance(bins, int | np.integer) else np.asarray(bins, float)
     )
@@ -609,7 +613,7 @@ def psi(
 def psi_edges(sample: ArrayLike, n_bins: int = 10) -> NDArray[np.float64]:
     """Interior edges of ``n_bins`` quantile bins of ``sample`` (duplicates merged)."""
     if n_bins < 2:
-        raise ValueError(f"psi needs at least 2 bins, got {n_bins}")
+        raise ModelInputError(f"psi needs at least 2 bins, got {n_bins}")
     q = np.quantile(np.asarray(sample, dtype=np.float64), np.linspace(0, 1, n_bins + 1)[1:-1])
     return np.unique(q)
 
@@ -627,7 +631,7 @@ def psi_from_shares(expected: ArrayLike, actual: ArrayLike) -> float:
     e = np.maximum(np.asarray(expected, dtype=np.float64), PSI_EMPTY_BIN_SHARE)
     a = np.maximum(np.asarray(actual, dtype=np.float64), PSI_EMPTY_BIN_SHARE)
     if e.shape != a.shape:
-        raise ValueError(f"psi shares differ in length: {e.size} and {a.size}")
+        raise ModelInputError(f"psi shares differ in length: {e.size} and {a.size}")
     return float(np.sum((a - e) * np.log(a / e)))
 
 
@@ -646,8 +650,6 @@ def calibration_by_grade(
     y: ArrayLike, pd_: ArrayLike, bands: Sequence[tuple[str, float]] = DEFAULT_GRADE_BANDS
 ) -> tuple[GradeCalibration, ...]:
     """Observed against predicted defaults per grade, with an exact binomial test."""
-    from scipy.stats import binomtest
-
     ya = np.asarray(y, dtype=np.int64)
     pa = np.asarray(pd_, dtype=np.float64)
     grades = grade_of(pa, bands)
@@ -706,8 +708,7 @@ def train_scorecard(
         Too few defaults, a split without defaults, or the fit does not converge
         (e.g. perfect separation).
     """
-    import warnings
-
+    # lazy: statsmodels takes about 1.7 s to load; only training a card needs it
     from statsmodels.discrete.discrete_model import Logit
     from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
@@ -900,14 +901,14 @@ def _outcomes(y: ArrayLike, score: ArrayLike) -> tuple[NDArray[np.int64], NDArra
     ya = np.asarray(y)
     sa = np.asarray(score, dtype=np.float64)
     if ya.shape != sa.shape or ya.ndim != 1:
-        raise ValueError("outcomes and scores must be 1-d and of equal length")
+        raise ModelInputError("outcomes and scores must be 1-d and of equal length")
     if not np.all(np.isin(ya, (0, 1))):
-        raise ValueError("outcomes must be 0 or 1")
+        raise ModelInputError("outcomes must be 0 or 1")
     if not np.all(np.isfinite(sa)):
-        raise ValueError("scores must be finite")
+        raise ModelInputError("scores must be finite")
     yi = ya.astype(np.int64)
     if yi.sum() == 0 or yi.sum() == yi.size:
-        raise ValueError("both outcomes (0 and 1) must occur")
+        raise ModelInputError("both outcomes (0 and 1) must occur")
     return yi, sa
 
 

@@ -20,8 +20,9 @@ Common random numbers: every case uses the seed of the assessment, so the climat
 model-error draws (:func:`models.risk.energy_paths`, whose random numbers do not depend on
 σ_model) and the drivers' draws (:func:`models.drivers.draw_driver_normals`, independent of
 the drivers' sizes) are the same paths in every case; a difference between two cases is the
-effect of the change, not Monte Carlo noise. The ``base`` case is computed by the same
-functions as :func:`models.risk.simulate_default` and equals its PD exactly. The cases share
+effect of the change, not Monte Carlo noise. The ``base`` case is computed with the same
+operations as :func:`models.risk.simulate_default`, element by element, and equals its PD
+exactly. The cases share
 one set of draws and differ only in a few array operations, so the whole block costs a few
 default loops rather than a Monte Carlo each.
 
@@ -51,10 +52,11 @@ from models.drivers import (
     draw_driver_normals,
     market_and_operations,
 )
+from models.errors import ModelInputError
 from models.finance import DebtSchedule, FinanceTerms, cfads, dscr, opex_by_year
 from models.finance import revenue_per_mwh_by_year as revenue_by_year
 from models.policy import Rule
-from models.risk import _SHORTFALL_RTOL, cash_paths, model_errors, path_draws
+from models.risk import _years_in_default, model_errors, path_draws
 from models.uncertainty import Exceedance
 
 __all__ = [
@@ -426,152 +428,299 @@ def sensitivities(
     output factors and tariff.
     """
     if not cases or cases[0] != CaseSpec(cases[0].id, cases[0].label):
-        raise ValueError("the first sensitivity case must be the unchanged base case")
+        raise ModelInputError("the first sensitivity case must be the unchanged base case")
     energy = np.asarray(climate_year_energy_mwh, dtype=np.float64)
     n = int(terms.tenor_years)
     k = max(1, min(int(n_stress_paths), int(n_paths)))
+    shared = _stress_paths(
+        energy,
+        drivers,
+        n,
+        k,
+        seed=seed,
+        n_paths=n_paths,
+        block_length=block_length,
+        driver_draws=driver_draws,
+        path_random=path_random,
+    )
+    factors = {
+        add: _curtailment_factors(drivers, shared, add)
+        for add in {spec.curtailment_add_pct for spec in cases}
+    }
+    inputs = [
+        _case_inputs(spec, drivers, terms, degradation_factors, reserve_months) for spec in cases
+    ]
+    cash = _stress_cash(
+        shared,
+        cases,
+        [factors[spec.curtailment_add_pct] for spec in cases],
+        np.stack([revenue_by_year(c.terms, n, c.output_factors) for c in inputs], axis=1),
+        opex_by_year(terms, n),
+        sigma_model=sigma_model,
+        sigma_lt_mean=sigma_lt_mean,
+    )
     ds = np.asarray(schedule.debt_service, dtype=np.float64)
-    opex = opex_by_year(terms, n)
-    active = None if drivers.is_zero else drivers
+    defaulted = _defaults_by_case(
+        cash, ds, cases, [c.reserve_months for c in inputs], reserve_months
+    )
+    ex_at = {f: exceedance_at(sigma_model * f) for f in {1.0, *(c.sigma_factor for c in cases)}}
+    out = tuple(
+        _case_outcome(
+            spec,
+            defaulted[i],
+            defaulted[0],
+            is_base=i == 0,
+            base_pd_tenor=base_pd_tenor,
+            n_paths=n_paths,
+            dscr_p90_min=_min_dscr(
+                float(ex_at[spec.sigma_factor].p90_10y),
+                case.drivers.sold_fraction(),
+                case.terms,
+                case.output_factors,
+                schedule,
+            ),
+        )
+        for i, (spec, case) in enumerate(zip(cases, inputs, strict=True))
+    )
+    be = break_even(
+        ex_at[1.0],
+        terms,
+        schedule,
+        sold_fraction=drivers.sold_fraction(),
+        output_factors=inputs[0].output_factors,
+        rules=dscr_rules,
+    )
+    return Sensitivities(
+        cases=out,
+        break_even=be,
+        seed=int(seed),
+        n_paths=int(n_paths),
+        n_stress_paths=k,
+        stress_base_pd_tenor=float(np.count_nonzero(defaulted[0])) / k,
+    )
 
-    full_idx, z = path_random or path_draws(seed, int(energy.size), n, n_paths, block_length)
+
+# ------------------------------------------------------------------ the steps of sensitivities
+
+
+@dataclass(frozen=True, eq=False)
+class _StressPaths:
+    """What every stress case shares: the first K paths of the assessment's Monte Carlo.
+
+    Attributes
+    ----------
+    climate : ndarray, shape (years, K)
+        Climate-year energy of each path-year [MWh year-1].
+    z : ndarray, shape (K,)
+        Standard normal of each path's model error.
+    draws : DriverDraws
+        The drivers' standard normals on these paths.
+    other, opex_factor : ndarray or None
+        Revenue multiplier of availability and market price, and the opex multiplier
+        (:func:`models.drivers.market_and_operations`); None for 1.
+    """
+
+    climate: FloatArray
+    z: FloatArray
+    draws: DriverDraws
+    other: FloatArray | None
+    opex_factor: FloatArray | None
+
+
+def _stress_paths(
+    energy: FloatArray,
+    drivers: RiskDrivers,
+    n_years: int,
+    k: int,
+    *,
+    seed: int,
+    n_paths: int,
+    block_length: int,
+    driver_draws: DriverDraws | None,
+    path_random: tuple[NDArray[np.int32], FloatArray] | None,
+) -> _StressPaths:
+    """The random numbers of the assessment (given, or drawn again), cut to the first K paths."""
+    full_idx, z = path_random or path_draws(seed, int(energy.size), n_years, n_paths, block_length)
     idx = np.ascontiguousarray(full_idx[:, :k])
-    z = z[:k]
-    climate = energy[idx]  # (years, K): the climate energy of the first K paths
-    all_draws = driver_draws or draw_driver_normals(drivers, seed, n, n_paths)
+    all_draws = driver_draws or draw_driver_normals(drivers, seed, n_years, n_paths)
     draws = DriverDraws(
         *(None if x is None else x[:, :k] for x in (getattr(all_draws, f) for f in _DRAW_FIELDS))
     )
     anomaly: FloatArray | None = None
     if drivers.price_risk and drivers.price_wind_corr != 0.0:
-        anomaly = climate_anomaly(energy)[idx]
+        anomaly = climate_anomaly(energy).take(idx)
     other, opex_factor = (
-        market_and_operations(drivers, draws, anomaly) if active is not None else (None, None)
+        (None, None) if drivers.is_zero else market_and_operations(drivers, draws, anomaly)
     )
+    return _StressPaths(energy.take(idx), z[:k], draws, other, opex_factor)
 
-    factors_cache: dict[float, PathFactors | None] = {}
 
-    def factors_for(add_pct: float) -> PathFactors | None:
-        if add_pct not in factors_cache:
-            curt = drivers.curtailment
-            if add_pct:
-                curt = _stressed_curtailment(curt, add_pct)
-            factors_cache[add_pct] = (
-                None
-                if active is None and add_pct == 0.0
-                else combine_factors(curtailed_fraction(curt, draws), other, opex_factor)
-            )
-        return factors_cache[add_pct]
+def _curtailment_factors(
+    drivers: RiskDrivers, shared: _StressPaths, add_pct: float
+) -> PathFactors | None:
+    """The drivers' multipliers on the shared paths, mean curtailment ``add_pct`` points up.
 
-    ex_cache: dict[float, Exceedance] = {}
+    None when there is nothing to multiply (no drivers and no added curtailment).
+    """
+    if drivers.is_zero and add_pct == 0.0:
+        return None
+    curt = drivers.curtailment
+    if add_pct:
+        curt = _stressed_curtailment(curt, add_pct)
+    return combine_factors(curtailed_fraction(curt, shared.draws), shared.other, shared.opex_factor)
 
-    def exceedance_for(factor: float) -> Exceedance:
-        if factor not in ex_cache:
-            ex_cache[factor] = exceedance_at(sigma_model * factor)
-        return ex_cache[factor]
 
-    # Cash of every case on the K paths, side by side; default loops by reserve size.
-    cash = np.empty((n, len(cases) * k))
-    reserves: list[float] = []
-    case_drivers_list: list[RiskDrivers] = []
-    case_terms_list: list[FinanceTerms] = []
-    factors_list: list[FloatArray | None] = []
-    for i, spec in enumerate(cases):
-        case_drivers = drivers
-        if spec.trend_add_pct_per_year:
-            case_drivers = replace(
-                case_drivers,
-                energy_trend_pct_per_year=drivers.energy_trend_pct_per_year
-                + spec.trend_add_pct_per_year,
-            )
-        if spec.curtailment_add_pct:
-            case_drivers = replace(
-                case_drivers,
-                curtailment=_stressed_curtailment(drivers.curtailment, spec.curtailment_add_pct),
-            )
-        case_terms = (
-            terms
-            if spec.tariff_factor == 1.0
-            else replace(terms, tariff_per_mwh=float(terms.tariff_per_mwh) * spec.tariff_factor)
+def _stress_cash(
+    shared: _StressPaths,
+    cases: Sequence[CaseSpec],
+    case_factors: Sequence[PathFactors | None],
+    price: FloatArray,
+    opex: FloatArray,
+    *,
+    sigma_model: float,
+    sigma_lt_mean: float,
+) -> FloatArray:
+    """CFADS of every case on the shared paths, (years, cases × K): case i in columns i K on.
+
+    The operations of :func:`models.risk.energy_paths` and :func:`models.risk.cash_paths`,
+    element by element and in their order (climate energy × model error × revenue multiplier
+    × revenue per MWh − opex × opex multiplier; a multiplier of 1 where a case has none,
+    exact), so the base case is the assessment's own paths bit for bit; but on all cases at
+    once, a few operations on one (years, cases, K) array instead of a few per case.
+    ``price`` is the revenue per MWh of each case, (years, cases). Every case has the shared
+    opex multiplier: the cases change the curtailment, never the opex draws.
+    """
+    n, k = shared.climate.shape
+    errors = {
+        f: model_errors(shared.z, math.hypot(sigma_model * f, sigma_lt_mean))
+        for f in {spec.sigma_factor for spec in cases}
+    }
+    cash = np.empty((n, len(cases), k))
+    np.multiply(
+        shared.climate[:, None, :],
+        np.stack([errors[spec.sigma_factor] for spec in cases]),
+        out=cash,
+    )
+    revenue = [None if f is None else f.revenue for f in case_factors]
+    if any(r is not None for r in revenue):
+        multiplier = np.empty_like(cash)
+        for i, r in enumerate(revenue):
+            multiplier[:, i, :] = 1.0 if r is None else r
+        cash *= multiplier
+    cash *= price[:, :, None]
+    if shared.opex_factor is None:
+        cash -= opex[:, None, None]
+    else:
+        cash -= (opex[:, None] * shared.opex_factor)[:, None, :]
+    return cash.reshape(n, len(cases) * k)
+
+
+@dataclass(frozen=True, eq=False)
+class _CaseInputs:
+    """The inputs of one stress case: drivers, terms, deterministic output factors, reserve."""
+
+    drivers: RiskDrivers
+    terms: FinanceTerms
+    output_factors: FloatArray | None
+    reserve_months: float
+
+
+def _case_inputs(
+    spec: CaseSpec,
+    drivers: RiskDrivers,
+    terms: FinanceTerms,
+    degradation_factors: FloatArray | None,
+    reserve_months: float,
+) -> _CaseInputs:
+    """The assessment's drivers, terms and reserve with the change of ``spec`` applied."""
+    case_drivers = drivers
+    if spec.trend_add_pct_per_year:
+        case_drivers = replace(
+            case_drivers,
+            energy_trend_pct_per_year=drivers.energy_trend_pct_per_year
+            + spec.trend_add_pct_per_year,
         )
-        out_factors = (
-            degradation_factors
-            if case_drivers.is_zero
-            else case_drivers.output_factors(n, degradation_factors)
+    if spec.curtailment_add_pct:
+        case_drivers = replace(
+            case_drivers,
+            curtailment=_stressed_curtailment(drivers.curtailment, spec.curtailment_add_pct),
         )
-        block = cash[:, i * k : (i + 1) * k]
-        # as models.risk.energy_paths on these paths (same numbers, same operations)
-        path_sigma = math.hypot(sigma_model * spec.sigma_factor, sigma_lt_mean)
-        np.multiply(climate, model_errors(z, path_sigma), out=block)
-        price = revenue_by_year(case_terms, n, out_factors)
-        cash_paths(block, price, opex, factors_for(spec.curtailment_add_pct))
-        reserves.append(reserve_months if spec.reserve_months is None else spec.reserve_months)
-        case_drivers_list.append(case_drivers)
-        case_terms_list.append(case_terms)
-        factors_list.append(out_factors)
-    # The base first; then each case only on the paths whose outcome it can change: a case
-    # that lowers every path's cash (or the reserve) keeps the base's defaults, one that
-    # raises them keeps its survivors (exact, not an approximation).
-    defaulted = np.empty(len(cases) * k, dtype=bool)
+    case_terms = (
+        terms
+        if spec.tariff_factor == 1.0
+        else replace(terms, tariff_per_mwh=float(terms.tariff_per_mwh) * spec.tariff_factor)
+    )
+    out_factors = (
+        degradation_factors
+        if case_drivers.is_zero
+        else case_drivers.output_factors(int(terms.tenor_years), degradation_factors)
+    )
+    reserve = reserve_months if spec.reserve_months is None else spec.reserve_months
+    return _CaseInputs(case_drivers, case_terms, out_factors, reserve)
+
+
+def _defaults_by_case(
+    cash: FloatArray,
+    ds: FloatArray,
+    cases: Sequence[CaseSpec],
+    reserves: Sequence[float],
+    base_reserve_months: float,
+) -> NDArray[np.bool_]:
+    """Whether each path defaults in each case, shape (cases, K), from the cases' cash side by side.
+
+    The base first; then each case only on the paths whose outcome it can change: a case
+    that lowers every path's cash (or the reserve) keeps the base's defaults, one that
+    raises them keeps its survivors (exact, not an approximation). The remaining paths of
+    all cases go through one default loop, each with its case's reserve.
+    """
+    n_cases = len(cases)
+    k = cash.shape[1] // n_cases
+    defaulted = np.empty(n_cases * k, dtype=bool)
     defaulted[:k] = defaults_within_tenor(cash[:, :k], ds, reserves[0])
     base_dead = defaulted[:k]
-    todo: dict[float, list[NDArray[np.intp]]] = {}
+    cols: list[NDArray[np.intp]] = []
+    shares: list[FloatArray] = []
     for i, spec in enumerate(cases[1:], start=1):
-        direction = spec.direction(reserve_months)
-        if direction == "worse":
-            defaulted[i * k : (i + 1) * k] = base_dead
-            paths = np.flatnonzero(~base_dead)
-        elif direction == "better":
-            defaulted[i * k : (i + 1) * k] = base_dead
-            paths = np.flatnonzero(base_dead)
-        else:
+        direction = spec.direction(base_reserve_months)
+        if direction is None:
             paths = np.arange(k)
-        todo.setdefault(reserves[i], []).append(paths + i * k)
-    for reserve, parts in todo.items():
-        cols = np.concatenate(parts)
-        if cols.size:
-            defaulted[cols] = defaults_within_tenor(cash[:, cols], ds, reserve)
+        else:
+            defaulted[i * k : (i + 1) * k] = base_dead
+            paths = np.flatnonzero(~base_dead if direction == "worse" else base_dead)
+        cols.append(paths + i * k)
+        shares.append(np.full(paths.size, float(reserves[i]) / 12.0))
+    todo = np.concatenate(cols) if cols else np.empty(0, dtype=np.intp)
+    if todo.size:
+        years = _years_in_default(cash[:, todo], ds, np.concatenate(shares), True)
+        defaulted[todo] = years > 0
+    return defaulted.reshape(n_cases, k)
 
-    out: list[SensitivityCase] = []
-    for i, spec in enumerate(cases):
-        case_dead = defaulted[i * k : (i + 1) * k]
-        up = int(np.count_nonzero(case_dead & ~base_dead))  # paths that default only here
-        down = int(np.count_nonzero(base_dead & ~case_dead))  # paths saved by the change
-        delta = (up - down) / k
-        pd_case = float(base_pd_tenor) if i == 0 else min(max(base_pd_tenor + delta, 0.0), 1.0)
-        # sd of D = 1[case] - 1[base] in {-1, 0, 1}: E[D^2] - E[D]^2
-        delta_se = math.sqrt(max((up + down) / k - delta * delta, 0.0) / k)
-        out.append(
-            SensitivityCase(
-                id=spec.id,
-                label=spec.label,
-                pd_tenor=pd_case,
-                pd_tenor_se=math.sqrt(pd_case * (1.0 - pd_case) / n_paths),
-                delta_pd_tenor_se=delta_se,
-                dscr_p90_min=_min_dscr(
-                    float(exceedance_for(spec.sigma_factor).p90_10y),
-                    case_drivers_list[i].sold_fraction(),
-                    case_terms_list[i],
-                    factors_list[i],
-                    schedule,
-                ),
-            )
-        )
-    be = break_even(
-        exceedance_for(1.0),
-        terms,
-        schedule,
-        sold_fraction=drivers.sold_fraction(),
-        output_factors=factors_list[0],
-        rules=dscr_rules,
-    )
-    return Sensitivities(
-        cases=tuple(out),
-        break_even=be,
-        seed=int(seed),
-        n_paths=int(n_paths),
-        n_stress_paths=k,
-        stress_base_pd_tenor=float(np.count_nonzero(base_dead)) / k,
+
+def _case_outcome(
+    spec: CaseSpec,
+    case_dead: NDArray[np.bool_],
+    base_dead: NDArray[np.bool_],
+    *,
+    is_base: bool,
+    base_pd_tenor: float,
+    n_paths: int,
+    dscr_p90_min: float | None,
+) -> SensitivityCase:
+    """PD of one case: the assessment's PD plus the change on the shared paths, with its SE."""
+    k = base_dead.size
+    up = int(np.count_nonzero(case_dead & ~base_dead))  # paths that default only here
+    down = int(np.count_nonzero(base_dead & ~case_dead))  # paths saved by the change
+    delta = (up - down) / k
+    pd_case = float(base_pd_tenor) if is_base else min(max(base_pd_tenor + delta, 0.0), 1.0)
+    # sd of D = 1[case] - 1[base] in {-1, 0, 1}: E[D^2] - E[D]^2
+    delta_se = math.sqrt(max((up + down) / k - delta * delta, 0.0) / k)
+    return SensitivityCase(
+        id=spec.id,
+        label=spec.label,
+        pd_tenor=pd_case,
+        pd_tenor_se=math.sqrt(pd_case * (1.0 - pd_case) / n_paths),
+        delta_pd_tenor_se=delta_se,
+        dscr_p90_min=dscr_p90_min,
     )
 
 
@@ -580,8 +729,8 @@ def defaults_within_tenor(
 ) -> NDArray[np.bool_]:
     """Whether each path defaults within the tenor (reserve refilled from surpluses).
 
-    The rules and arithmetic of :func:`models.risk.default_years` (same operations, so the
-    same decisions), without the year of default.
+    The rules and the code of :func:`models.risk.default_years` (so the same decisions),
+    without the year of default.
 
     Parameters
     ----------
@@ -593,25 +742,10 @@ def defaults_within_tenor(
         Reserve size [months of debt service], ≥ 0.
     """
     ds = np.asarray(debt_service, dtype=np.float64)
-    out = np.zeros(cash.shape[1], dtype=bool)
-    # A path whose cash covers the debt service every year never touches the reserve (which
-    # never falls below zero): only the others go through the year loop.
-    short = np.flatnonzero((cash < ds[:, None]).any(axis=0))
-    if short.size == 0:
-        return out
-    sub = cash if short.size == cash.shape[1] else cash[:, short]
-    share = float(reserve_months) / 12.0
-    targets = share * np.append(ds[1:], 0.0)
-    reserve = np.full(sub.shape[1], share * ds[0])
-    dead = np.zeros(sub.shape[1], dtype=bool)
-    gap = np.empty(sub.shape[1])
-    for t in range(sub.shape[0]):
-        np.subtract(ds[t], sub[t], out=gap)
-        dead |= gap > reserve + _SHORTFALL_RTOL * ds[t]
-        reserve -= gap
-        np.minimum(reserve, targets[t], out=reserve, where=gap <= 0.0)
-    out[short] = dead
-    return out
+    defaulted: NDArray[np.bool_] = (
+        _years_in_default(cash, ds, float(reserve_months) / 12.0, True) > 0
+    )
+    return defaulted
 
 
 def break_even(

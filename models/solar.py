@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from climate_data.site import SiteClimate, per_year_map
 from climate_data.solar import REFERENCE_PV_SYSTEM
 from models.energy import YearlyEnergy
+from models.errors import ModelInputError
 from models.pvplant import PlantConfiguration, SolarProjectError, configuration_ratios
 
 #: pvlib ``pvwatts_losses()`` with its defaults (soiling 2, shading 3, snow 0, mismatch 2,
@@ -408,8 +409,8 @@ def degradation_factors(
        analytical review. Prog. Photovolt. Res. Appl. 21, 12-29, doi:10.1002/pip.1182
     """
     if isinstance(n_years, bool) or not isinstance(n_years, int | np.integer) or n_years < 1:
-        raise ValueError(f"n_years must be a whole number >= 1, got {n_years!r}")
+        raise ModelInputError(f"n_years must be a whole number >= 1, got {n_years!r}")
     if not (_is_number(pct_per_year) and 0 <= pct_per_year < 100):
-        raise ValueError(f"degradation must be in [0, 100) %/yr, got {pct_per_year!r}")
+        raise ModelInputError(f"degradation must be in [0, 100) %/yr, got {pct_per_year!r}")
     t = np.arange(int(n_years), dtype=float)
     return np.asarray((1.0 - pct_per_year / 100.0) ** t, dtype=float)

@@ -25,6 +25,8 @@ from importlib import resources
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from models.errors import ModelInputError
+
 #: Smallest number of points a power curve must have.
 MIN_CURVE_POINTS = 5
 #: Largest relative gap between a curve's peak and the declared rated power. Manufacturers'
@@ -37,11 +39,11 @@ _OEDB_FOLDER = "oedb"
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 
 
-class PowerCurveError(ValueError):
+class PowerCurveError(ModelInputError):
     """A power curve is not usable (too few points, unordered speeds, negative power, ...)."""
 
 
-class UnknownTurbineError(ValueError):
+class UnknownTurbineError(ModelInputError):
     """A turbine type is not in the library.
 
     Parameters
@@ -231,7 +233,7 @@ class Turbine:
             Rotor diameter [m].
         """
         if not name.strip():
-            raise ValueError("a custom turbine needs a non-empty name")
+            raise ModelInputError("a custom turbine needs a non-empty name")
         rated = power_curve.rated_power_kw if rated_power_kw is None else float(rated_power_kw)
         if rated_power_kw is not None:
             # Reuse the curve validation for the rated-power consistency check.

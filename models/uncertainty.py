@@ -41,6 +41,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.stats import norm
 
+from models.errors import InsufficientData as InsufficientData  # re-exported
+from models.errors import ModelInputError
+
 #: Model uncertainty of annual energy estimated from reanalysis alone [-]: 0.08. Raw
 #: reanalysis wind misses site-scale terrain and needs regional bias correction to reproduce
 #: metered wind output (Staffell and Pfenninger 2016, doi:10.1016/j.energy.2016.08.068); the
@@ -63,10 +66,6 @@ Z_P99 = float(norm.ppf(0.99))
 LONG_TERM_YEARS = 10
 #: Fewest complete years from which an inter-annual variability is computed.
 MIN_YEARS = 2
-
-
-class InsufficientData(ValueError):
-    """Too few complete years to compute inter-annual variability."""
 
 
 def sigma_n_years(
@@ -95,11 +94,11 @@ def sigma_n_years(
               + \sigma_{model}^2}
     """
     if not n_years >= 1:
-        raise ValueError(f"n_years must be >= 1, got {n_years}")
+        raise ModelInputError(f"n_years must be >= 1, got {n_years}")
     lt = 0.0
     if n_record_years is not None:
         if not n_record_years >= 1:
-            raise ValueError(f"n_record_years must be >= 1, got {n_record_years}")
+            raise ModelInputError(f"n_record_years must be >= 1, got {n_record_years}")
         lt = sigma_iav**2 / n_record_years
     return math.sqrt(sigma_iav**2 / n_years + lt + sigma_model**2)
 
@@ -214,23 +213,25 @@ def exceedance(annual_energy_mwh: ArrayLike, sigma_model: float) -> Exceedance:
     """
     e = np.asarray(annual_energy_mwh, dtype=float)
     if e.ndim != 1:
-        raise ValueError(f"annual energy must be a 1-D array of years, got shape {e.shape}")
+        raise ModelInputError(f"annual energy must be a 1-D array of years, got shape {e.shape}")
     if e.size < MIN_YEARS:
         raise InsufficientData(
             f"{e.size} complete year(s) of energy; at least {MIN_YEARS} are needed to measure "
             "inter-annual variability (use a longer dataset or one with fewer gaps)"
         )
     if not np.all(np.isfinite(e)):
-        raise ValueError("annual energy contains NaN or infinite values; pass complete years only")
+        raise ModelInputError(
+            "annual energy contains NaN or infinite values; pass complete years only"
+        )
     if np.any(e < 0):
-        raise ValueError("annual energy must be non-negative [MWh]")
+        raise ModelInputError("annual energy must be non-negative [MWh]")
     mean = float(e.mean())
     if not mean > 0:
-        raise ValueError("mean annual energy is zero; exceedance levels are undefined")
+        raise ModelInputError("mean annual energy is zero; exceedance levels are undefined")
     if not (isinstance(sigma_model, int | float) and math.isfinite(sigma_model)):
-        raise ValueError(f"sigma_model must be a number, got {sigma_model!r}")
+        raise ModelInputError(f"sigma_model must be a number, got {sigma_model!r}")
     if not 0 <= sigma_model < 1:
-        raise ValueError(f"sigma_model is a fraction in [0, 1), got {sigma_model}")
+        raise ModelInputError(f"sigma_model is a fraction in [0, 1), got {sigma_model}")
     sigma_iav = float(e.std(ddof=1)) / mean
     n_rec = int(e.size)
     s1 = sigma_n_years(sigma_iav, sigma_model, 1, n_rec)

@@ -22,6 +22,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from climate_data.site import SiteClimate, per_year_map
 from models.energy import YearlyEnergy
+from models.errors import ModelInputError
 from models.turbines import PowerCurve, Turbine
 
 #: Air density of the IEC 61400-12-1 standard atmosphere, to which power curves refer [kg m-3].
@@ -36,7 +37,7 @@ _R_DRY_J_KG_K = 287.05287
 _CHUNK = 16384
 
 
-class WindProjectError(ValueError):
+class WindProjectError(ModelInputError):
     """A wind project description is not usable (with a message saying what to change)."""
 
 
@@ -197,8 +198,10 @@ class WindProject:
     @property
     def power_curve(self) -> PowerCurve:
         """The turbine's power curve."""
-        assert self.turbine.power_curve is not None  # checked in __post_init__
-        return self.turbine.power_curve
+        curve = self.turbine.power_curve
+        if curve is None:  # refused by __post_init__; the check only narrows the type
+            raise WindProjectError(f"turbine {self.turbine.turbine_type!r} has no power curve")
+        return curve
 
     @property
     def turbines(self) -> TurbineCount:
@@ -380,7 +383,7 @@ def power_at(
         xs = np.asarray(curve[0], dtype=float)
         ps = np.asarray(curve[1], dtype=float)
         if xs.ndim != 1 or xs.shape != ps.shape or xs.size < 2 or np.any(np.diff(xs) <= 0):
-            raise ValueError(
+            raise ModelInputError(
                 "a raw power curve needs equally long 1-D speeds and powers, "
                 "at least 2 points, speeds strictly increasing"
             )
@@ -389,7 +392,9 @@ def power_at(
         return np.asarray(np.interp(v, xs, ps, left=0.0, right=0.0), dtype=float)
     rho = np.asarray(density_kg_m3, dtype=float)
     if np.any(rho <= 0) or np.any(np.isinf(rho)):
-        raise ValueError("air density must be positive and finite [kg m-3] (NaN marks missing)")
+        raise ModelInputError(
+            "air density must be positive and finite [kg m-3] (NaN marks missing)"
+        )
     v_b, rho_b = np.broadcast_arrays(v, rho)
     flat_v = v_b.ravel()
     flat_rho = rho_b.ravel()
@@ -423,6 +428,25 @@ def _interp_moved(
     return np.asarray(np.where(np.isnan(v) | np.isnan(rho), np.nan, result), dtype=float)
 
 
+def _points_at_or_below(moved: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.intp]:
+    """How many curve points of each row lie at or below each bin edge, shape (P, B + 1).
+
+    Rows of ``moved`` increase (NaN rows count none); ``edges`` increase. A point lies at or
+    below edge :math:`e_b` iff fewer than :math:`b + 1` edges lie strictly below it, so one
+    search of every point among the edges, shared by all rows, and a running count per row
+    replace comparing every point with every edge (a (P, B + 1, points) array; 1.3 ms of
+    the 2.1 ms of the monthly energy of 17 years). Where an edge lies outside a row's
+    points, the count is 0 or all of them, which :func:`mean_power_in_bins` clips to the
+    first or last segment as it does for the edge clipped to the row's end.
+    """
+    rows, n_edges = moved.shape[0], edges.size
+    below = np.searchsorted(edges, moved, side="left")  # NaN sorts last: n_edges
+    flat = (np.arange(rows)[:, None] * (n_edges + 1) + below).ravel()
+    counts = np.bincount(flat, minlength=rows * (n_edges + 1)).reshape(rows, n_edges + 1)
+    out: NDArray[np.intp] = np.cumsum(counts[:, :n_edges], axis=1)
+    return out
+
+
 def mean_power_in_bins(
     edges_ms: ArrayLike,
     curve: PowerCurve,
@@ -438,7 +462,8 @@ def mean_power_in_bins(
         Power curve at standard density [kW].
     density_kg_m3 : float or array_like of shape (P,), optional
         Air density at hub height for each of P periods [kg m-3]; NaN gives NaN rows. No
-        correction when omitted.
+        correction when omitted. ValueError for a density so high (above about 4 kg m-3)
+        that the corrected curve's speeds would no longer increase.
 
     Returns
     -------
@@ -461,7 +486,9 @@ def mean_power_in_bins(
     """
     edges = np.asarray(edges_ms, dtype=float)
     if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0) or np.isnan(edges).any():
-        raise ValueError("bin edges must be a 1-D, strictly increasing array of at least 2 speeds")
+        raise ModelInputError(
+            "bin edges must be a 1-D, strictly increasing array of at least 2 speeds"
+        )
     xs, ps = curve.speeds, curve.powers
     scalar = density_kg_m3 is None or np.ndim(density_kg_m3) == 0
     if density_kg_m3 is None:
@@ -469,22 +496,33 @@ def mean_power_in_bins(
     else:
         rho = np.atleast_1d(np.asarray(density_kg_m3, dtype=float))
         if rho.ndim != 1:
-            raise ValueError("density must be a scalar or a 1-D array (one value per period)")
+            raise ModelInputError("density must be a scalar or a 1-D array (one value per period)")
         if np.any(rho <= 0) or np.any(np.isinf(rho)):
-            raise ValueError("air density must be positive and finite [kg m-3] (NaN marks missing)")
+            raise ModelInputError(
+                "air density must be positive and finite [kg m-3] (NaN marks missing)"
+            )
         exponent = np.interp(xs, [7.5, 12.5], [1.0 / 3.0, 2.0 / 3.0])
         moved = (STANDARD_AIR_DENSITY_KG_M3 / rho)[:, None] ** exponent[None, :] * xs[None, :]
+    widths = np.diff(moved, axis=1)
+    if np.any(widths <= 0.0):  # NaN rows compare False
+        raise ModelInputError(
+            "air density moves the power curve's speeds out of order (the correction keeps "
+            "them increasing below about 4 kg m-3; air at hub height is 0.9-1.4 kg m-3)"
+        )
     # Integral of the curve from its first point to each breakpoint, per period.
-    areas = np.diff(moved, axis=1) * 0.5 * (ps[1:] + ps[:-1])[None, :]
+    areas = widths * 0.5 * (ps[1:] + ps[:-1])[None, :]
     cum_at_points = np.concatenate([np.zeros((moved.shape[0], 1)), np.cumsum(areas, axis=1)], 1)
     x = np.clip(edges[None, :], moved[:, :1], moved[:, -1:])
-    j = np.clip(np.sum(moved[:, None, :] <= x[:, :, None], axis=2) - 1, 0, xs.size - 2)
-    x0 = np.take_along_axis(moved, j, axis=1)
-    x1 = np.take_along_axis(moved, j + 1, axis=1)
+    j = np.clip(_points_at_or_below(moved, edges) - 1, 0, xs.size - 2)
+    # segment j of each row, as flat indices into (P, points) arrays (cheaper than three
+    # take_along_axis, which build their index grids each time)
+    at = j + (np.arange(moved.shape[0]) * xs.size)[:, None]
+    x0 = moved.take(at)
+    x1 = moved.take(at + 1)
     p0 = ps[j]
     slope = (ps[j + 1] - p0) / (x1 - x0)
     dx = x - x0
-    cum = np.take_along_axis(cum_at_points, j, axis=1) + p0 * dx + 0.5 * slope * dx**2
+    cum = cum_at_points.take(at) + p0 * dx + 0.5 * slope * dx**2
     with np.errstate(invalid="ignore"):
         mean = np.diff(cum, axis=1) / np.diff(edges)[None, :]
     mean = np.where(np.isnan(moved[:, :1]), np.nan, mean)

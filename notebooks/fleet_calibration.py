@@ -80,6 +80,7 @@ from IPython.display import Markdown, display
 from scipy import stats
 
 from climate_data.cube import Cube, build_cube
+from models.calibration import bootstrap_over_farms, calibrate_fleet, validate_fleet_table
 from models.turbines import get_turbine
 from models.uncertainty import SIGMA_MODEL_REANALYSIS, exceedance
 from models.wind import WindProject, wind_energy
@@ -148,15 +149,7 @@ if synthetic:
 else:
     fleet = pd.read_csv(FLEET_CSV)
 
-required = ["farm_id", "year", "metered_mwh", "modelled_mwh"]
-missing = [c for c in required if c not in fleet.columns]
-if missing:
-    raise ValueError(f"fleet table lacks column(s) {', '.join(missing)}; required: {required}")
-bad = (
-    fleet[required].isna().any(axis=1) | (fleet["metered_mwh"] <= 0) | (fleet["modelled_mwh"] <= 0)
-)
-if bad.any():
-    raise ValueError(f"fleet rows {list(fleet.index[bad][:5])} have missing or non-positive energy")
+fleet = validate_fleet_table(fleet)  # names a missing column, a bad row or a repeated year
 fleet.groupby("farm_id").agg(years=("year", "size"), first=("year", "min"), last=("year", "max"))
 
 # %%
@@ -184,51 +177,18 @@ if synthetic:
 # year noise τ² / n_i that a short record leaves in r_i; τ² is the pooled within-farm
 # variance of e_iy. So σ_model² = s² − τ² · mean(1 / n_i) (floored at 0), with a chi-square
 # interval for s² (K − 1 degrees of freedom) carried through the same subtraction, and a
-# bootstrap over farms as a check that does not assume normality.
+# bootstrap over farms as a check that does not assume normality. The estimator is the
+# package's (`models.calibration.calibrate_fleet`, tested against a hand case and statsmodels);
+# the cell below only calls it.
 
 # %%
-log_ratio = np.log(fleet["metered_mwh"] / fleet["modelled_mwh"])
-per_farm = (
-    fleet.assign(log_ratio=log_ratio)
-    .groupby("farm_id")
-    .agg(
-        n_years=("year", "size"),
-        metered=("metered_mwh", "sum"),
-        modelled=("modelled_mwh", "sum"),
-        mean_log=("log_ratio", "mean"),
-    )
-)
-per_farm["r"] = np.log(per_farm["metered"] / per_farm["modelled"])
-resid = log_ratio - fleet["farm_id"].map(per_farm["mean_log"])
-dof_within = int((per_farm["n_years"] - 1).sum())
-tau2 = float((resid**2).sum() / dof_within) if dof_within > 0 else 0.0
-mean_inv_n = float((1.0 / per_farm["n_years"]).mean())
-
-K = len(per_farm)
-r = per_farm["r"].to_numpy()
-b = float(r.mean())
-s2 = float(r.var(ddof=1))
+cal = calibrate_fleet(fleet, confidence=CONFIDENCE)  # models.calibration
+per_farm, K, b, b_ci = cal.per_farm, cal.n_farms, cal.bias, cal.bias_ci
+sigma, sigma_ci, tau2 = cal.sigma_model, cal.sigma_model_ci, cal.year_noise**2
 alpha = 1.0 - CONFIDENCE
-t = stats.t.ppf(1.0 - alpha / 2.0, K - 1)
-b_ci = (b - t * np.sqrt(s2 / K), b + t * np.sqrt(s2 / K))
-s2_ci = (
-    (K - 1) * s2 / stats.chi2.ppf(1.0 - alpha / 2.0, K - 1),
-    (K - 1) * s2 / stats.chi2.ppf(alpha / 2.0, K - 1),
-)
-
-
-def sigma_model(spread2: float) -> float:
-    """σ_model from the variance of the farm log ratios, less the year noise."""
-    return float(np.sqrt(max(spread2 - tau2 * mean_inv_n, 0.0)))
-
-
-sigma = sigma_model(s2)
-sigma_ci = (sigma_model(s2_ci[0]), sigma_model(s2_ci[1]))
 
 # bootstrap over farms (whole farms resampled; the year noise is kept fixed)
-idx = rng.integers(0, K, size=(N_BOOT, K))
-boot_b = r[idx].mean(axis=1)
-boot_sigma = np.sqrt(np.maximum(r[idx].var(axis=1, ddof=1) - tau2 * mean_inv_n, 0.0))
+boot_b, boot_sigma = bootstrap_over_farms(cal, N_BOOT, rng)
 q = [100 * alpha / 2, 100 * (1 - alpha / 2)]
 
 summary = pd.DataFrame(

@@ -20,7 +20,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import math
 import os
 import re
 import secrets
@@ -30,20 +29,25 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, g, request
 from pydantic import BaseModel, ValidationError
 
 from climate_data.errors import ClimateDataError, SiteOutsideCoverage
-from models.assessment import software_drift
+from models import turbines
+from models.assessment import assess, software_drift
+from models.policy import PolicyError, load_policy_version
+from models.registry import ModelCard, Registry, RegistryError
+from models.scorecard import ScorecardError, card_model
 from service import assessments, auth, schemas
 from service import exports as _exports
 from service.config import ServiceConfig
 from service.openapi import Operation, build_document, render_docs
 from service.problems import Problem, field_error, validation_problem
 from service.ratelimit import AuthThrottle, RequestLimiter
-from service.requests import AssessmentRequest, to_model_inputs
+from service.requests import AssessmentRequest, is_model_input_error, to_model_inputs
 from service.security import client_address, security_event
 from service.store import (
     PUBLIC_DETAIL,
@@ -53,9 +57,6 @@ from service.store import (
     StoreUnavailable,
     utcnow,
 )
-
-if TYPE_CHECKING:
-    from models.registry import ModelCard
 
 API_PREFIX = "/api/v1"
 #: Key of the per-app state in ``app.extensions``.
@@ -70,39 +71,6 @@ root = Blueprint("root", __name__)
 OPERATIONS: list[Operation] = []
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class RateLimiter:
-    """Fixed one-minute windows of requests per API key (per worker process).
-
-    Parameters
-    ----------
-    per_minute : int
-        Requests allowed per key per window; 0 means no limit.
-    clock : callable
-        Monotonic seconds (injected by tests that cross a window).
-    """
-
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_minute = per_minute
-        self.clock = clock
-        self._lock = threading.Lock()
-        self._windows: dict[str, tuple[int, int]] = {}
-
-    def check(self, key_id: str) -> int | None:
-        """Count a request; return None when allowed, else seconds until the next window."""
-        if self.per_minute <= 0:
-            return None
-        now = self.clock()
-        window = int(now // 60)
-        with self._lock:
-            current, count = self._windows.get(key_id, (window, 0))
-            if current != window:
-                current, count = window, 0
-            if count >= self.per_minute:
-                return max(1, math.ceil((window + 1) * 60 - now))
-            self._windows[key_id] = (current, count + 1)
-        return None
 
 
 def models_folder(config: ServiceConfig) -> Path:
@@ -139,7 +107,6 @@ class ProductionScorecard:
     RACY_NS = 2_000_000_000
 
     def __init__(self, folder: Path, pins: AuditStore | None = None) -> None:
-        from models.registry import Registry
 
         self.registry = Registry(folder)
         self.pins = pins
@@ -158,8 +125,6 @@ class ProductionScorecard:
         edit the file can recompute it. The pin in the audit database (written the first time
         any worker serves the card) is out of the registry folder's reach.
         """
-        from models.registry import RegistryError
-
         if self.pins is None:
             return
         try:
@@ -176,8 +141,6 @@ class ProductionScorecard:
 
     def _last_pinned(self) -> ModelCard | None:
         """The most recently pinned scorecard that still verifies, or None."""
-        from models.registry import ModelCard, RegistryError
-
         if self.pins is None:
             return None
         try:
@@ -208,9 +171,6 @@ class ProductionScorecard:
         models.scorecard.ScorecardError
             The production card cannot be used for prediction.
         """
-        from models.registry import RegistryError
-        from models.scorecard import ScorecardError, card_model
-
         with self._lock:
             stamp = self._folder_stamp()  # before reading: a later write gives a new stamp
             try:
@@ -265,8 +225,6 @@ class ProductionScorecard:
             The entry is malformed, the card is no longer in the registry, or no state of the
             stored card has the recorded hash (it was replaced).
         """
-        from models.registry import RegistryError
-
         m = _SCORECARD_ENTRY.match(entry)
         if m is None:
             raise RegistryError(f"{entry!r} is not a scorecard provenance entry")
@@ -685,6 +643,16 @@ def site_climate(query: schemas.SiteClimateQuery) -> Response:
 # ----- assessments ---------------------------------------------------------------------------
 
 
+def _replay_policy(policy_id: str, version: str) -> Any:
+    """The policy ``policy_id`` at ``version`` for a replay, or a 409 problem if it is gone."""
+    try:
+        return load_policy_version(policy_id, version)
+    except PolicyError as exc:
+        raise Problem(
+            409, f"the assessment cannot be replayed with the policy that made it: {exc}"
+        ) from None
+
+
 def run_assessment(
     st: ServiceState,
     parsed: AssessmentRequest,
@@ -710,36 +678,25 @@ def run_assessment(
         422 for a site outside the data; 409 when a replay's scorecard or policy version is
         gone; 500 when the model registry is damaged.
     """
-    from dataclasses import replace as _replace
-
-    from models.assessment import assess
-    from models.policy import PolicyError, load_policy_version
-    from models.scorecard import ScorecardError
-
     inputs = to_model_inputs(parsed.model_copy(update={"seed": seed}))
     if policy_version is not None and policy_version != inputs.policy.version:
-        try:
-            policy = load_policy_version(inputs.policy.id, policy_version)
-        except PolicyError as exc:
-            raise Problem(
-                409, f"the assessment cannot be replayed with the policy that made it: {exc}"
-            ) from None
-        inputs = _replace(inputs, policy=policy)
+        inputs = replace(inputs, policy=_replay_policy(inputs.policy.id, policy_version))
     site = _site(inputs.lat, inputs.lon, "site")
-    kwargs: dict[str, Any] = {"seed": seed, "code_version": st.code_version}
-    if created_at is not None:
-        kwargs["created_at"] = created_at
-    if assessment_id is not None:
-        kwargs["assessment_id"] = assessment_id
-    if st.config.mc_paths is not None:
-        kwargs["n_paths"] = st.config.mc_paths
-    if inputs.operating_history is not None:
-        kwargs["operating_history"] = inputs.operating_history
-    kwargs["scorecard"] = _scorecard(st, replay_of)
-    kwargs["project_cost"] = inputs.project_cost
-    kwargs["driver_overrides"] = inputs.driver_overrides
-    if inputs.site_evidence is not None:
-        kwargs["site_evidence"] = inputs.site_evidence
+    kwargs: dict[str, Any] = {
+        "seed": seed,
+        "code_version": st.code_version,
+        "scorecard": _scorecard(st, replay_of),
+        "project_cost": inputs.project_cost,
+        "driver_overrides": inputs.driver_overrides,
+    }
+    optional = {
+        "created_at": created_at,
+        "assessment_id": assessment_id,
+        "n_paths": st.config.mc_paths,
+        "operating_history": inputs.operating_history,
+        "site_evidence": inputs.site_evidence,
+    }
+    kwargs.update({k: v for k, v in optional.items() if v is not None})
     try:
         result = assess(site, inputs.project, inputs.terms, inputs.policy, **kwargs)
     except ClimateDataError as exc:
@@ -748,8 +705,11 @@ def run_assessment(
         raise Problem(500, f"the PD scorecard cannot be used: {exc}") from None
     except ValueError as exc:
         # A request the schema accepts but the models cannot use (e.g. too few usable months
-        # of operating history): the message names the problem.
-        # Site evidence (models.evidence.EvidenceError) names its request field.
+        # of operating history): the message names the problem. Site evidence
+        # (models.evidence.EvidenceError) names its request field. Any other exception is a
+        # fault of the code and leaves as a 500 with nothing of its text (service.problems).
+        if not is_model_input_error(exc):
+            raise
         where = str(getattr(exc, "field", "(body)"))
         raise Problem(422, str(exc), errors=[field_error(where, str(exc))]) from None
     out: dict[str, Any] = result.to_dict()
@@ -913,9 +873,6 @@ def _idempotency_problem(exc: assessments.IdempotencyMismatch) -> Problem:
 
 def _scorecard(st: ServiceState, replay_of: Mapping[str, Any] | None) -> ModelCard | None:
     """The scorecard of an assessment: production, or the one a replayed record names."""
-    from models.registry import RegistryError
-    from models.scorecard import ScorecardError
-
     if st.scorecards is None:
         return None
     if replay_of is not None:
@@ -1042,7 +999,6 @@ def list_assessments(query: schemas.AssessmentListQuery) -> Response:
     if query.offset + len(records) < total:
         args = request.args.to_dict(flat=True)
         args.update(offset=str(query.offset + query.limit), limit=str(query.limit))
-        from urllib.parse import urlencode
 
         nxt = f"{API_PREFIX}/assessments?{urlencode(args)}"
     return json_response(
@@ -1081,8 +1037,6 @@ def list_policies() -> Response:
 )
 def list_turbines(query: schemas.TurbineQuery) -> Response:
     """List or search the turbine library."""
-    from models import turbines
-
     if query.q:
         found = turbines.search_turbines(query.q, with_curve_only=query.with_curve_only)
     else:
@@ -1102,7 +1056,6 @@ def list_turbines(query: schemas.TurbineQuery) -> Response:
 
 
 def _registry(st: ServiceState) -> Any:
-    from models.registry import Registry
 
     return Registry(models_folder(st.config))
 
@@ -1122,8 +1075,6 @@ def _registry_problem(exc: Exception) -> Problem:
 )
 def list_models() -> Response:
     """List model cards (id, kind, version, status, sha256, in use) of the registry."""
-    from models.registry import RegistryError
-
     try:
         rows = _registry(state()).table()
     except RegistryError as exc:
@@ -1132,8 +1083,6 @@ def list_models() -> Response:
 
 
 def _change_status(card_id: str, action: str, note: str) -> Response:
-    from models.registry import RegistryError
-    from models.scorecard import ScorecardError, card_model
 
     st = state()
     registry = _registry(st)
@@ -1216,7 +1165,7 @@ def create_key(body: schemas.KeyCreate) -> Response:
     """Create a key for a person or system."""
     try:
         new = auth.create_key(state().store, body.role, body.name, expires_days=body.expires_days)
-    except ValueError as exc:
+    except auth.KeyInputError as exc:
         field = "expires_days" if "expires" in str(exc) else "name"
         raise Problem(422, f"{field}: {exc}", errors=[field_error(field, str(exc))]) from None
     except StoreUnavailable as exc:
@@ -1299,6 +1248,7 @@ def _scoped_record(assessment_id: str) -> AssessmentRecord:
 )
 def get_assessment_memo_pdf(assessment_id: str) -> Response:
     """Return the PDF credit memo of a stored assessment."""
+    # service.web imports this module (state, make_assessment): imported here to avoid a cycle
     from service.web import memo_pdf_response
 
     return memo_pdf_response(_scoped_record(assessment_id))
@@ -1325,6 +1275,7 @@ _EXPORT_ONE = (
 )
 def export_assessment_csv(assessment_id: str) -> Response:
     """Return one stored assessment as CSV."""
+    # service.web imports this module (state, make_assessment): imported here to avoid a cycle
     from service.web import export_assessment
 
     return export_assessment(_scoped_record(assessment_id), "csv")
@@ -1342,13 +1293,14 @@ def export_assessment_csv(assessment_id: str) -> Response:
 )
 def export_assessment_xlsx(assessment_id: str) -> Response:
     """Return one stored assessment as an Excel workbook."""
+    # service.web imports this module (state, make_assessment): imported here to avoid a cycle
     from service.web import export_assessment
 
     return export_assessment(_scoped_record(assessment_id), "xlsx")
 
 
 def _export_history(query: Any, fmt: str) -> Response:
-    from service import exports
+    # service.web imports this module (state, make_assessment): imported here to avoid a cycle
     from service.web import HistoryFilter, export_history_rows, export_response
 
     f = HistoryFilter(
@@ -1363,7 +1315,7 @@ def _export_history(query: Any, fmt: str) -> Response:
         rows = export_history_rows(state().store, g.api_key, f)
     except StoreUnavailable as exc:
         raise store_problem(exc) from None
-    data = exports.history_file(rows, "csv" if fmt == "csv" else "xlsx")
+    data = _exports.history_file(rows, "csv" if fmt == "csv" else "xlsx")
     return export_response(data, fmt, "history")
 
 

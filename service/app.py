@@ -27,7 +27,12 @@ from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
 
-from service import api_portfolio, problems, security, web
+from climate_data.cube import Cube, code_version
+from climate_data.errors import ClimateDataError
+from models.policy import default_policy, list_policies
+from models.registry import RegistryError
+from models.scorecard import ScorecardError
+from service import api_portfolio, problems, security, web, web_map
 from service.api import (
     EXTENSION,
     ProductionScorecard,
@@ -120,9 +125,6 @@ def load_config(config: ServiceConfig | Mapping[str, Any] | None) -> ServiceConf
 
 def open_cube(config: ServiceConfig) -> Any:
     """Load the configured cube, or raise :class:`ConfigError` in one line."""
-    from climate_data.cube import Cube
-    from climate_data.errors import ClimateDataError
-
     path = check_cube_path(config)
     try:
         return Cube.open(path, tile_cache=config.cube_tile_cache)
@@ -137,9 +139,6 @@ def load_scorecard(config: ServiceConfig, pins: AuditStore | None = None) -> Pro
     changed afterwards is refused; a damaged registry then falls back to the last pinned card
     (reported by health) instead of raising.
     """
-    from models.registry import RegistryError
-    from models.scorecard import ScorecardError
-
     holder = ProductionScorecard(models_folder(config), pins)
     try:
         holder.reload()
@@ -169,9 +168,6 @@ def create_app(config: ServiceConfig | Mapping[str, Any] | None = None) -> Flask
         A setting is invalid, or the cube or the production scorecard cannot be loaded; the
         message is one line.
     """
-    from climate_data.cube import code_version
-    from models.policy import default_policy, list_policies
-
     cfg = load_config(config)
     logger = configure_logging(cfg.log_level)
     cube = open_cube(cfg)
@@ -213,6 +209,7 @@ def create_app(config: ServiceConfig | Mapping[str, Any] | None = None) -> Flask
     app.register_blueprint(bp)
     app.register_blueprint(root)
     web.register(app)  # loan-officer pages, sessions, translations (service/web.py)
+    web_map.register(app)  # the national map and its tiles (service/web_map.py)
     _install_request_log(app, logger)
     logger.info(
         "service ready",

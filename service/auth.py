@@ -56,10 +56,14 @@ def key_id_of(key: str) -> str | None:
     return match.group(1) if match else None
 
 
+class KeyInputError(ValueError):
+    """The role, name or lifetime of a new key cannot be used; the message says which."""
+
+
 def check_role(role: str) -> str:
-    """Return ``role`` if it is one of :data:`ROLES`, else raise ValueError."""
+    """Return ``role`` if it is one of :data:`ROLES`, else raise :class:`KeyInputError`."""
     if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+        raise KeyInputError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
     return role
 
 
@@ -73,13 +77,13 @@ MAX_EXPIRES_DAYS = 3650
 
 
 def check_name(name: str) -> str:
-    """Return the stripped key name, or raise ValueError (empty, too long, control characters)."""
+    """Return the stripped key name; :class:`KeyInputError` if empty, too long or not printable."""
     name = name.strip()
     if not 1 <= len(name) <= 200:
-        raise ValueError("the key name must have 1 to 200 characters")
+        raise KeyInputError("the key name must have 1 to 200 characters")
     if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
         # a newline or escape sequence in a name forges lines in `keys list` and the logs
-        raise ValueError("the key name must not contain control characters")
+        raise KeyInputError("the key name must not contain control characters")
     return name
 
 
@@ -102,7 +106,7 @@ def create_key(
 
     Raises
     ------
-    ValueError
+    KeyInputError
         Unknown role, empty name or name with control characters, or a bad lifetime.
     service.store.StoreUnavailable
         The database cannot be written.
@@ -112,7 +116,7 @@ def create_key(
     expires_at = None
     if expires_days is not None:
         if not 1 <= expires_days <= MAX_EXPIRES_DAYS:
-            raise ValueError(f"expires_days must be from 1 to {MAX_EXPIRES_DAYS}")
+            raise KeyInputError(f"expires_days must be from 1 to {MAX_EXPIRES_DAYS}")
         expires_at = utcnow() + timedelta(days=expires_days)
     key_id, key = generate_key()
     record = store.add_key(key_id, name, role, hash_key(key), expires_at=expires_at)

@@ -497,6 +497,22 @@ def energy_chart(
     return Chart(width, height, title, desc, tuple(shapes))
 
 
+def _marked_line(
+    pts: tuple[tuple[float, float], ...],
+    color: str,
+    dash: tuple[float, ...] | None,
+    *,
+    circles: bool,
+) -> list[Shape]:
+    """A line through ``pts`` (two or more) with a circle or a square on each point."""
+    shapes: list[Shape] = [Line(pts, color, 2.0, dash)] if len(pts) >= 2 else []
+    if circles:
+        shapes += [Circle(px, py, 2.6, color) for px, py in pts]
+    else:
+        shapes += [Rect(px - 2.4, py - 2.4, 4.8, 4.8, color) for px, py in pts]
+    return shapes
+
+
 def dscr_chart(
     by_year: Sequence[Mapping[str, float | int | None]],
     *,
@@ -558,13 +574,7 @@ def dscr_chart(
         (p90, PALETTE["p90"], (6.0, 3.0), False),
     ):
         pts = tuple((x(i), ax.y(v)) for i, v in enumerate(series) if v is not None)
-        if len(pts) >= 2:
-            shapes.append(Line(pts, color, 2.0, dash))
-        for px, py in pts:
-            if marker:
-                shapes.append(Circle(px, py, 2.6, color))
-            else:
-                shapes.append(Rect(px - 2.4, py - 2.4, 4.8, 4.8, color))
+        shapes += _marked_line(pts, color, dash, circles=marker)
     for i, year in enumerate(years):
         if i % max(1, math.ceil(n / 15)) == 0 or i == n - 1:
             shapes.append(Text(x(i), ax.bottom + 14, str(year), 9, "middle", PALETTE["muted"]))

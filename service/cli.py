@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from climate_data.errors import ClimateDataError
+from models.errors import ModelInputError
 from service import (
     cli_assess,
     cli_climate,
@@ -60,7 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         status = args.func(args)
-    except (ClimateDataError, UsageError, OSError, ValueError) as exc:
+    except (ClimateDataError, ModelInputError, UsageError, OSError) as exc:
+        # Input the user can correct; anything else is a fault and keeps its traceback.
         message = " ".join(str(exc).split())  # one line, whatever the library wrote
         print(f"climate-loan {args.command}: error: {message}", file=sys.stderr)
         return 2

@@ -125,10 +125,12 @@ def read_request(source: str) -> Any:
 
 def cmd_assess(args: argparse.Namespace) -> int:
     """Run one assessment and print it."""
+    # lazy: CLI start-up (the model chain and the cube load pvlib, dask and pint, about 2 s,
+    # which every other command and `--help` would pay)
     from climate_data.cube import Cube
     from models.assessment import DEFAULT_N_PATHS, assess
     from models.registry import Registry
-    from service.requests import parse_request, to_model_inputs
+    from service.requests import is_model_input_error, parse_request, to_model_inputs
 
     if args.paths is not None and not 1 <= args.paths <= 1_000_000:
         raise UsageError(f"--paths must be from 1 to 1,000,000, got {args.paths}")
@@ -137,19 +139,24 @@ def cmd_assess(args: argparse.Namespace) -> int:
     cube = Cube.open(resolve_cube_path(args.cube))
     site = cube.site(inputs.lat, inputs.lon)
     scorecard = Registry(args.models_dir).production("scorecard")  # RegistryError: one line
-    result = assess(
-        site,
-        inputs.project,
-        inputs.terms,
-        inputs.policy,
-        inputs.seed,
-        n_paths=DEFAULT_N_PATHS if args.paths is None else args.paths,
-        operating_history=inputs.operating_history,
-        scorecard=scorecard,
-        project_cost=inputs.project_cost,
-        driver_overrides=inputs.driver_overrides,
-        site_evidence=inputs.site_evidence,
-    )
+    try:
+        result = assess(
+            site,
+            inputs.project,
+            inputs.terms,
+            inputs.policy,
+            inputs.seed,
+            n_paths=DEFAULT_N_PATHS if args.paths is None else args.paths,
+            operating_history=inputs.operating_history,
+            scorecard=scorecard,
+            project_cost=inputs.project_cost,
+            driver_overrides=inputs.driver_overrides,
+            site_evidence=inputs.site_evidence,
+        )
+    except ValueError as exc:
+        if not is_model_input_error(exc):
+            raise  # a fault of the code, not of the request: keep its traceback
+        raise UsageError(str(exc)) from None
     obj = result.to_dict()
     try:
         json.dumps(obj, allow_nan=False)  # never print "nan" as a figure
@@ -208,7 +215,33 @@ def format_table(obj: dict[str, Any], site_name: str | None = None) -> str:
         f"{c['dataset']['id']}{synthetic}"
     )
     lines.append(f"Decision    {obj['decision'].upper()}")
-    lines.append("")
+    lines += _rule_lines(obj)
+    lines += _energy_lines(e)
+    lines.append(
+        f"Loan        {_fmt(r['loan_amount'])} {r['currency']}, {r['tenor_years']} years at "
+        f"{r['interest_rate_pct']} %, {r['repayment']}"
+    )
+    lines.append(
+        f"DSCR min    P50 {_ratio(r['dscr_p50_min'])}  P90 1y {_ratio(r.get('dscr_p90_1y_min'))}"
+        f"  P90 10y {_ratio(r['dscr_p90_min'])}  P99 1y {_ratio(r['dscr_p99_min'])}"
+        f"  LLCR {_ratio(r['llcr'])}"
+    )
+    lines.append(
+        f"Risk        PD tenor {_pct(r['pd_tenor'])}"
+        f"  PD annual {formatting.probability(r['pd_annual'])}"
+        f"  expected loss {_fmt(r['expected_loss'])} {r['currency']}  grade {r['grade'] or 'n/a'}"
+    )
+    lines += _scorecard_lines(r)
+    lines += _sizing_lines(r)
+    lines.extend(_drivers_lines(obj.get("risk_drivers")))
+    lines.extend(_sensitivity_lines(obj.get("sensitivities"), r["currency"]))
+    lines.append(f"Seed        {prov['seed']} ({prov['n_paths']:,} paths)")
+    return "\n".join(lines)
+
+
+def _rule_lines(obj: dict[str, Any]) -> list[str]:
+    """The rules as a table, then the reasons of the decision."""
+    lines = [""]
     header = ("rule", "metric", "value", "op", "threshold", "result")
     rows = [
         (
@@ -226,16 +259,19 @@ def format_table(obj: dict[str, Any], site_name: str | None = None) -> str:
         cells = (str(x).ljust(w) for x, w in zip(row, widths, strict=True))
         lines.append(("  " + "  ".join(cells)).rstrip())
     if obj["reasons"]:
-        lines.append("")
-        lines.append("Reasons")
-        for reason in obj["reasons"]:
-            lines.append(f"  {reason['code']}: {reason['message']}")
-    lines.append("")
-    lines.append(
+        lines += ["", "Reasons"]
+        lines += [f"  {reason['code']}: {reason['message']}" for reason in obj["reasons"]]
+    return lines
+
+
+def _energy_lines(e: dict[str, Any]) -> list[str]:
+    """Energy figures, their uncertainty, site evidence and operating losses."""
+    lines = [
+        "",
         f"Energy      {e['method']}, {e['n_years']} year(s); net MWh/yr: P50 {_fmt(e['p50_mwh'])}"
         f"  P90 {_fmt(e['p90_mwh'])}  P90 10y {_fmt(e['p90_10y_mwh'])}"
-        f"  P99 {_fmt(e['p99_mwh'])}  sigma {formatting.iav(e['sigma'])}"
-    )
+        f"  P99 {_fmt(e['p99_mwh'])}  sigma {formatting.iav(e['sigma'])}",
+    ]
     sc = e.get("sigma_components")
     if sc:
         lines.append(
@@ -257,42 +293,35 @@ def format_table(obj: dict[str, Any], site_name: str | None = None) -> str:
             f"{ol['months_input']} months dropped (loss above "
             f"{_pct(ol['loss_threshold_fraction'], 0)})"
         )
-    lines.append(
-        f"Loan        {_fmt(r['loan_amount'])} {r['currency']}, {r['tenor_years']} years at "
-        f"{r['interest_rate_pct']} %, {r['repayment']}"
+    return lines
+
+
+def _scorecard_lines(r: dict[str, Any]) -> list[str]:
+    """The PD scorecard's result, if one was applied."""
+    sc = r.get("scorecard")
+    if not sc:
+        return []
+    synthetic = " (SYNTHETIC training data)" if sc.get("synthetic") else ""
+    return [
+        f"Scorecard   {sc['card']}{synthetic}: PD {_pct(r['pd_scorecard'])}"
+        f"  grade {r['scorecard_grade'] or 'n/a'}"
+    ]
+
+
+def _sizing_lines(r: dict[str, Any]) -> list[str]:
+    """The largest loan meeting every DSCR rule, if the policy sizes the debt."""
+    s = r.get("sizing")
+    if not s:
+        return []
+    cases = {"p50": "P50", "p90_1y": "P90 1y", "p90_10y": "P90 10y", "p99_1y": "P99 1y"}
+    rules = ", ".join(
+        f"{c['target']:g} at {cases.get(c['case'], c['case'])}" for c in s["covenants"]
     )
-    lines.append(
-        f"DSCR min    P50 {_ratio(r['dscr_p50_min'])}  P90 1y {_ratio(r.get('dscr_p90_1y_min'))}"
-        f"  P90 10y {_ratio(r['dscr_p90_min'])}  P99 1y {_ratio(r['dscr_p99_min'])}"
-        f"  LLCR {_ratio(r['llcr'])}"
-    )
-    lines.append(
-        f"Risk        PD tenor {_pct(r['pd_tenor'])}"
-        f"  PD annual {formatting.probability(r['pd_annual'])}"
-        f"  expected loss {_fmt(r['expected_loss'])} {r['currency']}  grade {r['grade'] or 'n/a'}"
-    )
-    if r.get("scorecard"):
-        sc = r["scorecard"]
-        synthetic = " (SYNTHETIC training data)" if sc.get("synthetic") else ""
-        lines.append(
-            f"Scorecard   {sc['card']}{synthetic}: PD {_pct(r['pd_scorecard'])}"
-            f"  grade {r['scorecard_grade'] or 'n/a'}"
-        )
-    if r.get("sizing"):
-        s = r["sizing"]
-        cases = {"p50": "P50", "p90_1y": "P90 1y", "p90_10y": "P90 10y", "p99_1y": "P99 1y"}
-        rules = ", ".join(
-            f"{c['target']:g} at {cases.get(c['case'], c['case'])}" for c in s["covenants"]
-        )
-        lines.append(
-            f"Sizing      largest loan meeting every DSCR rule ({rules}): "
-            f"{_fmt(s['max_loan_amount'])} {r['currency']}; binding: {s['binding_rule']} "
-            f"({s['binding_target']:g} at {cases.get(s['binding_case'], s['binding_case'])})"
-        )
-    lines.extend(_drivers_lines(obj.get("risk_drivers")))
-    lines.extend(_sensitivity_lines(obj.get("sensitivities"), r["currency"]))
-    lines.append(f"Seed        {prov['seed']} ({prov['n_paths']:,} paths)")
-    return "\n".join(lines)
+    return [
+        f"Sizing      largest loan meeting every DSCR rule ({rules}): "
+        f"{_fmt(s['max_loan_amount'])} {r['currency']}; binding: {s['binding_rule']} "
+        f"({s['binding_target']:g} at {cases.get(s['binding_case'], s['binding_case'])})"
+    ]
 
 
 def _drivers_lines(rd: dict[str, Any] | None) -> list[str]:

@@ -104,6 +104,7 @@ def resolve_cube_path(value: Path | None) -> Path:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     """Write the synthetic sample."""
+    # lazy: CLI start-up (the sample writer loads pvlib and h5py, about 0.4 s)
     from climate_data.sample import SampleSpec, write_sample
 
     spec = SampleSpec() if args.seed is None else SampleSpec(seed=args.seed)
@@ -115,6 +116,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_cube_build(args: argparse.Namespace) -> int:
     """Build a cube."""
+    # lazy: CLI start-up (climate_data.cube/store load dask, pint and pvlib, about 2 s)
     from climate_data.cube import build_cube
 
     t0 = time.perf_counter()
@@ -133,6 +135,7 @@ def cmd_cube_build(args: argparse.Namespace) -> int:
 
 def cmd_cube_migrate(args: argparse.Namespace) -> int:
     """Convert a version-1 cube into a version-2 store."""
+    # lazy: CLI start-up (climate_data.cube/store load dask, pint and pvlib, about 2 s)
     from climate_data.store import DEFAULT_TILE_CELLS, is_store_path, migrate_cube
 
     if not is_store_path(args.out):
@@ -146,6 +149,7 @@ def cmd_cube_migrate(args: argparse.Namespace) -> int:
 
 def cmd_cube_update(args: argparse.Namespace) -> int:
     """Append new months to a version-2 store."""
+    # lazy: CLI start-up (climate_data.cube/store load dask, pint and pvlib, about 2 s)
     from climate_data.cube import Cube
     from climate_data.store import is_store_path, update_store
 
@@ -165,6 +169,7 @@ def cmd_cube_update(args: argparse.Namespace) -> int:
 
 def cmd_cube_info(args: argparse.Namespace) -> int:
     """Describe a cube."""
+    # lazy: CLI start-up (climate_data.cube loads dask, pint and pvlib, about 2 s)
     from climate_data.cube import Cube
 
     info = Cube.open(args.cube).info()
@@ -190,6 +195,7 @@ def cmd_cube_info(args: argparse.Namespace) -> int:
 
 def cmd_site(args: argparse.Namespace) -> int:
     """Print a site's climate summary."""
+    # lazy: CLI start-up (climate_data.cube loads dask, pint and pvlib, about 2 s)
     from climate_data.cube import Cube
 
     cube = Cube.open(resolve_cube_path(args.cube))
@@ -287,6 +293,7 @@ def print_site(s: dict[str, Any]) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Sample data -> cube -> Changji site summary -> demo officer key -> serve."""
+    # lazy: CLI start-up (climate_data.cube/store load dask, pint and pvlib, about 2 s)
     from climate_data.cube import Cube, build_cube
     from climate_data.sample import write_sample
     from service.cli_server import check_port_free, demo_key, serve

@@ -50,6 +50,7 @@ def _utc(day: date) -> datetime:
 
 def cmd_history(args: argparse.Namespace) -> int:
     """Print the matching assessments."""
+    # lazy: CLI start-up (the store loads SQLAlchemy, about 0.3 s)
     from service import assessments
     from service.cli_server import _config, _existing_store
     from service.store import StoreUnavailable

@@ -13,9 +13,9 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from models.registry import Registry
+from models.registry import Registry
 
+if TYPE_CHECKING:
     SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 
@@ -58,8 +58,6 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _registry(args: argparse.Namespace) -> Registry:
-    from models.registry import Registry
-
     return Registry(args.models_dir)
 
 

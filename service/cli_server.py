@@ -46,6 +46,7 @@ def _config(config_env: Mapping[str, str] | None) -> ServiceConfig:
 
 
 def _store(cfg: ServiceConfig) -> Any:
+    # lazy: CLI start-up (the store loads SQLAlchemy, about 0.3 s)
     from service.store import AuditStore, StoreUnavailable
 
     store = AuditStore(cfg.resolved_database_url(), timeout_s=cfg.db_timeout_s)
@@ -57,7 +58,7 @@ def _store(cfg: ServiceConfig) -> Any:
 
 
 def _safe_url(cfg: ServiceConfig) -> str:
-    from sqlalchemy.engine import make_url
+    from sqlalchemy.engine import make_url  # lazy: CLI start-up (about 0.4 s)
 
     return make_url(cfg.resolved_database_url()).render_as_string(hide_password=True)
 
@@ -87,6 +88,7 @@ def create_key(
     UsageError
         Bad role, name or lifetime, or the database cannot be reached.
     """
+    # lazy: CLI start-up (the store loads SQLAlchemy, about 0.3 s)
     from service import auth
     from service.store import StoreUnavailable
 
@@ -94,7 +96,7 @@ def create_key(
     store = _store(cfg)
     try:
         return auth.create_key(store, role, name, expires_days=expires_days).key
-    except ValueError as exc:
+    except auth.KeyInputError as exc:
         raise UsageError(str(exc)) from None
     except StoreUnavailable as exc:
         raise UsageError(str(exc)) from None
@@ -108,7 +110,7 @@ def demo_key(path: Path, config_env: Mapping[str, str]) -> tuple[str, bool]:
     The demo keeps its key in a file readable by the owner only (mode 0600) beside its
     database, so that running the demo again does not pile up keys. Returns ``(key, reused)``.
     """
-    from service import auth
+    from service import auth  # lazy: CLI start-up (SQLAlchemy, about 0.3 s)
 
     if path.is_file():
         key = path.read_text(encoding="utf-8").strip()
@@ -160,7 +162,7 @@ def check_startup(cfg: ServiceConfig) -> str:
     UsageError
         The cube or database is not usable (one line).
     """
-    from service.app import open_cube
+    from service.app import open_cube  # lazy: CLI start-up (the whole app, about 2 s)
 
     try:
         cube = open_cube(cfg)
@@ -220,6 +222,7 @@ def serve(
     UsageError
         Bad settings, cube or database (one line, before any worker starts).
     """
+    # lazy: only `serve` needs gunicorn, which runs on POSIX systems only
     from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 
     if workers < 1:
@@ -265,7 +268,7 @@ def serve(
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
-            from service.app import create_app
+            from service.app import create_app  # lazy: CLI start-up (about 2 s)
 
             return create_app(cfg)
 
@@ -297,7 +300,7 @@ def _cmd_keys_create(args: argparse.Namespace) -> int:
 
 def _existing_store(cfg: ServiceConfig) -> Any:
     """The configured store, refusing to create an SQLite file that is not there yet."""
-    from sqlalchemy.engine import make_url
+    from sqlalchemy.engine import make_url  # lazy: CLI start-up (about 0.4 s)
 
     url = make_url(cfg.resolved_database_url())
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
@@ -333,7 +336,7 @@ def _cmd_keys_list(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``serve`` and ``keys`` to the ``climate-loan`` command line."""
-    from service.auth import ROLES
+    from service.auth import ROLES  # lazy: CLI start-up (SQLAlchemy, about 0.3 s)
 
     p = subparsers.add_parser(
         "serve",

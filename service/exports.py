@@ -42,6 +42,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Literal
 
+from openpyxl import Workbook
+from openpyxl.styles import Font
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.assessments import LISTING_COLUMNS
@@ -96,102 +98,142 @@ def safe_cell(value: Any) -> Cell:
 # ----------------------------------------------------------------------------- one assessment
 
 
-def assessment_rows(
-    a: Mapping[str, Any], *, site_name: str | None = None
-) -> list[tuple[str, str, int | None, Any, str]]:
+_Row = tuple[str, str, int | None, Any, str]
+#: Energy figures of the export, with their units, in this order (those present).
+_ENERGY_KEYS = (
+    ("method", ""),
+    ("p50_mwh", "MWh"),
+    ("p90_mwh", "MWh"),
+    ("p90_10y_mwh", "MWh"),
+    ("p99_mwh", "MWh"),
+    ("sigma", "1"),
+    ("capacity_factor_p50", "1"),
+    ("n_years", "count"),
+)
+#: Repayment figures of the export, with their units ("cur": the loan's currency).
+_REPAYMENT_KEYS = (
+    ("loan_amount", "cur"),
+    ("currency", ""),
+    ("tenor_years", "years"),
+    ("interest_rate_pct", "%"),
+    ("repayment", ""),
+    ("dscr_p50_min", "1"),
+    ("dscr_p90_min", "1"),
+    ("dscr_p99_min", "1"),
+    ("dscr_p90_basis", ""),
+    ("llcr", "1"),
+    ("pd_annual", "1"),
+    ("pd_tenor", "1"),
+    ("pd_scorecard", "1"),
+    ("scorecard_grade", ""),
+    ("grade", ""),
+    ("lgd", "1"),
+    ("expected_loss", "cur"),
+    ("expected_loss_tenor", "cur"),
+)
+
+
+def assessment_rows(a: Mapping[str, Any], *, site_name: str | None = None) -> list[_Row]:
     """The tidy rows ``(section, key, year, value, unit)`` of a stored assessment object."""
+    return [
+        *_assessment_rows(a, site_name),
+        *_rule_rows(a),
+        *_energy_rows(a),
+        *_repayment_rows(a.get("repayment") or {}),
+    ]
+
+
+def _assessment_rows(a: Mapping[str, Any], site_name: str | None) -> list[_Row]:
     climate = a.get("climate") or {}
-    energy = a.get("energy") or {}
-    rep = a.get("repayment") or {}
     prov = a.get("provenance") or {}
     dataset = climate.get("dataset") or {}
     site = climate.get("site") or {}
-    cur = str(rep.get("currency") or "")
-    rows: list[tuple[str, str, int | None, Any, str]] = []
+    items: list[tuple[str, Any, str]] = [
+        ("id", a.get("id"), ""),
+        ("created_at", prov.get("created_at"), ""),
+        ("decision", a.get("decision"), ""),
+        ("technology", (a.get("project") or {}).get("technology"), ""),
+        ("site_name", site_name if site_name is not None else site.get("name"), ""),
+        ("site_lat", site.get("lat"), "degrees_north"),
+        ("site_lon", site.get("lon"), "degrees_east"),
+        ("policy_id", prov.get("policy_id"), ""),
+        ("policy_version", prov.get("policy_version"), ""),
+        ("dataset_id", dataset.get("id") or prov.get("dataset_id"), ""),
+        ("dataset_sha256", prov.get("dataset_sha256"), ""),
+        ("synthetic_data", bool(dataset.get("synthetic") or prov.get("synthetic")), ""),
+        ("code_version", prov.get("code_version"), ""),
+        ("seed", prov.get("seed"), ""),
+    ]
+    return [("assessment", key, None, value, unit) for key, value, unit in items]
 
-    def add(section: str, key: str, value: Any, unit: str = "", year: int | None = None) -> None:
-        rows.append((section, key, year, value, unit))
 
-    add("assessment", "id", a.get("id"))
-    add("assessment", "created_at", prov.get("created_at"))
-    add("assessment", "decision", a.get("decision"))
-    add("assessment", "technology", (a.get("project") or {}).get("technology"))
-    add("assessment", "site_name", site_name if site_name is not None else site.get("name"))
-    add("assessment", "site_lat", site.get("lat"), "degrees_north")
-    add("assessment", "site_lon", site.get("lon"), "degrees_east")
-    add("assessment", "policy_id", prov.get("policy_id"))
-    add("assessment", "policy_version", prov.get("policy_version"))
-    add("assessment", "dataset_id", dataset.get("id") or prov.get("dataset_id"))
-    add("assessment", "dataset_sha256", prov.get("dataset_sha256"))
-    add("assessment", "synthetic_data", bool(dataset.get("synthetic") or prov.get("synthetic")))
-    add("assessment", "code_version", prov.get("code_version"))
-    add("assessment", "seed", prov.get("seed"))
+def _rule_rows(a: Mapping[str, Any]) -> list[_Row]:
+    rows: list[_Row] = []
     for r in a.get("rules") or []:
         rid, unit = str(r.get("id")), str(r.get("unit") or "")
-        add("rule", f"{rid}.metric", r.get("metric"))
-        add("rule", f"{rid}.operator", r.get("operator"))
-        add("rule", f"{rid}.value", r.get("value"), unit)
-        add("rule", f"{rid}.threshold", r.get("threshold"), unit)
-        add("rule", f"{rid}.passed", r.get("passed"))
-        add("rule", f"{rid}.outcome", "pass" if r.get("passed") else r.get("outcome"))
-    for key, unit in (
-        ("method", ""),
-        ("p50_mwh", "MWh"),
-        ("p90_mwh", "MWh"),
-        ("p90_10y_mwh", "MWh"),
-        ("p99_mwh", "MWh"),
-        ("sigma", "1"),
-        ("capacity_factor_p50", "1"),
-        ("n_years", "count"),
-    ):
-        if key in energy:
-            add("energy", key, energy.get(key), unit)
-    add("energy", "p90_basis", "p90_mwh: 1-year; p90_10y_mwh: 10-year average")
-    evidence = energy.get("evidence") or {}
-    if evidence:  # site evidence (models.evidence): atlas scaling or a mast MCP
-        add("energy", "evidence.method", evidence.get("method"))
-        add("energy", "evidence.used", evidence.get("used"))
-        add("energy", "evidence.height_m", evidence.get("height_m"), "m")
-        add("energy", "evidence.corrected_mean_ms", evidence.get("corrected_mean_ms"), "m s-1")
-        add("energy", "evidence.scale_factor", evidence.get("scale_factor"), "1")
-        add("energy", "evidence.sigma_model", evidence.get("sigma_model"), "1")
-        add("energy", "evidence.source", evidence.get("source"))
-        if evidence.get("mcp"):
-            add("energy", "evidence.mcp_r_squared", evidence["mcp"].get("r_squared"), "1")
-            add("energy", "evidence.mcp_months", evidence["mcp"].get("concurrent_months"), "count")
-    wind = climate.get("wind") or {}
+        outcome = "pass" if r.get("passed") else r.get("outcome")
+        rows += [
+            ("rule", f"{rid}.metric", None, r.get("metric"), ""),
+            ("rule", f"{rid}.operator", None, r.get("operator"), ""),
+            ("rule", f"{rid}.value", None, r.get("value"), unit),
+            ("rule", f"{rid}.threshold", None, r.get("threshold"), unit),
+            ("rule", f"{rid}.passed", None, r.get("passed"), ""),
+            ("rule", f"{rid}.outcome", None, outcome, ""),
+        ]
+    return rows
+
+
+def _energy_rows(a: Mapping[str, Any]) -> list[_Row]:
+    energy = a.get("energy") or {}
+    rows: list[_Row] = [
+        ("energy", key, None, energy.get(key), unit) for key, unit in _ENERGY_KEYS if key in energy
+    ]
+    rows.append(("energy", "p90_basis", None, "p90_mwh: 1-year; p90_10y_mwh: 10-year average", ""))
+    rows += _evidence_rows(energy.get("evidence") or {})
+    wind = (a.get("climate") or {}).get("wind") or {}
     if isinstance(wind, Mapping) and "iav" in wind:
-        add("energy", "wind_iav", wind.get("iav"), "1")
-    for year, value in sorted((energy.get("annual_mwh") or {}).items(), key=lambda kv: int(kv[0])):
-        add("energy", "annual_mwh", value, "MWh", int(year))
-    for key, unit in (
-        ("loan_amount", cur),
-        ("currency", ""),
-        ("tenor_years", "years"),
-        ("interest_rate_pct", "%"),
-        ("repayment", ""),
-        ("dscr_p50_min", "1"),
-        ("dscr_p90_min", "1"),
-        ("dscr_p99_min", "1"),
-        ("dscr_p90_basis", ""),
-        ("llcr", "1"),
-        ("pd_annual", "1"),
-        ("pd_tenor", "1"),
-        ("pd_scorecard", "1"),
-        ("scorecard_grade", ""),
-        ("grade", ""),
-        ("lgd", "1"),
-        ("expected_loss", cur),
-        ("expected_loss_tenor", cur),
-    ):
-        if key in rep:
-            add("repayment", key, rep.get(key), unit)
+        rows.append(("energy", "wind_iav", None, wind.get("iav"), "1"))
+    annual = sorted((energy.get("annual_mwh") or {}).items(), key=lambda kv: int(kv[0]))
+    rows += [("energy", "annual_mwh", int(year), value, "MWh") for year, value in annual]
+    return rows
+
+
+def _evidence_rows(evidence: Mapping[str, Any]) -> list[_Row]:
+    """Site evidence (models.evidence): atlas scaling or a mast MCP; none without."""
+    if not evidence:
+        return []
+    items: list[tuple[str, Any, str]] = [
+        ("method", evidence.get("method"), ""),
+        ("used", evidence.get("used"), ""),
+        ("height_m", evidence.get("height_m"), "m"),
+        ("corrected_mean_ms", evidence.get("corrected_mean_ms"), "m s-1"),
+        ("scale_factor", evidence.get("scale_factor"), "1"),
+        ("sigma_model", evidence.get("sigma_model"), "1"),
+        ("source", evidence.get("source"), ""),
+    ]
+    mcp = evidence.get("mcp")
+    if mcp:
+        items += [
+            ("mcp_r_squared", mcp.get("r_squared"), "1"),
+            ("mcp_months", mcp.get("concurrent_months"), "count"),
+        ]
+    return [("energy", f"evidence.{key}", None, value, unit) for key, value, unit in items]
+
+
+def _repayment_rows(rep: Mapping[str, Any]) -> list[_Row]:
+    cur = str(rep.get("currency") or "")
+    rows: list[_Row] = [
+        ("repayment", key, None, rep.get(key), cur if unit == "cur" else unit)
+        for key, unit in _REPAYMENT_KEYS
+        if key in rep
+    ]
     for row in rep.get("dscr_by_year") or []:
         year = int(row.get("year", 0))
-        for key in ("p50", "p90", "p99"):
-            add("dscr", key, row.get(key), "1", year)
-        for key in ("cfads_p50", "debt_service", "closing_balance"):
-            add("dscr", key, row.get(key), cur, year)
+        rows += [("dscr", key, year, row.get(key), "1") for key in ("p50", "p90", "p99")]
+        rows += [
+            ("dscr", key, year, row.get(key), cur)
+            for key in ("cfads_p50", "debt_service", "closing_balance")
+        ]
     return rows
 
 
@@ -308,9 +350,6 @@ def _csv_text(value: Cell) -> str:
 
 def to_xlsx(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence[Any]]]]) -> bytes:
     """An Excel workbook with one sheet per ``(title, header, rows)``, cells guarded."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
     wb = Workbook()
     first = True
     for title, header, rows in sheets:

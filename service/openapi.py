@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -127,81 +127,10 @@ def build_document(
     title, version, description : str
         ``info`` of the document.
     """
-    entries: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
-        (ProblemOut, "serialization")
-    ]
-    for op in operations:
-        if op.body is not None:
-            entries.append((op.body, "validation"))
-        for model, _ in op.responses.values():
-            if model is not None:
-                entries.append((model, "serialization"))
-    unique = list(dict.fromkeys(entries))
-    keyed, top = models_json_schema(unique, ref_template=_REF)
-    schemas: dict[str, Any] = dict(top.get("$defs", {}))
-
-    def ref(model: type[BaseModel], mode: Literal["validation", "serialization"]) -> dict[str, Any]:
-        return dict(keyed[(model, mode)])
-
-    problem_ref = ref(ProblemOut, "serialization")
+    ref, schemas = _schema_refs(operations)
     paths: dict[str, dict[str, Any]] = {}
     for op in operations:
-        item: dict[str, Any] = {
-            "operationId": op.operation_id,
-            "summary": op.summary,
-            "tags": [op.tag],
-        }
-        if op.description:
-            item["description"] = op.description
-        params = [
-            {
-                "name": name,
-                "in": "path",
-                "required": True,
-                "description": text,
-                "schema": {"type": "string"},
-            }
-            for name, text in op.path_params.items()
-        ]
-        if op.query is not None:
-            params.extend(_query_parameters(op.query))
-        if params:
-            item["parameters"] = params
-        if op.body is not None:
-            item["requestBody"] = {
-                "required": op.body_required,
-                "content": {"application/json": {"schema": ref(op.body, "validation")}},
-            }
-        responses: dict[str, Any] = {}
-        for status, (model, text) in sorted(op.responses.items()):
-            entry: dict[str, Any] = {"description": text}
-            if model is not None:
-                entry["content"] = {op.media_type: {"schema": ref(model, "serialization")}}
-            if status == 201:
-                entry["headers"] = {
-                    "Location": {
-                        "description": "Path of the new resource",
-                        "schema": {"type": "string"},
-                    }
-                }
-            responses[str(status)] = entry
-        for status in op.error_statuses():
-            entry = {
-                "description": _STATUS_TEXT.get(status, "Error"),
-                "content": {PROBLEM_MIME: {"schema": problem_ref}},
-            }
-            if status == 429:
-                entry["headers"] = {
-                    "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
-                }
-            responses.setdefault(str(status), entry)
-        item["responses"] = responses
-        if op.role is not None:
-            item["security"] = [{"ApiKeyAuth": []}]
-            item["x-required-role"] = op.role
-        else:
-            item["security"] = []
-        paths.setdefault(op.path, {})[op.method.lower()] = item
+        paths.setdefault(op.path, {})[op.method.lower()] = _path_item(op, ref)
 
     return {
         "openapi": OPENAPI_VERSION,
@@ -223,6 +152,94 @@ def build_document(
         },
         "security": [{"ApiKeyAuth": []}],
     }
+
+
+_Mode = Literal["validation", "serialization"]
+_Ref = Callable[[type[BaseModel], _Mode], dict[str, Any]]
+
+
+def _schema_refs(operations: Sequence[Operation]) -> tuple[_Ref, dict[str, Any]]:
+    """The ``$ref`` of each request and response model, and the schemas they point to."""
+    entries: list[tuple[type[BaseModel], _Mode]] = [(ProblemOut, "serialization")]
+    for op in operations:
+        if op.body is not None:
+            entries.append((op.body, "validation"))
+        for model, _ in op.responses.values():
+            if model is not None:
+                entries.append((model, "serialization"))
+    unique = list(dict.fromkeys(entries))
+    keyed, top = models_json_schema(unique, ref_template=_REF)
+
+    def ref(model: type[BaseModel], mode: _Mode) -> dict[str, Any]:
+        return dict(keyed[(model, mode)])
+
+    return ref, dict(top.get("$defs", {}))
+
+
+def _path_item(op: Operation, ref: _Ref) -> dict[str, Any]:
+    """The OpenAPI operation object of ``op``."""
+    item: dict[str, Any] = {
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        "tags": [op.tag],
+    }
+    if op.description:
+        item["description"] = op.description
+    params = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "description": text,
+            "schema": {"type": "string"},
+        }
+        for name, text in op.path_params.items()
+    ]
+    if op.query is not None:
+        params.extend(_query_parameters(op.query))
+    if params:
+        item["parameters"] = params
+    if op.body is not None:
+        item["requestBody"] = {
+            "required": op.body_required,
+            "content": {"application/json": {"schema": ref(op.body, "validation")}},
+        }
+    item["responses"] = _responses(op, ref)
+    if op.role is not None:
+        item["security"] = [{"ApiKeyAuth": []}]
+        item["x-required-role"] = op.role
+    else:
+        item["security"] = []
+    return item
+
+
+def _responses(op: Operation, ref: _Ref) -> dict[str, Any]:
+    """The declared responses of ``op``, then a problem+json one for each error status."""
+    responses: dict[str, Any] = {}
+    for status, (model, text) in sorted(op.responses.items()):
+        entry: dict[str, Any] = {"description": text}
+        if model is not None:
+            entry["content"] = {op.media_type: {"schema": ref(model, "serialization")}}
+        if status == 201:
+            entry["headers"] = {
+                "Location": {
+                    "description": "Path of the new resource",
+                    "schema": {"type": "string"},
+                }
+            }
+        responses[str(status)] = entry
+    problem_ref = ref(ProblemOut, "serialization")
+    for status in op.error_statuses():
+        entry = {
+            "description": _STATUS_TEXT.get(status, "Error"),
+            "content": {PROBLEM_MIME: {"schema": problem_ref}},
+        }
+        if status == 429:
+            entry["headers"] = {
+                "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
+            }
+        responses.setdefault(str(status), entry)
+    return responses
 
 
 def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
@@ -336,72 +353,91 @@ def render_docs(document: Mapping[str, Any]) -> str:
     ]
     for path, item in document["paths"].items():
         for method, op in item.items():
-            anchor = e(op["operationId"])
-            role = op.get("x-required-role")
-            access = f"<span class=role>{e(role)}</span>" if role else "public"
+            parts += _docs_operation(path, method, op)
+    parts += _docs_problem_types()
+    parts.append("</table><h2 id=schemas>Schemas</h2>")
+    for name, schema in document["components"]["schemas"].items():
+        parts += _docs_schema(name, schema)
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _docs_operation(path: str, method: str, op: Mapping[str, Any]) -> list[str]:
+    """Heading, summary, parameters, body and responses of one operation."""
+    e = html.escape
+    anchor = e(op["operationId"])
+    role = op.get("x-required-role")
+    access = f"<span class=role>{e(role)}</span>" if role else "public"
+    parts = [
+        f"<h3 id={anchor}><span class='m {e(method)}'>{e(method.upper())}</span>"
+        f"<code>{e(path)}</code></h3><p>{_md(op['summary'])} — {access}</p>"
+    ]
+    if op.get("description"):
+        parts.append(f"<p>{_md(op['description'])}</p>")
+    params = op.get("parameters", [])
+    if params:
+        parts.append(
+            "<table><tr><th>parameter</th><th>in</th><th>type</th><th>description</th></tr>"
+        )
+        for p in params:
+            req = " (required)" if p.get("required") else ""
             parts.append(
-                f"<h3 id={anchor}><span class='m {e(method)}'>{e(method.upper())}</span>"
-                f"<code>{e(path)}</code></h3><p>{_md(op['summary'])} — {access}</p>"
+                f"<tr><td><code>{e(p['name'])}</code>{req}</td><td>{e(p['in'])}</td>"
+                f"<td>{_type_text(p['schema'])}</td>"
+                f"<td>{_md(p.get('description', ''))}</td></tr>"
             )
-            if op.get("description"):
-                parts.append(f"<p>{_md(op['description'])}</p>")
-            params = op.get("parameters", [])
-            if params:
-                parts.append(
-                    "<table><tr><th>parameter</th><th>in</th><th>type</th><th>description</th></tr>"
-                )
-                for p in params:
-                    req = " (required)" if p.get("required") else ""
-                    parts.append(
-                        f"<tr><td><code>{e(p['name'])}</code>{req}</td><td>{e(p['in'])}</td>"
-                        f"<td>{_type_text(p['schema'])}</td>"
-                        f"<td>{_md(p.get('description', ''))}</td></tr>"
-                    )
-                parts.append("</table>")
-            body = op.get("requestBody")
-            if body:
-                schema = body["content"]["application/json"]["schema"]
-                parts.append(f"<p>Body (application/json): {_type_text(schema)}</p>")
-            parts.append("<table><tr><th>status</th><th>meaning</th><th>body</th></tr>")
-            for status, resp in op["responses"].items():
-                content = resp.get("content", {})
-                body_text = ", ".join(
-                    f"{e(mt)}: {_type_text(c['schema'])}" for mt, c in content.items()
-                )
-                parts.append(
-                    f"<tr><td>{e(status)}</td><td>{_md(resp['description'])}</td><td>{body_text}</td></tr>"
-                )
-            parts.append("</table>")
-    parts.append(
+        parts.append("</table>")
+    body = op.get("requestBody")
+    if body:
+        schema = body["content"]["application/json"]["schema"]
+        parts.append(f"<p>Body (application/json): {_type_text(schema)}</p>")
+    parts.append("<table><tr><th>status</th><th>meaning</th><th>body</th></tr>")
+    for status, resp in op["responses"].items():
+        content = resp.get("content", {})
+        body_text = ", ".join(f"{e(mt)}: {_type_text(c['schema'])}" for mt, c in content.items())
+        parts.append(
+            f"<tr><td>{e(status)}</td><td>{_md(resp['description'])}</td><td>{body_text}</td></tr>"
+        )
+    parts.append("</table>")
+    return parts
+
+
+def _docs_problem_types() -> list[str]:
+    """The table of problem types (the anchors the ``type`` of each problem points to), open."""
+    e = html.escape
+    parts = [
         "<h2 id=problems>Problem types</h2><p>Every error is <code>application/problem+json</code> "
         "(RFC 9457) with <code>type</code>, <code>title</code>, <code>status</code>, "
         "<code>detail</code>, <code>instance</code> (the request id) and, for invalid "
         "fields, <code>errors</code>.</p><table><tr><th>type</th><th>title</th></tr>"
-    )
+    ]
     for slug, title in PROBLEM_TYPES.items():
         parts.append(
             f"<tr id=problem-{e(slug)}><td><code>{e(slug)}</code></td><td>{e(title)}</td></tr>"
         )
-    parts.append("</table><h2 id=schemas>Schemas</h2>")
-    for name, schema in document["components"]["schemas"].items():
-        parts.append(f"<h3 id=schema-{e(name)}>{e(name)}</h3>")
-        if schema.get("description"):
-            parts.append(f"<p>{_md(str(schema['description']))}</p>")
-        props = schema.get("properties")
-        if props:
-            required = set(schema.get("required", []))
-            parts.append("<table><tr><th>field</th><th>type</th><th>description</th></tr>")
-            for pname, pschema in props.items():
-                req = " (required)" if pname in required else ""
-                parts.append(
-                    f"<tr><td><code>{e(pname)}</code>{req}</td><td>{_type_text(pschema)}</td>"
-                    f"<td>{_md(str(pschema.get('description', '')))}</td></tr>"
-                )
-            parts.append("</table>")
-        elif "enum" in schema:
-            parts.append(f"<p>One of {_type_text(schema)}</p>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    return parts  # the caller closes the table
+
+
+def _docs_schema(name: str, schema: Mapping[str, Any]) -> list[str]:
+    """Heading, description and fields (or values) of one schema."""
+    e = html.escape
+    parts = [f"<h3 id=schema-{e(name)}>{e(name)}</h3>"]
+    if schema.get("description"):
+        parts.append(f"<p>{_md(str(schema['description']))}</p>")
+    props = schema.get("properties")
+    if props:
+        required = set(schema.get("required", []))
+        parts.append("<table><tr><th>field</th><th>type</th><th>description</th></tr>")
+        for pname, pschema in props.items():
+            req = " (required)" if pname in required else ""
+            parts.append(
+                f"<tr><td><code>{e(pname)}</code>{req}</td><td>{_type_text(pschema)}</td>"
+                f"<td>{_md(str(pschema.get('description', '')))}</td></tr>"
+            )
+        parts.append("</table>")
+    elif "enum" in schema:
+        parts.append(f"<p>One of {_type_text(schema)}</p>")
+    return parts
 
 
 def operation_paths(document: Mapping[str, Any]) -> Iterable[tuple[str, str]]:

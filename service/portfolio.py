@@ -52,7 +52,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from climate_data.cube import Cube
+from climate_data.errors import ClimateDataError
 from models.assessment import DEFAULT_N_PATHS, assess
+from models.errors import ModelInputError
 from models.portfolio import (
     DEFAULT_NPL_TOLERANCE_PCT,
     PortfolioError,
@@ -545,10 +547,14 @@ def assess_loan(
             site_evidence=inputs.site_evidence,
             assessment_id=assessment_id,
         )
-        obj = result.to_dict()
-        json.dumps(obj, allow_nan=False)
-    except ValueError as exc:  # AssessmentError, EvidenceError, finance errors, NaN output
+    except (ModelInputError, ClimateDataError) as exc:  # the loan's inputs, not a fault
         return LoanOutcome(loan.row, loan.loan_id, seed, None, None, " ".join(str(exc).split()))
+    obj = result.to_dict()
+    try:
+        json.dumps(obj, allow_nan=False)
+    except ValueError:
+        why = "the assessment produced a number that is not finite (NaN or infinity)"
+        return LoanOutcome(loan.row, loan.loan_id, seed, None, None, why)
     try:
         spec = loan_from_assessment(
             result,

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from climate_data.errors import ClimateDataError
+from models.errors import ModelInputError
 from service.assessments import owner_scope
 from service.errors import UsageError
 from service.portfolio import (
@@ -341,7 +342,7 @@ class Worker:
             return
         except StoreUnavailable:
             raise  # the run stays open; it is taken over once stale
-        except (BookError, UsageError, ValueError, OSError, ClimateDataError) as exc:
+        except (BookError, UsageError, ModelInputError, OSError, ClimateDataError) as exc:
             detail = " ".join(str(exc).split())
             _log.error("portfolio run %s failed: %s", run.id, detail)
             append("failed", 0, detail)

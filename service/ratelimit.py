@@ -6,7 +6,7 @@ Counters live in the storage named by ``CLIMATE_LOAN_RATELIMIT_STORAGE_URI`` —
 (the storage and window layer of Flask-Limiter; Flask-Limiter's own decorators would count a
 request before this service has authenticated its key, and the limit here is per *key*).
 
-Without a storage URI the request limit falls back to :class:`service.api.RateLimiter`, which
+Without a storage URI the request limit falls back to :class:`RateLimiter`, which
 counts in each worker's memory: the effective limit is then the setting times the number of
 workers (README, "Security and operations"); ``climate-loan serve`` says so when it starts.
 
@@ -19,8 +19,15 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
+
+from limits import RateLimitItemPerMinute
+from limits.errors import StorageError
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 
 _log = logging.getLogger("climate_loan.ratelimit")
 
@@ -32,6 +39,39 @@ class RequestLimiter(Protocol):
 
     def check(self, key_id: str) -> int | None:
         """Count a request; None when allowed, else seconds to wait."""
+
+
+class RateLimiter:
+    """Fixed one-minute windows of requests per API key (per worker process).
+
+    Parameters
+    ----------
+    per_minute : int
+        Requests allowed per key per window; 0 means no limit.
+    clock : callable
+        Monotonic seconds (injected by tests that cross a window).
+    """
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._windows: dict[str, tuple[int, int]] = {}
+
+    def check(self, key_id: str) -> int | None:
+        """Count a request; return None when allowed, else seconds until the next window."""
+        if self.per_minute <= 0:
+            return None
+        now = self.clock()
+        window = int(now // 60)
+        with self._lock:
+            current, count = self._windows.get(key_id, (window, 0))
+            if current != window:
+                current, count = window, 0
+            if count >= self.per_minute:
+                return max(1, math.ceil((window + 1) * 60 - now))
+            self._windows[key_id] = (current, count + 1)
+        return None
 
 
 class StorageRateLimiter:
@@ -50,32 +90,30 @@ class StorageRateLimiter:
     """
 
     def __init__(self, per_minute: int, storage_uri: str, prefix: str, scope: str) -> None:
-        from limits import RateLimitItemPerMinute
-        from limits.storage import storage_from_string
-        from limits.strategies import FixedWindowRateLimiter
-
         self.per_minute = per_minute
         self.storage_uri = storage_uri
         self.scope = scope
-        self._storage = storage_from_string(storage_uri)
+        # wrap_exceptions: every error of the storage's client (redis.RedisError: connection
+        # refused, timeout, ...) arrives as limits.errors.StorageError, the one type caught here
+        self._storage = storage_from_string(storage_uri, wrap_exceptions=True)
         self._strategy = FixedWindowRateLimiter(self._storage)
         self._item = RateLimitItemPerMinute(max(1, per_minute), namespace=prefix)
         self._last_error = 0.0
 
-    def _failed(self, exc: Exception) -> None:
+    def _failed(self, exc: StorageError) -> None:
         now = time.monotonic()
         if now - self._last_error > 60:
             self._last_error = now
             _log.error(
                 "rate-limit storage unavailable (%s); requests are not limited meanwhile",
-                exc.__class__.__name__,
+                exc.storage_error.__class__.__name__,
             )
 
     def _wait(self, identifier: str) -> int:
         try:
             stats: Any = self._strategy.get_window_stats(self._item, self.scope, identifier)
             return max(1, math.ceil(float(stats.reset_time) - time.time()))
-        except Exception:
+        except StorageError:
             return 60
 
     def check(self, identifier: str) -> int | None:
@@ -84,7 +122,7 @@ class StorageRateLimiter:
             return None
         try:
             allowed = self._strategy.hit(self._item, self.scope, identifier)
-        except Exception as exc:
+        except StorageError as exc:
             self._failed(exc)
             return None
         return None if allowed else self._wait(identifier)
@@ -95,7 +133,7 @@ class StorageRateLimiter:
             return None
         try:
             allowed = self._strategy.test(self._item, self.scope, identifier)
-        except Exception as exc:
+        except StorageError as exc:
             self._failed(exc)
             return None
         return None if allowed else self._wait(identifier)
@@ -128,6 +166,4 @@ def make_request_limiter(per_minute: int, storage_uri: str | None, prefix: str) 
     """The per-key request limiter: shared storage when configured, else per-worker memory."""
     if storage_uri:
         return StorageRateLimiter(per_minute, storage_uri, prefix, "key")
-    from service.api import RateLimiter
-
     return RateLimiter(per_minute)

@@ -54,6 +54,7 @@ from pydantic import (
     model_validator,
 )
 
+from models.errors import ModelInputError
 from models.evidence import SiteEvidence
 from models.finance import MAX_TENOR_YEARS, FinanceTerms
 from models.longterm import OperatingHistory, OperatingHistoryError, check_energy_plausible
@@ -71,6 +72,7 @@ from service.errors import UsageError
 from service.site_evidence import SiteEvidenceIn
 
 __all__ = [
+    "MODEL_INPUT_ERRORS",
     "AssessmentInputs",
     "AssessmentRequest",
     "CurtailmentIn",
@@ -84,9 +86,26 @@ __all__ = [
     "TrackingIn",
     "describe_error",
     "driver_overrides",
+    "is_model_input_error",
     "parse_request",
     "to_model_inputs",
 ]
+
+#: Errors of an input the models cannot use, which the API answers with 422 and the CLI with
+#: exit status 2 (:func:`is_model_input_error`). :class:`~models.errors.ModelInputError` is the
+#: base of the models' own errors; a policy file's error is the other.
+MODEL_INPUT_ERRORS: tuple[type[Exception], ...] = (ModelInputError, PolicyError)
+
+
+def is_model_input_error(exc: BaseException) -> bool:
+    """Whether ``exc``, raised by a model, is the caller's input and not a fault of the code.
+
+    True for :data:`MODEL_INPUT_ERRORS` only. A ``ValueError`` from anywhere else (numpy,
+    SciPy, a bug) is a fault: the API answers it with a 500 that shows none of its text, and
+    the CLI lets its traceback through.
+    """
+    return isinstance(exc, MODEL_INPUT_ERRORS)
+
 
 _DEFAULT_LOSSES = Losses()
 _MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -647,12 +666,15 @@ def to_model_inputs(request: AssessmentRequest) -> AssessmentInputs:
     p = request.project
     project: WindProject | SolarProject
     if p.technology == "wind":
-        assert p.hub_height_m is not None  # checked by ProjectIn
+        # ProjectIn refuses a wind project without these; the checks only narrow the types
+        if p.hub_height_m is None:
+            raise UsageError("a wind project needs hub_height_m [m]")
         if p.power_curve is not None:
             turbine = p.power_curve.to_turbine()
-        else:
-            assert p.turbine_type is not None
+        elif p.turbine_type is not None:
             turbine = get_turbine(p.turbine_type)
+        else:
+            raise UsageError("a wind project needs exactly one of turbine_type or power_curve")
         losses_in = p.losses or LossesIn()
         project = WindProject(
             capacity_mw=p.capacity_mw,

@@ -24,6 +24,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 
+from service.openapi import _CSS
 from service.store import AuditStore
 
 #: Policy of the HTML pages.
@@ -58,8 +59,6 @@ def _style_hash(css: str) -> str:
 
 def install(app: Flask) -> None:
     """Add the security headers to every response of ``app``."""
-    from service.openapi import _CSS
-
     docs_csp = PAGE_CSP.format(extra_style=" " + _style_hash(_CSS))
     page_csp = PAGE_CSP.format(extra_style="")
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from models.evidence import MAX_MAST_VALUES, AtlasMean, MastSeries, SiteEvidence
@@ -114,7 +115,8 @@ class MastIn(_Strict):
     def start_time(self) -> np.datetime64:
         """``start`` as a numpy time (minutes, UTC)."""
         m = _START_RE.match(self.start)
-        assert m is not None  # validated
+        if m is None:  # refused by the field validator; the check only narrows the type
+            raise UsageError(f"start must be UTC 'YYYY-MM-DDTHH:MMZ', got {self.start!r}")
         return np.datetime64(m.group(1), "m")
 
     def to_model(self) -> MastSeries:
@@ -230,46 +232,78 @@ def parse_mast_csv(text: str, height_m: float, name: str = "mast CSV") -> dict[s
     rows = [r for r in csv.reader(io.StringIO(text.removeprefix("\ufeff"))) if any(r)]
     if not rows:
         raise UsageError(f"mast CSV {path} is empty")
-    header = [c.strip() for c in rows[0]]
-    first = 1
+    cols, first = _mast_columns([c.strip() for c in rows[0]], path)
+    times, speeds, dirs = _mast_values(rows, cols, first)
+    if len(times) < 2:
+        raise UsageError(f"mast CSV {path} has fewer than two rows")
+    t = np.array(times, dtype="datetime64[m]")
+    step, index = _mast_grid(t, path)
+    grid_v: list[float | None] = [None] * (index[-1] + 1)
+    grid_d: list[float | None] = [None] * (index[-1] + 1)
+    for k, v, d in zip(index, speeds, dirs, strict=True):
+        grid_v[k] = v
+        grid_d[k] = d
+    out: dict[str, Any] = {
+        "height_m": float(height_m),
+        "interval_minutes": step,
+        "start": f"{t[0]!s}Z",
+        "wind_speed_ms": grid_v,
+    }
+    if len(cols) == 3:
+        out["wind_direction_deg"] = grid_d
+    return out
+
+
+_MAST_COLUMNS = ("timestamp", "wind_speed_ms", "wind_direction_deg")
+
+
+def _mast_columns(header: list[str], path: str) -> tuple[list[int], int]:
+    """Column of time, speed (and direction), by name or position; index of the first data row."""
     if "timestamp" in header and "wind_speed_ms" in header:
         cols = [header.index("timestamp"), header.index("wind_speed_ms")]
         if "wind_direction_deg" in header:
             cols.append(header.index("wind_direction_deg"))
-    else:  # by position: time, speed[, direction]; the first line may be a header
-        if len(header) < 2:
-            raise UsageError(
-                f"mast CSV {path} needs the columns timestamp, wind_speed_ms "
-                "[, wind_direction_deg] (by name or in this order)"
-            )
-        cols = [0, 1, 2] if len(header) >= 3 else [0, 1]
-        try:
-            _parse_time(header[0], 1)
-            first = 0  # no header line
-        except UsageError:
-            first = 1
-    has_dir = len(cols) == 3
-    names = ("timestamp", "wind_speed_ms", "wind_direction_deg")
+        return cols, 1
+    # by position: time, speed[, direction]; the first line may be a header
+    if len(header) < 2:
+        raise UsageError(
+            f"mast CSV {path} needs the columns timestamp, wind_speed_ms "
+            "[, wind_direction_deg] (by name or in this order)"
+        )
+    cols = [0, 1, 2] if len(header) >= 3 else [0, 1]
+    try:
+        _parse_time(header[0], 1)
+    except UsageError:
+        return cols, 1
+    return cols, 0  # no header line
+
+
+def _mast_values(
+    rows: list[list[str]], cols: list[int], first: int
+) -> tuple[list[np.datetime64], list[float | None], list[float | None]]:
+    """Times, speeds and directions (None for a gap, or without a direction column)."""
     times: list[np.datetime64] = []
     speeds: list[float | None] = []
     dirs: list[float | None] = []
     for i, row in enumerate(rows[first:], start=first + 1):
-
-        def num(k: int, row: list[str] = row, i: int = i) -> float | None:
-            cell = row[cols[k]].strip() if cols[k] < len(row) else ""
-            if not cell:
-                return None
-            try:
-                return float(cell)
-            except ValueError:
-                raise UsageError(f"mast CSV row {i}: {names[k]} {cell!r} is not a number") from None
-
         times.append(_parse_time(row[cols[0]] if cols[0] < len(row) else "", i))
-        speeds.append(num(1))
-        dirs.append(num(2) if has_dir else None)
-    if len(times) < 2:
-        raise UsageError(f"mast CSV {path} has fewer than two rows")
-    t = np.array(times, dtype="datetime64[m]")
+        speeds.append(_mast_number(row, cols, 1, i))
+        dirs.append(_mast_number(row, cols, 2, i) if len(cols) == 3 else None)
+    return times, speeds, dirs
+
+
+def _mast_number(row: list[str], cols: list[int], k: int, i: int) -> float | None:
+    cell = row[cols[k]].strip() if cols[k] < len(row) else ""
+    if not cell:
+        return None
+    try:
+        return float(cell)
+    except ValueError:
+        raise UsageError(f"mast CSV row {i}: {_MAST_COLUMNS[k]} {cell!r} is not a number") from None
+
+
+def _mast_grid(t: NDArray[np.datetime64], path: str) -> tuple[int, list[int]]:
+    """The interval [min] of strictly increasing times ``t``, and each time's interval index."""
     if np.any(np.diff(t) <= np.timedelta64(0, "m")):
         raise UsageError(f"mast CSV {path}: timestamps must increase strictly (no duplicates)")
     step = int(np.min(np.diff(t)).astype(np.int64))
@@ -281,20 +315,8 @@ def parse_mast_csv(text: str, height_m: float, name: str = "mast CSV") -> dict[s
     n = int(offsets[-1] // step) + 1
     if n > MAX_MAST_VALUES:
         raise UsageError(f"mast CSV {path}: {n:,} intervals; at most {MAX_MAST_VALUES:,}")
-    grid_v: list[float | None] = [None] * n
-    grid_d: list[float | None] = [None] * n
-    for k, v, d in zip((offsets // step).tolist(), speeds, dirs, strict=True):
-        grid_v[k] = v
-        grid_d[k] = d
-    out: dict[str, Any] = {
-        "height_m": float(height_m),
-        "interval_minutes": step,
-        "start": f"{t[0]!s}Z",
-        "wind_speed_ms": grid_v,
-    }
-    if has_dir:
-        out["wind_direction_deg"] = grid_d
-    return out
+    index: list[int] = (offsets // step).tolist()
+    return step, index
 
 
 def evidence_summary(ev: dict[str, Any]) -> str:

@@ -336,7 +336,7 @@ class AuditStore:
         StoreUnavailable
             The database cannot be reached or migrated.
         """
-        from alembic import command
+        from alembic import command  # lazy: only a migration needs Alembic (about 0.6 s)
 
         cfg = alembic_config()
         try:
@@ -1078,7 +1078,7 @@ def app_role_grants(role: str, schema: str = "public") -> list[str]:
 
 def alembic_config() -> Any:
     """Return an Alembic :class:`~alembic.config.Config` for the migrations of this package."""
-    from alembic.config import Config
+    from alembic.config import Config  # lazy: only a migration needs Alembic (about 0.6 s)
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))

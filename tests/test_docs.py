@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,9 +46,10 @@ MD_NAME = re.compile(r"(?<![\w./-])((?:[\w-]+/)*[\w-]+\.md)\b")
 CLIMBS = re.compile(r"(?<![\w.])(?:\.\./)+[\w./-]*")
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(300)
-def test_docs_build_offline_without_warnings(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def built_docs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The document built once for this module: the output folder and Sphinx's stderr."""
+    tmp_path = tmp_path_factory.mktemp("docs")
     out = tmp_path / "html"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLIMATE_LOAN_")}
     # No proxy: a build that tried to fetch anything (intersphinx, a remote image) would fail.
@@ -75,7 +77,14 @@ def test_docs_build_offline_without_warnings(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, f"sphinx-build failed:\n{proc.stderr}\n{proc.stdout}"
-    assert "WARNING" not in proc.stderr, proc.stderr
+    return out, proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_docs_build_offline_without_warnings(built_docs: tuple[Path, str]) -> None:
+    out, stderr = built_docs
+    assert "WARNING" not in stderr, stderr
     for chapter in CHAPTERS:
         page = out / f"{chapter}.html"
         assert page.is_file(), f"{chapter}.html was not built"
@@ -124,3 +133,63 @@ def test_project_documents_do_not_point_outside_the_repository() -> None:
         if outside(p.parent, line)
     ]
     assert hits == [], "\n".join(hits)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_built_pages_load_no_script_from_the_network(built_docs: tuple[Path, str]) -> None:
+    # The docs must be readable offline: MathJax comes from docs/_static/mathjax (vendored),
+    # so no page may reference an http(s) script, and every local script it names must exist.
+    out, _ = built_docs
+    script = re.compile(r"<script\b[^>]*\bsrc=\"([^\"]+)\"", re.I)
+    pages = sorted(out.rglob("*.html"))
+    assert len(pages) >= len(CHAPTERS)
+    with_math = 0
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        for src in script.findall(html):
+            assert not re.match(r"(?i)(https?:)?//", src), f"{page.name} loads {src}"
+            local = (page.parent / src.split("?")[0]).resolve()
+            assert local.is_file(), f"{page.name}: {src} is not in the build"
+        with_math += "mathjax/tex-chtml.js" in html
+        assert not re.search(r"(?i)<link\b[^>]*href=\"(https?:)?//", html), page.name
+    assert with_math >= 5  # the model chapters typeset equations with the vendored MathJax
+    fonts = out / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2"
+    assert (fonts / "MathJax_Main-Regular.woff").is_file()
+    assert (fonts / "MathJax_Math-Italic.woff").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_equations_typeset_offline_in_chromium(built_docs: tuple[Path, str]) -> None:
+    # A real browser with every http(s) request refused: the vendored MathJax must typeset
+    # the equations of a chapter from the built files alone, without a script error.
+    from tests.service.test_browser import ARGS, CHROMIUM, _need_browser
+
+    _need_browser()
+    from playwright.sync_api import sync_playwright
+
+    out, _ = built_docs
+    page_file = out / "models" / "uncertainty.html"
+    assert "math notranslate" in page_file.read_text(encoding="utf-8")
+    refused: list[str] = []
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            pg = browser.new_page()
+            pg.on("pageerror", lambda exc: errors.append(str(exc)))
+
+            def refuse(route: Any) -> None:
+                refused.append(route.request.url)
+                route.abort()
+
+            pg.route(re.compile(r"^https?://"), refuse)
+            pg.goto(page_file.as_uri())
+            pg.wait_for_selector("mjx-container", timeout=30_000)
+            typeset = pg.locator("mjx-container").count()
+            unparsed = pg.locator("mjx-merror").count()
+        finally:
+            browser.close()
+    assert refused == [] and errors == []
+    assert typeset >= 5 and unparsed == 0

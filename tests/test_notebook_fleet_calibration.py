@@ -35,6 +35,10 @@ rows = fleet[fleet["farm_id"] == farm]
 want = math.log(rows["metered_mwh"].sum() / rows["modelled_mwh"].sum())
 assert math.isclose(per_farm.loc[farm, "r"], want, rel_tol=1e-12)
 assert math.isclose(b, float(per_farm["r"].mean()), rel_tol=1e-12)
+# the estimates are the package's (models.calibration), not a copy in the notebook
+from models.calibration import calibrate_fleet as _calibrate
+assert _calibrate(fleet, CONFIDENCE).to_dict() == cal.to_dict()
+assert (b, b_ci, sigma, sigma_ci) == (cal.bias, cal.bias_ci, cal.sigma_model, cal.sigma_model_ci)
 # modelled energy is the package's: one farm-year recomputed with models.wind
 site = cube.site(float(cube.lats[0]), float(cube.lons[0]))
 turbine, hub, capacity = FARMS[0]

@@ -74,6 +74,7 @@ def test_site_matches_direct_hourly_computation(small_cube: Path, small_sample: 
         site.sunshine_hours, sun_year.sel(year=[2019, 2020, 2021, 2022]).values, rtol=1e-7
     )
     assert site.sunshine_method == "era5_sund"
+    assert site.summary()["solar"]["sunshine_method_bias_pct"] is None  # ECMWF's, not measured
     assert site.pv_transposition == "perez"
 
 
@@ -287,6 +288,8 @@ def test_sunshine_from_fdir_when_the_file_has_no_sund(
     site = cube.site(44.0, 87.3)
     assert site.sunshine_method == "dni_fraction"
     assert site.summary()["solar"]["sunshine_method"] == "dni_fraction"
+    # its bias measured against one-minute DNI (tests/climate_data/test_sunshine.py)
+    assert site.summary()["solar"]["sunshine_method_bias_pct"] == -3.9
     raw = _raw(paths).sel(lat=44.0, lon=87.3)
     label = (raw.time - pd.Timedelta("30min")).dt.year
     fdir = (raw.fdir.astype(float) / 3600.0).expand_dims(lat=[44.0], lon=[87.3], axis=(1, 2))
@@ -308,4 +311,5 @@ def test_cube_without_the_new_attributes_stays_readable(small_cube: Path, tmp_pa
     site = Cube.open(path).site(44.0, 87.3)
     assert site.sunshine_method is None
     assert site.summary()["solar"]["sunshine_method"] == "unrecorded"
+    assert site.summary()["solar"]["sunshine_method_bias_pct"] is None
     assert site.pv_transposition == "haydavies"

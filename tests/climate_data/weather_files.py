@@ -77,26 +77,38 @@ def era5_cds_file(
         nc.createDimension("latitude", ny)
         nc.createDimension("longitude", nx)
         number = nc.createVariable("number", "i8", ())
-        number.long_name = "ensemble member numerical id"
-        number.units = "1"
-        number.standard_name = "realization"
+        number.setncatts(
+            {
+                "long_name": "ensemble member numerical id",
+                "units": "1",
+                "standard_name": "realization",
+            }
+        )
         number.assignValue(0)
         vt = nc.createVariable("valid_time", "i8", ("valid_time",))
-        vt.long_name = "time"
-        vt.standard_name = "time"
-        vt.units = "seconds since 1970-01-01"
-        vt.calendar = "proleptic_gregorian"
+        vt.setncatts(
+            {
+                "long_name": "time",
+                "standard_name": "time",
+                "units": "seconds since 1970-01-01",
+                "calendar": "proleptic_gregorian",
+            }
+        )
         vt[:] = (np.asarray(valid_time, "datetime64[s]").astype(np.int64)).tolist()
         lat = nc.createVariable("latitude", "f8", ("latitude",), fill_value=np.nan)
-        lat.units = "degrees_north"
-        lat.standard_name = "latitude"
-        lat.long_name = "latitude"
-        lat.stored_direction = "decreasing"
+        lat.setncatts(
+            {
+                "units": "degrees_north",
+                "standard_name": "latitude",
+                "long_name": "latitude",
+                "stored_direction": "decreasing",
+            }
+        )
         lat[:] = np.asarray(latitude, dtype=np.float64)
         lon = nc.createVariable("longitude", "f8", ("longitude",), fill_value=np.nan)
-        lon.units = "degrees_east"
-        lon.standard_name = "longitude"
-        lon.long_name = "longitude"
+        lon.setncatts(
+            {"units": "degrees_east", "standard_name": "longitude", "long_name": "longitude"}
+        )
         lon[:] = np.asarray(longitude, dtype=np.float64)
         ev = nc.createVariable("expver", str, ("valid_time",))
         ev.long_name = "experiment version"
@@ -115,31 +127,43 @@ def era5_cds_file(
                 shuffle=True,
                 chunksizes=(min(nt, 12), ny, nx),
             )
-            var.GRIB_paramId = np.int64(param)
-            var.GRIB_dataType = "fc" if step_type == "accum" else "an"
-            var.GRIB_numberOfPoints = np.int64(ny * nx)
-            var.GRIB_typeOfLevel = "surface"
-            var.GRIB_stepUnits = np.int64(1)
-            var.GRIB_stepType = step_type
-            var.GRIB_gridType = "regular_ll"
-            var.GRIB_Nx = np.int64(nx)
-            var.GRIB_Ny = np.int64(ny)
-            var.GRIB_name = long_name
-            var.GRIB_shortName = short
-            var.GRIB_units = unit
-            var.long_name = long_name
+            var.setncatts(
+                {
+                    "GRIB_paramId": np.int64(param),
+                    "GRIB_dataType": "fc" if step_type == "accum" else "an",
+                    "GRIB_numberOfPoints": np.int64(ny * nx),
+                    "GRIB_typeOfLevel": "surface",
+                    "GRIB_stepUnits": np.int64(1),
+                    "GRIB_stepType": step_type,
+                    "GRIB_gridType": "regular_ll",
+                    "GRIB_Nx": np.int64(nx),
+                    "GRIB_Ny": np.int64(ny),
+                    "GRIB_name": long_name,
+                    "GRIB_shortName": short,
+                    "GRIB_units": unit,
+                    "long_name": long_name,
+                }
+            )
             u = units.get(name, unit) if units is not None else unit
             if u is not None:
                 var.units = u
-            var.standard_name = "unknown"
-            var.GRIB_surface = 0.0
-            var.coordinates = "number valid_time latitude longitude expver"
+            var.setncatts(
+                {
+                    "standard_name": "unknown",
+                    "GRIB_surface": 0.0,
+                    "coordinates": "number valid_time latitude longitude expver",
+                }
+            )
             var[:] = np.asarray(values, dtype=np.float32)
-        nc.GRIB_centre = "ecmf"
-        nc.GRIB_centreDescription = "European Centre for Medium-Range Weather Forecasts"
-        nc.GRIB_subCentre = np.int64(0)
-        nc.Conventions = "CF-1.7"
-        nc.institution = "European Centre for Medium-Range Weather Forecasts"
+        nc.setncatts(
+            {
+                "GRIB_centre": "ecmf",
+                "GRIB_centreDescription": "European Centre for Medium-Range Weather Forecasts",
+                "GRIB_subCentre": np.int64(0),
+                "Conventions": "CF-1.7",
+                "institution": "European Centre for Medium-Range Weather Forecasts",
+            }
+        )
         kind = "/".join(sorted(step_types))
         nc.history = (
             "2024-09-01T00:00 GRIB to CDM+CF via cfgrib-0.9.14.0/ecCodes-2.36.0 with "
@@ -232,9 +256,13 @@ def era5_legacy_file(
             ev[:] = np.array([1, 5], dtype=np.int32)
             dims = ("time", "expver", "latitude", "longitude")
         t = nc.createVariable("time", "i4", ("time",))
-        t.units = "hours since 1900-01-01 00:00:00.0"
-        t.long_name = "time"
-        t.calendar = "gregorian"
+        t.setncatts(
+            {
+                "units": "hours since 1900-01-01 00:00:00.0",
+                "long_name": "time",
+                "calendar": "gregorian",
+            }
+        )
         hours = (np.asarray(time, "datetime64[h]") - np.datetime64("1900-01-01T00", "h")).astype(
             np.int64
         )
@@ -250,11 +278,15 @@ def era5_legacy_file(
             packed, scale, offset = pack_int16(data)
             scales[name] = scale
             var = nc.createVariable(name, "i2", dims, fill_value=np.int16(-32767))
-            var.scale_factor = scale
-            var.add_offset = offset
-            var.missing_value = np.int16(-32767)
-            var.units = unit
-            var.long_name = long_name
+            var.setncatts(
+                {
+                    "scale_factor": scale,
+                    "add_offset": offset,
+                    "missing_value": np.int16(-32767),
+                    "units": unit,
+                    "long_name": long_name,
+                }
+            )
             if name == "ssrd":  # grib_to_netcdf wrote the flux name on the accumulation
                 var.standard_name = "surface_downwelling_shortwave_flux_in_air"
             var.set_auto_maskandscale(False)
@@ -266,6 +298,22 @@ def era5_legacy_file(
             "/cache/tmp/adaptor.mars.internal-1.grib"
         )
     return scales
+
+
+def _write_time(
+    nc: netCDF4.Dataset, time: NDArray[np.datetime64], name: str, units: str | None
+) -> None:
+    """The time variable of :func:`cf_file`: in ``units`` ("<unit> since ..."), or 0, 1, 2, ..."""
+    t = nc.createVariable(name, "f8", (name,))
+    if units is not None:
+        t.units = units
+        unit, since = units.split(" since ")
+        origin = np.datetime64(since.strip(), "ns")
+        step = {"days": np.timedelta64(1, "D"), "hours": np.timedelta64(1, "h")}[unit]
+        t[:] = (np.asarray(time, "datetime64[ns]") - origin) / step
+    else:
+        t[:] = np.arange(len(time), dtype=np.float64)
+    t.standard_name = "time"
 
 
 def cf_file(
@@ -294,16 +342,7 @@ def cf_file(
         for d, n in sizes.items():
             nc.createDimension(d, n)
         if time is not None:
-            t = nc.createVariable(time_name, "f8", (time_name,))
-            if time_units is not None:
-                t.units = time_units
-                unit, since = time_units.split(" since ")
-                origin = np.datetime64(since.strip(), "ns")
-                step = {"days": np.timedelta64(1, "D"), "hours": np.timedelta64(1, "h")}[unit]
-                t[:] = (np.asarray(time, "datetime64[ns]") - origin) / step
-            else:
-                t[:] = np.arange(len(time), dtype=np.float64)
-            t.standard_name = "time"
+            _write_time(nc, time, time_name, time_units)
         for name, (dims, values, attrs) in [*coords.items(), *variables.items()]:
             arr = np.asarray(values)
             var = nc.createVariable(name, arr.dtype, dims)

@@ -225,15 +225,17 @@ def test_wind_figures_match_independent_computation() -> None:
     assert e["p99_mwh"] == pytest.approx(p50 * (1 - Z99 * s1), rel=2e-4)
     assert e["p90_10y_mwh"] == pytest.approx(p50 * (1 - Z90 * s10), rel=2e-4)
     assert e["capacity_factor_p50"] == pytest.approx(p50 / (50.0 * 8760), abs=1e-4)
+    assert_repayment_by_hand(d["repayment"], p50, s1, s10)
 
-    # annuity, CFADS and cover ratios by hand
+
+def assert_repayment_by_hand(rep: dict[str, Any], p50: float, s1: float, s10: float) -> None:
+    """Annuity, CFADS and cover ratios of the 150 M, 12-year, 5 % loan of ``terms()``, by hand."""
     r, n, debt = 0.05, 12, 150e6
     annuity = debt * r / (1 - (1 + r) ** -n)
     cf50 = p50 * 300.0 - 6e6
     cf90 = p50 * (1 - Z90 * s10) * 300.0 - 6e6
     cf90_1y = p50 * (1 - Z90 * s1) * 300.0 - 6e6
     cf99 = p50 * (1 - Z99 * s1) * 300.0 - 6e6
-    rep = d["repayment"]
     assert rep["dscr_p50_min"] == pytest.approx(cf50 / annuity, abs=2e-4)
     assert rep["dscr_p90_min"] == pytest.approx(cf90 / annuity, abs=2e-4)
     assert rep["dscr_p90_10y_min"] == rep["dscr_p90_min"]  # alias, contract v1 name

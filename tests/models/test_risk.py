@@ -14,6 +14,8 @@ from models.finance import FinanceTerms, annuity_payment, debt_service
 from models.risk import (
     GRADE_RISK_WEIGHT_PCT,
     PD_FLOOR,
+    _quantiles,
+    _years_in_default,
     annualise_pd,
     circular_block_indices,
     default_years,
@@ -453,3 +455,46 @@ def test_long_term_mean_error_is_a_persistent_draw() -> None:
     d = simulate_default(SITE_YEARS, terms, sched, 0.06, n_paths=3000, seed=5)
     assert c.pd_tenor == d.pd_tenor
     assert a.pd_tenor > d.pd_tenor  # a wider persistent error fattens the low tail
+
+
+@pytest.mark.parametrize(
+    "shape", [(12, 10_000), (20, 10_001), (3, 7), (2, 1), (5, 2), (10_000,), (1,)]
+)
+def test_quantiles_are_numpys_linear_estimator(shape: tuple[int, ...]) -> None:
+    """The partition quantiles: the order statistics exactly, numpy's quantile to 1e-12."""
+    rng = np.random.default_rng(11)
+    values = rng.normal(1.2, 0.3, shape)
+    values[..., ::7] = 1.0  # ties, as a DSCR capped or repeated across paths has
+    ordered = np.sort(values, axis=-1)
+    n = shape[-1]
+    for probs in [(0.10, 0.50, 0.90), (0.01, 0.05, 0.10, 0.50), (0.0, 1.0, 0.5), (0.9, 0.1)]:
+        got = _quantiles(values, probs)
+        for i, q in enumerate(probs):
+            h = (n - 1) * q
+            lo = int(np.floor(h))
+            hi = min(lo + 1, n - 1)
+            v_lo, v_hi = ordered[..., lo], ordered[..., hi]
+            np.testing.assert_array_equal(got[i], v_lo + (h - lo) * (v_hi - v_lo))
+        np.testing.assert_allclose(got, np.quantile(values, probs, axis=-1), rtol=1e-12, atol=0)
+    before = values.copy()
+    _quantiles(values, (0.1, 0.9))
+    np.testing.assert_array_equal(values, before)  # not in place unless asked
+
+
+@settings(max_examples=100, deadline=None)
+@given(reserve_cases(), st.lists(st.sampled_from([0.0, 3.0, 6.0, 12.0, 24.0]), min_size=8))
+def test_reserve_loop_with_one_reserve_per_path_matches_reference(
+    case: tuple[list[list[float]], list[float], float, bool], months: list[float]
+) -> None:
+    # The sensitivities run the paths of several reserve sizes through one loop.
+    cash, ds, _, replenish = case
+    per_path = months[: len(cash)]
+    share = np.array(per_path) / 12.0
+    years = _years_in_default(np.array(cash).T.copy(), np.array(ds), share, replenish)
+    n = len(ds)
+    got = [n + 1 - y if y else 0 for y in years.tolist()]
+    expected = [
+        reference_default_years([path], ds, m, replenish)[0]
+        for path, m in zip(cash, per_path, strict=True)
+    ]
+    assert got == expected

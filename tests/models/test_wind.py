@@ -272,6 +272,31 @@ def test_mean_power_in_bins_shapes_and_edge_cases() -> None:
         mean_power_in_bins([0.0, 2.0, 1.0], curve)
 
 
+@pytest.mark.parametrize("turbine", ["E-82/2300", "V90/2000", "E-126/4200"])
+def test_mean_power_in_bins_per_period_equals_numerical_average(turbine: str) -> None:
+    # One density per row (as the monthly energy passes them), edges below the curve's first
+    # point, on its points (the standard-density row) and past its last, an open top bin.
+    # Oracle: the trapezoid average of power_at over 2,001 speeds in each bin; tolerance
+    # rated power / 1,000 (a cut-in or cut-out step inside a bin costs the quadrature at most
+    # rated / 2,000).
+    curve = get_turbine(turbine).power_curve
+    assert curve is not None
+    rhos = [0.95, STANDARD_AIR_DENSITY_KG_M3, 1.38, np.nan]
+    edges = np.concatenate([[0.25], curve.speeds[1:4], np.arange(4.5, 35.0, 0.5)])
+    got = mean_power_in_bins(np.append(edges, np.inf), curve, rhos)
+    assert got.shape == (len(rhos), edges.size)
+    assert np.isnan(got[-1]).all() and not np.isnan(got[:-1]).any()
+    np.testing.assert_array_equal(got[:-1, -1], 0.0)  # [35, inf): past every cut-out
+    frac = np.linspace(0.0, 1.0, 2_001)
+    xs = edges[:-1, None] + frac[None, :] * np.diff(edges)[:, None]
+    for row, rho in zip(got[:-1], rhos[:-1], strict=True):
+        ys = power_at(xs, curve, rho)
+        expected = np.sum(0.5 * (ys[:, 1:] + ys[:, :-1]), axis=1) / (frac.size - 1)
+        np.testing.assert_allclose(row[:-1], expected, rtol=0, atol=curve.rated_power_kw / 1e3)
+    with pytest.raises(ValueError, match="out of order"):
+        mean_power_in_bins(edges, curve, [1.2, 6.0])
+
+
 def test_air_density_at_height_against_windpowerlib_barometric() -> None:
     # windpowerlib's barometric density (pressure -1 hPa per 8 m, 2 m temperature moved with
     # -6.5 K/km) at 50 m and 100 m for 1013.25 hPa, 15 degC: the 50 -> 100 m ratio is

@@ -210,7 +210,7 @@ def test_rate_limit_is_429_with_retry_after(cube_path: Path, tmp_path: Path) -> 
 
 
 def test_rate_limiter_windows() -> None:
-    from service.api import RateLimiter
+    from service.ratelimit import RateLimiter
 
     now = [120.0]
     limiter = RateLimiter(2, clock=lambda: now[0])

@@ -84,7 +84,7 @@ def test_role_order(actual: str, required: str, allowed: bool) -> None:
     ("role", "name"), [("root", "x"), ("officer", "   "), ("officer", "x" * 201)]
 )
 def test_bad_role_or_name_is_refused(store: AuditStore, role: str, name: str) -> None:
-    with pytest.raises(ValueError, match=r"role|name"):
+    with pytest.raises(auth.KeyInputError, match=r"role|name"):
         auth.create_key(store, role, name)
 
 

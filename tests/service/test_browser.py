@@ -10,6 +10,8 @@ skipped, except under CI (``CI`` set), where they fail.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import threading
 from collections.abc import Iterator
@@ -18,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from tests.service.conftest import new_key
+from tests.service.conftest import WIND_REQUEST, new_key
+from tests.service.test_officer_page import pdf_fonts, pdf_text
 
 CHROMIUM = Path(os.environ.get("CLIMATE_LOAN_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -92,16 +95,43 @@ def page(server: str) -> Iterator[Any]:
 def test_officer_path_end_to_end(app: Any, server: str, page: Any) -> None:
     key = new_key(app, "officer", "Officer Zhang")
     store = app.extensions["climate_loan"].store
+    sign_in(page, server, key)
+    page.screenshot(path=str(ARTIFACTS / "01-site-en.png"), full_page=True)
+    pick_a_site(page)
+    fill_the_project_and_loan(page)
+    page.locator("#assess-button").click()
+    page.wait_for_url("**/app/assessments/*")
+    aid = page.url.rsplit("/", 1)[-1]
+    check_the_result_page(page, store, aid)
+    page.screenshot(path=str(ARTIFACTS / "02-result-en.png"), full_page=True)
 
-    # sign in
+    # switch language: same stored result, in Chinese
+    page.locator("#lang-zh_CN").click()
+    page.wait_for_load_state()
+    assert page.url.endswith(f"/app/assessments/{aid}")
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+    assert "决定" in page.locator("#decision-h").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "03-result-zh.png"), full_page=True)
+    check_the_memo_in_chinese(page)
+
+    # history lists it and reopens the stored result
+    page.goto(server + "/app/history")
+    page.get_by_role("link", name="打开 Changji browser test").click()
+    page.wait_for_url(f"**/app/assessments/{aid}")
+    assert store.list_assessments()[1] == 1
+
+
+def sign_in(page: Any, server: str, key: str) -> None:
+    """Sign in from the start page, which sends a visitor to the login form."""
     page.goto(server + "/")
     assert "/app/login" in page.url
     page.get_by_label("API key").fill(key)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/app/site")
-    page.screenshot(path=str(ARTIFACTS / "01-site-en.png"), full_page=True)
 
-    # click a cell: its centre goes into the form without a reload
+
+def pick_a_site(page: Any) -> None:
+    """A click on a cell puts its centre into the form without a reload; so does the keyboard."""
     cell = page.locator("a.cell").nth(1)
     lat, lon = cell.get_attribute("data-lat"), cell.get_attribute("data-lon")
     cell.click()
@@ -117,7 +147,9 @@ def test_officer_path_end_to_end(app: Any, server: str, page: Any) -> None:
     page.locator("#lat").fill("44.1")
     page.locator("#lon").fill("87.3")
 
-    # fill the project and loan
+
+def fill_the_project_and_loan(page: Any) -> None:
+    """Name the site, switch to solar and back (fields shown and hidden), fill a wind loan."""
     page.get_by_label("Site name").fill("Changji browser test")
     page.get_by_label("Solar", exact=True).check()
     assert page.locator("#wind-fields").is_hidden() and page.locator("#solar-fields").is_visible()
@@ -128,11 +160,10 @@ def test_officer_path_end_to_end(app: Any, server: str, page: Any) -> None:
     page.get_by_label("Loan amount").fill("200000000")
     page.get_by_label("Tenor [years]").fill("15")
     page.get_by_label("Repayment").select_option("annuity")
-    page.locator("#assess-button").click()
-    page.wait_for_url("**/app/assessments/*")
 
-    # the decision and the charts, from the stored record
-    aid = page.url.rsplit("/", 1)[-1]
+
+def check_the_result_page(page: Any, store: Any, aid: str) -> None:
+    """The decision, the charts and the rules on the page are those of the stored record."""
     record = store.get_assessment(aid)
     assert record is not None and record.site_name == "Changji browser test"
     badge = page.locator(".decision .badge")
@@ -144,17 +175,10 @@ def test_officer_path_end_to_end(app: Any, server: str, page: Any) -> None:
         box = chart.bounding_box()
         assert box is not None and box["width"] > 300 and box["height"] > 80
     assert page.locator("table.rules tbody tr").count() == len(record.response["rules"])
-    page.screenshot(path=str(ARTIFACTS / "02-result-en.png"), full_page=True)
 
-    # switch language: same stored result, in Chinese
-    page.locator("#lang-zh_CN").click()
-    page.wait_for_load_state()
-    assert page.url.endswith(f"/app/assessments/{aid}")
-    assert page.locator("html").get_attribute("lang") == "zh-CN"
-    assert "决定" in page.locator("#decision-h").inner_text()
-    page.screenshot(path=str(ARTIFACTS / "03-result-zh.png"), full_page=True)
 
-    # the memo: print page (A4 print CSS) and the PDF download
+def check_the_memo_in_chinese(page: Any) -> None:
+    """The memo: print page (A4 print CSS, screen-only tools hidden) and the PDF download."""
     page.locator("#memo-link").click()
     page.wait_for_url("**/memo")
     assert "授信备忘录" in page.locator("h1").inner_text()
@@ -168,12 +192,6 @@ def test_officer_path_end_to_end(app: Any, server: str, page: Any) -> None:
     pdf = Path(info.value.path()).read_bytes()
     assert pdf.startswith(b"%PDF-")
     (ARTIFACTS / "06-memo-download-zh.pdf").write_bytes(pdf)
-
-    # history lists it and reopens the stored result
-    page.goto(server + "/app/history")
-    page.get_by_role("link", name="打开 Changji browser test").click()
-    page.wait_for_url(f"**/app/assessments/{aid}")
-    assert store.list_assessments()[1] == 1
 
 
 def test_form_errors_in_the_browser(app: Any, server: str, page: Any) -> None:
@@ -197,12 +215,6 @@ def test_form_errors_in_the_browser(app: Any, server: str, page: Any) -> None:
 
 def test_glossary_exports_and_memo_through_the_api(app: Any, server: str, page: Any) -> None:
     """From a term to its glossary entry, the CSV download, and the PDF memo of the API."""
-    import csv
-    import io
-
-    from tests.service.conftest import WIND_REQUEST
-    from tests.service.test_officer_page import pdf_fonts, pdf_text
-
     key = new_key(app, "officer", "Officer Qian")
     made = page.request.post(
         server + "/api/v1/assessments", data=WIND_REQUEST, headers={"X-API-Key": key}
@@ -218,8 +230,21 @@ def test_glossary_exports_and_memo_through_the_api(app: Any, server: str, page: 
     page.goto(server + f"/app/assessments/{aid}")
     assert page.locator("#synthetic-watermark").is_visible()
     page.screenshot(path=str(ARTIFACTS / "08-result-glossary-links-en.png"), full_page=True)
+    follow_a_term_to_the_glossary(page, aid)
+    download_the_exports(page, a)
 
-    # a term on the page opens its glossary entry (a plain link: no script involved)
+    # the print memo: the watermark is fixed, so Chromium repeats it on every printed page
+    page.goto(server + f"/app/assessments/{aid}/memo")
+    page.emulate_media(media="print")
+    mark = page.locator("#synthetic-watermark")
+    assert mark.is_visible() and mark.evaluate("e => getComputedStyle(e).position") == "fixed"
+    assert "Officer Qian" in page.locator("#signoff-officer").inner_text()
+    page.emulate_media(media="screen")
+    check_the_memo_pdf_of_the_api(app, page, server, key, aid)
+
+
+def follow_a_term_to_the_glossary(page: Any, aid: str) -> None:
+    """A term on the page opens its glossary entry (a plain link: no script involved)."""
     term = page.locator("table.rules a.term", has_text="Minimum DSCR at 1-year P90 energy")
     assert term.get_attribute("title") == "Debt service coverage ratio"
     term.click()
@@ -231,7 +256,10 @@ def test_glossary_exports_and_memo_through_the_api(app: Any, server: str, page: 
     page.go_back()
     page.wait_for_url(f"**/app/assessments/{aid}")
 
-    # the CSV export downloads and parses back to the stored figures
+
+def download_the_exports(page: Any, a: dict[str, Any]) -> None:
+    """The CSV export downloads and parses back to the stored figures; the xlsx is a zip."""
+    aid = a["id"]
     with page.expect_download() as info:
         page.locator("#csv-link").click()
     download = info.value
@@ -244,15 +272,9 @@ def test_glossary_exports_and_memo_through_the_api(app: Any, server: str, page: 
         page.locator("#xlsx-link").click()
     assert Path(info.value.path()).read_bytes()[:2] == b"PK"  # a zip: the xlsx container
 
-    # the print memo: the watermark is fixed, so Chromium repeats it on every printed page
-    page.goto(server + f"/app/assessments/{aid}/memo")
-    page.emulate_media(media="print")
-    mark = page.locator("#synthetic-watermark")
-    assert mark.is_visible() and mark.evaluate("e => getComputedStyle(e).position") == "fixed"
-    assert "Officer Qian" in page.locator("#signoff-officer").inner_text()
-    page.emulate_media(media="screen")
 
-    # the memo through the API with the key: a PDF, fonts embedded, the sign-off
+def check_the_memo_pdf_of_the_api(app: Any, page: Any, server: str, key: str, aid: str) -> None:
+    """The memo through the API: a PDF with its fonts embedded and the sign-off; key-scoped."""
     r = page.request.get(
         server + f"/api/v1/assessments/{aid}/memo.pdf",
         headers={"X-API-Key": key, "Accept-Language": "zh-CN"},

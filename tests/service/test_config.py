@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from service.config import (
+    _PARSERS,
+    ENV_NAMES,
     SQLITE_FILE,
     ConfigError,
     ServiceConfig,
@@ -97,3 +100,8 @@ def test_cube_path_errors(tmp_path: Path) -> None:
 @given(st.integers(min_value=1, max_value=10**12))
 def test_whole_numbers_round_trip(n: int) -> None:
     assert config_from_env({"CLIMATE_LOAN_MAX_CONTENT_LENGTH": f" {n} "}).max_content_length == n
+
+
+def test_every_setting_has_one_parser() -> None:
+    names = {f.name for f in fields(ServiceConfig)}
+    assert set(_PARSERS) == names == set(ENV_NAMES)
