@@ -16,7 +16,6 @@ worker.
 
 from __future__ import annotations
 
-import secrets
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -203,7 +202,7 @@ def create_portfolio_run() -> Response:
     except BookError as exc:
         raise _book_problem(exc) from None
     paths = options.paths or st.config.mc_paths or 10_000
-    seed = options.seed if options.seed is not None else secrets.randbits(53)
+    seed = options.seed if options.seed is not None else portfolio_runs.draw_seed()
     try:
         run = portfolio_runs.create_run(
             st.store,

@@ -32,7 +32,7 @@ from climate_data.errors import ClimateDataError
 from models.policy import default_policy, list_policies
 from models.registry import RegistryError
 from models.scorecard import ScorecardError
-from service import api_portfolio, problems, security, web, web_map
+from service import api_portfolio, problems, security, web, web_map, web_portfolio
 from service.api import (
     EXTENSION,
     ProductionScorecard,
@@ -210,6 +210,7 @@ def create_app(config: ServiceConfig | Mapping[str, Any] | None = None) -> Flask
     app.register_blueprint(root)
     web.register(app)  # loan-officer pages, sessions, translations (service/web.py)
     web_map.register(app)  # the national map and its tiles (service/web_map.py)
+    web_portfolio.register(app)  # loan books and portfolio runs (service/web_portfolio.py)
     _install_request_log(app, logger)
     logger.info(
         "service ready",

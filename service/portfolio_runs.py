@@ -26,6 +26,7 @@ import json
 import logging
 import math
 import os
+import secrets
 import threading
 import time
 import uuid
@@ -61,6 +62,7 @@ __all__ = [
     "RunNotFound",
     "Worker",
     "create_run",
+    "draw_seed",
     "get_run",
     "notify",
     "queue_url",
@@ -106,6 +108,11 @@ def notify(run_id: str, url: str | None = None) -> bool:
         _log.warning("portfolio run %s not pushed to the queue: %s", run_id, exc)
         return False
     return True
+
+
+def draw_seed() -> int:
+    """A run seed from OS entropy (< 2**53, exact in JSON)."""
+    return secrets.randbits(53)
 
 
 def _cell(value: Any) -> Any:

@@ -561,7 +561,11 @@ def test_catalogue_template_matches_the_code() -> None:
     from babel.messages.extract import extract_from_dir
 
     root = TRANSLATIONS.parent
-    method_map = [("**/web.py", "python"), ("**/templates/**.html", "jinja2")]
+    method_map = [
+        ("**/web.py", "python"),
+        ("**/web_portfolio.py", "python"),
+        ("**/templates/**.html", "jinja2"),
+    ]
     found = {
         msg
         for _f, _l, msg, *_ in extract_from_dir(
