@@ -18,8 +18,8 @@ a policy rule's value  :func:`metric_value`            by metric and unit, as ab
 
 A missing or non-finite value is an en dash (:data:`NA`) everywhere. The functions take the
 Babel locale (``"en"``, ``"zh_CN"``); they do not depend on Flask, so the command line uses
-them as they are (English). The web page binds the request's locale (:func:`service.web.fmt_num`
-and friends are thin wrappers).
+them as they are (English). The web page binds the request's locale
+(:func:`service.web.common.fmt_num` and friends are thin wrappers).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from markupsafe import escape
 
 from service import charts
-from service import web as web_module
+from service.web import results as web_results
 from tests.service.conftest import make_config, new_key
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
@@ -453,7 +453,7 @@ def test_power_curve_upload(app: Any, web: Any) -> None:
     ],
 )
 def test_power_curve_parse_errors(app: Any, text: bytes, message: str) -> None:
-    from service.web import parse_power_curve
+    from service.web.assess import parse_power_curve
 
     with app.test_request_context(headers=EN), pytest.raises(ValueError, match=re.escape(message)):
         parse_power_curve(text)
@@ -561,7 +561,11 @@ def test_catalogue_template_matches_the_code() -> None:
     from babel.messages.extract import extract_from_dir
 
     root = TRANSLATIONS.parent
-    method_map = [("**/web.py", "python"), ("**/templates/**.html", "jinja2")]
+    from babel.messages.frontend import parse_mapping_cfg
+
+    # the files and methods of service/translations/babel.cfg, the extraction's own list
+    with (TRANSLATIONS / "babel.cfg").open(encoding="utf-8") as fh:
+        method_map, _options = parse_mapping_cfg(fh)
     found = {
         msg
         for _f, _l, msg, *_ in extract_from_dir(
@@ -721,7 +725,7 @@ def test_pd_chart_places_marker_on_log_scale() -> None:
 
 
 def test_viridis_end_points() -> None:
-    from service.web import colour
+    from service.web.site_map import colour
 
     # matplotlib's viridis at 0 and 1: #440154 and #fde725
     assert colour(0.0) == "#440154" and colour(1.0) == "#fde725"
@@ -767,9 +771,9 @@ def test_result_figures_show_sigma_parts_sizing_and_a_falling_trend(
     app: Any, headers: dict[str, str]
 ) -> None:
     with app.test_request_context("/app/", headers=headers):
-        falling = web_module.risk_figures(_issue10_object(-9.8, 0.03))
-        flat = web_module.risk_figures(_issue10_object(-9.8, 0.6))
-        rising = web_module.risk_figures(_issue10_object(4.0, 0.01))
+        falling = web_results.risk_figures(_issue10_object(-9.8, 0.03))
+        flat = web_results.risk_figures(_issue10_object(-9.8, 0.6))
+        rising = web_results.risk_figures(_issue10_object(4.0, 0.01))
     text = " ".join(f"{a} {b}" for a, b in falling["extra_figures"])
     assert "5.1" in text and "8.0" in text and "15.6" in text and "10.2" in text
     assert "dscr_p99_1y" in text and "0.58" in text
@@ -779,4 +783,4 @@ def test_result_figures_show_sigma_parts_sizing_and_a_falling_trend(
     assert flat["climate_notes"] == [] and rising["climate_notes"] == []
     # an assessment stored before these fields existed shows none of them
     with app.test_request_context("/app/", headers=headers):
-        assert web_module.risk_figures({}) == {"extra_figures": [], "climate_notes": []}
+        assert web_results.risk_figures({}) == {"extra_figures": [], "climate_notes": []}

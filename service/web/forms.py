@@ -1,0 +1,271 @@
+"""The project and loan form of the site page.
+
+WTForms fields that read numbers in the page's locale and report errors in its language.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import Field, FloatField, IntegerField, StringField
+from wtforms import ValidationError as FormError
+from wtforms.validators import InputRequired, Length, Optional, Regexp
+
+from service.web.common import (
+    app_state,
+    fmt_num,
+)
+
+# ============================================================================ the form
+
+
+class LocalFloat(FloatField):  # type: ignore[misc]
+    """A number field whose parse error is in the page's language."""
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return str(self.raw_data[0])
+        if isinstance(self.data, float) and self.data.is_integer() and abs(self.data) < 1e15:
+            return str(int(self.data))
+        return "" if self.data is None else str(self.data)
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Parse the number (a decimal comma is accepted), or record a translated error."""
+        if not valuelist or str(valuelist[0]).strip() == "":
+            self.data = None
+            return
+        text = str(valuelist[0]).strip().replace(" ", "").replace("\u00a0", "")
+        text = (
+            text.replace(",", "")
+            if text.count(".") == 1 or text.count(",") > 1
+            else text.replace(",", ".")
+        )
+        try:
+            self.data = float(text)
+        except ValueError:
+            self.data = None
+            raise ValueError(_("Enter a number.")) from None
+        if not math.isfinite(self.data):
+            self.data = None
+            raise ValueError(_("Enter a finite number."))
+
+
+class LocalInteger(IntegerField):  # type: ignore[misc]
+    """A whole-number field whose parse error is in the page's language."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Parse a whole number, or record a translated error."""
+        if not valuelist or str(valuelist[0]).strip() == "":
+            self.data = None
+            return
+        try:
+            self.data = int(str(valuelist[0]).strip())
+        except ValueError:
+            self.data = None
+            raise ValueError(_("Enter a whole number.")) from None
+
+
+def _required() -> InputRequired:
+    return InputRequired(message=_l("This field is required."))
+
+
+class _Range:
+    """Validator: ``lo <= value <= hi``; an empty or unparsable field is left to others."""
+
+    def __init__(self, lo: float | None, hi: float | None) -> None:
+        self.lo, self.hi = lo, hi
+
+    def __call__(self, form: Any, field: Field) -> None:
+        v = field.data
+        if v is None or field.process_errors:
+            return
+        if (self.lo is None or v >= self.lo) and (self.hi is None or v <= self.hi):
+            return
+        lo = fmt_num(self.lo, 0 if self.lo is None or float(self.lo).is_integer() else 2)
+        hi = fmt_num(self.hi, 0 if self.hi is None or float(self.hi).is_integer() else 2)
+        if self.lo is not None and self.hi is not None:
+            raise FormError(_("Enter a value from %(min)s to %(max)s.", min=lo, max=hi))
+        if self.lo is not None:
+            raise FormError(_("Enter a value of at least %(min)s.", min=lo))
+        raise FormError(_("Enter a value of at most %(max)s.", max=hi))
+
+
+def _range(lo: float | None, hi: float | None) -> _Range:
+    return _Range(lo, hi)
+
+
+class _Below:
+    """Validator: strictly below ``limit`` (percentages must stay under 100)."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+
+    def __call__(self, form: Any, field: Field) -> None:
+        if field.data is not None and field.data >= self.limit:
+            raise FormError(_("Enter a value below %(max)s.", max=fmt_num(self.limit, 0)))
+
+
+class _Positive:
+    """Validator: strictly greater than zero."""
+
+    def __call__(self, form: Any, field: Field) -> None:
+        if field.data is not None and field.data <= 0:
+            raise FormError(_("Enter a value greater than zero."))
+
+
+class ChoiceField(StringField):  # type: ignore[misc]
+    """A value from a fixed list, rendered by the templates as radio buttons or a select.
+
+    ``choices`` is a list of ``(value, label)`` pairs; WTForms' own select fields are not
+    used because their tuple choices are deprecated in WTForms 3.3 and their replacement
+    does not exist in older releases.
+    """
+
+    def __init__(self, label: Any, choices: Sequence[tuple[str, Any]] = (), **kwargs: Any) -> None:
+        super().__init__(label, **kwargs)
+        self.choices: list[tuple[str, Any]] = list(choices)
+
+    def pre_validate(self, form: Any) -> None:
+        """Refuse a value that is not one of the choices (a forged or stale form)."""
+        if self.data not in {value for value, _label in self.choices}:
+            raise FormError(_("Choose one of the listed options."))
+
+
+class AssessmentForm(FlaskForm):  # type: ignore[misc]
+    """The project and loan form; field names follow the request model (service/requests.py)."""
+
+    class Meta:
+        """Form options: CSRF is checked for every POST in ``_guard``."""
+
+        csrf = False
+
+    site_name = StringField(_l("Site name"), validators=[Optional(), Length(max=200)])
+    lat = LocalFloat(_l("Latitude [°N]"), validators=[_required(), _range(-90, 90)])
+    lon = LocalFloat(_l("Longitude [°E]"), validators=[_required(), _range(-180, 180)])
+    technology = ChoiceField(
+        _l("Technology"),
+        choices=[("wind", _l("Wind")), ("solar", _l("Solar"))],
+        default="wind",
+        validators=[InputRequired(message=_l("Choose wind or solar."))],
+    )
+    capacity_mw = LocalFloat(
+        _l("Capacity [MW]"), validators=[_required(), _Positive(), _range(None, 10_000)]
+    )
+    turbine_type = StringField(_l("Turbine type"), validators=[Length(max=100)])
+    power_curve_csv = FileField(_l("or upload a power curve (CSV)"))
+    hub_height_m = LocalFloat(_l("Hub height [m]"), validators=[_range(10, 250)])
+    availability_pct = LocalFloat(
+        _l("Availability loss [%]"), validators=[Optional(), _range(0, None), _Below(100)]
+    )
+    wake_pct = LocalFloat(
+        _l("Wake loss [%]"), validators=[Optional(), _range(0, None), _Below(100)]
+    )
+    electrical_pct = LocalFloat(
+        _l("Electrical loss [%]"), validators=[Optional(), _range(0, None), _Below(100)]
+    )
+    other_pct = LocalFloat(
+        _l("Other losses [%]"), validators=[Optional(), _range(0, None), _Below(100)]
+    )
+    dc_ac_ratio = LocalFloat(_l("DC/AC ratio"), validators=[Optional(), _range(0.5, 2.0)])
+    losses_pct = LocalFloat(
+        _l("System losses [%]"), validators=[Optional(), _range(0, None), _Below(100)]
+    )
+    degradation_pct_per_year = LocalFloat(
+        _l("Degradation [% per year]"), validators=[Optional(), _range(0, None), _Below(10)]
+    )
+    loan_amount = LocalFloat(
+        _l("Loan amount"), validators=[_required(), _Positive(), _range(None, 1e13)]
+    )
+    currency = StringField(
+        _l("Currency"),
+        default="CNY",
+        validators=[
+            _required(),
+            Regexp(r"^[A-Z]{3}$", message=_l("Use a three-letter ISO 4217 code such as CNY.")),
+        ],
+    )
+    tenor_years = LocalInteger(_l("Tenor [years]"), validators=[_required(), _range(1, 30)])
+    interest_rate_pct = LocalFloat(
+        _l("Interest rate [% per year]"), validators=[_required(), _range(0, None), _Below(100)]
+    )
+    repayment = ChoiceField(
+        _l("Repayment"),
+        choices=[
+            ("annuity", _l("Annuity (level payments)")),
+            ("equal_principal", _l("Equal principal")),
+            ("sculpted", _l("Sculpted to the P50 cash flow")),
+        ],
+        default="annuity",
+    )
+    tariff_per_mwh = LocalFloat(
+        _l("Tariff [currency per MWh]"), validators=[_required(), _range(0, 1e7)]
+    )
+    opex_per_year = LocalFloat(
+        _l("Operating cost [currency per year]"), validators=[_required(), _range(0, 1e12)]
+    )
+    policy = ChoiceField(_l("Lending product"), default="")
+    project_cost = LocalFloat(
+        _l("Total project cost"),
+        validators=[Optional(), _Positive(), _range(None, 1e13)],
+    )
+    # site evidence for wind (service/site_evidence.py): an atlas mean or a mast CSV
+    atlas_mean_wind_ms = LocalFloat(
+        _l("Atlas long-term mean wind speed [m/s]"), validators=[Optional(), _range(0, 30)]
+    )
+    atlas_height_m = LocalFloat(_l("Atlas height [m]"), validators=[Optional(), _range(1, 300)])
+    atlas_source = StringField(_l("Atlas source"), validators=[Optional(), Length(max=300)])
+    mast_csv = FileField(_l("or upload an on-site mast (CSV)"))
+    mast_height_m = LocalFloat(_l("Mast height [m]"), validators=[Optional(), _range(1, 300)])
+
+    def validate_turbine_type(self, field: Field) -> None:
+        """A wind project needs a library turbine with a power curve, or an uploaded curve."""
+        if self.technology.data != "wind":
+            return
+        has_file = bool(getattr(self.power_curve_csv.data, "filename", ""))
+        if not field.data and not has_file:
+            raise FormError(_("Choose a turbine from the list or upload a power curve."))
+        if field.data and has_file:
+            raise FormError(_("Give either a turbine type or a power curve file, not both."))
+        if field.data:
+            from models.turbines import get_turbine
+
+            try:
+                turbine = get_turbine(field.data)
+            except ValueError:
+                raise FormError(
+                    _("Unknown turbine type %(name)s; pick one from the list.", name=field.data)
+                ) from None
+            if turbine.power_curve is None:
+                raise FormError(
+                    _(
+                        "The library has no power curve for %(name)s; choose another type.",
+                        name=field.data,
+                    )
+                )
+
+    def validate_hub_height_m(self, field: Field) -> None:
+        """Wind projects need a hub height."""
+        if self.technology.data == "wind" and field.data is None:
+            raise FormError(_("Enter the hub height of the turbines."))
+
+    def validate_project_cost(self, field: Field) -> None:
+        """The project cost covers the loan (leverage cannot exceed 100 %)."""
+        loan = self.loan_amount.data
+        if field.data is not None and isinstance(loan, float) and field.data < loan:
+            raise FormError(_("The project cost must be at least the loan amount."))
+
+    def validate_policy(self, field: Field) -> None:
+        """The product must exist and be for the project's technology."""
+        if not field.data:
+            return
+        policy = app_state().policies.get(field.data)
+        if policy is None:
+            raise FormError(_("Unknown lending product."))
+        if policy.technology != self.technology.data:
+            raise FormError(_("This lending product is for another technology."))
