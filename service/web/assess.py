@@ -25,6 +25,7 @@ from flask_babel import gettext as _
 from pydantic import ValidationError as PydanticValidationError
 
 from service.problems import Problem
+from service.requests import ProjectIn, SiteIn
 from service.web.common import (
     app_state,
     bp,
@@ -32,7 +33,7 @@ from service.web.common import (
     lang,
     require_login,
 )
-from service.web.forms import AssessmentForm
+from service.web.forms import AssessmentForm, Limits, request_limits
 from service.web.site_map import LAYERS, build_map, layer_names
 
 
@@ -266,7 +267,8 @@ def _turbine_options() -> list[dict[str, str]]:
     return out
 
 
-def _number_arg(name: str, lo: float, hi: float) -> float | None:
+def _number_arg(name: str, limits: Limits) -> float | None:
+    """A number of the query string within ``limits``, else None."""
     raw = request.args.get(name, "").strip()
     if not raw:
         return None
@@ -274,7 +276,7 @@ def _number_arg(name: str, lo: float, hi: float) -> float | None:
         v = float(raw)
     except ValueError:
         return None
-    return v if math.isfinite(v) and lo <= v <= hi else None
+    return v if math.isfinite(v) and limits.contains(v) else None
 
 
 def _site_page(form: AssessmentForm, status: int = 200, general: Sequence[str] = ()) -> Any:
@@ -285,10 +287,12 @@ def _site_page(form: AssessmentForm, status: int = 200, general: Sequence[str] =
     has_solar = "sunshine_hours" in st.cube._v
     if layer == "sunshine_hours" and not has_solar:
         layer = "trailing_3y_wind_ms"
-    hub = _number_arg("hub_height_m", 10, 250)
+    hub_limits = request_limits(ProjectIn, "hub_height_m")
+    hub = _number_arg("hub_height_m", hub_limits)
     if hub is None:
         typed = form.hub_height_m.data
-        hub = float(typed) if isinstance(typed, int | float) and 10 <= typed <= 250 else 100.0
+        in_range = isinstance(typed, int | float) and hub_limits.contains(typed)
+        hub = float(typed) if in_range and typed is not None else 100.0
     selected = None
     if isinstance(form.lat.data, float) and isinstance(form.lon.data, float):
         selected = (form.lat.data, form.lon.data)
@@ -326,6 +330,7 @@ def _site_page(form: AssessmentForm, status: int = 200, general: Sequence[str] =
                 if name != "sunshine_hours" or has_solar
             ],
             hub_height_m=hub,
+            hub_limits=hub_limits,
             cell_info=cell_info,
             turbines=_turbine_options(),
             general_errors=list(general),
@@ -348,9 +353,9 @@ def site() -> Any:
     """The map and the project and loan form."""
     require_login()
     form = AssessmentForm(formdata=None)
-    form.lat.data = _number_arg("lat", -90, 90)
-    form.lon.data = _number_arg("lon", -180, 180)
-    hub = _number_arg("hub_height_m", 10, 250)
+    form.lat.data = _number_arg("lat", request_limits(SiteIn, "lat"))
+    form.lon.data = _number_arg("lon", request_limits(SiteIn, "lon"))
+    hub = _number_arg("hub_height_m", request_limits(ProjectIn, "hub_height_m"))
     if hub is not None:
         form.hub_height_m.data = hub
     _form_defaults(form)

@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any, get_args, get_origin
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
+from pydantic import BaseModel
 from wtforms import Field, FloatField, IntegerField, StringField
 from wtforms import ValidationError as FormError
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
+from service.requests import FinanceIn, LossesIn, ProjectIn, SiteIn
+from service.site_evidence import AtlasIn, MastIn
 from service.web.common import (
     app_state,
     fmt_num,
@@ -75,48 +79,89 @@ def _required() -> InputRequired:
     return InputRequired(message=_l("This field is required."))
 
 
-class _Range:
-    """Validator: ``lo <= value <= hi``; an empty or unparsable field is left to others."""
+@dataclass(frozen=True)
+class Limits:
+    """Bounds of a number: ``ge``/``gt`` below, ``le``/``lt`` above (None: no such bound)."""
 
-    def __init__(self, lo: float | None, hi: float | None) -> None:
-        self.lo, self.hi = lo, hi
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+
+    def contains(self, v: float) -> bool:
+        """True when ``v`` is within every bound."""
+        return (
+            (self.ge is None or v >= self.ge)
+            and (self.gt is None or v > self.gt)
+            and (self.le is None or v <= self.le)
+            and (self.lt is None or v < self.lt)
+        )
+
+
+def _constraints(annotation: Any) -> list[Any]:
+    """The constraint objects inside an annotation (``Annotated`` aliases within unions)."""
+    out: list[Any] = []
+    if get_origin(annotation) is Annotated:
+        for meta in get_args(annotation)[1:]:
+            out += list(getattr(meta, "metadata", [meta]))
+    for arg in get_args(annotation):
+        if get_origin(arg) is Annotated or get_args(arg):
+            out += _constraints(arg)
+    return out
+
+
+def request_limits(model: type[BaseModel], name: str) -> Limits:
+    """The bounds of field ``name`` of a request model, read from its pydantic constraints.
+
+    Reads the ``Ge``/``Gt``/``Le``/``Lt`` constraints of ``model.model_fields[name]``, also
+    those of an ``Annotated`` alias inside an optional type (``Pct | None``), so that the
+    form has no bound of its own: changing the request model changes the form.
+    """
+    info = model.model_fields[name]
+    found: dict[str, float] = {}
+    for meta in [*info.metadata, *_constraints(info.annotation)]:
+        for bound in ("ge", "gt", "le", "lt"):
+            value = getattr(meta, bound, None)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                found[bound] = float(value)
+    return Limits(**found)
+
+
+class InRange:
+    """Validator: the bounds of a request field; an empty or unparsable field is left to others.
+
+    Attributes
+    ----------
+    model, name
+        The request model and field whose bounds these are (:func:`request_limits`).
+    limits : Limits
+        The bounds.
+    """
+
+    def __init__(self, model: type[BaseModel], name: str) -> None:
+        self.model, self.name = model, name
+        self.limits = request_limits(model, name)
 
     def __call__(self, form: Any, field: Field) -> None:
+        """Raise a translated error naming the bound that ``field`` breaks."""
         v = field.data
-        if v is None or field.process_errors:
+        if v is None or field.process_errors or self.limits.contains(v):
             return
-        if (self.lo is None or v >= self.lo) and (self.hi is None or v <= self.hi):
-            return
-        lo = fmt_num(self.lo, 0 if self.lo is None or float(self.lo).is_integer() else 2)
-        hi = fmt_num(self.hi, 0 if self.hi is None or float(self.hi).is_integer() else 2)
-        if self.lo is not None and self.hi is not None:
-            raise FormError(_("Enter a value from %(min)s to %(max)s.", min=lo, max=hi))
-        if self.lo is not None:
-            raise FormError(_("Enter a value of at least %(min)s.", min=lo))
-        raise FormError(_("Enter a value of at most %(max)s.", max=hi))
-
-
-def _range(lo: float | None, hi: float | None) -> _Range:
-    return _Range(lo, hi)
-
-
-class _Below:
-    """Validator: strictly below ``limit`` (percentages must stay under 100)."""
-
-    def __init__(self, limit: float) -> None:
-        self.limit = limit
-
-    def __call__(self, form: Any, field: Field) -> None:
-        if field.data is not None and field.data >= self.limit:
-            raise FormError(_("Enter a value below %(max)s.", max=fmt_num(self.limit, 0)))
-
-
-class _Positive:
-    """Validator: strictly greater than zero."""
-
-    def __call__(self, form: Any, field: Field) -> None:
-        if field.data is not None and field.data <= 0:
-            raise FormError(_("Enter a value greater than zero."))
+        b = self.limits
+        lo, hi = (b.ge if b.ge is not None else b.gt), (b.le if b.le is not None else b.lt)
+        lo_text = fmt_num(lo, 0 if lo is None or float(lo).is_integer() else 2)
+        hi_text = fmt_num(hi, 0 if hi is None or float(hi).is_integer() else 2)
+        if b.gt is not None and v <= b.gt:
+            if b.gt == 0:
+                raise FormError(_("Enter a value greater than zero."))
+            raise FormError(_("Enter a value greater than %(min)s.", min=lo_text))
+        if b.lt is not None and v >= b.lt:
+            raise FormError(_("Enter a value below %(max)s.", max=hi_text))
+        if b.ge is not None and b.le is not None:
+            raise FormError(_("Enter a value from %(min)s to %(max)s.", min=lo_text, max=hi_text))
+        if b.ge is not None and v < b.ge:
+            raise FormError(_("Enter a value of at least %(min)s.", min=lo_text))
+        raise FormError(_("Enter a value of at most %(max)s.", max=hi_text))
 
 
 class ChoiceField(StringField):  # type: ignore[misc]
@@ -146,8 +191,8 @@ class AssessmentForm(FlaskForm):  # type: ignore[misc]
         csrf = False
 
     site_name = StringField(_l("Site name"), validators=[Optional(), Length(max=200)])
-    lat = LocalFloat(_l("Latitude [°N]"), validators=[_required(), _range(-90, 90)])
-    lon = LocalFloat(_l("Longitude [°E]"), validators=[_required(), _range(-180, 180)])
+    lat = LocalFloat(_l("Latitude [°N]"), validators=[_required(), InRange(SiteIn, "lat")])
+    lon = LocalFloat(_l("Longitude [°E]"), validators=[_required(), InRange(SiteIn, "lon")])
     technology = ChoiceField(
         _l("Technology"),
         choices=[("wind", _l("Wind")), ("solar", _l("Solar"))],
@@ -155,32 +200,35 @@ class AssessmentForm(FlaskForm):  # type: ignore[misc]
         validators=[InputRequired(message=_l("Choose wind or solar."))],
     )
     capacity_mw = LocalFloat(
-        _l("Capacity [MW]"), validators=[_required(), _Positive(), _range(None, 10_000)]
+        _l("Capacity [MW]"), validators=[_required(), InRange(ProjectIn, "capacity_mw")]
     )
     turbine_type = StringField(_l("Turbine type"), validators=[Length(max=100)])
     power_curve_csv = FileField(_l("or upload a power curve (CSV)"))
-    hub_height_m = LocalFloat(_l("Hub height [m]"), validators=[_range(10, 250)])
+    hub_height_m = LocalFloat(_l("Hub height [m]"), validators=[InRange(ProjectIn, "hub_height_m")])
     availability_pct = LocalFloat(
-        _l("Availability loss [%]"), validators=[Optional(), _range(0, None), _Below(100)]
+        _l("Availability loss [%]"), validators=[Optional(), InRange(LossesIn, "availability_pct")]
     )
     wake_pct = LocalFloat(
-        _l("Wake loss [%]"), validators=[Optional(), _range(0, None), _Below(100)]
+        _l("Wake loss [%]"), validators=[Optional(), InRange(LossesIn, "wake_pct")]
     )
     electrical_pct = LocalFloat(
-        _l("Electrical loss [%]"), validators=[Optional(), _range(0, None), _Below(100)]
+        _l("Electrical loss [%]"), validators=[Optional(), InRange(LossesIn, "electrical_pct")]
     )
     other_pct = LocalFloat(
-        _l("Other losses [%]"), validators=[Optional(), _range(0, None), _Below(100)]
+        _l("Other losses [%]"), validators=[Optional(), InRange(LossesIn, "other_pct")]
     )
-    dc_ac_ratio = LocalFloat(_l("DC/AC ratio"), validators=[Optional(), _range(0.5, 2.0)])
+    dc_ac_ratio = LocalFloat(
+        _l("DC/AC ratio"), validators=[Optional(), InRange(ProjectIn, "dc_ac_ratio")]
+    )
     losses_pct = LocalFloat(
-        _l("System losses [%]"), validators=[Optional(), _range(0, None), _Below(100)]
+        _l("System losses [%]"), validators=[Optional(), InRange(ProjectIn, "losses_pct")]
     )
     degradation_pct_per_year = LocalFloat(
-        _l("Degradation [% per year]"), validators=[Optional(), _range(0, None), _Below(10)]
+        _l("Degradation [% per year]"),
+        validators=[Optional(), InRange(ProjectIn, "degradation_pct_per_year")],
     )
     loan_amount = LocalFloat(
-        _l("Loan amount"), validators=[_required(), _Positive(), _range(None, 1e13)]
+        _l("Loan amount"), validators=[_required(), InRange(FinanceIn, "loan_amount")]
     )
     currency = StringField(
         _l("Currency"),
@@ -190,9 +238,12 @@ class AssessmentForm(FlaskForm):  # type: ignore[misc]
             Regexp(r"^[A-Z]{3}$", message=_l("Use a three-letter ISO 4217 code such as CNY.")),
         ],
     )
-    tenor_years = LocalInteger(_l("Tenor [years]"), validators=[_required(), _range(1, 30)])
+    tenor_years = LocalInteger(
+        _l("Tenor [years]"), validators=[_required(), InRange(FinanceIn, "tenor_years")]
+    )
     interest_rate_pct = LocalFloat(
-        _l("Interest rate [% per year]"), validators=[_required(), _range(0, None), _Below(100)]
+        _l("Interest rate [% per year]"),
+        validators=[_required(), InRange(FinanceIn, "interest_rate_pct")],
     )
     repayment = ChoiceField(
         _l("Repayment"),
@@ -204,24 +255,31 @@ class AssessmentForm(FlaskForm):  # type: ignore[misc]
         default="annuity",
     )
     tariff_per_mwh = LocalFloat(
-        _l("Tariff [currency per MWh]"), validators=[_required(), _range(0, 1e7)]
+        _l("Tariff [currency per MWh]"),
+        validators=[_required(), InRange(FinanceIn, "tariff_per_mwh")],
     )
     opex_per_year = LocalFloat(
-        _l("Operating cost [currency per year]"), validators=[_required(), _range(0, 1e12)]
+        _l("Operating cost [currency per year]"),
+        validators=[_required(), InRange(FinanceIn, "opex_per_year")],
     )
     policy = ChoiceField(_l("Lending product"), default="")
     project_cost = LocalFloat(
         _l("Total project cost"),
-        validators=[Optional(), _Positive(), _range(None, 1e13)],
+        validators=[Optional(), InRange(FinanceIn, "project_cost")],
     )
     # site evidence for wind (service/site_evidence.py): an atlas mean or a mast CSV
     atlas_mean_wind_ms = LocalFloat(
-        _l("Atlas long-term mean wind speed [m/s]"), validators=[Optional(), _range(0, 30)]
+        _l("Atlas long-term mean wind speed [m/s]"),
+        validators=[Optional(), InRange(AtlasIn, "mean_wind_ms")],
     )
-    atlas_height_m = LocalFloat(_l("Atlas height [m]"), validators=[Optional(), _range(1, 300)])
+    atlas_height_m = LocalFloat(
+        _l("Atlas height [m]"), validators=[Optional(), InRange(AtlasIn, "height_m")]
+    )
     atlas_source = StringField(_l("Atlas source"), validators=[Optional(), Length(max=300)])
     mast_csv = FileField(_l("or upload an on-site mast (CSV)"))
-    mast_height_m = LocalFloat(_l("Mast height [m]"), validators=[Optional(), _range(1, 300)])
+    mast_height_m = LocalFloat(
+        _l("Mast height [m]"), validators=[Optional(), InRange(MastIn, "height_m")]
+    )
 
     def validate_turbine_type(self, field: Field) -> None:
         """A wind project needs a library turbine with a power curve, or an uploaded curve."""
