@@ -28,6 +28,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import ValidationError as FormError
 
+from models.policy import METRICS
 from service import formatting, glossary
 from service.security import (
     web_session_valid,
@@ -105,6 +106,18 @@ def lang() -> str:
     return "zh" if str(get_locale()).startswith("zh") else "en"
 
 
+def metric_label(metric: str) -> str:
+    """Name of a metric in the page's language, from the one catalogue (:data:`METRICS`).
+
+    The rule table, key figures, memo and history label a figure with the words the policy's
+    reasons use (:data:`models.policy.METRICS`); an unknown path is shown as it is.
+    """
+    entry = METRICS.get(metric)
+    if entry is None:
+        return metric
+    return entry.label_zh if lang() == "zh" else entry.label_en
+
+
 def glossary_term(key: str, text: str, local: bool = False) -> Markup:
     """``text`` as a link to the glossary entry of ``key`` (a term id or a rule metric).
 
@@ -138,6 +151,7 @@ def _template_globals() -> dict[str, Any]:
         "fmt_mwh": fmt_mwh,
         "fmt_time": fmt_time,
         "glossary_term": glossary_term,
+        "metric_label": metric_label,
         "glossary_entries": glossary.entries(),
         "page_lang": lang(),
         "languages": LANGUAGES,

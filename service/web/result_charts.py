@@ -19,6 +19,7 @@ from service.web.common import (
     fmt_pct,
     fmt_pd,
     lang,
+    metric_label,
 )
 from service.web.texts import (
     GRADE_TEXT,
@@ -223,7 +224,7 @@ def build_charts(a: Mapping[str, Any], record: AssessmentRecord, tech: str) -> l
                 labels={
                     **na,
                     **{k: str(v) for k, v in _SENSITIVITY_TEXT.items()},
-                    "pd": _("Probability of default over the tenor"),
+                    "pd": metric_label("repayment.pd_tenor"),
                     "dscr": _("PD · min DSCR at 10-year P90"),
                     "base": _("Base case"),
                     "worse": _("Higher PD"),

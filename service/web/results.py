@@ -26,6 +26,7 @@ from service.web.common import (
     fmt_pct,
     fmt_time,
     lang,
+    metric_label,
     require_login,
 )
 from service.web.result_charts import build_charts
@@ -33,10 +34,8 @@ from service.web.texts import (
     DECISION_ICON,
     DECISION_TEXT,
     GRADE_TEXT,
-    METRIC_TEXT,
     OPERATOR_TEXT,
     OUTCOME_TEXT,
-    PCT_METRICS,
     REPAYMENT_TEXT,
 )
 
@@ -56,9 +55,6 @@ def format_metric(metric: str, unit: str, value: float | None, currency: str = "
     """A rule value or threshold with its unit, for the page's locale (:mod:`formatting`)."""
     if value is None:
         return str(_("not available"))
-    known = formatting.SPREAD_METRICS | formatting.PD_METRICS | formatting.FRACTION_METRICS
-    if metric in PCT_METRICS and metric not in known:  # a fraction formatting does not list
-        return fmt_pct(value, 2)
     return formatting.metric_value(metric, unit, value, currency, get_locale())
 
 
@@ -87,7 +83,7 @@ def result_view(record: AssessmentRecord) -> dict[str, Any]:
         rules.append(
             {
                 "id": r.get("id"),
-                "label": str(METRIC_TEXT.get(metric, metric)),
+                "label": metric_label(metric),
                 "metric": metric,
                 "value": format_metric(metric, str(r.get("unit", "")), r.get("value"), currency),
                 "threshold": f"{OPERATOR_TEXT.get(str(r.get('operator')), r.get('operator'))} "
@@ -310,7 +306,7 @@ def risk_figures(a: Mapping[str, Any]) -> dict[str, Any]:
     figures: list[tuple[str, str]] = []
     for key in ("dscr_p90_1y_min", "dscr_p99_1y_min"):
         if rep.get(key) is not None:
-            figures.append((str(METRIC_TEXT[f"repayment.{key}"]), f"{fmt_num(rep[key], 2)}×"))
+            figures.append((metric_label(f"repayment.{key}"), f"{fmt_num(rep[key], 2)}×"))
     sizing = rep.get("sizing") or {}
     if sizing.get("binding_rule"):
         case = str(_CASE_TEXT.get(str(sizing.get("binding_case")), sizing.get("binding_case")))
@@ -371,7 +367,7 @@ def risk_figures(a: Mapping[str, Any]) -> dict[str, Any]:
     if trend is not None and p_value is not None:
         figures.append(
             (
-                str(METRIC_TEXT["climate.wind.trend_pct_per_decade"]),
+                metric_label("climate.wind.trend_pct_per_decade"),
                 str(
                     _(
                         "%(trend)s %% per decade (Mann–Kendall p = %(p)s)",

@@ -19,6 +19,7 @@ from service.web.common import (
     TRAILING_METRIC,
     app_state,
     fmt_num,
+    metric_label,
 )
 
 #: Map layers the site page offers (names of :meth:`climate_data.cube.Cube.layer`).
@@ -206,9 +207,9 @@ def _deg(value: float, pos: str, neg: str) -> str:
 
 
 def layer_names() -> dict[str, str]:
-    """Translated names of the map layers."""
+    """Names of the map layers: the catalogue's names of the metrics they map."""
     return {
-        "trailing_3y_wind_ms": _("Trailing 3-year mean wind speed at hub height"),
-        "sunshine_hours": _("Mean annual sunshine hours"),
-        "iav": _("Inter-annual variability of wind speed"),
+        "trailing_3y_wind_ms": metric_label("climate.wind.trailing_3y_mean_ms"),
+        "sunshine_hours": metric_label("climate.solar.mean_sunshine_hours"),
+        "iav": metric_label("climate.wind.iav"),
     }

@@ -578,6 +578,32 @@ def test_catalogue_template_matches_the_code() -> None:
     assert found == pot, "run pybabel extract/update/compile (see service/translations/babel.cfg)"
 
 
+def test_metric_labels_come_from_the_policy_catalogue(app: Any, web: Any) -> None:
+    """One catalogue: the rule table names each metric as models.policy.METRICS does."""
+    from babel.messages.pofile import read_po
+
+    from models.policy import METRICS
+
+    # the web catalogue holds no copy of a metric's name
+    pot = {m.id for m in _read(read_po, TRANSLATIONS / "messages.pot") if m.id}
+    assert pot.isdisjoint({m.label_en for m in METRICS.values()})
+    aid = assess_via_form(web).location.rsplit("/", 1)[-1]
+    rules = store(app).get_assessment(aid).response["rules"]
+    assert rules
+    for headers, attr in ((EN, "label_en"), (ZH, "label_zh")):
+        html = web.get(f"/app/assessments/{aid}", headers=headers).get_data(as_text=True)
+        table = html[html.index('<table class="rules"') :]
+        table = table[: table.index("</table>")]
+        shown = [str(escape(getattr(METRICS[r["metric"]], attr))) for r in rules]
+        assert all(label in table for label in shown), (attr, shown)
+    with app.test_request_context(headers=ZH):
+        from service.web.common import metric_label
+
+        for path, metric in METRICS.items():
+            assert metric_label(path) == metric.label_zh != ""
+        assert metric_label("no.such.metric") == "no.such.metric"
+
+
 def test_chinese_pages_have_no_untranslated_english(app: Any, web: Any) -> None:
     aid = assess_via_form(web, {**FORM, "site_name": "昌吉北风电场"}, ZH).location.rsplit("/", 1)[
         -1
