@@ -33,7 +33,13 @@ from service.web.common import (
     lang,
     require_login,
 )
-from service.web.forms import AssessmentForm, Limits, request_limits
+from service.web.forms import (
+    DRIVER_INPUTS,
+    AssessmentForm,
+    Limits,
+    driver_value,
+    request_limits,
+)
 from service.web.site_map import LAYERS, build_map, layer_names
 
 
@@ -180,6 +186,14 @@ def build_request(
     }
     if form.project_cost.data is not None:
         out["finance"]["project_cost"] = form.project_cost.data
+    for d in DRIVER_INPUTS:  # only what the officer typed: the rest is the product's default
+        value = form._fields[d.field].data
+        if value is None or (d.wind_only and tech != "wind"):
+            continue
+        node = out
+        for part in d.request[:-1]:
+            node = node.setdefault(part, {})
+        node[d.request[-1]] = value
     if form.policy.data:
         out["policy"] = form.policy.data
     return out
@@ -199,6 +213,8 @@ _FIELD_OF: dict[tuple[str, ...], str] = {
     ("project",): "turbine_type",
     ("policy",): "policy",
     ("(body)",): "",
+    ("project", "curtailment"): "curtailment_mean_pct",
+    **{d.request: d.field for d in DRIVER_INPUTS},
 }
 
 
@@ -279,6 +295,31 @@ def _number_arg(name: str, limits: Limits) -> float | None:
     return v if math.isfinite(v) and limits.contains(v) else None
 
 
+def driver_defaults() -> dict[str, Any]:
+    """Each lending product's default of every driver field, for the form's placeholders.
+
+    ``{"policies": {policy id: {field: value}}, "default": {technology: policy id}}``; a
+    product without ``risk_drivers`` has every driver at zero.
+    """
+    from models.drivers import RiskDrivers
+
+    st = app_state()
+    policies: dict[str, dict[str, float | None]] = {}
+    for pid, policy in st.policies.items():
+        defaults = policy.risk_drivers
+        drivers = defaults.drivers if defaults is not None else RiskDrivers()
+        policies[pid] = {d.field: driver_value(drivers, d.attr) for d in DRIVER_INPUTS}
+    return {"policies": policies, "default": dict(st.default_policies)}
+
+
+def _placeholders(form: AssessmentForm, defaults: Mapping[str, Any]) -> dict[str, str]:
+    """The driver placeholders of the product the form names (or the technology's default)."""
+    tech = form.technology.data if form.technology.data in ("wind", "solar") else "wind"
+    pid = form.policy.data or defaults["default"].get(tech, "")
+    values = defaults["policies"].get(pid, {})
+    return {name: "" if v is None else f"{v:g}" for name, v in values.items()}
+
+
 def _site_page(form: AssessmentForm, status: int = 200, general: Sequence[str] = ()) -> Any:
     st = app_state()
     layer = request.args.get("layer", "trailing_3y_wind_ms")
@@ -318,6 +359,7 @@ def _site_page(form: AssessmentForm, status: int = 200, general: Sequence[str] =
                 "distance_km": site.distance_km,
             }
     _policy_choices(form)
+    defaults = driver_defaults()
     return (
         render_template(
             "site.html",
@@ -331,6 +373,9 @@ def _site_page(form: AssessmentForm, status: int = 200, general: Sequence[str] =
             ],
             hub_height_m=hub,
             hub_limits=hub_limits,
+            drivers=DRIVER_INPUTS,
+            driver_defaults=defaults,
+            driver_placeholders=_placeholders(form, defaults),
             cell_info=cell_info,
             turbines=_turbine_options(),
             general_errors=list(general),

@@ -19,7 +19,7 @@ from wtforms import Field, FloatField, IntegerField, StringField
 from wtforms import ValidationError as FormError
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
-from service.requests import FinanceIn, LossesIn, ProjectIn, SiteIn
+from service.requests import CurtailmentIn, FinanceIn, LossesIn, ProjectIn, SiteIn
 from service.site_evidence import AtlasIn, MastIn
 from service.web.common import (
     app_state,
@@ -182,6 +182,127 @@ class ChoiceField(StringField):  # type: ignore[misc]
             raise FormError(_("Choose one of the listed options."))
 
 
+@dataclass(frozen=True)
+class DriverInput:
+    """A risk-driver field of the form: its label, request field, and the value used.
+
+    Attributes
+    ----------
+    field : str
+        Name of the form field (made from this row, after :class:`AssessmentForm`).
+    label
+        Its translatable label, with the unit.
+    model : type
+        Request model holding the field (its bounds are the form's, :class:`InRange`).
+    request : tuple of str
+        Location in the assessment request; the last part is the model's field.
+    attr : str
+        Dotted path in :class:`models.drivers.RiskDrivers` and in the assessment's
+        ``risk_drivers`` (``curtailment.mean_pct``).
+    source : str
+        Key of the assessment's ``risk_drivers.sources``.
+    wind_only : bool
+        Only a wind project takes it (solar modules have their own degradation).
+    """
+
+    field: str
+    label: Any
+    model: type[BaseModel]
+    request: tuple[str, ...]
+    attr: str
+    source: str
+    wind_only: bool = False
+
+
+def _driver(
+    field: str, label: Any, model: type[BaseModel], *request: str, **kw: Any
+) -> DriverInput:
+    attr = kw.pop("attr", request[-1])
+    return DriverInput(field, label, model, request, attr, kw.pop("source", attr), **kw)
+
+
+#: The risk drivers the form offers, in the order shown (``models/drivers.py``).
+DRIVER_INPUTS: tuple[DriverInput, ...] = (
+    _driver(
+        "curtailment_mean_pct",
+        _l("Curtailment, mean [%]"),
+        CurtailmentIn,
+        *("project", "curtailment", "mean_pct"),
+        attr="curtailment.mean_pct",
+        source="curtailment",
+    ),
+    _driver(
+        "curtailment_sd_pct",
+        _l("Curtailment, yearly standard deviation [percentage points]"),
+        CurtailmentIn,
+        *("project", "curtailment", "sd_pct"),
+        attr="curtailment.sd_pct",
+        source="curtailment",
+    ),
+    _driver(
+        "curtailment_persistent_share",
+        _l("Curtailment, share of the variance that persists [0 to 1]"),
+        CurtailmentIn,
+        *("project", "curtailment", "persistent_share"),
+        attr="curtailment.persistent_share",
+        source="curtailment",
+    ),
+    _driver(
+        "merchant_share_pct",
+        _l("Share sold at market price [%]"),
+        FinanceIn,
+        *("finance", "merchant_share_pct"),
+    ),
+    _driver(
+        "price_sd_pct",
+        _l("Market price, yearly standard deviation [%]"),
+        FinanceIn,
+        *("finance", "price_sd_pct"),
+    ),
+    _driver(
+        "price_wind_corr",
+        _l("Correlation of market price with energy [−1 to 1]"),
+        FinanceIn,
+        *("finance", "price_wind_corr"),
+    ),
+    _driver(
+        "availability_sd_pct",
+        _l("Availability, yearly standard deviation [percentage points]"),
+        ProjectIn,
+        *("project", "availability_sd_pct"),
+    ),
+    _driver(
+        "opex_sd_pct",
+        _l("Operating cost, yearly standard deviation [%]"),
+        FinanceIn,
+        *("finance", "opex_sd_pct"),
+    ),
+    _driver(
+        "ageing_pct_per_year",
+        _l("Ageing of the turbines [% per year]"),
+        ProjectIn,
+        *("project", "ageing_pct_per_year"),
+        wind_only=True,
+    ),
+    _driver(
+        "energy_trend_pct_per_year",
+        _l("Energy trend over the loan [% per year]"),
+        ProjectIn,
+        *("project", "energy_trend_pct_per_year"),
+    ),
+)
+
+
+def driver_value(drivers: Any, attr: str) -> float | None:
+    """The value at dotted ``attr`` of :class:`RiskDrivers` or its ``to_dict()``, else None."""
+    node = drivers
+    for part in attr.split("."):
+        node = node.get(part) if isinstance(node, dict) else getattr(node, part, None)
+        if node is None:
+            return None
+    return float(node) if isinstance(node, int | float) and not isinstance(node, bool) else None
+
+
 class AssessmentForm(FlaskForm):  # type: ignore[misc]
     """The project and loan form; field names follow the request model (service/requests.py)."""
 
@@ -307,6 +428,15 @@ class AssessmentForm(FlaskForm):  # type: ignore[misc]
                     )
                 )
 
+    def validate_curtailment_sd_pct(self, field: Field) -> None:
+        """The curtailment's spread describes a mean, which must be given too."""
+        if field.data is not None and self.curtailment_mean_pct.data is None:
+            raise FormError(_("Enter the mean curtailment too (the other figures describe it)."))
+
+    def validate_curtailment_persistent_share(self, field: Field) -> None:
+        """The curtailment's persistence describes a mean, which must be given too."""
+        self.validate_curtailment_sd_pct(field)
+
     def validate_hub_height_m(self, field: Field) -> None:
         """Wind projects need a hub height."""
         if self.technology.data == "wind" and field.data is None:
@@ -327,3 +457,12 @@ class AssessmentForm(FlaskForm):  # type: ignore[misc]
             raise FormError(_("Unknown lending product."))
         if policy.technology != self.technology.data:
             raise FormError(_("This lending product is for another technology."))
+
+
+# the driver fields, one per row of DRIVER_INPUTS (empty: the lending product's default)
+for _d in DRIVER_INPUTS:
+    setattr(
+        AssessmentForm,
+        _d.field,
+        LocalFloat(_d.label, validators=[Optional(), InRange(_d.model, _d.request[-1])]),
+    )

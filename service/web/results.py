@@ -29,6 +29,7 @@ from service.web.common import (
     metric_label,
     require_login,
 )
+from service.web.forms import DRIVER_INPUTS, driver_value
 from service.web.result_charts import build_charts
 from service.web.texts import (
     DECISION_ICON,
@@ -123,6 +124,7 @@ def result_view(record: AssessmentRecord) -> dict[str, Any]:
         "climate": climate,
         "provenance": prov,
         "charts": build_charts(a, record, tech),
+        "drivers": drivers_view(a, req, tech),
         "created_text": fmt_time(prov.get("created_at")),
         "repayment_text": str(
             REPAYMENT_TEXT.get(str(rep.get("repayment")), rep.get("repayment") or "–")
@@ -130,6 +132,53 @@ def result_view(record: AssessmentRecord) -> dict[str, Any]:
         **result_extras(record, a),
         **risk_figures(a),
     }
+
+
+def drivers_view(a: Mapping[str, Any], req: Mapping[str, Any], tech: str) -> list[dict[str, str]]:
+    """The risk drivers an assessment used: label, value and its source, one row per driver.
+
+    The value is the stored ``risk_drivers``; the source is ``request`` when the stored request
+    gave the field, else the lending product's default (its source text as ``source_title``),
+    else none (zero). Empty for an assessment stored without drivers.
+    """
+    used = a.get("risk_drivers")
+    if not isinstance(used, Mapping):
+        return []
+    sources = used.get("sources") or {}
+    policy = app_state().policies.get(str((a.get("provenance") or {}).get("policy_id", "")))
+    has_defaults = policy is not None and policy.risk_drivers is not None
+    words = {
+        "request": _("Request"),
+        "policy": _("Lending product default"),
+        "none": _("None (zero)"),
+    }
+    rows = []
+    for d in DRIVER_INPUTS:
+        if d.wind_only and tech != "wind":
+            continue
+        value = driver_value(used, d.attr)
+        given: Any = req
+        for part in d.request:
+            given = given.get(part) if isinstance(given, Mapping) else None
+        text = str(sources.get(d.source, ""))
+        if given is not None:
+            kind = "request"
+        elif text.startswith("policy") or (text == "request" and has_defaults):
+            kind = "policy"
+        else:
+            kind = "none"
+        digits = 0 if value is None or value.is_integer() else 2
+        rows.append(
+            {
+                "field": d.field,
+                "label": str(d.label),
+                "value": fmt_num(value, digits),
+                "source": kind,
+                "source_text": str(words[kind]),
+                "source_title": text if kind == "policy" else "",
+            }
+        )
+    return rows
 
 
 def result_extras(record: AssessmentRecord, a: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,8 +8,20 @@ import pytest
 from pydantic import BaseModel, Field
 
 from service.web.forms import AssessmentForm, InRange, Limits, LocalFloat, LocalInteger
+from tests.service.conftest import new_key
+from tests.service.test_web import EN, FORM, assess_via_form, csrf, login, store
 
-EN = {"Accept-Language": "en-US,en;q=0.9"}
+
+@pytest.fixture
+def web(app: Any) -> Any:
+    client = app.test_client()
+    login(client, new_key(app, "officer", "Officer Li"))
+    return client
+
+
+def form_with_csrf(web: Any, **changes: str) -> dict[str, str]:
+    return {**FORM, "csrf_token": csrf(web, "/app/site"), **changes}
+
 
 #: Form field -> the request field it fills (model.field), as build_request sends it.
 REQUEST_FIELD: dict[str, str] = {
@@ -33,6 +45,17 @@ REQUEST_FIELD: dict[str, str] = {
     "atlas_mean_wind_ms": "AtlasIn.mean_wind_ms",
     "atlas_height_m": "AtlasIn.height_m",
     "mast_height_m": "MastIn.height_m",
+    # risk drivers
+    "curtailment_mean_pct": "CurtailmentIn.mean_pct",
+    "curtailment_sd_pct": "CurtailmentIn.sd_pct",
+    "curtailment_persistent_share": "CurtailmentIn.persistent_share",
+    "merchant_share_pct": "FinanceIn.merchant_share_pct",
+    "price_sd_pct": "FinanceIn.price_sd_pct",
+    "price_wind_corr": "FinanceIn.price_wind_corr",
+    "availability_sd_pct": "ProjectIn.availability_sd_pct",
+    "opex_sd_pct": "FinanceIn.opex_sd_pct",
+    "ageing_pct_per_year": "ProjectIn.ageing_pct_per_year",
+    "energy_trend_pct_per_year": "ProjectIn.energy_trend_pct_per_year",
 }
 
 
@@ -94,9 +117,90 @@ def test_the_validator_follows_the_model() -> None:
 def test_out_of_range_messages(app: Any, field: str, value: str, message: str) -> None:
     from werkzeug.datastructures import MultiDict
 
-    from tests.service.test_web import FORM
-
     with app.test_request_context(headers=EN):
         form = AssessmentForm(formdata=MultiDict({**FORM, field: value}))
         form.validate()
         assert form._fields[field].errors == [message]
+
+
+# ----------------------------------------------------------------------------- risk drivers
+
+
+def _driver_rows(html: str) -> dict[str, tuple[str, str]]:
+    """``{field: (value, source)}`` of the result page's table of drivers used."""
+    import re
+
+    table = html[html.index('id="drivers-table"') :]
+    table = table[: table.index("</table>")]
+    out = {}
+    for m in re.finditer(
+        r'<tr id="driver-(\w+)" data-source="(\w+)">\s*<th[^>]*>[^<]*</th>\s*'
+        r'<td class="num">([^<]*)</td>',
+        table,
+    ):
+        out[m.group(1)] = (m.group(3), m.group(2))
+    return out
+
+
+def test_driver_fields_reach_the_request_and_the_result_page(app: Any, web: Any) -> None:
+    base = assess_via_form(web).location.rsplit("/", 1)[-1]
+    data = {**FORM, "curtailment_mean_pct": "15", "price_wind_corr": "-0,5"}
+    r = assess_via_form(web, data)
+    assert r.status_code == 303, r.get_data(as_text=True)[:2000]
+    aid = r.location.rsplit("/", 1)[-1]
+    rec, ref = store(app).get_assessment(aid), store(app).get_assessment(base)
+    # only what was typed goes into the request; the rest is the product's default
+    assert rec.request["project"]["curtailment"] == {"mean_pct": 15.0}
+    assert rec.request["finance"]["price_wind_corr"] == -0.5
+    assert "curtailment" not in ref.request["project"]
+    used = rec.response["risk_drivers"]
+    assert used["curtailment"]["mean_pct"] == 15.0 and used["price_wind_corr"] == -0.5
+    assert used["sources"]["curtailment"] == "request"
+    assert ref.response["risk_drivers"]["curtailment"]["mean_pct"] == 6.0  # wind_changji_v1
+    assert rec.response["repayment"]["pd_tenor"] > ref.response["repayment"]["pd_tenor"]
+
+    rows = _driver_rows(web.get(f"/app/assessments/{aid}", headers=EN).get_data(as_text=True))
+    assert rows["curtailment_mean_pct"] == ("15", "request")
+    assert rows["curtailment_sd_pct"] == ("4", "policy")  # the product's default, not typed
+    assert rows["price_wind_corr"] == ("-0.50", "request")
+    assert rows["energy_trend_pct_per_year"] == ("0", "none")  # no product default
+    assert rows["ageing_pct_per_year"] == ("0.50", "policy")
+
+
+def test_driver_placeholders_are_the_product_defaults(app: Any, web: Any) -> None:
+    import re
+
+    from models.policy import load_policy
+
+    html = web.get("/app/site", headers=EN).get_data(as_text=True)
+    d = load_policy("wind_changji_v1").risk_drivers
+    assert d is not None
+    expected = {
+        "curtailment_mean_pct": d.drivers.curtailment.mean_pct,
+        "curtailment_sd_pct": d.drivers.curtailment.sd_pct,
+        "price_sd_pct": d.drivers.price_sd_pct,
+        "price_wind_corr": d.drivers.price_wind_corr,
+        "ageing_pct_per_year": d.drivers.ageing_pct_per_year,
+    }
+    for field, value in expected.items():
+        m = re.search(rf'<input id="{field}"[^>]*placeholder="([^"]*)"', html, re.S)
+        assert m and float(m.group(1)) == value, field
+    # collapsed until a driver field has an error
+    assert re.search(r'<details id="risk-drivers">', html)
+    bad = web.post(
+        "/app/assess",
+        data=form_with_csrf(web, curtailment_sd_pct="3"),
+        headers=EN,
+    ).get_data(as_text=True)
+    assert re.search(r'<details id="risk-drivers" open>', bad)
+    assert "Enter the mean curtailment too" in bad
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("curtailment_mean_pct", "100"), ("price_wind_corr", "-1.5")]
+)
+def test_driver_out_of_range_is_a_form_error(app: Any, web: Any, field: str, value: str) -> None:
+    r = web.post("/app/assess", data=form_with_csrf(web, **{field: value}), headers=EN)
+    assert r.status_code == 400
+    html = r.get_data(as_text=True)
+    assert f'id="{field}-error"' in html
