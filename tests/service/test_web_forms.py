@@ -13,9 +13,14 @@ from tests.service.test_web import EN, FORM, assess_via_form, csrf, login, store
 
 
 @pytest.fixture
-def web(app: Any) -> Any:
+def officer_key(app: Any) -> str:
+    return new_key(app, "officer", "Officer Li")
+
+
+@pytest.fixture
+def web(app: Any, officer_key: str) -> Any:
     client = app.test_client()
-    login(client, new_key(app, "officer", "Officer Li"))
+    login(client, officer_key)
     return client
 
 
@@ -204,3 +209,38 @@ def test_driver_out_of_range_is_a_form_error(app: Any, web: Any, field: str, val
     assert r.status_code == 400
     html = r.get_data(as_text=True)
     assert f'id="{field}-error"' in html
+
+
+def test_reasons_show_values_by_unit_on_the_page_and_the_api(
+    app: Any, web: Any, officer_key: str
+) -> None:
+    """The reasons are made once (models.policy) with units; the API and page show them as made."""
+    import re
+
+    from markupsafe import escape
+
+    from models.policy import METRICS
+
+    aid = assess_via_form(web).location.rsplit("/", 1)[-1]
+    response = store(app).get_assessment(aid).response
+    by_rule = {r["id"]: r for r in response["rules"]}
+    reasons = response["reasons"]
+    assert reasons
+    patterns = {
+        "probability": r"is \d+(\.\d\d)? %; the product requires at most \d+(\.\d\d)? %",
+        "ratio": r"is \d\.\d\d+×; the product requires at least \d\.\d\d+×",
+        "spread": r"is \d+\.\d+ %; the product requires at most \d+\.\d+ %",
+    }
+    kinds = set()
+    for reason in reasons:
+        metric = by_rule[reason["rule"]]["metric"]
+        kind = METRICS[metric].display
+        if kind in patterns:
+            kinds.add(kind)
+            assert re.search(patterns[kind], reason["message"]), reason["message"]
+    assert {"probability", "ratio"} <= kinds  # the test loan fails a PD and a DSCR rule
+    html = web.get(f"/app/assessments/{aid}", headers=EN).get_data(as_text=True)
+    api = web.get(f"/api/v1/assessments/{aid}", headers={"X-API-Key": officer_key}).get_json()
+    for reason in reasons:
+        assert str(escape(reason["message"])) in html
+    assert api["reasons"] == reasons
