@@ -290,7 +290,68 @@ _MCP_METHOD_TEXT = {
 }
 
 
-def evidence_figures(energy: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _short_num(value: Any) -> str:
+    """A height or count as written: no decimals when whole (80 m), else one (80.5 m)."""
+    v = float(value)
+    return fmt_num(v, 0 if v.is_integer() else 1)
+
+
+def model_basis_text(ev: Mapping[str, Any], hub_height_m: float | None) -> str:
+    """Where the energy-model uncertainty comes from, in the page's language.
+
+    Made from the stored figures of ``energy.evidence`` (``sigma_parts``, ``mcp``, heights)
+    by its ``method``, with the words :mod:`models.evidence` uses for ``model_basis``; the
+    stored (English) text when the method is another or a figure is missing.
+    """
+    stored = str(ev.get("model_basis") or "")
+    parts = ev.get("sigma_parts") or {}
+    try:
+        if ev.get("method") == "atlas_scaled":
+            text = str(
+                _(
+                    "scaled to a wind-atlas mean: default %(sigma)s (Davis et al. 2023; Lee "
+                    "and Fields 2021)",
+                    sigma=fmt_pct(parts["atlas"], 1),
+                )
+            )
+            if float(parts["vertical"]) > 0:
+                text += str(
+                    _(
+                        ", with %(vertical)s of wind speed for moving the atlas mean from "
+                        "%(height)s m to %(hub)s m (sensitivity %(g)s)",
+                        vertical=fmt_pct(parts["vertical"], 1),
+                        height=_short_num(ev["height_m"]),
+                        hub=_short_num(hub_height_m),
+                        g=fmt_num(parts["energy_sensitivity"], 2),
+                    )
+                )
+            return text
+        if ev.get("method") == "mcp":
+            m = ev["mcp"]
+            return str(
+                _(
+                    "on-site mast, MCP (%(method)s, %(n)s months, R² %(r2)s): wind speed "
+                    "%(measurement)s measurement (IEC 61400-12-1), %(mcp)s MCP fit, "
+                    "%(vertical)s vertical extrapolation, times energy sensitivity %(g)s; "
+                    "%(plant)s power curve and losses (IEC 61400-15; Lee and Fields 2021)",
+                    method=_MCP_METHOD_TEXT[str(m["method"])],
+                    n=int(m["concurrent_months"]),
+                    r2=fmt_num(m["r_squared"], 2),
+                    measurement=fmt_pct(parts["measurement"], 1),
+                    mcp=fmt_pct(parts["mcp"], 1),
+                    vertical=fmt_pct(parts["vertical"], 1),
+                    g=fmt_num(parts["energy_sensitivity"], 2),
+                    plant=fmt_pct(parts["plant"], 1),
+                )
+            )
+    except (KeyError, TypeError, ValueError):
+        return stored
+    return stored
+
+
+def evidence_figures(
+    energy: Mapping[str, Any], hub_height_m: float | None = None
+) -> list[tuple[str, str]]:
     """Figures of ``energy.evidence`` (site evidence: atlas scaling or mast MCP), if any."""
     ev = energy.get("evidence") or {}
     if not ev:
@@ -339,7 +400,9 @@ def evidence_figures(energy: Mapping[str, Any]) -> list[tuple[str, str]]:
             )
         )
     if ev.get("model_basis"):
-        out.append((str(_("Basis of the energy-model uncertainty")), str(ev["model_basis"])))
+        out.append(
+            (str(_("Basis of the energy-model uncertainty")), model_basis_text(ev, hub_height_m))
+        )
     return out
 
 
@@ -394,7 +457,8 @@ def risk_figures(a: Mapping[str, Any]) -> dict[str, Any]:
                 f"{fmt_pct(sc.get('total_1y'), 1)} / {fmt_pct(sc.get('total_10y'), 1)}",
             ),
         ]
-    figures += evidence_figures(energy)
+    hub = (a.get("project") or {}).get("hub_height_m")
+    figures += evidence_figures(energy, float(hub) if isinstance(hub, int | float) else None)
     ol = energy.get("operating_losses") or {}
     if ol:
         figures += [

@@ -244,3 +244,59 @@ def test_reasons_show_values_by_unit_on_the_page_and_the_api(
     for reason in reasons:
         assert str(escape(reason["message"])) in html
     assert api["reasons"] == reasons
+
+
+# ----------------------------------------------------------------------------- model basis
+
+
+def test_model_basis_is_translated_from_the_stored_figures(app: Any, web: Any) -> None:
+    """The zh page says where σ_model comes from in Chinese; the en page says what models said."""
+    from markupsafe import escape
+
+    from tests.service.test_web import ZH
+
+    atlas = {"atlas_mean_wind_ms": "7.1", "atlas_height_m": "80", "atlas_source": "GWA 3.3"}
+    r = assess_via_form(web, {**FORM, **atlas})
+    assert r.status_code == 303, r.get_data(as_text=True)[:2000]
+    aid = r.location.rsplit("/", 1)[-1]
+    ev = store(app).get_assessment(aid).response["energy"]["evidence"]
+    basis = ev["model_basis"]
+    assert ", with " in basis  # 80 m atlas to a 100 m hub: the vertical term is part of it
+    en = web.get(f"/app/assessments/{aid}", headers=EN).get_data(as_text=True)
+    assert str(escape(basis)) in en  # the web's English words are exactly the model's
+    zh = web.get(f"/app/assessments/{aid}", headers=ZH).get_data(as_text=True)
+    assert str(escape(basis)) not in zh
+    sigma = f"{100 * ev['sigma_parts']['atlas']:.1f} %"
+    assert f"按风能图谱均值校准：默认 {sigma}" in zh
+    assert "将图谱均值从 80 米换算到 100 米" in zh
+
+
+def test_model_basis_of_a_mast(app: Any) -> None:
+    from service.web.results import model_basis_text
+    from tests.service.test_web import ZH
+
+    ev = {
+        "method": "mcp",
+        "model_basis": "stored text",
+        "sigma_parts": {
+            "measurement": 0.025,
+            "mcp": 0.0123,
+            "vertical": 0.01,
+            "energy_sensitivity": 1.734,
+            "plant": 0.03,
+        },
+        "mcp": {"method": "variance_ratio", "concurrent_months": 24, "r_squared": 0.9612},
+    }
+    with app.test_request_context(headers=EN):
+        assert model_basis_text(ev, 100.0) == (
+            "on-site mast, MCP (variance ratio, 24 months, R² 0.96): wind speed 2.5 % "
+            "measurement (IEC 61400-12-1), 1.2 % MCP fit, 1.0 % vertical extrapolation, times "
+            "energy sensitivity 1.73; 3.0 % power curve and losses (IEC 61400-15; Lee and "
+            "Fields 2021)"
+        )
+        # an older record without the figures keeps its stored words
+        assert model_basis_text({**ev, "sigma_parts": {}}, 100.0) == "stored text"
+        assert model_basis_text({**ev, "method": "reanalysis"}, 100.0) == "stored text"
+    with app.test_request_context(headers=ZH):
+        text = model_basis_text(ev, 100.0)
+        assert text.startswith("现场测风塔，MCP（方差比法，24 个月，R² 0.96）")
