@@ -37,7 +37,8 @@ Modules, one per page or concern (this package installs them with :func:`registe
 :mod:`~service.web.common` (blueprint, locale formats, sign-in check, CSRF, error pages),
 :mod:`~service.web.login`, :mod:`~service.web.assess` (site page and its form,
 :mod:`~service.web.forms`, :mod:`~service.web.site_map`), :mod:`~service.web.results` (result
-page, :mod:`~service.web.result_charts`, :mod:`~service.web.texts`),
+page, :mod:`~service.web.figures`, :mod:`~service.web.result_charts`,
+:mod:`~service.web.texts`),
 :mod:`~service.web.memo_page` (memo, PDF, glossary), :mod:`~service.web.history` and
 :mod:`~service.web.downloads` (CSV and Excel).
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from markupsafe import escape
 
 from service import charts
-from service.web import results as web_results
+from service.web import figures as web_figures
 from tests.service.conftest import make_config, new_key
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
@@ -797,9 +797,9 @@ def test_result_figures_show_sigma_parts_sizing_and_a_falling_trend(
     app: Any, headers: dict[str, str]
 ) -> None:
     with app.test_request_context("/app/", headers=headers):
-        falling = web_results.risk_figures(_issue10_object(-9.8, 0.03))
-        flat = web_results.risk_figures(_issue10_object(-9.8, 0.6))
-        rising = web_results.risk_figures(_issue10_object(4.0, 0.01))
+        falling = web_figures.risk_figures(_issue10_object(-9.8, 0.03))
+        flat = web_figures.risk_figures(_issue10_object(-9.8, 0.6))
+        rising = web_figures.risk_figures(_issue10_object(4.0, 0.01))
     text = " ".join(f"{a} {b}" for a, b in falling["extra_figures"])
     assert "5.1" in text and "8.0" in text and "15.6" in text and "10.2" in text
     assert "dscr_p99_1y" in text and "0.58" in text
@@ -809,4 +809,4 @@ def test_result_figures_show_sigma_parts_sizing_and_a_falling_trend(
     assert flat["climate_notes"] == [] and rising["climate_notes"] == []
     # an assessment stored before these fields existed shows none of them
     with app.test_request_context("/app/", headers=headers):
-        assert web_results.risk_figures({}) == {"extra_figures": [], "climate_notes": []}
+        assert web_figures.risk_figures({}) == {"extra_figures": [], "climate_notes": []}

@@ -272,7 +272,7 @@ def test_model_basis_is_translated_from_the_stored_figures(app: Any, web: Any) -
 
 
 def test_model_basis_of_a_mast(app: Any) -> None:
-    from service.web.results import model_basis_text
+    from service.web.figures import model_basis_text
     from tests.service.test_web import ZH
 
     ev = {
