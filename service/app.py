@@ -207,7 +207,7 @@ def create_app(config: ServiceConfig | Mapping[str, Any] | None = None) -> Flask
     security.install(app)  # CSP, X-Frame-Options, nosniff, Referrer-Policy
     app.register_blueprint(bp)
     app.register_blueprint(root)
-    web.register(app)  # loan-officer pages, sessions, translations (service/web.py)
+    web.register(app)  # loan-officer pages, sessions, translations (service/web/)
     web_map.register(app)  # the national map and its tiles (service/web_map.py)
     _install_request_log(app, logger)
     logger.info(
