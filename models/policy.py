@@ -40,6 +40,11 @@ words cannot disagree with what the rule does. (Version 1.0 of the packaged poli
 text; its wind comment said a PD beyond the Weak grade declines while the rule referred above
 2 %.)
 
+A value and a threshold in those texts are shown by the metric's unit in the catalogue
+(:func:`format_value`): a PD as ``2.37 %``, an IAV as ``6.4 %``, a DSCR as ``1.35×``, a wind
+speed as ``6.68 m/s``; the reasons are stored with the assessment, so the API, the web page,
+the memo and the command line show the same words.
+
 The packaged products live in ``models/policies/*.yaml``; :data:`DEFAULT_POLICY` names the
 default per technology.
 """
@@ -114,6 +119,11 @@ class Metric:
     label_en, label_zh : str
         Short name of the value, in English and Chinese, from which every rule's text is
         generated (:meth:`Rule.describe`, :meth:`Rule.reason_template`).
+    display : str
+        How a dimensionless value (unit ``1``) is shown (:func:`format_value`): ``spread``
+        (a relative spread, ``6.4 %``), ``fraction`` (``31.25 %``), ``probability``
+        (``2.37 %``; whole percent from 10 %), ``ratio`` (``1.35×``) or ``p_value``
+        (``0.03``). Empty for a value with a physical unit, shown by its unit.
     """
 
     path: str
@@ -121,6 +131,7 @@ class Metric:
     description: str
     label_en: str = ""
     label_zh: str = ""
+    display: str = ""
 
 
 _METRIC_ROWS: tuple[Metric, ...] = (
@@ -168,6 +179,7 @@ _METRIC_ROWS: tuple[Metric, ...] = (
         "annual mean wind speeds divided by their mean.",
         "Inter-annual variability of wind speed",
         "风速年际变率",
+        display="spread",
     ),
     Metric(
         "climate.wind.monthly_cv",
@@ -175,6 +187,7 @@ _METRIC_ROWS: tuple[Metric, ...] = (
         "Coefficient of variation of the complete months' mean wind speeds.",
         "Month-to-month variability of wind speed",
         "风速月际变率",
+        display="spread",
     ),
     Metric(
         "climate.wind.trend_pct_per_decade",
@@ -191,6 +204,7 @@ _METRIC_ROWS: tuple[Metric, ...] = (
         "trend; small values mean the trend is unlikely to be chance.",
         "p-value of the wind-speed trend",
         "风速趋势的检验概率（p值）",
+        display="p_value",
     ),
     Metric(
         "climate.solar.mean_sunshine_hours",
@@ -249,6 +263,7 @@ _METRIC_ROWS: tuple[Metric, ...] = (
         "Total relative uncertainty of one year's net energy.",
         "Energy uncertainty (1 year)",
         "发电量不确定性（一年）",
+        display="spread",
     ),
     Metric(
         "energy.capacity_factor_p50",
@@ -256,6 +271,7 @@ _METRIC_ROWS: tuple[Metric, ...] = (
         "P50 net energy divided by capacity times 8760 h.",
         "P50 capacity factor",
         "P50容量系数",
+        display="fraction",
     ),
     Metric(
         "repayment.dscr_p50_min",
@@ -263,6 +279,7 @@ _METRIC_ROWS: tuple[Metric, ...] = (
         "Lowest debt service coverage ratio over the tenor with P50 energy every year.",
         "Minimum DSCR at P50 energy",
         "P50发电量下最低DSCR",
+        display="ratio",
     ),
     Metric(
         "repayment.dscr_p90_1y_min",
@@ -271,6 +288,7 @@ _METRIC_ROWS: tuple[Metric, ...] = (
         "year (the usual sizing case for wind).",
         "Minimum DSCR at 1-year P90 energy",
         "一年P90发电量下最低DSCR",
+        display="ratio",
     ),
     Metric(
         "repayment.dscr_p90_10y_min",
@@ -278,6 +296,7 @@ _METRIC_ROWS: tuple[Metric, ...] = (
         "Lowest debt service coverage ratio over the tenor with ten-year P90 energy every year.",
         "Minimum DSCR at 10-year P90 energy",
         "十年P90发电量下最低DSCR",
+        display="ratio",
     ),
     Metric(
         "repayment.dscr_p90_min",
@@ -285,6 +304,7 @@ _METRIC_ROWS: tuple[Metric, ...] = (
         "Alias of repayment.dscr_p90_10y_min (ten-year P90), the name of contract v1.",
         "Minimum DSCR at 10-year P90 energy",
         "十年P90发电量下最低DSCR",
+        display="ratio",
     ),
     Metric(
         "repayment.dscr_p99_1y_min",
@@ -292,6 +312,7 @@ _METRIC_ROWS: tuple[Metric, ...] = (
         "Lowest debt service coverage ratio over the tenor with one-year P99 energy every year.",
         "Minimum DSCR at 1-year P99 energy",
         "一年P99发电量下最低DSCR",
+        display="ratio",
     ),
     Metric(
         "repayment.dscr_p99_min",
@@ -299,6 +320,7 @@ _METRIC_ROWS: tuple[Metric, ...] = (
         "Alias of repayment.dscr_p99_1y_min (one-year P99), the name of contract v1.",
         "Minimum DSCR at 1-year P99 energy",
         "一年P99发电量下最低DSCR",
+        display="ratio",
     ),
     Metric(
         "repayment.llcr",
@@ -307,6 +329,7 @@ _METRIC_ROWS: tuple[Metric, ...] = (
         "divided by the loan amount.",
         "Loan life coverage ratio",
         "贷款期覆盖率（LLCR）",
+        display="ratio",
     ),
     Metric(
         "repayment.pd_tenor",
@@ -314,6 +337,7 @@ _METRIC_ROWS: tuple[Metric, ...] = (
         "Monte Carlo probability of default over the whole tenor (fraction, not percent).",
         "Probability of default over the tenor",
         "贷款期内违约概率",
+        display="probability",
     ),
     Metric(
         "repayment.pd_annual",
@@ -321,6 +345,7 @@ _METRIC_ROWS: tuple[Metric, ...] = (
         "Annualised probability of default (fraction, not percent; Basel III floor 0.0005).",
         "Annual probability of default",
         "年化违约概率",
+        display="probability",
     ),
     Metric(
         "repayment.pd_scorecard",
@@ -330,6 +355,7 @@ _METRIC_ROWS: tuple[Metric, ...] = (
         "when no scorecard was used or one of its features is unavailable.",
         "Scorecard probability of default (lifetime)",
         "评分卡违约概率（贷款期）",
+        display="probability",
     ),
     Metric(
         "repayment.expected_loss",
@@ -388,6 +414,79 @@ _UNIT_TEXT: Mapping[str, Mapping[str, str]] = {
 }
 Language = Literal["en", "zh"]
 
+#: Decimals of a shown value, by the metric's display kind or unit (:func:`format_value`).
+_DIGITS: Mapping[str, int] = {
+    "spread": 1,
+    "fraction": 2,
+    "probability": 2,
+    "ratio": 2,
+    "p_value": 2,
+    "count": 0,
+    "currency": 0,
+    "m s-1": 2,
+    "% decade-1": 1,
+    "h": 0,
+    "MWh": 0,
+    "km": 1,
+    "kWh m-2": 0,
+}
+#: Display kinds shown as a percentage of the fraction.
+_PERCENT_KINDS = frozenset({"spread", "fraction", "probability"})
+
+
+def _digits(metric: str, value: float) -> int:
+    m = METRICS[metric]
+    kind = m.display or m.unit
+    if kind == "probability" and abs(value) >= 0.1:
+        return 0  # 31 %, as a PD is read; below 10 % two decimals (2.37 %)
+    return _DIGITS.get(kind, 3)
+
+
+def _number(x: float, digits: int) -> str:
+    text = f"{x:,.{digits}f}"
+    return text.lstrip("-") if float(text.replace(",", "")) == 0.0 else text  # no "-0.00"
+
+
+def format_value(
+    metric: str, value: float, lang: Language = "en", digits: int | None = None
+) -> str:
+    """A value of ``metric`` as a person reads it, with its unit, for a rule's texts.
+
+    By the catalogue (:data:`METRICS`): a spread, fraction or probability as a percentage
+    (``6.4 %``, ``31.25 %``, ``2.37 %``), a coverage ratio with the times sign (``1.35×``), a
+    p-value bare (``0.03``), a count whole, other values with their unit (``6.68 m/s``,
+    ``1,200 h``; Chinese unit names in ``zh``). ``digits`` overrides the decimals.
+    """
+    m = METRICS[metric]
+    kind = m.display or m.unit
+    d = _digits(metric, value) if digits is None else digits
+    if kind in _PERCENT_KINDS:
+        return f"{_number(value * 100.0, d)} %"
+    if kind == "ratio":
+        return f"{_number(value, d)}×"
+    return f"{_number(value, d)}{_UNIT_TEXT[lang].get(m.unit, '')}"
+
+
+def format_pair(
+    metric: str, value: float, threshold: float, lang: Language = "en"
+) -> tuple[str, str]:
+    """A rule's value and threshold, formatted so that they never read alike when they differ.
+
+    Each takes its usual decimals (:func:`format_value`); when the two texts would be the same
+    although the numbers differ (a wind of 6.496 m/s against 6.5 m/s), both get more
+    decimals, up to six more, so that a failed rule never shows a value that seems to meet it.
+    """
+    v, t = format_value(metric, value, lang), format_value(metric, threshold, lang)
+    if value == threshold:
+        return v, t
+    base = max(_digits(metric, value), _digits(metric, threshold))
+    for extra in range(1, 7):
+        if v != t:
+            break
+        v = format_value(metric, value, lang, base + extra)
+        t = format_value(metric, threshold, lang, base + extra)
+    return v, t
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -430,32 +529,33 @@ class Rule:
         """Unit of the metric."""
         return METRICS[self.metric].unit
 
-    def _parts(self, lang: Language) -> tuple[str, str, str]:
+    def _parts(self, lang: Language) -> tuple[str, str]:
         m = METRICS[self.metric]
         label = m.label_en if lang == "en" else m.label_zh
-        return label, OPERATOR_TEXT[lang][self.operator], _UNIT_TEXT[lang].get(m.unit, "")
+        return label, OPERATOR_TEXT[lang][self.operator]
 
     def describe(self, lang: Language = "en") -> str:
-        """The rule in words, e.g. "Minimum DSCR at P50 energy at least 1.35 (otherwise ...)"."""
-        label, op, unit = self._parts(lang)
-        thr = _fmt(self.threshold)
+        """The rule in words, e.g. "Minimum DSCR at P50 energy at least 1.35× (otherwise ...)"."""
+        label, op = self._parts(lang)
+        thr = format_value(self.metric, self.threshold, lang)
         outcome = OUTCOME_TEXT[lang][self.outcome]
         if lang == "en":
-            return f"{label} {op} {thr}{unit} (otherwise {outcome})"
-        return f"{label}须{op} {thr}{unit}（否则{outcome}）"
+            return f"{label} {op} {thr} (otherwise {outcome})"
+        return f"{label}须{op} {thr}（否则{outcome}）"
 
     def reason_template(self, lang: Language = "en") -> str:
-        """Reason shown on failure, with ``{value}`` and ``{threshold}`` to fill in."""
-        label, op, unit = self._parts(lang)
+        """Reason shown on failure, with ``{value}`` and ``{threshold}`` to fill in.
+
+        Both are filled with the value and threshold formatted with the metric's unit
+        (:func:`format_pair`), e.g. ``2.37 %`` and ``2.00 %`` for a PD.
+        """
+        label, op = self._parts(lang)
         done = OUTCOME_DONE_TEXT[lang][self.outcome]
         note = self.note_en if lang == "en" else self.note_zh
         if lang == "en":
-            text = (
-                f"{label} is {{value}}{unit}; the product requires {op} {{threshold}}{unit}, "
-                f"so {done}."
-            )
+            text = f"{label} is {{value}}; the product requires {op} {{threshold}}, so {done}."
             return f"{text} {note}" if note else text
-        text = f"{label}为 {{value}}{unit}，本产品要求{op} {{threshold}}{unit}，因此{done}。"
+        text = f"{label}为 {{value}}，本产品要求{op} {{threshold}}，因此{done}。"
         return f"{text}{note}" if note else text
 
     @property
@@ -888,10 +988,6 @@ def metric_value(assessment: Mapping[str, Any], path: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _fmt(x: float) -> str:
-    return f"{x:g}"
-
-
 def evaluate_rule(rule: Rule, value: float | None) -> RuleResult:
     """Evaluate one rule on one metric value.
 
@@ -909,12 +1005,13 @@ def evaluate_rule(rule: Rule, value: float | None) -> RuleResult:
                 code=INSUFFICIENT_DATA,
                 message=(
                     f"Not enough complete data to compute {rule.metric} (rule '{rule.id}' "
-                    f"needs {rule.operator} {_fmt(rule.threshold)} {rule.unit}); a credit "
-                    "officer must review the data sufficiency."
+                    f"needs {rule.operator} {format_value(rule.metric, rule.threshold, 'en')}); "
+                    "a credit officer must review the data sufficiency."
                 ),
                 message_zh=(
                     f"数据不足，无法计算指标 {rule.metric}（规则 '{rule.id}' 要求 "
-                    f"{rule.operator} {_fmt(rule.threshold)} {rule.unit}），需人工复核数据充分性。"
+                    f"{rule.operator} {format_value(rule.metric, rule.threshold, 'zh')}），"
+                    "需人工复核数据充分性。"
                 ),
                 rule_id=rule.id,
             ),
@@ -922,7 +1019,8 @@ def evaluate_rule(rule: Rule, value: float | None) -> RuleResult:
     passed = bool(OPERATORS[rule.operator](value, rule.threshold))
     if passed:
         return RuleResult(rule=rule, value=value, passed=True, outcome="approve", reason=None)
-    fields = {"value": _fmt(value), "threshold": _fmt(rule.threshold)}
+    en = format_pair(rule.metric, value, rule.threshold, "en")
+    zh = format_pair(rule.metric, value, rule.threshold, "zh")
     return RuleResult(
         rule=rule,
         value=value,
@@ -930,8 +1028,8 @@ def evaluate_rule(rule: Rule, value: float | None) -> RuleResult:
         outcome=rule.outcome,
         reason=Reason(
             code=rule.code,
-            message=rule.reason_en.format(**fields),
-            message_zh=rule.reason_zh.format(**fields),
+            message=rule.reason_en.format(value=en[0], threshold=en[1]),
+            message_zh=rule.reason_zh.format(value=zh[0], threshold=zh[1]),
             rule_id=rule.id,
         ),
     )

@@ -208,7 +208,7 @@ def create_app(config: ServiceConfig | Mapping[str, Any] | None = None) -> Flask
     assert api_portfolio.RUNS  # its routes are on bp (imported above, before registration)
     app.register_blueprint(bp)
     app.register_blueprint(root)
-    web.register(app)  # loan-officer pages, sessions, translations (service/web.py)
+    web.register(app)  # loan-officer pages, sessions, translations (service/web/)
     web_map.register(app)  # the national map and its tiles (service/web_map.py)
     web_portfolio.register(app)  # loan books and portfolio runs (service/web_portfolio.py)
     _install_request_log(app, logger)

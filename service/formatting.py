@@ -18,8 +18,8 @@ a policy rule's value  :func:`metric_value`            by metric and unit, as ab
 
 A missing or non-finite value is an en dash (:data:`NA`) everywhere. The functions take the
 Babel locale (``"en"``, ``"zh_CN"``); they do not depend on Flask, so the command line uses
-them as they are (English). The web page binds the request's locale (:func:`service.web.fmt_num`
-and friends are thin wrappers).
+them as they are (English). The web page binds the request's locale
+(:func:`service.web.common.fmt_num` and friends are thin wrappers).
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ import math
 from typing import Any
 
 from babel.numbers import format_decimal
+
+from models.policy import METRICS
 
 __all__ = [
     "NA",
@@ -121,12 +123,19 @@ def money(amount: Any, currency: str = "", locale: Any = "en") -> str:
     return f"{number(v, 0, locale)} {currency}".strip()
 
 
+def _metrics_shown_as(display: str) -> frozenset[str]:
+    """Rule metrics of the catalogue (:data:`models.policy.METRICS`) with this display kind."""
+    return frozenset(path for path, m in METRICS.items() if m.display == display)
+
+
 #: Rule metrics shown like the IAV (relative spreads, one decimal: ``4.1 %``).
-SPREAD_METRICS = frozenset({"climate.wind.iav", "climate.wind.monthly_cv", "energy.sigma"})
+SPREAD_METRICS = _metrics_shown_as("spread")
 #: Rule metrics that are probabilities of default.
-PD_METRICS = frozenset({"repayment.pd_tenor", "repayment.pd_annual", "repayment.pd_scorecard"})
+PD_METRICS = _metrics_shown_as("probability")
 #: Other rule metrics that are fractions (two decimals: ``31.25 %``).
-FRACTION_METRICS = frozenset({"energy.capacity_factor_p50"})
+FRACTION_METRICS = _metrics_shown_as("fraction")
+#: Coverage ratios (DSCR, LLCR: ``1.23×``).
+RATIO_METRICS = _metrics_shown_as("ratio")
 
 
 def metric_value(metric: str, unit: str, value: Any, currency: str = "", locale: Any = "en") -> str:
@@ -143,7 +152,7 @@ def metric_value(metric: str, unit: str, value: Any, currency: str = "", locale:
         return probability(value, locale)
     if metric in FRACTION_METRICS:
         return percent(value, 2, locale)
-    if metric.startswith("repayment.dscr") or metric == "repayment.llcr":
+    if metric in RATIO_METRICS:
         return ratio(value, 2, locale)
     suffix = {
         "count": ("", 0),

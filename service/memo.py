@@ -292,12 +292,12 @@ def render_pdf(
     Parameters
     ----------
     view : mapping
-        The result view of :func:`service.web.result_view` (decision, reasons, rules, charts,
-        figures and provenance, already translated and formatted for the page's locale).
+        The result view of :func:`service.web.results.result_view` (decision, reasons, rules,
+        charts, figures and provenance, already translated and formatted for the page's locale).
     lang : {"zh", "en"}
         Language of the memo (picks the fonts).
     labels : mapping
-        Translated headings (:func:`service.web.memo_labels`).
+        Translated headings (:func:`service.web.memo_page.memo_labels`).
     fmt : callable
         ``fmt(value, digits)`` formats a number for the locale.
     glossary : sequence of (id, abbreviation, name, text)

@@ -2,10 +2,10 @@
 
 - ``climate_data`` imports nothing from ``models`` or ``service``; ``models`` nothing from
   ``service`` (arrows point one way: service -> models -> climate_data).
-- The views (``service/api.py``, ``service/web.py``) reach stored assessments only through
-  the application service ``service/assessments.py``: from ``service.store`` they import types,
-  errors and constants, never the tables, and they call no assessment method of the store
-  and import no SQLAlchemy.
+- The views (``service/api.py``, the pages of ``service/web/``) reach stored assessments only
+  through the application service ``service/assessments.py``: from ``service.store`` they
+  import types, errors and constants, never the tables, and they call no assessment method of
+  the store and import no SQLAlchemy.
 - The web pages import no API view (a function declared with ``@endpoint``); they may use the
   API module's helpers (``state``, ``make_assessment``).
 """
@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-VIEWS = ("service/api.py", "service/web.py")
+#: The views: the API module, and the web package's modules taken together.
+VIEWS = ("service/api.py", "service/web")
 #: What a view may import from service.store.
 STORE_NAMES_FOR_VIEWS = frozenset(
     {
@@ -45,6 +46,12 @@ ASSESSMENT_METHODS = frozenset(
 
 def python_files(package: str) -> list[Path]:
     return sorted((ROOT / package).rglob("*.py"))
+
+
+def view_files(view: str) -> list[Path]:
+    """The source files of a view: one module, or every module of a package."""
+    path = ROOT / view
+    return python_files(view) if path.is_dir() else [path]
 
 
 def imports(path: Path) -> Iterator[tuple[str, list[str], int]]:
@@ -78,26 +85,31 @@ def test_lower_layers_do_not_import_upper_ones(package: str, forbidden: set[str]
 
 @pytest.mark.parametrize("view", VIEWS)
 def test_views_reach_assessments_through_the_application_service(view: str) -> None:
-    path = ROOT / view
     bad = []
-    for module, names, line in imports(path):
-        if module == "service.store":
-            extra = set(names) - STORE_NAMES_FOR_VIEWS
-            if extra:
-                bad.append(f"{view}:{line} imports {sorted(extra)} from service.store")
-        if top(module) == "sqlalchemy":
-            bad.append(f"{view}:{line} imports {module}")
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr in ASSESSMENT_METHODS
-            and not (isinstance(node.func.value, ast.Name) and node.func.value.id == "assessments")
-        ):
-            bad.append(f"{view}:{node.lineno} calls .{node.func.attr}() on the store")
+    found = []
+    for path in view_files(view):
+        name = path.relative_to(ROOT)
+        for module, names, line in imports(path):
+            found.append((module, names))
+            if module == "service.store":
+                extra = set(names) - STORE_NAMES_FOR_VIEWS
+                if extra:
+                    bad.append(f"{name}:{line} imports {sorted(extra)} from service.store")
+            if top(module) == "sqlalchemy":
+                bad.append(f"{name}:{line} imports {module}")
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ASSESSMENT_METHODS
+                and not (
+                    isinstance(node.func.value, ast.Name) and node.func.value.id == "assessments"
+                )
+            ):
+                bad.append(f"{name}:{node.lineno} calls .{node.func.attr}() on the store")
     assert bad == []
-    assert any(m == "service" and "assessments" in n for m, n, _ in imports(path))
+    assert any(m == "service" and "assessments" in n for m, n in found)
 
 
 def endpoint_views(path: Path) -> set[str]:
@@ -117,8 +129,9 @@ def test_web_imports_no_api_view() -> None:
     views = endpoint_views(ROOT / "service/api.py")
     assert {"create_assessment", "get_assessment", "list_assessments"} <= views
     bad = [
-        f"service/web.py:{line} imports view {sorted(set(names) & views)}"
-        for module, names, line in imports(ROOT / "service/web.py")
+        f"{path.relative_to(ROOT)}:{line} imports view {sorted(set(names) & views)}"
+        for path in view_files("service/web")
+        for module, names, line in imports(path)
         if module == "service.api" and set(names) & views
     ]
     assert bad == []
@@ -128,7 +141,7 @@ def test_the_application_service_does_not_import_flask_or_views() -> None:
     mods = {top(m) for m, _, _ in imports(ROOT / "service/assessments.py")}
     assert "flask" not in mods
     names = {m for m, _, _ in imports(ROOT / "service/assessments.py")}
-    assert not names & {"service.api", "service.web"}
+    assert not {n for n in names if n == "service.api" or n.startswith("service.web")}
 
 
 def test_the_rules_see_a_violation(tmp_path: Path) -> None:

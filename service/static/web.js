@@ -26,13 +26,33 @@
   function syncTech() {
     var tech = "wind";
     for (var i = 0; i < radios.length; i++) { if (radios[i].checked) { tech = radios[i].value; } }
-    var wind = document.getElementById("wind-fields");
-    var solar = document.getElementById("solar-fields");
-    if (wind) { wind.hidden = tech !== "wind"; }
-    if (solar) { solar.hidden = tech !== "solar"; }
+    var parts = document.querySelectorAll(".tech-wind, .tech-solar");
+    for (var j = 0; j < parts.length; j++) {
+      parts[j].hidden = !parts[j].classList.contains("tech-" + tech);
+    }
   }
-  for (var r = 0; r < radios.length; r++) { radios[r].addEventListener("change", syncTech); }
-  if (radios.length) { syncTech(); }
+  // Risk drivers: the placeholders show the defaults of the chosen lending product.
+  var driverBox = document.getElementById("driver-fields");
+  var policySelect = document.getElementById("policy");
+  function syncDrivers() {
+    if (!driverBox) { return; }
+    var data = JSON.parse(driverBox.getAttribute("data-defaults") || "{}");
+    var tech = "wind";
+    for (var i = 0; i < radios.length; i++) { if (radios[i].checked) { tech = radios[i].value; } }
+    var pid = (policySelect && policySelect.value) || (data["default"] || {})[tech] || "";
+    var values = (data.policies || {})[pid] || {};
+    var inputs = driverBox.querySelectorAll("input[data-driver]");
+    for (var k = 0; k < inputs.length; k++) {
+      var v = values[inputs[k].getAttribute("data-driver")];
+      inputs[k].placeholder = v === null || v === undefined ? "" : String(v);
+    }
+  }
+  if (policySelect) { policySelect.addEventListener("change", syncDrivers); }
+  for (var r = 0; r < radios.length; r++) {
+    radios[r].addEventListener("change", syncTech);
+    radios[r].addEventListener("change", syncDrivers);
+  }
+  if (radios.length) { syncTech(); syncDrivers(); }
   // Memo: print button.
   var printButton = document.getElementById("print-button");
   if (printButton) { printButton.addEventListener("click", function () { window.print(); }); }

@@ -19,6 +19,7 @@ from models.policy import (
     PolicyError,
     default_policy,
     evaluate,
+    format_value,
     list_policies,
     load_policy,
     load_policy_version,
@@ -216,13 +217,15 @@ def test_every_shipped_policy_text_says_what_its_rules_do(policy_id: str) -> Non
     descriptions = []
     for rule in p.rules:
         metric = METRICS[rule.metric]
-        thr = f"{rule.threshold:g}"
+        thr = format_value(rule.metric, rule.threshold, "en")  # pinned in test_reason_values_*
         en = rule.describe("en")
         assert en.startswith(metric.label_en)
         assert f"{_OP_WORDS[rule.operator]} {thr}" in en
         assert f"(otherwise {_OUTCOME_WORDS[rule.outcome]})" in en
         zh = rule.describe("zh")
-        assert zh.startswith(metric.label_zh) and thr in zh
+        assert (
+            zh.startswith(metric.label_zh) and format_value(rule.metric, rule.threshold, "zh") in zh
+        )
         assert ("拒绝" in zh) == (rule.outcome == "decline")
         for template in (rule.reason_en, rule.reason_zh):
             assert "{value}" in template and "{threshold}" in template
@@ -264,10 +267,135 @@ def test_note_is_appended_to_the_generated_reason() -> None:
     p = parse_policy(_policy(_rule(note={"en": "Check the mast.", "zh": "请核查测风塔。"})))
     _, (reason,), _ = evaluate(p, _assessment(climate__wind__trailing_3y_mean_ms=6.0))
     assert reason.message == (
-        "Mean wind speed at hub height, latest 3 complete years is 6 m/s; the product requires "
-        "at least 6.5 m/s, so the application is declined. Check the mast."
+        "Mean wind speed at hub height, latest 3 complete years is 6.00 m/s; the product requires "
+        "at least 6.50 m/s, so the application is declined. Check the mast."
     )
-    assert reason.message_zh.endswith("请核查测风塔。") and "6.5" in reason.message_zh
+    assert reason.message_zh.endswith("请核查测风塔。") and "6.50 米/秒" in reason.message_zh
+
+
+@pytest.mark.parametrize(
+    ("metric", "operator", "threshold", "value", "en", "zh"),
+    [
+        # a PD as a percentage with two decimals (0.02374 was shown as "0.02374")
+        (
+            "repayment.pd_annual",
+            "<=",
+            0.02,
+            0.02374,
+            "is 2.37 %; the product requires at most 2.00 %",
+            "为 2.37 %，本产品要求不高于 2.00 %",
+        ),
+        # from 10 % a PD in whole percent
+        (
+            "repayment.pd_tenor",
+            "<=",
+            0.2,
+            0.314,
+            "is 31 %; the product requires at most 20 %",
+            "为 31 %，本产品要求不高于 20 %",
+        ),
+        # the IAV with one decimal, and two where one would read alike
+        (
+            "climate.wind.iav",
+            "<=",
+            0.06,
+            0.064,
+            "is 6.4 %; the product requires at most 6.0 %",
+            "为 6.4 %，本产品要求不高于 6.0 %",
+        ),
+        (
+            "climate.wind.iav",
+            "<=",
+            0.06,
+            0.0604,
+            "is 6.04 %; the product requires at most 6.00 %",
+            "为 6.04 %，本产品要求不高于 6.00 %",
+        ),
+        (
+            "energy.capacity_factor_p50",
+            ">=",
+            0.3,
+            0.2875,
+            "is 28.75 %; the product requires at least 30.00 %",
+            "为 28.75 %，本产品要求不低于 30.00 %",
+        ),
+        # coverage ratios with the times sign
+        (
+            "repayment.dscr_p90_min",
+            ">=",
+            1.35,
+            1.2345,
+            "is 1.23×; the product requires at least 1.35×",
+            "为 1.23×，本产品要求不低于 1.35×",
+        ),
+        (
+            "repayment.llcr",
+            ">=",
+            1.4,
+            1.0,
+            "is 1.00×; the product requires at least 1.40×",
+            "为 1.00×，本产品要求不低于 1.40×",
+        ),
+        # wind: a failing 6.496 never reads "6.50" next to a threshold of 6.50
+        (
+            "climate.wind.trailing_3y_mean_ms",
+            ">=",
+            6.5,
+            6.496,
+            "is 6.496 m/s; the product requires at least 6.500 m/s",
+            "为 6.496 米/秒，本产品要求不低于 6.500 米/秒",
+        ),
+        (
+            "climate.solar.mean_sunshine_hours",
+            ">=",
+            2200,
+            2150.4,
+            "is 2,150 h; the product requires at least 2,200 h",
+            "为 2,150 小时，本产品要求不低于 2,200 小时",
+        ),
+        (
+            "climate.complete_years",
+            ">=",
+            3,
+            2,
+            "is 2; the product requires at least 3,",
+            "为 2，本产品要求不低于 3，",
+        ),
+        (
+            "climate.wind.trend_p_value",
+            ">=",
+            0.05,
+            0.031,
+            "is 0.03; the product requires at least 0.05",
+            "为 0.03，本产品要求不低于 0.05",
+        ),
+        (
+            "climate.wind.trend_pct_per_decade",
+            ">=",
+            -2.0,
+            -3.26,
+            "is -3.3 % per decade; the product requires at least -2.0 % per decade",
+            "为 -3.3 %/十年，本产品要求不低于 -2.0 %/十年",
+        ),
+    ],
+)
+def test_reason_values_are_shown_by_the_metric_unit(
+    metric: str, operator: str, threshold: float, value: float, en: str, zh: str
+) -> None:
+    p = parse_policy(_policy(_rule(metric=metric, operator=operator, threshold=threshold)))
+    _, (reason,), _ = evaluate(p, _assessment(**{metric.replace(".", "__"): value}))
+    assert en in reason.message
+    assert zh in reason.message_zh
+
+
+def test_missing_data_reason_states_the_threshold_by_its_unit() -> None:
+    p = parse_policy(_policy(_rule(metric="repayment.pd_annual", operator="<=", threshold=0.02)))
+    _, (reason,), _ = evaluate(p, _assessment(repayment__pd_annual=None))
+    assert "(rule 'trailing_wind' needs <= 2.00 %)" in reason.message
+    assert "要求 <= 2.00 %）" in reason.message_zh
+    assert p.rules[0].describe("en") == (
+        "Annual probability of default at most 2.00 % (otherwise decline)"
+    )
 
 
 # ---------------------------------------------------------------------- the 6.5 m/s rule
@@ -291,8 +419,8 @@ def test_changji_threshold_exact(value: float, passed: bool, decision: str) -> N
     assert dec == decision
     if not passed:
         assert [r.code for r in reasons] == ["WIND_TRAILING_3Y_BELOW_MIN"]
-        assert "6.49 m/s" in reasons[0].message and "6.5 m/s" in reasons[0].message
-        assert "6.49" in reasons[0].message_zh
+        assert "is 6.49 m/s; the product requires at least 6.50 m/s" in reasons[0].message
+        assert "为 6.49 米/秒，本产品要求不低于 6.50 米/秒" in reasons[0].message_zh
 
 
 def test_each_of_three_years_variant() -> None:

@@ -75,7 +75,7 @@ def test_openapi_document_covers_every_route(app: Any, client: Any) -> None:
     routed = set()
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith(("api.", "root.")):
-            continue  # the web pages (service/web.py) are not part of the API document
+            continue  # the web pages (service/web/) are not part of the API document
         path = rule.rule.replace("<", "{").replace(">", "}")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             routed.add((method, path))

@@ -122,7 +122,7 @@ def test_web_history_survives_huge_page_far_dates_and_nul(db_app: Any) -> None:
 
 
 def test_power_curve_csv_with_a_huge_field_is_a_form_error(app: Any) -> None:
-    from service.web import parse_power_curve
+    from service.web.assess import parse_power_curve
 
     text = b"wind_speed,power\n3," + b"9" * 200_000 + b"\n"
     with app.test_request_context(headers=EN), pytest.raises(ValueError, match="not valid"):

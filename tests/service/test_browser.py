@@ -213,6 +213,61 @@ def test_form_errors_in_the_browser(app: Any, server: str, page: Any) -> None:
     assert app.extensions["climate_loan"].store.list_assessments()[1] == 0
 
 
+def test_risk_driver_typed_on_the_page_is_assessed(app: Any, server: str, page: Any) -> None:
+    """Issue 10: a curtailment of 15 % typed in the drivers fieldset is stored and raises the PD."""
+    key = new_key(app, "officer", "Officer Sun")
+    store = app.extensions["climate_loan"].store
+    page.goto(server + "/app/login")
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/app/site")
+
+    def assess(curtailment: str | None) -> str:
+        page.goto(server + "/app/site")
+        page.locator("#lat").fill("44.1")
+        page.locator("#lon").fill("87.3")
+        drivers = page.locator("#risk-drivers")
+        assert drivers.get_attribute("open") is None  # collapsed by default
+        field = page.get_by_label("Curtailment, mean [%]")
+        assert field.is_hidden()
+        # the product's default (wind_changji_v1: 6 %) is the placeholder
+        assert field.get_attribute("placeholder") == "6"
+        if curtailment is not None:
+            page.locator("#risk-drivers > summary").click()
+            field.fill(curtailment)
+        page.locator("#assess-button").click()
+        page.wait_for_url("**/app/assessments/*")
+        return page.url.rsplit("/", 1)[-1]
+
+    base = assess(None)
+    aid = assess("15")
+    record, ref = store.get_assessment(aid), store.get_assessment(base)
+    assert record.request["project"]["curtailment"] == {"mean_pct": 15.0}
+    assert record.response["risk_drivers"]["curtailment"]["mean_pct"] == 15.0
+    assert record.response["risk_drivers"]["sources"]["curtailment"] == "request"
+    assert ref.response["risk_drivers"]["curtailment"]["mean_pct"] == 6.0
+    pd, pd_ref = record.response["repayment"]["pd_tenor"], ref.response["repayment"]["pd_tenor"]
+    assert pd > pd_ref, (pd, pd_ref)
+    # the result page shows the driver and where it came from
+    row = page.locator("#driver-curtailment_mean_pct")
+    assert row.is_visible() and row.get_attribute("data-source") == "request"
+    assert row.locator("td").first.inner_text() == "15"
+    assert page.locator("#driver-curtailment_sd_pct").get_attribute("data-source") == "policy"
+    page.screenshot(path=str(ARTIFACTS / "08-drivers-result-en.png"), full_page=True)
+
+    # the placeholders follow the chosen product; ageing is a wind-only field
+    page.goto(server + "/app/site")
+    page.locator("#risk-drivers > summary").click()
+    page.get_by_label("Solar", exact=True).check()
+    assert page.locator("#ageing_pct_per_year").is_hidden()
+    page.locator("#policy").select_option("solar_default_v1")
+    assert page.locator("#curtailment_mean_pct").get_attribute("placeholder") == "0"
+    page.get_by_label("Wind", exact=True).check()
+    page.locator("#policy").select_option("")
+    assert page.locator("#ageing_pct_per_year").is_visible()
+    assert page.locator("#curtailment_mean_pct").get_attribute("placeholder") == "6"
+
+
 def test_glossary_exports_and_memo_through_the_api(app: Any, server: str, page: Any) -> None:
     """From a term to its glossary entry, the CSV download, and the PDF memo of the API."""
     key = new_key(app, "officer", "Officer Qian")

@@ -153,7 +153,7 @@ def test_project_cost_below_the_loan_is_refused_next_to_the_field(app: Any, web:
     ],
 )
 def test_which_pd_the_policy_uses(app: Any, metrics: set[str], uses: str) -> None:
-    from service.web import scorecard_view
+    from service.web.results import scorecard_view
 
     a = {
         "rules": [{"metric": m} for m in metrics],
@@ -180,12 +180,12 @@ def test_synthetic_watermark_on_the_result_page_and_every_memo_page(app: Any, we
 
 
 def test_no_watermark_on_real_data(app: Any, web: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from service import web as web_module
+    from service.web import results as web_results
 
     aid = assess_via_form(web).location.rsplit("/", 1)[-1]
-    extras = web_module.result_extras
+    extras = web_results.result_extras
     monkeypatch.setattr(
-        web_module, "result_extras", lambda record, a: {**extras(record, a), "synthetic": False}
+        web_results, "result_extras", lambda record, a: {**extras(record, a), "synthetic": False}
     )
     html = web.get(f"/app/assessments/{aid}", headers=EN).get_data(as_text=True)
     assert "synthetic-watermark" not in html

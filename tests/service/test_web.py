@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from markupsafe import escape
 
 from service import charts
-from service import web as web_module
+from service.web import figures as web_figures
 from tests.service.conftest import make_config, new_key
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
@@ -453,7 +453,7 @@ def test_power_curve_upload(app: Any, web: Any) -> None:
     ],
 )
 def test_power_curve_parse_errors(app: Any, text: bytes, message: str) -> None:
-    from service.web import parse_power_curve
+    from service.web.assess import parse_power_curve
 
     with app.test_request_context(headers=EN), pytest.raises(ValueError, match=re.escape(message)):
         parse_power_curve(text)
@@ -561,11 +561,11 @@ def test_catalogue_template_matches_the_code() -> None:
     from babel.messages.extract import extract_from_dir
 
     root = TRANSLATIONS.parent
-    method_map = [
-        ("**/web.py", "python"),
-        ("**/web_portfolio.py", "python"),
-        ("**/templates/**.html", "jinja2"),
-    ]
+    from babel.messages.frontend import parse_mapping_cfg
+
+    # the files and methods of service/translations/babel.cfg, the extraction's own list
+    with (TRANSLATIONS / "babel.cfg").open(encoding="utf-8") as fh:
+        method_map, _options = parse_mapping_cfg(fh)
     found = {
         msg
         for _f, _l, msg, *_ in extract_from_dir(
@@ -576,6 +576,32 @@ def test_catalogue_template_matches_the_code() -> None:
 
     pot = {m.id for m in _read(read_po, TRANSLATIONS / "messages.pot") if m.id}
     assert found == pot, "run pybabel extract/update/compile (see service/translations/babel.cfg)"
+
+
+def test_metric_labels_come_from_the_policy_catalogue(app: Any, web: Any) -> None:
+    """One catalogue: the rule table names each metric as models.policy.METRICS does."""
+    from babel.messages.pofile import read_po
+
+    from models.policy import METRICS
+
+    # the web catalogue holds no copy of a metric's name
+    pot = {m.id for m in _read(read_po, TRANSLATIONS / "messages.pot") if m.id}
+    assert pot.isdisjoint({m.label_en for m in METRICS.values()})
+    aid = assess_via_form(web).location.rsplit("/", 1)[-1]
+    rules = store(app).get_assessment(aid).response["rules"]
+    assert rules
+    for headers, attr in ((EN, "label_en"), (ZH, "label_zh")):
+        html = web.get(f"/app/assessments/{aid}", headers=headers).get_data(as_text=True)
+        table = html[html.index('<table class="rules"') :]
+        table = table[: table.index("</table>")]
+        shown = [str(escape(getattr(METRICS[r["metric"]], attr))) for r in rules]
+        assert all(label in table for label in shown), (attr, shown)
+    with app.test_request_context(headers=ZH):
+        from service.web.common import metric_label
+
+        for path, metric in METRICS.items():
+            assert metric_label(path) == metric.label_zh != ""
+        assert metric_label("no.such.metric") == "no.such.metric"
 
 
 def test_chinese_pages_have_no_untranslated_english(app: Any, web: Any) -> None:
@@ -725,7 +751,7 @@ def test_pd_chart_places_marker_on_log_scale() -> None:
 
 
 def test_viridis_end_points() -> None:
-    from service.web import colour
+    from service.web.site_map import colour
 
     # matplotlib's viridis at 0 and 1: #440154 and #fde725
     assert colour(0.0) == "#440154" and colour(1.0) == "#fde725"
@@ -771,9 +797,9 @@ def test_result_figures_show_sigma_parts_sizing_and_a_falling_trend(
     app: Any, headers: dict[str, str]
 ) -> None:
     with app.test_request_context("/app/", headers=headers):
-        falling = web_module.risk_figures(_issue10_object(-9.8, 0.03))
-        flat = web_module.risk_figures(_issue10_object(-9.8, 0.6))
-        rising = web_module.risk_figures(_issue10_object(4.0, 0.01))
+        falling = web_figures.risk_figures(_issue10_object(-9.8, 0.03))
+        flat = web_figures.risk_figures(_issue10_object(-9.8, 0.6))
+        rising = web_figures.risk_figures(_issue10_object(4.0, 0.01))
     text = " ".join(f"{a} {b}" for a, b in falling["extra_figures"])
     assert "5.1" in text and "8.0" in text and "15.6" in text and "10.2" in text
     assert "dscr_p99_1y" in text and "0.58" in text
@@ -783,4 +809,4 @@ def test_result_figures_show_sigma_parts_sizing_and_a_falling_trend(
     assert flat["climate_notes"] == [] and rising["climate_notes"] == []
     # an assessment stored before these fields existed shows none of them
     with app.test_request_context("/app/", headers=headers):
-        assert web_module.risk_figures({}) == {"extra_figures": [], "climate_notes": []}
+        assert web_figures.risk_figures({}) == {"extra_figures": [], "climate_notes": []}
