@@ -70,6 +70,7 @@ from climate_data import solar, sunshine, wind
 from climate_data.errors import ClimateDataError, CubeFormatError, SiteOutsideCoverage
 from climate_data.readers import open_weather
 from climate_data.site import YEAR_COVERAGE_MIN, DatasetInfo, SiteClimate
+from climate_data.version import code_version
 
 CUBE_SCHEMA_VERSION = 1
 DEFAULT_REFERENCE_HEIGHT_M = 100.0
@@ -86,16 +87,6 @@ TASK_MIN_HOURS = 24 * 28
 READ_CHUNK_CACHE_BYTES = 4 * 1024 * 1024
 #: Air temperature assumed for the PV model when the source has none [K] (25 degC, STC).
 REFERENCE_AIR_TEMPERATURE_K = 298.15
-
-
-def code_version() -> str:
-    """Version of this package, recorded in every cube and assessment."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("climate-loan-risk")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0+unknown"
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
