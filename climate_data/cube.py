@@ -57,7 +57,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -70,6 +70,9 @@ from climate_data import solar, sunshine, wind
 from climate_data.errors import ClimateDataError, CubeFormatError, SiteOutsideCoverage
 from climate_data.readers import open_weather
 from climate_data.site import YEAR_COVERAGE_MIN, DatasetInfo, SiteClimate
+
+if TYPE_CHECKING:
+    from climate_data.era5 import BBox
 
 CUBE_SCHEMA_VERSION = 1
 DEFAULT_REFERENCE_HEIGHT_M = 100.0
@@ -133,13 +136,16 @@ def build_cube(
     task_cell_hours: int = TASK_CELL_HOURS,
     format: str | None = None,
     tile_cells: int | None = None,
+    bbox: BBox | None = None,
+    years: tuple[int, int] | None = None,
 ) -> Path:
     """Build an indicator cube from hourly weather and write it atomically.
 
     Parameters
     ----------
     inputs : path, glob or list of paths
-        Hourly weather files in any format :func:`~climate_data.readers.open_weather` reads.
+        Hourly weather files in any format :func:`~climate_data.readers.open_weather` reads,
+        or one Zarr store in the ARCO-ERA5 layout (:func:`climate_data.era5.open_arco`).
     out : path
         Cube to write. A path ending in ``.zarr`` or ``.zarr.zip`` gets a version-2 store
         (:func:`climate_data.store.build_store`: tiled, lazily read, resumable), anything else
@@ -157,6 +163,10 @@ def build_cube(
     tile_cells : int, optional
         Version 2 only: cells along each side of a tile
         (:data:`climate_data.store.DEFAULT_TILE_CELLS`).
+    bbox : climate_data.era5.BBox, optional
+        Only the cells in this box (selected before any data is read).
+    years : (int, int), optional
+        Only these calendar years, inclusive.
 
     Returns
     -------
@@ -176,9 +186,11 @@ def build_cube(
             progress=progress,
             task_cell_hours=task_cell_hours,
             tile_cells=store.DEFAULT_TILE_CELLS if tile_cells is None else tile_cells,
+            bbox=bbox,
+            years=years,
         )
     with _small_chunk_cache():
-        ds = open_weather(inputs, variables=["wind_speed"])
+        ds = open_weather(inputs, variables=["wind_speed"], bbox=bbox, years=years)
         heights = [float(h) for h in ds["height"].values]
         months = _months(ds)
         tasks = _tasks(ds, task_cell_hours)
@@ -692,14 +704,33 @@ def sunshine_method(variables: Sequence[str]) -> str | None:
     return None
 
 
+def source_records(ds: xr.Dataset) -> list[dict[str, str]]:
+    """The inputs of a build as recorded in a cube: ``{"path", "sha256"}`` per source.
+
+    Files are hashed; a Zarr store (:func:`climate_data.era5.open_arco`) brings its own record,
+    a digest of its metadata and of the selection, with the selection itself.
+    """
+    recorded = ds.attrs.get("source_records")
+    if recorded:
+        return [{str(k): str(v) for k, v in r.items()} for r in json.loads(recorded)]
+    files = [str(p) for p in ds.attrs["source_files"]]
+    return [{"path": os.path.basename(p), "sha256": sha256_file(p)} for p in files]
+
+
+def input_is_synthetic(ds: xr.Dataset) -> bool:
+    """True when the opened input (any of its files, or a Zarr store) says it is synthetic."""
+    if str(ds.attrs.get("synthetic", "false")).lower() == "true":
+        return True
+    return _is_synthetic([str(p) for p in ds.attrs["source_files"]])
+
+
 def _provenance(
     ds: xr.Dataset, ctx: _Context, sources: list[dict[str, str]] | None = None
 ) -> dict[str, Any]:
-    files = [str(p) for p in ds.attrs["source_files"]]
     if sources is None:
-        sources = [{"path": os.path.basename(p), "sha256": sha256_file(p)} for p in files]
+        sources = source_records(ds)
     t = pd.DatetimeIndex(ds["time"].values)
-    synthetic = _is_synthetic(files)
+    synthetic = input_is_synthetic(ds)
     attrs: dict[str, Any] = {
         "Conventions": "CF-1.8",
         "title": "Climate Loan Risk indicator cube" + (" (SYNTHETIC data)" if synthetic else ""),
@@ -731,6 +762,8 @@ def _is_synthetic(files: list[str]) -> bool:
     import netCDF4
 
     for f in files:
+        if not os.path.isfile(f):  # a Zarr store or URL: its attributes say it (see above)
+            continue
         try:
             with netCDF4.Dataset(f) as nc:
                 if str(getattr(nc, "synthetic", "false")).lower() == "true":

@@ -90,7 +90,6 @@ from climate_data.cube import (
     Sums,
     _accumulate,
     _Context,
-    _is_synthetic,
     _months,
     _progress_bar,
     _provenance,
@@ -99,8 +98,10 @@ from climate_data.cube import (
     _tasks,
     code_version,
     derive_figures,
-    sha256_file,
+    input_is_synthetic,
+    source_records,
 )
+from climate_data.era5 import BBox, NoNewTimeSteps, is_zarr_input, open_arco
 from climate_data.errors import ClimateDataError, CubeFormatError
 from climate_data.readers import open_weather
 from climate_data.site import YEAR_COVERAGE_MIN
@@ -368,6 +369,8 @@ def build_store(
     task_cell_hours: int = TASK_CELL_HOURS,
     tile_cells: int = DEFAULT_TILE_CELLS,
     band_rows: int | None = None,
+    bbox: BBox | None = None,
+    years: tuple[int, int] | None = None,
 ) -> Path:
     """Build a version-2 store from hourly weather, band by band, resumably and atomically.
 
@@ -381,7 +384,7 @@ def build_store(
 
     Parameters
     ----------
-    inputs, reference_height_m, scheduler, progress, task_cell_hours
+    inputs, reference_height_m, scheduler, progress, task_cell_hours, bbox, years
         As for :func:`climate_data.cube.build_cube`.
     out : path
         ``.zarr`` directory or ``.zarr.zip`` file to write.
@@ -401,10 +404,9 @@ def build_store(
     out.parent.mkdir(parents=True, exist_ok=True)
     show = False if progress is None else progress
     with _small_chunk_cache():
-        ds = open_weather(inputs, variables=["wind_speed"])
+        ds = open_weather(inputs, variables=["wind_speed"], bbox=bbox, years=years)
         try:
-            files = [str(p) for p in ds.attrs["source_files"]]
-            sources = [{"path": os.path.basename(p), "sha256": sha256_file(p)} for p in files]
+            sources = source_records(ds)
             ctx = _Context(
                 reference_height_m=reference_height_m,
                 heights=tuple(float(h) for h in ds["height"].values),
@@ -414,7 +416,11 @@ def build_store(
             rows = band_rows or _auto_band_rows(
                 tile_cells, ds.sizes["lon"], len(months), ctx.edges.size - 1
             )
-            key = _build_key(sources, ctx, tile_cells, rows, task_cell_hours)
+            selection = {
+                "bbox": None if bbox is None else bbox.as_list(),
+                "years": None if years is None else list(years),
+            }
+            key = _build_key(sources, ctx, tile_cells, rows, task_cell_hours, selection)
             if _built_with(out, key):
                 return out  # the same inputs and parameters: nothing to do
             for stale in out.parent.glob(f".{out.name}.*.part"):
@@ -477,7 +483,12 @@ def build_store(
 
 
 def _build_key(
-    sources: list[dict[str, str]], ctx: _Context, tile: int, rows: int, task_cell_hours: int
+    sources: list[dict[str, str]],
+    ctx: _Context,
+    tile: int,
+    rows: int,
+    task_cell_hours: int,
+    selection: Mapping[str, Any] | None = None,
 ) -> str:
     spec = {
         "schema": STORE_SCHEMA_VERSION,
@@ -490,6 +501,8 @@ def _build_key(
         "task_cell_hours": task_cell_hours,
         "code_version": code_version(),
     }
+    if selection and any(v is not None for v in selection.values()):
+        spec["selection"] = dict(selection)
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 
@@ -662,6 +675,7 @@ def update_store(
     scheduler: str | None = None,
     progress: bool | None = None,
     task_cell_hours: int = TASK_CELL_HOURS,
+    years: tuple[int, int] | None = None,
 ) -> Path:
     """Append new months of hourly weather to a version-2 store, atomically.
 
@@ -682,7 +696,11 @@ def update_store(
         (``time_last``). The first hour of a month also completes the previous month's
         radiation (a flux stamped 00:00 belongs to the hour before). Input files the store
         already lists (by sha256) make the update a no-op, so rerunning an update that
-        finished changes nothing.
+        finished changes nothing. A Zarr store in the ARCO-ERA5 layout is read over the
+        cube's grid (its box) and only after ``time_last``; with nothing new there, the update
+        is a no-op.
+    years : (int, int), optional
+        Only these calendar years of the input.
 
     Returns
     -------
@@ -707,7 +725,21 @@ def update_store(
         )
     show = False if progress is None else progress
     with _small_chunk_cache():
-        ds = open_weather(inputs, variables=["wind_speed"])
+        if is_zarr_input(inputs):
+            box = BBox(
+                float(old.lons.min()),
+                float(old.lats.min()),
+                float(old.lons.max()),
+                float(old.lats.max()),
+            )
+            after = pd.Timestamp(old.attrs["time_last"]).to_datetime64()
+            try:
+                ds = open_arco(inputs, ["wind_speed"], bbox=box, years=years, after=after)
+            except NoNewTimeSteps:
+                old.close()
+                return target  # the store has every hour the input has
+        else:
+            ds = open_weather(inputs, variables=["wind_speed"], years=years)
         try:
             return _update(old, target, ds, scheduler, show, task_cell_hours)
         finally:
@@ -733,8 +765,7 @@ def _update(
         and np.array_equal(ds["lon"].values.astype(float), old.lons)
     ):
         raise ClimateDataError("the new input's grid differs from the store's grid")
-    files = [str(p) for p in ds.attrs["source_files"]]
-    new_sources = [{"path": os.path.basename(p), "sha256": sha256_file(p)} for p in files]
+    new_sources = source_records(ds)
     known = {s["sha256"] for s in json.loads(old.attrs.get("source_files", "[]"))}
     if all(s["sha256"] in known for s in new_sources):
         return target  # every input is in the store already (a rerun after a finished update)
@@ -798,7 +829,7 @@ def _update(
         bar(0, close=True)
         attrs = dict(old.attrs)
         sources = json.loads(attrs.get("source_files", "[]")) + new_sources
-        synthetic = attrs.get("synthetic") == "true" or _is_synthetic(files)
+        synthetic = attrs.get("synthetic") == "true" or input_is_synthetic(ds)
         attrs.update(
             {
                 "source_files": json.dumps(sources),
