@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 
 
 def register(sub: SubParsers) -> None:
-    """Add the climate-data subcommands."""
+    """Add the climate-data subcommands (and ``era5``, :mod:`service.cli_era5`)."""
+    from service import cli_era5
+
     p = sub.add_parser("sample", help="write the synthetic Changji sample (ERA5 layout)")
     p.add_argument("--out", required=True, type=Path, help="folder for the NetCDF files")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: fixed)")
@@ -92,6 +94,8 @@ def register(sub: SubParsers) -> None:
     p.add_argument("--port", type=int, default=8000, help="port to serve on")
     p.add_argument("--no-serve", action="store_true", help="stop after the site summary and key")
     p.set_defaults(func=cmd_demo)
+
+    cli_era5.register(sub)
 
 
 def add_selection_options(parser: argparse.ArgumentParser) -> None:
