@@ -87,6 +87,7 @@ from climate_data import wind
 from climate_data.cube import (
     TASK_CELL_HOURS,
     Cube,
+    InputSpec,
     Sums,
     _accumulate,
     _Context,
@@ -407,6 +408,7 @@ def build_store(
         ds = open_weather(inputs, variables=["wind_speed"], bbox=bbox, years=years)
         try:
             sources = source_records(ds)
+            source = InputSpec.of(inputs, ds, bbox=bbox, years=years)
             ctx = _Context(
                 reference_height_m=reference_height_m,
                 heights=tuple(float(h) for h in ds["height"].values),
@@ -449,7 +451,15 @@ def build_store(
                     continue
                 part = ds.isel(lat=band)
                 tasks = _tasks(part, task_cell_hours)
-                results = _run_tasks(part, tasks, ctx, scheduler=scheduler, progress=False)
+                results = _run_tasks(
+                    part,
+                    tasks,
+                    ctx,
+                    scheduler=scheduler,
+                    progress=False,
+                    source=source,
+                    lat=band,
+                )
                 acc = _accumulate(part.sizes["lat"], part.sizes["lon"], months, tasks, results, ctx)
                 figures = derive_figures(acc, months, ctx, part["lat"].values, part["lon"].values)
                 digests = writer.write_band(band.start, figures, acc)
@@ -738,10 +748,12 @@ def update_store(
             except NoNewTimeSteps:
                 old.close()
                 return target  # the store has every hour the input has
+            source = InputSpec.of(inputs, ds, bbox=box, years=years, after=str(after))
         else:
             ds = open_weather(inputs, variables=["wind_speed"], years=years)
+            source = InputSpec.of(inputs, ds, years=years)
         try:
-            return _update(old, target, ds, scheduler, show, task_cell_hours)
+            return _update(old, target, ds, scheduler, show, task_cell_hours, source)
         finally:
             ds.close()
 
@@ -753,6 +765,7 @@ def _update(
     scheduler: str | None,
     show: bool,
     task_cell_hours: int,
+    source: InputSpec | None,
 ) -> Path:
     heights = tuple(float(h) for h in ds["height"].values)
     stored_heights = tuple(float(h) for h in json.loads(old.attrs["wind_heights_m"]))
@@ -819,7 +832,15 @@ def _update(
             acc["hist"] = hist
             part = ds.isel(lat=band)
             tasks = _tasks(part, task_cell_hours)
-            results = _run_tasks(part, tasks, ctx, scheduler=scheduler, progress=False)
+            results = _run_tasks(
+                part,
+                tasks,
+                ctx,
+                scheduler=scheduler,
+                progress=False,
+                source=source,
+                lat=band,
+            )
             acc = _accumulate(ny, nx, months, tasks, results, ctx, acc=acc)
             figures = derive_figures(acc, months, ctx, old.lats[band], old.lons)
             digests += writer.write_band(band.start, figures, acc)
