@@ -376,6 +376,36 @@ _WORKER_LOCK = threading.Lock()
 _WORKER_KEEP = 2
 
 
+#: glibc ``mallopt`` parameters and the values a build worker sets (see :func:`_tune_malloc`).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_WORKER_MMAP_THRESHOLD = 32 * 1024 * 1024  # glibc's largest allowed value on 64-bit
+_WORKER_TRIM_THRESHOLD = 256 * 1024 * 1024
+
+
+def _tune_malloc() -> None:
+    """Let this worker process reuse freed heap memory for the next block's arrays.
+
+    dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which turns off glibc's
+    adaptive mmap threshold: every temporary array above 128 KB is then mapped fresh and
+    faulted in page by page, and unmapped when freed. On a block of the build that was 7x the
+    page faults and 1.6x the CPU time of the same block in a plain process (0.59 s against
+    0.37 s). A fixed mmap threshold of 32 MB and a trim threshold of 256 MB keep those arrays
+    on the heap; memory stays bounded by one task's block. No-op where glibc is absent.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return
+    try:
+        libc = ctypes.CDLL(name)
+        libc.mallopt(_M_MMAP_THRESHOLD, _WORKER_MMAP_THRESHOLD)
+        libc.mallopt(_M_TRIM_THRESHOLD, _WORKER_TRIM_THRESHOLD)
+    except (OSError, AttributeError):  # not glibc
+        return
+
+
 def _worker_dataset(spec: InputSpec) -> xr.Dataset:
     """The input on this worker, opened once and kept for the build's next tasks."""
     with _WORKER_LOCK:
@@ -383,6 +413,8 @@ def _worker_dataset(spec: InputSpec) -> xr.Dataset:
         if ds is not None:
             _WORKER_INPUTS.move_to_end(spec)
             return ds
+        if not _WORKER_INPUTS:
+            _tune_malloc()
         import netCDF4
 
         # as _small_chunk_cache, for the whole life of the worker process
