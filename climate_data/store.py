@@ -174,51 +174,78 @@ class _StoreWriter:
         month_idx = pd.DatetimeIndex(np.asarray(months, dtype="datetime64[ns]"))
         self.months = month_idx
         self.years = np.array(sorted(set(month_idx.year)), dtype=np.int32)
+        #: Arrays of the store by name ("sums/x" for the monthly sums), known without asking
+        #: zarr (every question is a hand-over to its event-loop thread).
+        self._known: dict[str, Any] | None
         if fresh:
             shutil.rmtree(root, ignore_errors=True)
             self.group = zarr.open_group(store=str(root), mode="w", zarr_format=3)
-            for name, values, dim in (
+            self._known = {}
+            coords = [
                 ("lat", self.lats, "lat"),
                 ("lon", self.lons, "lon"),
                 ("year", self.years, "year"),
                 ("month", _months_since_epoch(month_idx), "month"),
                 ("wind_bin_edges", np.asarray(edges, dtype=float), "bin_edge"),
-            ):
-                arr = self.group.create_array(
-                    name,
-                    shape=values.shape,
-                    dtype=values.dtype,
-                    chunks=values.shape,
-                    dimension_names=(dim,),
-                )
-                arr[...] = values
+            ]
+            arrays = self._arrays(
+                [(n, v.shape, v.dtype, (d,)) for n, v, d in coords], whole_chunks=True
+            )
+            _write_all([(a, slice(None), v) for a, (_, v, _) in zip(arrays, coords, strict=True)])
         else:
             self.group = zarr.open_group(store=str(root), mode="r+")
+            self._known = None  # listed on first use
 
-    def _array(self, name: str, shape: tuple[int, ...], dtype: Any, dims: tuple[str, ...]) -> Any:
+    def _arrays(
+        self,
+        specs: Sequence[tuple[str, tuple[int, ...], Any, tuple[str, ...]]],
+        *,
+        whole_chunks: bool = False,
+    ) -> list[Any]:
+        """The arrays ``(name, shape, dtype, dims)``, the missing ones created concurrently.
+
+        Per-cell arrays are chunked by tiles (``tile x tile x`` the rest); ``whole_chunks``
+        makes one chunk of each (the coordinates).
+        """
+        import asyncio
+
+        import zarr
         from zarr.codecs import BloscCodec
+        from zarr.core.sync import sync
 
-        if name in self.group:
-            return self.group[name]
-        parent = self.group
-        leaf = name
-        if "/" in name:
-            sub, leaf = name.split("/", 1)
-            parent = self.group.require_group(sub)
-            if leaf in parent:
-                return parent[leaf]
-        chunks = (self.tile, self.tile, *shape[2:])
-        dt = np.dtype(dtype)
-        arr: Any = parent.create_array(
-            leaf,
-            shape=shape,
-            dtype=dt,
-            chunks=chunks,
-            compressors=BloscCodec(**_CODEC_ARGS),  # type: ignore[arg-type]
-            fill_value=np.nan if dt.kind == "f" else 0,
-            dimension_names=dims,
-        )
-        return arr
+        if self._known is None:
+            self._known = {str(n): a for n, a in self.group.arrays()}
+            for name, sub in self.group.groups():
+                self._known.update({f"{name}/{n}": a for n, a in sub.arrays()})
+        known = self._known
+        missing = [spec for spec in specs if spec[0] not in known]
+        if missing:
+            if any(name.startswith("sums/") for name, *_ in missing):
+                self.group.require_group("sums")
+
+            async def create_all() -> list[Any]:
+                root = self.group._async_group
+                jobs = []
+                for name, shape, dtype, dims in missing:
+                    dt = np.dtype(dtype)
+                    if whole_chunks:
+                        extra: dict[str, Any] = {"chunks": shape}
+                    else:
+                        extra = {
+                            "chunks": (self.tile, self.tile, *shape[2:]),
+                            "compressors": BloscCodec(**_CODEC_ARGS),  # type: ignore[arg-type]
+                            "fill_value": np.nan if dt.kind == "f" else 0,
+                        }
+                    jobs.append(
+                        root.create_array(
+                            name, shape=shape, dtype=dt, dimension_names=dims, **extra
+                        )
+                    )
+                return list(await asyncio.gather(*jobs))
+
+            for (name, *_), arr in zip(missing, sync(create_all()), strict=True):
+                known[name] = zarr.Array(arr)
+        return [known[name] for name, *_ in specs]
 
     def write_band(self, row0: int, figures: xr.Dataset, sums: Sums | None) -> list[str]:
         """Write one band (rows ``row0`` onwards); return the digest of each tile row in it.
@@ -228,14 +255,19 @@ class _StoreWriter:
         """
         rows = figures.sizes["lat"]
         hashes = [hashlib.sha256() for _ in range(0, rows, self.tile)]
-        for name, dims, values in sorted(_stored_band(figures, sums), key=lambda t: t[0]):
-            shape = (self.lats.size, self.lons.size, *values.shape[2:])
-            arr = self._array(name, shape, values.dtype, dims)
-            arr[row0 : row0 + values.shape[0]] = values
+        band = sorted(_stored_band(figures, sums), key=lambda t: t[0])
+        arrays = self._arrays(
+            [(n, (self.lats.size, self.lons.size, *v.shape[2:]), v.dtype, d) for n, d, v in band]
+        )
+        writes = []
+        for (name, _, values), arr in zip(band, arrays, strict=True):
+            writes.append((arr, slice(row0, row0 + values.shape[0]), values))
             for k, h in enumerate(hashes):
                 h.update(name.encode())
                 part = values[k * self.tile : (k + 1) * self.tile]
                 h.update(np.ascontiguousarray(part).tobytes())
+
+        _write_all(writes)
         return [h.hexdigest() for h in hashes]
 
     def finish(self, attrs: dict[str, Any]) -> None:
@@ -245,6 +277,22 @@ class _StoreWriter:
         self.group.attrs.update(attrs)
         with _quiet_consolidated():
             zarr.consolidate_metadata(str(self.root))
+
+
+def _write_all(writes: Sequence[tuple[Any, slice, NDArray[Any]]]) -> None:
+    """Write rows of several arrays in one pass of zarr's event loop.
+
+    One hand-over to zarr's event-loop thread instead of one per array; the chunks are encoded
+    and written concurrently.
+    """
+    import asyncio
+
+    from zarr.core.sync import sync
+
+    async def write() -> None:
+        await asyncio.gather(*(a.async_array.setitem(rows, v) for a, rows, v in writes))
+
+    sync(write())
 
 
 @contextmanager
@@ -809,7 +857,8 @@ def _update(
             fresh=True,
         )
         group = old.group
-        sum_names = sorted(group["sums"].array_keys()) if "sums" in group else []
+        sum_arrays = dict(sorted(group["sums"].arrays())) if "sums" in group else {}
+        sum_names = list(sum_arrays)
         digests: list[str] = []
         complete = total = 0
         bands = _bands(
@@ -821,14 +870,16 @@ def _update(
             ny = band.stop - band.start
             nx = old.lons.size
             acc: Sums = {}
-            for key in sum_names:
+            stored = _read_rows(
+                [*sum_arrays.values(), old._arrays["monthly_wind_speed_hist"]],
+                band,
+            )
+            for key, values in zip(sum_names, stored, strict=False):
                 a = np.zeros((len(months), ny, nx))
-                a[:n_old] = np.moveaxis(np.asarray(group["sums"][key][band], dtype=float), 2, 0)
+                a[:n_old] = np.moveaxis(np.asarray(values, dtype=float), 2, 0)
                 acc[key] = a
             hist = np.zeros((len(months), ny, nx, ctx.edges.size - 1))
-            hist[:n_old] = np.moveaxis(
-                np.asarray(group["monthly_wind_speed_hist"][band], dtype=float), 2, 0
-            )
+            hist[:n_old] = np.moveaxis(np.asarray(stored[-1], dtype=float), 2, 0)
             acc["hist"] = hist
             part = ds.isel(lat=band)
             tasks = _tasks(part, task_cell_hours)
@@ -878,6 +929,18 @@ def _update(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target
+
+
+def _read_rows(arrays: Sequence[Any], rows: slice) -> list[NDArray[Any]]:
+    """Rows of several zarr arrays, read in one pass of zarr's event loop."""
+    import asyncio
+
+    from zarr.core.sync import sync
+
+    async def read_all() -> list[Any]:
+        return list(await asyncio.gather(*(a.async_array.getitem(rows) for a in arrays)))
+
+    return [np.asarray(v) for v in sync(read_all())]
 
 
 # --------------------------------------------------------------------------------------------
