@@ -115,7 +115,7 @@ def generate_national(out: Path, n_lat: int, n_lon: int, n_years: int, seed: int
             "flux_n": np.broadcast_to(hours[:, None, None], n.shape).copy(),
         }
         figures = derive_figures(acc, months, ctx, lats[band], lons)
-        digests.append(writer.write_band(band.start, figures, acc))
+        digests += writer.write_band(band.start, figures, acc)
         cc, nn = _coverage_counts(figures)
         complete, total = complete + cc, total + nn
     base = {
