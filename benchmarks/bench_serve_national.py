@@ -176,7 +176,7 @@ def serve(store: Path, work: Path, n_workers: int, concurrency: int, n: int) -> 
         check=True,
     )
     key = made.stdout.strip().splitlines()[-1]
-    log = (work / "serve.log").open("w")
+    log = (work / "server.log").open("w")
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [str(exe), "serve", "--port", str(port), "--workers", str(n_workers)],

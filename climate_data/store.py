@@ -1042,6 +1042,7 @@ class StoreCube(Cube):
         self.tile_cells = int(attrs["tile_cells"])
         self.generation = str(attrs.get("generation", ""))
         self._direct = self._direct_reader()
+        self._layouts: dict[str, tuple[Any, ...]] = {}
         self._set_metadata(
             attrs,
             Path(self._location),
@@ -1188,11 +1189,12 @@ class StoreCube(Cube):
                     return None
 
             return read_zip
-        root = Path(loc)
+        root = str(Path(loc)) + os.sep
 
         def read_file(key: str) -> bytes | None:
             try:
-                return (root / key).read_bytes()
+                with open(root + key, "rb") as f:  # a plain string: pathlib costs more here
+                    return f.read()
             except FileNotFoundError:
                 return None
 
@@ -1201,15 +1203,24 @@ class StoreCube(Cube):
     def _direct_chunk(self, name: str, ti: int, tj: int) -> NDArray[Any]:
         from numcodecs import blosc
 
-        arr = self._arrays[name]
-        chunks = arr.chunks
-        key = "/".join([name, "c", str(ti), str(tj), *["0"] * (len(chunks) - 2)])
-        dtype = np.dtype(arr.dtype).newbyteorder("<")
-        rows = min(chunks[0], arr.shape[0] - ti * chunks[0])
-        cols = min(chunks[1], arr.shape[1] - tj * chunks[1])
+        layout = self._layouts.get(name)
+        if layout is None:  # read once per array: zarr's metadata properties cost per call
+            arr = self._arrays[name]
+            layout = (
+                tuple(arr.chunks),
+                tuple(arr.shape),
+                np.dtype(arr.dtype).newbyteorder("<"),
+                arr.fill_value,
+                "/".join(["0"] * (len(arr.chunks) - 2)),
+            )
+            self._layouts[name] = layout
+        chunks, shape, dtype, fill, rest = layout
+        key = f"{name}/c/{ti}/{tj}/{rest}" if rest else f"{name}/c/{ti}/{tj}"
+        rows = min(chunks[0], shape[0] - ti * chunks[0])
+        cols = min(chunks[1], shape[1] - tj * chunks[1])
         raw = self._direct(key)
         if raw is None:  # never written: every value is the fill value, as zarr reads it
-            return np.full((rows, cols, *chunks[2:]), arr.fill_value, dtype=dtype)
+            return np.full((rows, cols, *chunks[2:]), fill, dtype=dtype)
         values = np.frombuffer(blosc.decompress(raw), dtype=dtype).reshape(chunks)
         return values[:rows, :cols]
 
