@@ -198,6 +198,7 @@ def serve(store: Path, work: Path, n_workers: int, concurrency: int, n: int) -> 
         idle = {pid: _proc_kb(pid, "VmRSS:") / 1024 for pid in _workers(proc.pid)}
         out["idle_rss_mb"] = max(idle.values())
         for kind in ("site", "assessment"):
+            ticks0 = sum(_cpu_ticks(p) for p in _workers(proc.pid))
             load = subprocess.run(
                 [
                     sys.executable,
@@ -217,6 +218,10 @@ def serve(store: Path, work: Path, n_workers: int, concurrency: int, n: int) -> 
             )
             line = next(ln for ln in load.stdout.splitlines() if ln.startswith("LOAD "))
             out[kind] = json.loads(line[5:])
+            # CPU the workers spent per request (both passes): a figure the machine's other
+            # load does not change, unlike the latencies
+            ticks = sum(_cpu_ticks(p) for p in _workers(proc.pid)) - ticks0
+            out[kind]["cpu_ms"] = 1000 * ticks / os.sysconf("SC_CLK_TCK") / (2 * n)
         pids = _workers(proc.pid)
         out["rss_mb"] = [_proc_kb(p, "VmRSS:") / 1024 for p in pids]
         out["hwm_mb"] = [_proc_kb(p, "VmHWM:") / 1024 for p in pids]
@@ -314,8 +319,8 @@ def main() -> None:
             print(
                 f"{kind:<10} c={args.concurrency}: p50 {m['p50_ms']:.1f} ms, p99 {m['p99_ms']:.1f} "
                 f"ms, {m['rps']:.0f}/s, errors {m['errors']} (warm-up pass: p50 "
-                f"{w['p50_ms']:.1f}, p99 {w['p99_ms']:.1f} ms, errors {w['errors']}); goal "
-                f"{goal} < {GOALS[goal]:g}"
+                f"{w['p50_ms']:.1f}, p99 {w['p99_ms']:.1f} ms, errors {w['errors']}); workers' "
+                f"CPU {r[kind]['cpu_ms']:.1f} ms a request; goal {goal} < {GOALS[goal]:g}"
             )
         print(
             "worker RSS after load: "
