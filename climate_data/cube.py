@@ -46,30 +46,37 @@ filled").
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import os
 import sys
 import tempfile
+import threading
+import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 from dask.base import compute as dask_compute
-from dask.delayed import delayed as dask_delayed
 from numpy.typing import NDArray
 
 from climate_data import solar, sunshine, wind
 from climate_data.errors import ClimateDataError, CubeFormatError, SiteOutsideCoverage
 from climate_data.readers import open_weather
 from climate_data.site import YEAR_COVERAGE_MIN, DatasetInfo, SiteClimate
+from climate_data.version import code_version
+
+if TYPE_CHECKING:
+    from climate_data.era5 import BBox
 
 CUBE_SCHEMA_VERSION = 1
 DEFAULT_REFERENCE_HEIGHT_M = 100.0
@@ -86,16 +93,6 @@ TASK_MIN_HOURS = 24 * 28
 READ_CHUNK_CACHE_BYTES = 4 * 1024 * 1024
 #: Air temperature assumed for the PV model when the source has none [K] (25 degC, STC).
 REFERENCE_AIR_TEMPERATURE_K = 298.15
-
-
-def code_version() -> str:
-    """Version of this package, recorded in every cube and assessment."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("climate-loan-risk")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0+unknown"
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -133,13 +130,16 @@ def build_cube(
     task_cell_hours: int = TASK_CELL_HOURS,
     format: str | None = None,
     tile_cells: int | None = None,
+    bbox: BBox | None = None,
+    years: tuple[int, int] | None = None,
 ) -> Path:
     """Build an indicator cube from hourly weather and write it atomically.
 
     Parameters
     ----------
     inputs : path, glob or list of paths
-        Hourly weather files in any format :func:`~climate_data.readers.open_weather` reads.
+        Hourly weather files in any format :func:`~climate_data.readers.open_weather` reads,
+        or one Zarr store in the ARCO-ERA5 layout (:func:`climate_data.era5.open_arco`).
     out : path
         Cube to write. A path ending in ``.zarr`` or ``.zarr.zip`` gets a version-2 store
         (:func:`climate_data.store.build_store`: tiled, lazily read, resumable), anything else
@@ -157,6 +157,10 @@ def build_cube(
     tile_cells : int, optional
         Version 2 only: cells along each side of a tile
         (:data:`climate_data.store.DEFAULT_TILE_CELLS`).
+    bbox : climate_data.era5.BBox, optional
+        Only the cells in this box (selected before any data is read).
+    years : (int, int), optional
+        Only these calendar years, inclusive.
 
     Returns
     -------
@@ -176,9 +180,11 @@ def build_cube(
             progress=progress,
             task_cell_hours=task_cell_hours,
             tile_cells=store.DEFAULT_TILE_CELLS if tile_cells is None else tile_cells,
+            bbox=bbox,
+            years=years,
         )
     with _small_chunk_cache():
-        ds = open_weather(inputs, variables=["wind_speed"])
+        ds = open_weather(inputs, variables=["wind_speed"], bbox=bbox, years=years)
         heights = [float(h) for h in ds["height"].values]
         months = _months(ds)
         tasks = _tasks(ds, task_cell_hours)
@@ -187,7 +193,8 @@ def build_cube(
             heights=tuple(heights),
             edges=np.asarray(wind.DEFAULT_BIN_EDGES_MS, dtype=float),
         )
-        results = _run_tasks(ds, tasks, ctx, scheduler=scheduler, progress=progress)
+        source = InputSpec.of(inputs, ds, bbox=bbox, years=years)
+        results = _run_tasks(ds, tasks, ctx, scheduler=scheduler, progress=progress, source=source)
         cube = _assemble(ds, months, tasks, results, ctx)
         cube.attrs.update(_provenance(ds, ctx))
         ds.close()
@@ -266,13 +273,23 @@ def _run_tasks(
     *,
     scheduler: str | None,
     progress: bool | None,
+    source: InputSpec | None = None,
+    lat: slice = slice(None),
 ) -> list[_Partial]:
-    """Reduce every task; only as many blocks as there are workers are in memory at once."""
+    """Reduce every task; only as many blocks as there are workers are in memory at once.
+
+    ``ds`` is ``source.open().isel(lat=lat)``: on a ``dask.distributed`` cluster each worker
+    opens the input itself from ``source`` and reads its blocks there.
+    """
     show = sys.stderr.isatty() if progress is None else progress
     bar = _progress_bar(len(tasks), show)
     try:
         if scheduler:
-            return _run_distributed(ds, tasks, ctx, scheduler, bar)
+            if source is None:
+                raise ClimateDataError(
+                    "a distributed build needs its inputs as paths or URLs the workers can read"
+                )
+            return _run_distributed(source, lat, tasks, ctx, scheduler, bar)
         workers = max(1, min(len(tasks), os.cpu_count() or 1))
         with ThreadPoolExecutor(max_workers=workers) as pool:
             results = []
@@ -290,26 +307,168 @@ def _load_and_reduce(ds: xr.Dataset, task: _Task, ctx: _Context) -> _Partial:
     return _reduce_task(inst, flux, ctx)
 
 
+@dataclass(frozen=True)
+class InputSpec:
+    """What a build reads, as a dask.distributed worker can open it: paths, never data.
+
+    ``stamp`` (path, size, modification time of each local input file) makes a worker that
+    kept an earlier build's input open reopen it when the files changed.
+    """
+
+    inputs: tuple[str, ...]
+    bbox: BBox | None = None
+    years: tuple[int, int] | None = None
+    after: str | None = None
+    stamp: tuple[tuple[str, int, int], ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        inputs: object,
+        ds: xr.Dataset,
+        *,
+        bbox: BBox | None = None,
+        years: tuple[int, int] | None = None,
+        after: str | None = None,
+    ) -> InputSpec | None:
+        """The spec of ``inputs`` (opened as ``ds``); None when they are not paths or URLs."""
+        items = [inputs] if isinstance(inputs, str | os.PathLike) else inputs
+        if not isinstance(items, list | tuple) or not all(
+            isinstance(i, str | os.PathLike) for i in items
+        ):
+            return None
+        stamp = []
+        for f in ds.attrs.get("source_files", []):
+            try:
+                st = os.stat(f)
+            except (OSError, TypeError):
+                continue
+            stamp.append((str(f), int(st.st_size), int(st.st_mtime_ns)))
+        return cls(tuple(os.fspath(i) for i in items), bbox, years, after, tuple(stamp))
+
+    def open(self) -> xr.Dataset:
+        """Open the input as the build did."""
+        from climate_data.era5 import is_zarr_input, open_arco
+
+        if is_zarr_input(list(self.inputs)):
+            after = None if self.after is None else np.datetime64(self.after, "ns")
+            return open_arco(
+                self.inputs[0], ["wind_speed"], bbox=self.bbox, years=self.years, after=after
+            )
+        return open_weather(
+            list(self.inputs), variables=["wind_speed"], bbox=self.bbox, years=self.years
+        )
+
+
+#: Inputs a dask.distributed worker process has open (most recently used last).
+_WORKER_INPUTS: OrderedDict[InputSpec, xr.Dataset] = OrderedDict()
+_WORKER_LOCK = threading.Lock()
+#: Inputs each worker keeps open between tasks.
+_WORKER_KEEP = 2
+
+
+#: glibc ``mallopt`` parameters and the values a build worker sets (see :func:`_tune_malloc`).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_WORKER_MMAP_THRESHOLD = 32 * 1024 * 1024  # glibc's largest allowed value on 64-bit
+_WORKER_TRIM_THRESHOLD = 256 * 1024 * 1024
+
+
+def _tune_malloc() -> None:
+    """Let this worker process reuse freed heap memory for the next block's arrays.
+
+    dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which turns off glibc's
+    adaptive mmap threshold: every temporary array above 128 KB is then mapped fresh and
+    faulted in page by page, and unmapped when freed. On a block of the build that was 7x the
+    page faults and 1.6x the CPU time of the same block in a plain process (0.59 s against
+    0.37 s). A fixed mmap threshold of 32 MB and a trim threshold of 256 MB keep those arrays
+    on the heap; memory stays bounded by one task's block. No-op where glibc is absent.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return
+    try:
+        libc = ctypes.CDLL(name)
+        libc.mallopt(_M_MMAP_THRESHOLD, _WORKER_MMAP_THRESHOLD)
+        libc.mallopt(_M_TRIM_THRESHOLD, _WORKER_TRIM_THRESHOLD)
+    except (OSError, AttributeError):  # not glibc
+        return
+
+
+def _worker_dataset(spec: InputSpec) -> xr.Dataset:
+    """The input on this worker, opened once and kept for the build's next tasks."""
+    with _WORKER_LOCK:
+        ds = _WORKER_INPUTS.get(spec)
+        if ds is not None:
+            _WORKER_INPUTS.move_to_end(spec)
+            return ds
+        if not _WORKER_INPUTS:
+            _tune_malloc()
+        import netCDF4
+
+        # as _small_chunk_cache, for the whole life of the worker process
+        _, nelems, preemption = netCDF4.get_chunk_cache()
+        netCDF4.set_chunk_cache(READ_CHUNK_CACHE_BYTES, nelems, preemption)
+        ds = spec.open()
+        _WORKER_INPUTS[spec] = ds
+        while len(_WORKER_INPUTS) > _WORKER_KEEP:
+            _WORKER_INPUTS.popitem(last=False)[1].close()
+        return ds
+
+
+def _remote_reduce(spec: InputSpec, lat: slice, task: _Task, ctx: _Context) -> _Partial:
+    """One task on a worker: open the input there (once), read the block, reduce it."""
+    return _load_and_reduce(_worker_dataset(spec).isel(lat=lat), task, ctx)
+
+
 def _run_distributed(
-    ds: xr.Dataset,
+    spec: InputSpec,
+    lat: slice,
     tasks: list[_Task],
     ctx: _Context,
     scheduler: str,
     bar: Callable[..., None],
 ) -> list[_Partial]:
-    """The same reduction on a ``dask.distributed`` cluster, in batches of twice its threads."""
-    from distributed import Client
+    """The same reduction on a ``dask.distributed`` cluster, one small task per block.
+
+    Each task carries the input's paths and the block's indices, not a graph of the block: the
+    worker opens the input itself (once per process) and reads and reduces the block where it
+    runs, so no raw data moves between processes; only the block's monthly partial sums come
+    back. At most twice as many tasks as the cluster has threads are in flight, so the client
+    holds few results at a time, and a finished task frees a slot at once (no batches waiting
+    for their slowest task).
+    """
+    from distributed import Client, as_completed
 
     with Client(scheduler) as client:  # type: ignore[no-untyped-call]
-        batch = max(2, 2 * sum(client.nthreads().values()))
-        results: list[_Partial] = []
-        for i in range(0, len(tasks), batch):
-            chunk = [
-                dask_delayed(_reduce_task)(*_task_block(ds, t), ctx) for t in tasks[i : i + batch]
-            ]
-            results.extend(client.gather(client.compute(chunk)))
-            bar(len(chunk))
-        return results
+        window = max(2, 2 * sum(client.nthreads().values()))
+        prefix = f"cube-task-{uuid.uuid4().hex[:12]}"
+        results: list[_Partial | None] = [None] * len(tasks)
+        index: dict[Any, int] = {}
+        pending = as_completed()  # type: ignore[no-untyped-call]
+        todo = iter(range(len(tasks)))
+
+        def submit(i: int) -> None:
+            fut = client.submit(
+                _remote_reduce, spec, lat, tasks[i], ctx, key=f"{prefix}-{i}", pure=False
+            )
+            index[fut.key] = i
+            pending.add(fut)  # type: ignore[no-untyped-call]
+
+        for i in itertools.islice(todo, window):
+            submit(i)
+        for fut in pending:
+            results[index.pop(fut.key)] = fut.result()
+            fut.release()
+            bar(1)
+            nxt = next(todo, None)
+            if nxt is not None:
+                submit(nxt)
+        done = [r for r in results if r is not None]
+        assert len(done) == len(tasks)
+        return done
 
 
 def _progress_bar(total: int, show: bool) -> Callable[..., None]:
@@ -692,14 +851,33 @@ def sunshine_method(variables: Sequence[str]) -> str | None:
     return None
 
 
+def source_records(ds: xr.Dataset) -> list[dict[str, str]]:
+    """The inputs of a build as recorded in a cube: ``{"path", "sha256"}`` per source.
+
+    Files are hashed; a Zarr store (:func:`climate_data.era5.open_arco`) brings its own record,
+    a digest of its metadata and of the selection, with the selection itself.
+    """
+    recorded = ds.attrs.get("source_records")
+    if recorded:
+        return [{str(k): str(v) for k, v in r.items()} for r in json.loads(recorded)]
+    files = [str(p) for p in ds.attrs["source_files"]]
+    return [{"path": os.path.basename(p), "sha256": sha256_file(p)} for p in files]
+
+
+def input_is_synthetic(ds: xr.Dataset) -> bool:
+    """True when the opened input (any of its files, or a Zarr store) says it is synthetic."""
+    if str(ds.attrs.get("synthetic", "false")).lower() == "true":
+        return True
+    return _is_synthetic([str(p) for p in ds.attrs["source_files"]])
+
+
 def _provenance(
     ds: xr.Dataset, ctx: _Context, sources: list[dict[str, str]] | None = None
 ) -> dict[str, Any]:
-    files = [str(p) for p in ds.attrs["source_files"]]
     if sources is None:
-        sources = [{"path": os.path.basename(p), "sha256": sha256_file(p)} for p in files]
+        sources = source_records(ds)
     t = pd.DatetimeIndex(ds["time"].values)
-    synthetic = _is_synthetic(files)
+    synthetic = input_is_synthetic(ds)
     attrs: dict[str, Any] = {
         "Conventions": "CF-1.8",
         "title": "Climate Loan Risk indicator cube" + (" (SYNTHETIC data)" if synthetic else ""),
@@ -731,6 +909,8 @@ def _is_synthetic(files: list[str]) -> bool:
     import netCDF4
 
     for f in files:
+        if not os.path.isfile(f):  # a Zarr store or URL: its attributes say it (see above)
+            continue
         try:
             with netCDF4.Dataset(f) as nc:
                 if str(getattr(nc, "synthetic", "false")).lower() == "true":

@@ -49,7 +49,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
@@ -66,6 +66,9 @@ from climate_data.errors import (
     UnitsError,
 )
 from climate_data.schema import CANONICAL
+
+if TYPE_CHECKING:
+    from climate_data.era5 import BBox
 
 __all__ = [
     "DEFAULT_TIME_CHUNK",
@@ -164,6 +167,8 @@ def open_weather(
     *,
     chunks: Mapping[str, int] | None = None,
     zip_cache_dir: PathInput | None = None,
+    bbox: BBox | None = None,
+    years: tuple[int, int] | None = None,
 ) -> xr.Dataset:
     r"""Open weather files lazily as one dataset in the canonical weather schema.
 
@@ -188,6 +193,10 @@ def open_weather(
         Folder where members of ZIP inputs are extracted (once per archive version; reused on
         later calls). Default: ``climate-loan-zip`` in the system temporary folder. On a
         dask.distributed cluster, pick a folder every worker can read.
+    bbox : climate_data.era5.BBox, optional
+        Only the cells whose centre lies in this box (inclusive).
+    years : (int, int), optional
+        Only the time steps of these calendar years (inclusive).
 
     Returns
     -------
@@ -221,6 +230,10 @@ def open_weather(
 
     Notes
     -----
+    A single Zarr store in the ARCO-ERA5 layout (a ``.zarr`` folder, or a URL such as
+    ``gs://...``) is read by :func:`climate_data.era5.open_arco`, which selects the box and
+    the years before reading any data; NetCDF inputs are opened lazily and then subset.
+
     Wind speed from components, at each height :math:`z`:
 
     .. math:: U(z) = \sqrt{u(z)^2 + v(z)^2}
@@ -239,6 +252,10 @@ def open_weather(
     .. [1] Hersbach, H. et al. (2020). The ERA5 global reanalysis. Q. J. R. Meteorol. Soc.
        146, 1999-2049. https://doi.org/10.1002/qj.3803
     """
+    from climate_data import era5
+
+    if era5.is_zarr_input(paths):
+        return era5.open_arco(paths, variables, bbox=bbox, years=years, chunks=chunks)
     wanted = _check_requested(variables)
     chunk_spec = _check_chunks(chunks)
     inputs = _resolve_paths(paths)
@@ -278,6 +295,13 @@ def open_weather(
             d.close()
 
     ds.set_close(close_all)
+    if bbox is not None or years is not None:
+        try:
+            ds = era5.subset(ds, bbox, years)
+        except BaseException:
+            close_all()
+            raise
+        ds.set_close(close_all)
     return ds
 
 

@@ -87,10 +87,10 @@ from climate_data import wind
 from climate_data.cube import (
     TASK_CELL_HOURS,
     Cube,
+    InputSpec,
     Sums,
     _accumulate,
     _Context,
-    _is_synthetic,
     _months,
     _progress_bar,
     _provenance,
@@ -99,8 +99,10 @@ from climate_data.cube import (
     _tasks,
     code_version,
     derive_figures,
-    sha256_file,
+    input_is_synthetic,
+    source_records,
 )
+from climate_data.era5 import BBox, NoNewTimeSteps, is_zarr_input, open_arco
 from climate_data.errors import ClimateDataError, CubeFormatError
 from climate_data.readers import open_weather
 from climate_data.site import YEAR_COVERAGE_MIN
@@ -172,51 +174,78 @@ class _StoreWriter:
         month_idx = pd.DatetimeIndex(np.asarray(months, dtype="datetime64[ns]"))
         self.months = month_idx
         self.years = np.array(sorted(set(month_idx.year)), dtype=np.int32)
+        #: Arrays of the store by name ("sums/x" for the monthly sums), known without asking
+        #: zarr (every question is a hand-over to its event-loop thread).
+        self._known: dict[str, Any] | None
         if fresh:
             shutil.rmtree(root, ignore_errors=True)
             self.group = zarr.open_group(store=str(root), mode="w", zarr_format=3)
-            for name, values, dim in (
+            self._known = {}
+            coords = [
                 ("lat", self.lats, "lat"),
                 ("lon", self.lons, "lon"),
                 ("year", self.years, "year"),
                 ("month", _months_since_epoch(month_idx), "month"),
                 ("wind_bin_edges", np.asarray(edges, dtype=float), "bin_edge"),
-            ):
-                arr = self.group.create_array(
-                    name,
-                    shape=values.shape,
-                    dtype=values.dtype,
-                    chunks=values.shape,
-                    dimension_names=(dim,),
-                )
-                arr[...] = values
+            ]
+            arrays = self._arrays(
+                [(n, v.shape, v.dtype, (d,)) for n, v, d in coords], whole_chunks=True
+            )
+            _write_all([(a, slice(None), v) for a, (_, v, _) in zip(arrays, coords, strict=True)])
         else:
             self.group = zarr.open_group(store=str(root), mode="r+")
+            self._known = None  # listed on first use
 
-    def _array(self, name: str, shape: tuple[int, ...], dtype: Any, dims: tuple[str, ...]) -> Any:
+    def _arrays(
+        self,
+        specs: Sequence[tuple[str, tuple[int, ...], Any, tuple[str, ...]]],
+        *,
+        whole_chunks: bool = False,
+    ) -> list[Any]:
+        """The arrays ``(name, shape, dtype, dims)``, the missing ones created concurrently.
+
+        Per-cell arrays are chunked by tiles (``tile x tile x`` the rest); ``whole_chunks``
+        makes one chunk of each (the coordinates).
+        """
+        import asyncio
+
+        import zarr
         from zarr.codecs import BloscCodec
+        from zarr.core.sync import sync
 
-        if name in self.group:
-            return self.group[name]
-        parent = self.group
-        leaf = name
-        if "/" in name:
-            sub, leaf = name.split("/", 1)
-            parent = self.group.require_group(sub)
-            if leaf in parent:
-                return parent[leaf]
-        chunks = (self.tile, self.tile, *shape[2:])
-        dt = np.dtype(dtype)
-        arr: Any = parent.create_array(
-            leaf,
-            shape=shape,
-            dtype=dt,
-            chunks=chunks,
-            compressors=BloscCodec(**_CODEC_ARGS),  # type: ignore[arg-type]
-            fill_value=np.nan if dt.kind == "f" else 0,
-            dimension_names=dims,
-        )
-        return arr
+        if self._known is None:
+            self._known = {str(n): a for n, a in self.group.arrays()}
+            for name, sub in self.group.groups():
+                self._known.update({f"{name}/{n}": a for n, a in sub.arrays()})
+        known = self._known
+        missing = [spec for spec in specs if spec[0] not in known]
+        if missing:
+            if any(name.startswith("sums/") for name, *_ in missing):
+                self.group.require_group("sums")
+
+            async def create_all() -> list[Any]:
+                root = self.group._async_group
+                jobs = []
+                for name, shape, dtype, dims in missing:
+                    dt = np.dtype(dtype)
+                    if whole_chunks:
+                        extra: dict[str, Any] = {"chunks": shape}
+                    else:
+                        extra = {
+                            "chunks": (self.tile, self.tile, *shape[2:]),
+                            "compressors": BloscCodec(**_CODEC_ARGS),  # type: ignore[arg-type]
+                            "fill_value": np.nan if dt.kind == "f" else 0,
+                        }
+                    jobs.append(
+                        root.create_array(
+                            name, shape=shape, dtype=dt, dimension_names=dims, **extra
+                        )
+                    )
+                return list(await asyncio.gather(*jobs))
+
+            for (name, *_), arr in zip(missing, sync(create_all()), strict=True):
+                known[name] = zarr.Array(arr)
+        return [known[name] for name, *_ in specs]
 
     def write_band(self, row0: int, figures: xr.Dataset, sums: Sums | None) -> list[str]:
         """Write one band (rows ``row0`` onwards); return the digest of each tile row in it.
@@ -226,14 +255,19 @@ class _StoreWriter:
         """
         rows = figures.sizes["lat"]
         hashes = [hashlib.sha256() for _ in range(0, rows, self.tile)]
-        for name, dims, values in sorted(_stored_band(figures, sums), key=lambda t: t[0]):
-            shape = (self.lats.size, self.lons.size, *values.shape[2:])
-            arr = self._array(name, shape, values.dtype, dims)
-            arr[row0 : row0 + values.shape[0]] = values
+        band = sorted(_stored_band(figures, sums), key=lambda t: t[0])
+        arrays = self._arrays(
+            [(n, (self.lats.size, self.lons.size, *v.shape[2:]), v.dtype, d) for n, d, v in band]
+        )
+        writes = []
+        for (name, _, values), arr in zip(band, arrays, strict=True):
+            writes.append((arr, slice(row0, row0 + values.shape[0]), values))
             for k, h in enumerate(hashes):
                 h.update(name.encode())
                 part = values[k * self.tile : (k + 1) * self.tile]
                 h.update(np.ascontiguousarray(part).tobytes())
+
+        _write_all(writes)
         return [h.hexdigest() for h in hashes]
 
     def finish(self, attrs: dict[str, Any]) -> None:
@@ -243,6 +277,22 @@ class _StoreWriter:
         self.group.attrs.update(attrs)
         with _quiet_consolidated():
             zarr.consolidate_metadata(str(self.root))
+
+
+def _write_all(writes: Sequence[tuple[Any, slice, NDArray[Any]]]) -> None:
+    """Write rows of several arrays in one pass of zarr's event loop.
+
+    One hand-over to zarr's event-loop thread instead of one per array; the chunks are encoded
+    and written concurrently.
+    """
+    import asyncio
+
+    from zarr.core.sync import sync
+
+    async def write() -> None:
+        await asyncio.gather(*(a.async_array.setitem(rows, v) for a, rows, v in writes))
+
+    sync(write())
 
 
 @contextmanager
@@ -368,6 +418,8 @@ def build_store(
     task_cell_hours: int = TASK_CELL_HOURS,
     tile_cells: int = DEFAULT_TILE_CELLS,
     band_rows: int | None = None,
+    bbox: BBox | None = None,
+    years: tuple[int, int] | None = None,
 ) -> Path:
     """Build a version-2 store from hourly weather, band by band, resumably and atomically.
 
@@ -381,7 +433,7 @@ def build_store(
 
     Parameters
     ----------
-    inputs, reference_height_m, scheduler, progress, task_cell_hours
+    inputs, reference_height_m, scheduler, progress, task_cell_hours, bbox, years
         As for :func:`climate_data.cube.build_cube`.
     out : path
         ``.zarr`` directory or ``.zarr.zip`` file to write.
@@ -401,10 +453,10 @@ def build_store(
     out.parent.mkdir(parents=True, exist_ok=True)
     show = False if progress is None else progress
     with _small_chunk_cache():
-        ds = open_weather(inputs, variables=["wind_speed"])
+        ds = open_weather(inputs, variables=["wind_speed"], bbox=bbox, years=years)
         try:
-            files = [str(p) for p in ds.attrs["source_files"]]
-            sources = [{"path": os.path.basename(p), "sha256": sha256_file(p)} for p in files]
+            sources = source_records(ds)
+            source = InputSpec.of(inputs, ds, bbox=bbox, years=years)
             ctx = _Context(
                 reference_height_m=reference_height_m,
                 heights=tuple(float(h) for h in ds["height"].values),
@@ -414,7 +466,11 @@ def build_store(
             rows = band_rows or _auto_band_rows(
                 tile_cells, ds.sizes["lon"], len(months), ctx.edges.size - 1
             )
-            key = _build_key(sources, ctx, tile_cells, rows, task_cell_hours)
+            selection = {
+                "bbox": None if bbox is None else bbox.as_list(),
+                "years": None if years is None else list(years),
+            }
+            key = _build_key(sources, ctx, tile_cells, rows, task_cell_hours, selection)
             if _built_with(out, key):
                 return out  # the same inputs and parameters: nothing to do
             for stale in out.parent.glob(f".{out.name}.*.part"):
@@ -443,7 +499,15 @@ def build_store(
                     continue
                 part = ds.isel(lat=band)
                 tasks = _tasks(part, task_cell_hours)
-                results = _run_tasks(part, tasks, ctx, scheduler=scheduler, progress=False)
+                results = _run_tasks(
+                    part,
+                    tasks,
+                    ctx,
+                    scheduler=scheduler,
+                    progress=False,
+                    source=source,
+                    lat=band,
+                )
                 acc = _accumulate(part.sizes["lat"], part.sizes["lon"], months, tasks, results, ctx)
                 figures = derive_figures(acc, months, ctx, part["lat"].values, part["lon"].values)
                 digests = writer.write_band(band.start, figures, acc)
@@ -477,7 +541,12 @@ def build_store(
 
 
 def _build_key(
-    sources: list[dict[str, str]], ctx: _Context, tile: int, rows: int, task_cell_hours: int
+    sources: list[dict[str, str]],
+    ctx: _Context,
+    tile: int,
+    rows: int,
+    task_cell_hours: int,
+    selection: Mapping[str, Any] | None = None,
 ) -> str:
     spec = {
         "schema": STORE_SCHEMA_VERSION,
@@ -490,6 +559,8 @@ def _build_key(
         "task_cell_hours": task_cell_hours,
         "code_version": code_version(),
     }
+    if selection and any(v is not None for v in selection.values()):
+        spec["selection"] = dict(selection)
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 
@@ -662,6 +733,7 @@ def update_store(
     scheduler: str | None = None,
     progress: bool | None = None,
     task_cell_hours: int = TASK_CELL_HOURS,
+    years: tuple[int, int] | None = None,
 ) -> Path:
     """Append new months of hourly weather to a version-2 store, atomically.
 
@@ -682,7 +754,11 @@ def update_store(
         (``time_last``). The first hour of a month also completes the previous month's
         radiation (a flux stamped 00:00 belongs to the hour before). Input files the store
         already lists (by sha256) make the update a no-op, so rerunning an update that
-        finished changes nothing.
+        finished changes nothing. A Zarr store in the ARCO-ERA5 layout is read over the
+        cube's grid (its box) and only after ``time_last``; with nothing new there, the update
+        is a no-op.
+    years : (int, int), optional
+        Only these calendar years of the input.
 
     Returns
     -------
@@ -707,9 +783,25 @@ def update_store(
         )
     show = False if progress is None else progress
     with _small_chunk_cache():
-        ds = open_weather(inputs, variables=["wind_speed"])
+        if is_zarr_input(inputs):
+            box = BBox(
+                float(old.lons.min()),
+                float(old.lats.min()),
+                float(old.lons.max()),
+                float(old.lats.max()),
+            )
+            after = pd.Timestamp(old.attrs["time_last"]).to_datetime64()
+            try:
+                ds = open_arco(inputs, ["wind_speed"], bbox=box, years=years, after=after)
+            except NoNewTimeSteps:
+                old.close()
+                return target  # the store has every hour the input has
+            source = InputSpec.of(inputs, ds, bbox=box, years=years, after=str(after))
+        else:
+            ds = open_weather(inputs, variables=["wind_speed"], years=years)
+            source = InputSpec.of(inputs, ds, years=years)
         try:
-            return _update(old, target, ds, scheduler, show, task_cell_hours)
+            return _update(old, target, ds, scheduler, show, task_cell_hours, source)
         finally:
             ds.close()
 
@@ -721,6 +813,7 @@ def _update(
     scheduler: str | None,
     show: bool,
     task_cell_hours: int,
+    source: InputSpec | None,
 ) -> Path:
     heights = tuple(float(h) for h in ds["height"].values)
     stored_heights = tuple(float(h) for h in json.loads(old.attrs["wind_heights_m"]))
@@ -733,8 +826,7 @@ def _update(
         and np.array_equal(ds["lon"].values.astype(float), old.lons)
     ):
         raise ClimateDataError("the new input's grid differs from the store's grid")
-    files = [str(p) for p in ds.attrs["source_files"]]
-    new_sources = [{"path": os.path.basename(p), "sha256": sha256_file(p)} for p in files]
+    new_sources = source_records(ds)
     known = {s["sha256"] for s in json.loads(old.attrs.get("source_files", "[]"))}
     if all(s["sha256"] in known for s in new_sources):
         return target  # every input is in the store already (a rerun after a finished update)
@@ -765,7 +857,8 @@ def _update(
             fresh=True,
         )
         group = old.group
-        sum_names = sorted(group["sums"].array_keys()) if "sums" in group else []
+        sum_arrays = dict(sorted(group["sums"].arrays())) if "sums" in group else {}
+        sum_names = list(sum_arrays)
         digests: list[str] = []
         complete = total = 0
         bands = _bands(
@@ -777,18 +870,28 @@ def _update(
             ny = band.stop - band.start
             nx = old.lons.size
             acc: Sums = {}
-            for key in sum_names:
+            stored = _read_rows(
+                [*sum_arrays.values(), old._arrays["monthly_wind_speed_hist"]],
+                band,
+            )
+            for key, values in zip(sum_names, stored, strict=False):
                 a = np.zeros((len(months), ny, nx))
-                a[:n_old] = np.moveaxis(np.asarray(group["sums"][key][band], dtype=float), 2, 0)
+                a[:n_old] = np.moveaxis(np.asarray(values, dtype=float), 2, 0)
                 acc[key] = a
             hist = np.zeros((len(months), ny, nx, ctx.edges.size - 1))
-            hist[:n_old] = np.moveaxis(
-                np.asarray(group["monthly_wind_speed_hist"][band], dtype=float), 2, 0
-            )
+            hist[:n_old] = np.moveaxis(np.asarray(stored[-1], dtype=float), 2, 0)
             acc["hist"] = hist
             part = ds.isel(lat=band)
             tasks = _tasks(part, task_cell_hours)
-            results = _run_tasks(part, tasks, ctx, scheduler=scheduler, progress=False)
+            results = _run_tasks(
+                part,
+                tasks,
+                ctx,
+                scheduler=scheduler,
+                progress=False,
+                source=source,
+                lat=band,
+            )
             acc = _accumulate(ny, nx, months, tasks, results, ctx, acc=acc)
             figures = derive_figures(acc, months, ctx, old.lats[band], old.lons)
             digests += writer.write_band(band.start, figures, acc)
@@ -798,7 +901,7 @@ def _update(
         bar(0, close=True)
         attrs = dict(old.attrs)
         sources = json.loads(attrs.get("source_files", "[]")) + new_sources
-        synthetic = attrs.get("synthetic") == "true" or _is_synthetic(files)
+        synthetic = attrs.get("synthetic") == "true" or input_is_synthetic(ds)
         attrs.update(
             {
                 "source_files": json.dumps(sources),
@@ -826,6 +929,18 @@ def _update(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target
+
+
+def _read_rows(arrays: Sequence[Any], rows: slice) -> list[NDArray[Any]]:
+    """Rows of several zarr arrays, read in one pass of zarr's event loop."""
+    import asyncio
+
+    from zarr.core.sync import sync
+
+    async def read_all() -> list[Any]:
+        return list(await asyncio.gather(*(a.async_array.getitem(rows) for a in arrays)))
+
+    return [np.asarray(v) for v in sync(read_all())]
 
 
 # --------------------------------------------------------------------------------------------
@@ -927,6 +1042,7 @@ class StoreCube(Cube):
         self.tile_cells = int(attrs["tile_cells"])
         self.generation = str(attrs.get("generation", ""))
         self._direct = self._direct_reader()
+        self._layouts: dict[str, tuple[Any, ...]] = {}
         self._set_metadata(
             attrs,
             Path(self._location),
@@ -1073,11 +1189,12 @@ class StoreCube(Cube):
                     return None
 
             return read_zip
-        root = Path(loc)
+        root = str(Path(loc)) + os.sep
 
         def read_file(key: str) -> bytes | None:
             try:
-                return (root / key).read_bytes()
+                with open(root + key, "rb") as f:  # a plain string: pathlib costs more here
+                    return f.read()
             except FileNotFoundError:
                 return None
 
@@ -1086,15 +1203,24 @@ class StoreCube(Cube):
     def _direct_chunk(self, name: str, ti: int, tj: int) -> NDArray[Any]:
         from numcodecs import blosc
 
-        arr = self._arrays[name]
-        chunks = arr.chunks
-        key = "/".join([name, "c", str(ti), str(tj), *["0"] * (len(chunks) - 2)])
-        dtype = np.dtype(arr.dtype).newbyteorder("<")
-        rows = min(chunks[0], arr.shape[0] - ti * chunks[0])
-        cols = min(chunks[1], arr.shape[1] - tj * chunks[1])
+        layout = self._layouts.get(name)
+        if layout is None:  # read once per array: zarr's metadata properties cost per call
+            arr = self._arrays[name]
+            layout = (
+                tuple(arr.chunks),
+                tuple(arr.shape),
+                np.dtype(arr.dtype).newbyteorder("<"),
+                arr.fill_value,
+                "/".join(["0"] * (len(arr.chunks) - 2)),
+            )
+            self._layouts[name] = layout
+        chunks, shape, dtype, fill, rest = layout
+        key = f"{name}/c/{ti}/{tj}/{rest}" if rest else f"{name}/c/{ti}/{tj}"
+        rows = min(chunks[0], shape[0] - ti * chunks[0])
+        cols = min(chunks[1], shape[1] - tj * chunks[1])
         raw = self._direct(key)
         if raw is None:  # never written: every value is the fill value, as zarr reads it
-            return np.full((rows, cols, *chunks[2:]), arr.fill_value, dtype=dtype)
+            return np.full((rows, cols, *chunks[2:]), fill, dtype=dtype)
         values = np.frombuffer(blosc.decompress(raw), dtype=dtype).reshape(chunks)
         return values[:rows, :cols]
 

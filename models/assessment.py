@@ -62,19 +62,17 @@ caller may also pass in. Without a seed one is drawn from OS entropy and recorde
 from __future__ import annotations
 
 import math
-import platform
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import cache
-from importlib import metadata
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from climate_data.site import TRAILING_YEARS, SiteClimate
+from climate_data.version import code_version as package_code_version
 from models import policy as policy_mod
 from models.drivers import DriverDraws, RiskDrivers, draw_driver_normals, resolve_drivers
 from models.errors import ModelInputError
@@ -99,7 +97,7 @@ from models.longterm import (
     long_term_correction,
 )
 from models.policy import Decision, Policy, Reason, RuleResult
-from models.registry import ModelCard
+from models.registry import ModelCard, json_safe, software_versions
 from models.risk import RiskResult, path_draws, simulate_default
 from models.scorecard import LOAN_BOOK_COLUMNS, card_model, grade_bands_of, grade_of, predict_pd
 from models.sensitivity import Sensitivities, sensitivities
@@ -122,7 +120,6 @@ __all__ = [
     "ScorecardPD",
     "assess",
     "dscr_covenants",
-    "package_version",
     "scorecard_pd",
     "scorecard_version",
 ]
@@ -152,35 +149,6 @@ _BLOCK_LENGTH = 2
 
 class AssessmentError(ModelInputError):
     """The inputs of an assessment do not fit together (e.g. a solar policy for a wind farm)."""
-
-
-@cache
-def package_version() -> str:
-    """Return the installed version of this package (``0+unknown`` from a bare source tree)."""
-    try:
-        return metadata.version("climate-loan-risk")
-    except metadata.PackageNotFoundError:  # pragma: no cover - not installed
-        return "0+unknown"
-
-
-#: The scientific stack whose versions every assessment records (``provenance.software``):
-#: the libraries whose numerics make the figures.
-SCIENTIFIC_STACK: tuple[str, ...] = ("numpy", "scipy", "statsmodels", "pandas", "xarray", "pvlib")
-
-
-@cache
-def software_versions() -> dict[str, str]:
-    """Return the versions of Python, this package and :data:`SCIENTIFIC_STACK`.
-
-    A library that is not installed is recorded as ``"absent"``.
-    """
-    versions = {"python": platform.python_version(), "climate-loan-risk": package_version()}
-    for name in SCIENTIFIC_STACK:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:  # pragma: no cover - every one is a dependency
-            versions[name] = "absent"
-    return versions
 
 
 def software_drift(recorded: Mapping[str, Any] | None) -> dict[str, tuple[str | None, str]]:
@@ -627,7 +595,7 @@ class Assessment:
             "notes": list(self.notes),
         }
         if out["long_term"] is not None:
-            out["long_term"] = _json_safe(out["long_term"])
+            out["long_term"] = json_safe(out["long_term"], 10)
         return out
 
     def _repayment(self) -> dict[str, Any]:
@@ -847,23 +815,6 @@ def _dscr_rules(policy: Policy) -> tuple[policy_mod.Rule, ...]:
     return tuple(r for r in policy.rules if r.metric.startswith("repayment.dscr"))
 
 
-def _json_safe(obj: Any) -> Any:
-    """Plain-Python, NaN-free copy of nested dicts/lists of numbers."""
-    if isinstance(obj, Mapping):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [_json_safe(v) for v in obj.tolist()]
-    if isinstance(obj, bool | np.bool_):
-        return bool(obj)
-    if isinstance(obj, int | np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        return _num(float(obj), 10)
-    return obj
-
-
 def _timestamp(value: str | datetime | None) -> str:
     """ISO 8601 UTC text of ``value`` (now when None)."""
     if isinstance(value, str):
@@ -1023,7 +974,7 @@ def assess(
     if scorecard is not None:
         card_model(_model_part(scorecard))  # an unusable card fails before any computation
     used_seed = _draw_seed() if seed is None else int(seed)
-    version = package_version() if code_version is None else code_version
+    version = package_code_version() if code_version is None else code_version
     drivers, driver_sources = _request_drivers(policy, driver_overrides, tech)
 
     # 1. energy per climate year; 2. exceedance

@@ -51,12 +51,14 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import cache
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from climate_data.version import code_version
 from models.errors import ModelInputError
 
 Kind = Literal["longterm", "scorecard"]
@@ -119,24 +121,44 @@ def models_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(__file__).resolve().parent.parent / "instance" / "models"
 
 
+#: The scientific stack whose versions every model card and assessment records: the libraries
+#: whose numerics make the figures.
+SCIENTIFIC_STACK: tuple[str, ...] = ("numpy", "scipy", "statsmodels", "pandas", "xarray", "pvlib")
+
+
 def software_versions() -> dict[str, str]:
-    """Versions of Python and the libraries a model's numbers depend on."""
-    out = {"python": platform.python_version()}
-    for dist in ("numpy", "scipy", "statsmodels", "pandas", "climate-loan-risk"):
+    """Return the versions of Python, this package and :data:`SCIENTIFIC_STACK`.
+
+    The one list recorded in model cards (``software``) and assessments
+    (``provenance.software``). A library that is not installed is recorded as ``"absent"``.
+    """
+    return dict(_software_versions())
+
+
+@cache
+def _software_versions() -> dict[str, str]:
+    """The versions of :func:`software_versions`, looked up once per process."""
+    versions = {"python": platform.python_version(), "climate-loan-risk": code_version()}
+    for name in SCIENTIFIC_STACK:
         try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = "not installed"
-    return out
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:  # pragma: no cover - every one is a dependency
+            versions[name] = "absent"
+    return dict(versions)
 
 
-def json_safe(obj: Any) -> Any:
+def json_safe(obj: Any, digits: int | None = None) -> Any:
     """Convert numpy scalars and arrays to plain Python, and NaN/inf to None (JSON has neither).
+
+    The one JSON-safe conversion of the models (model cards, assessments).
 
     Parameters
     ----------
     obj : any
         Nested dicts, lists, tuples, numpy arrays and scalars.
+    digits : int, optional
+        Round every float to this many decimals (as stored in an assessment); not rounded when
+        omitted.
 
     Returns
     -------
@@ -144,18 +166,20 @@ def json_safe(obj: Any) -> Any:
         The same structure with only dict, list, str, int, float, bool and None.
     """
     if isinstance(obj, Mapping):
-        return {str(k): json_safe(v) for k, v in obj.items()}
+        return {str(k): json_safe(v, digits) for k, v in obj.items()}
     if isinstance(obj, np.ndarray):
-        return [json_safe(v) for v in obj.tolist()]
+        return [json_safe(v, digits) for v in obj.tolist()]
     if isinstance(obj, list | tuple):
-        return [json_safe(v) for v in obj]
+        return [json_safe(v, digits) for v in obj]
     if isinstance(obj, np.bool_ | bool):
         return bool(obj)
     if isinstance(obj, np.integer | int):
         return int(obj)
     if isinstance(obj, np.floating | float):
         v = float(obj)
-        return v if math.isfinite(v) else None
+        if not math.isfinite(v):
+            return None
+        return v if digits is None else round(v, digits)
     if obj is None or isinstance(obj, str):
         return obj
     raise TypeError(f"cannot store {type(obj).__name__} in a model card")
@@ -632,6 +656,7 @@ def _promoted_at(card: ModelCard) -> tuple[str, int]:
 __all__ = [
     "CARD_FORMAT",
     "KINDS",
+    "SCIENTIFIC_STACK",
     "STATUSES",
     "Kind",
     "ModelCard",

@@ -19,11 +19,15 @@ CUBE_ENV = "CLIMATE_LOAN_CUBE"
 CHANGJI_SITE = (44.0, 87.3)
 
 if TYPE_CHECKING:
+    from climate_data.era5 import BBox
+
     SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def register(sub: SubParsers) -> None:
-    """Add the climate-data subcommands."""
+    """Add the climate-data subcommands (and ``era5``, :mod:`service.cli_era5`)."""
+    from service import cli_era5
+
     p = sub.add_parser("sample", help="write the synthetic Changji sample (ERA5 layout)")
     p.add_argument("--out", required=True, type=Path, help="folder for the NetCDF files")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: fixed)")
@@ -32,7 +36,12 @@ def register(sub: SubParsers) -> None:
     p = sub.add_parser("cube", help="build or describe an indicator cube")
     cube_sub = p.add_subparsers(dest="cube_command", required=True, metavar="ACTION")
     b = cube_sub.add_parser("build", help="condense hourly weather into an indicator cube")
-    b.add_argument("inputs", nargs="+", help="NetCDF files, ZIPs or glob patterns")
+    b.add_argument(
+        "inputs",
+        nargs="+",
+        help="NetCDF files, ZIPs or glob patterns, or one Zarr store in the ARCO-ERA5 layout",
+    )
+    add_selection_options(b)
     b.add_argument(
         "--out",
         required=True,
@@ -55,7 +64,12 @@ def register(sub: SubParsers) -> None:
         "update", help="append new months of hourly weather to a version-2 store"
     )
     u.add_argument("cube", type=Path, help="CUBE.zarr or CUBE.zarr.zip built by `cube build`")
-    u.add_argument("inputs", nargs="+", help="NetCDF files, ZIPs or glob patterns (new hours)")
+    u.add_argument(
+        "inputs",
+        nargs="+",
+        help="NetCDF files, ZIPs or glob patterns (new hours), or one ARCO-ERA5 Zarr store",
+    )
+    u.add_argument("--years", default=None, help="only these years of the input: A-B")
     u.add_argument("--scheduler", default=None, help="dask.distributed scheduler address")
     u.add_argument("--no-progress", action="store_true", help="no progress bar")
     u.set_defaults(func=cmd_cube_update)
@@ -80,6 +94,33 @@ def register(sub: SubParsers) -> None:
     p.add_argument("--port", type=int, default=8000, help="port to serve on")
     p.add_argument("--no-serve", action="store_true", help="stop after the site summary and key")
     p.set_defaults(func=cmd_demo)
+
+    cli_era5.register(sub)
+
+
+def add_selection_options(parser: argparse.ArgumentParser) -> None:
+    """``--bbox W,S,E,N`` and ``--years A-B``: the part of the input to read."""
+    parser.add_argument(
+        "--bbox",
+        default=None,
+        help="only cells in this box: W,S,E,N [degrees], e.g. 73,18,135,54 "
+        "(write --bbox=-10,... when W is negative)",
+    )
+    parser.add_argument("--years", default=None, help="only these calendar years: A-B")
+
+
+def parse_selection(
+    bbox: str | None, years: str | None
+) -> tuple[BBox | None, tuple[int, int] | None]:
+    """The ``--bbox`` and ``--years`` values, checked; a one-line usage error otherwise."""
+    from climate_data.era5 import parse_bbox, parse_years
+
+    try:
+        box = None if bbox is None else parse_bbox(bbox)
+        span = None if years is None else parse_years(years)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    return box, span
 
 
 def add_cube_option(parser: argparse.ArgumentParser) -> None:
@@ -119,6 +160,7 @@ def cmd_cube_build(args: argparse.Namespace) -> int:
     # lazy: CLI start-up (climate_data.cube/store load dask, pint and pvlib, about 2 s)
     from climate_data.cube import build_cube
 
+    bbox, years = parse_selection(args.bbox, args.years)
     t0 = time.perf_counter()
     # SIGTERM ends the build as Ctrl-C does (service.cli.main): the partial file is removed
     out = build_cube(
@@ -128,6 +170,8 @@ def cmd_cube_build(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         progress=False if args.no_progress else None,
         tile_cells=args.tile_cells,
+        bbox=bbox,
+        years=years,
     )
     print(f"wrote {out} in {time.perf_counter() - t0:.1f} s")
     return 0
@@ -155,12 +199,14 @@ def cmd_cube_update(args: argparse.Namespace) -> int:
 
     if not is_store_path(args.cube):
         raise UsageError(f"{args.cube}: only a version-2 store (CUBE.zarr, CUBE.zarr.zip) updates")
+    _, years = parse_selection(None, args.years)
     t0 = time.perf_counter()
     out = update_store(
         args.cube,
         args.inputs,
         scheduler=args.scheduler,
         progress=False if args.no_progress else None,
+        years=years,
     )
     ds = Cube.open(out).dataset
     print(f"updated {out} to {ds.end} (dataset {ds.id}) in {time.perf_counter() - t0:.1f} s")

@@ -176,21 +176,6 @@ def test_real_merra2_node_statistics(merra2_cube: Path) -> None:
     assert 1.17 < float(np.nanmean(site.air_density_kg_m3)) < 1.27
 
 
-def test_distributed_build_equals_local(
-    small_sample: list[Path], small_cube: Path, tmp_path: Path
-) -> None:
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
-    ) as cluster:
-        out = build_cube(
-            small_sample, tmp_path / "dist.nc", scheduler=cluster.scheduler_address, progress=False
-        )
-    with xr.open_dataset(out) as a, xr.open_dataset(small_cube) as b:
-        for name in b.data_vars:
-            np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
-
-
 def test_open_rejects_non_cube(tmp_path: Path) -> None:
     junk = tmp_path / "junk.nc"
     junk.write_bytes(b"not a netcdf file")

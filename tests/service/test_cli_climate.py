@@ -89,6 +89,31 @@ def test_cube_build_bad_input_is_one_line(
     assert not (tmp_path / "c.nc").exists()
 
 
+def test_cube_build_from_arco_zarr_with_box_and_years(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.climate_data.arco_store import write_arco_store
+
+    arco = write_arco_store(tmp_path / "era5.zarr")
+    out = tmp_path / "c.zarr"
+    argv = ["cube", "build", str(arco), "--out", str(out), "--no-progress"]
+    assert main([*argv, "--bbox=-15,40,15,50", "--years", "2021"]) == 0
+    assert main(["cube", "info", str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+    assert info["grid"]["lon"] == [-10.0, 10.0, 3]
+    assert info["grid"]["lat"] == [40.0, 50.0, 3]
+    assert info["years"] == [2021]
+    for extra, message in (
+        (["--bbox", "100,-40,120,-10"], "holds no grid cell"),
+        (["--bbox", "1,2,3"], "four numbers"),
+        (["--years", "1990-1991"], "no time step in the years 1990-1991"),
+        (["--years", "2021-2020"], "first year is after the last"),
+    ):
+        assert main([*argv, *extra]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+
+
 def test_demo_then_site_through_console_script(tmp_path: Path) -> None:
     # The path of `make demo` without the server: sample -> cube -> summary -> officer key.
     exe = Path(sys.executable).parent / "climate-loan"
