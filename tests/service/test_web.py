@@ -162,7 +162,9 @@ def test_session_cookie_holds_no_key(app: Any, officer_key: str) -> None:
     login(client, officer_key)
     cookie = client.get_cookie("session")
     assert cookie is not None and cookie.http_only and cookie.same_site == "Lax"
-    secret = officer_key.rsplit("_", 1)[1]
+    # clr_<16 hex id>_<43-character secret>; the secret itself may contain "_"
+    secret = officer_key.split("_", 2)[2]
+    assert len(secret) == 43
     assert secret not in cookie.value and officer_key not in cookie.value
 
 
