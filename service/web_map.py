@@ -60,11 +60,10 @@ from service.api import EXTENSION
 from service.problems import Problem
 from service.security import web_session_valid
 from service.store import ApiKeyRecord, StoreUnavailable
+from service.web.site_map import LAYERS, layer_names, layer_unit, wind_threshold
 
 bp = Blueprint("web_map", __name__)
 
-#: Layers of the map (names of :meth:`climate_data.cube.Cube.layer`); the first is the default.
-LAYERS: tuple[str, ...] = ("trailing_3y_wind_ms", "sunshine_hours", "iav")
 #: Zoom levels served: 3 shows China whole in a page, 12 shows cells of 0.25 degrees as about
 #: 700 pixels (nothing more to see).
 MIN_ZOOM = 3
@@ -72,10 +71,6 @@ MAX_ZOOM = 12
 #: Hub heights accepted [m] and the default (as on the site page).
 HUB_RANGE_M = (10.0, 250.0)
 DEFAULT_HUB_M = 100.0
-#: Wind-speed threshold when the default wind policy has no trailing-wind rule [m s-1].
-DEFAULT_WIND_THRESHOLD_MS = 6.5
-#: Metric of the wind rule whose threshold the map hatches.
-TRAILING_METRIC = "climate.wind.trailing_3y_mean_ms"
 #: Seconds a browser may reuse a tile (the URL changes with the cube).
 TILE_MAX_AGE_S = 3600
 #: Changed whenever the drawing changes, so that cached tiles are not reused.
@@ -119,38 +114,9 @@ def _signed_in() -> None:
 # ----------------------------------------------------------------------------- layers
 
 
-def layer_names() -> dict[str, str]:
-    """Translated names of the layers (the same words as the site page)."""
-    return {
-        "trailing_3y_wind_ms": _("Trailing 3-year mean wind speed at hub height"),
-        "sunshine_hours": _("Mean annual sunshine hours"),
-        "iav": _("Inter-annual variability of wind speed"),
-    }
-
-
 def available_layers(cube: Any) -> list[str]:
     """The layers this cube can draw (sunshine only with radiation)."""
     return [n for n in LAYERS if n != "sunshine_hours" or cube.has_solar]
-
-
-def wind_threshold() -> float:
-    """The trailing 3-year wind threshold of the default wind policy [m s-1]."""
-    st = _state()
-    policy = st.policies.get(st.default_policies.get("wind", ""))
-    if policy is not None:
-        for rule in policy.rules:
-            if rule.metric == TRAILING_METRIC:
-                return float(rule.threshold)
-    return DEFAULT_WIND_THRESHOLD_MS
-
-
-def layer_unit(layer: str) -> tuple[str, int, float]:
-    """Unit, decimals and display scale of a layer's values."""
-    if layer == "trailing_3y_wind_ms":
-        return "m/s", 2, 1.0
-    if layer == "sunshine_hours":
-        return "h", 0, 1.0
-    return "%", 1, 100.0
 
 
 def grid_of(layer: str, hub_height_m: float) -> tiles.LayerGrid:

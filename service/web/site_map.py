@@ -1,7 +1,9 @@
-"""The map of the site page.
+"""The map of the site page, and the map layers it shares with the national map.
 
 One coloured cell per grid cell of the cube, with legend and threshold (drawn as SVG by
-``templates/site.html``).
+``templates/site.html``). The layers, their names, units and the wind threshold are defined
+here once; :mod:`service.web_map` draws the same layers as tiles, in the same viridis colours
+(:func:`service.tiles.colour_hex`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 from flask_babel import gettext as _
 
 from service import charts
+from service.tiles import colour_hex
 from service.web.common import (
     TRAILING_METRIC,
     app_state,
@@ -22,7 +25,8 @@ from service.web.common import (
     metric_label,
 )
 
-#: Map layers the site page offers (names of :meth:`climate_data.cube.Cube.layer`).
+#: Map layers of the site page and the national map (names of
+#: :meth:`climate_data.cube.Cube.layer`); the first is the default.
 LAYERS: tuple[str, ...] = ("trailing_3y_wind_ms", "sunshine_hours", "iav")
 #: Largest map drawn cell by cell; larger grids are thinned by a stride (noted on the page).
 MAX_MAP_CELLS = 6400
@@ -49,34 +53,8 @@ class MapCell:
     href: str
 
 
-#: Viridis colour map at nine stops (values of the matplotlib colour map, CC0).
-_VIRIDIS = (
-    (0.267, 0.005, 0.329),
-    (0.283, 0.141, 0.458),
-    (0.254, 0.265, 0.530),
-    (0.207, 0.372, 0.553),
-    (0.164, 0.471, 0.558),
-    (0.128, 0.567, 0.551),
-    (0.135, 0.659, 0.518),
-    (0.267, 0.749, 0.441),
-    (0.478, 0.821, 0.318),
-    (0.741, 0.873, 0.150),
-    (0.993, 0.906, 0.144),
-)
-
-
-def colour(t: float) -> str:
-    """Viridis colour of ``t`` in [0, 1] as ``#rrggbb`` (clipped)."""
-    t = min(1.0, max(0.0, t))
-    pos = t * (len(_VIRIDIS) - 1)
-    k = min(int(pos), len(_VIRIDIS) - 2)
-    f = pos - k
-    rgb = [a + (b - a) * f for a, b in zip(_VIRIDIS[k], _VIRIDIS[k + 1], strict=True)]
-    return "#" + "".join(f"{round(c * 255):02x}" for c in rgb)
-
-
 def wind_threshold() -> float:
-    """The trailing 3-year wind threshold of the default wind policy [m s-1]."""
+    """The trailing 3-year wind threshold of the default wind policy [m s-1] (both maps)."""
     st = app_state()
     policy = st.policies.get(st.default_policies.get("wind", ""))
     if policy is not None:
@@ -119,7 +97,7 @@ def build_map(
     if threshold is not None and finite.size:
         vmin, vmax = min(vmin, threshold - 0.25), max(vmax, threshold + 0.25)
     span = (vmax - vmin) or 1.0
-    unit, digits, scale = _layer_unit(layer)
+    unit, digits, scale = layer_unit(layer)
     order = sorted(lat_idx, key=lambda i: -lats[i])  # north at the top
     cells: list[MapCell] = []
     for row, i in enumerate(order):
@@ -131,8 +109,8 @@ def build_map(
                 nodata = _("no complete data")
                 label = f"{where}: {nodata}"
             else:
-                color = colour((v - vmin) / span)
-                shown = fmt_num(v * scale, digits) + unit
+                color = colour_hex((v - vmin) / span)
+                shown = f"{fmt_num(v * scale, digits)} {unit}"
                 if threshold is None:
                     status, label = "none", f"{where}: {shown}"
                 elif v >= threshold:
@@ -168,7 +146,7 @@ def build_map(
         my = (lat_top - lat) / dlat * ch
         if -cw <= mx <= ncols * cw + cw and -ch <= my <= height + ch:
             marker = {"x": mx, "y": my}
-    legend_stops = [{"offset": k / 10, "color": colour(k / 10)} for k in range(11)]
+    legend_stops = [{"offset": k / 10, "color": colour_hex(k / 10)} for k in range(11)]
     ticks = charts.nice_ticks(vmin * scale, vmax * scale, 5)
     ticks = [t for t in ticks if vmin * scale <= t <= vmax * scale]
     legend_ticks = [{"x": (t / scale - vmin) / span, "label": fmt_num(t, digits)} for t in ticks]
@@ -183,7 +161,7 @@ def build_map(
         "marker": marker,
         "stops": legend_stops,
         "ticks": legend_ticks,
-        "unit": unit.strip(),
+        "unit": unit,
         "threshold": threshold,
         "threshold_x": threshold_x,
         "stride": stride,
@@ -193,13 +171,13 @@ def build_map(
     }
 
 
-def _layer_unit(layer: str) -> tuple[str, int, float]:
-    """Unit suffix, decimals and display scale of a layer."""
+def layer_unit(layer: str) -> tuple[str, int, float]:
+    """Unit, decimals and display scale of a layer's values (both maps)."""
     if layer == "trailing_3y_wind_ms":
-        return " m/s", 2, 1.0
+        return "m/s", 2, 1.0
     if layer == "sunshine_hours":
-        return " h", 0, 1.0
-    return " %", 1, 100.0
+        return "h", 0, 1.0
+    return "%", 1, 100.0
 
 
 def _deg(value: float, pos: str, neg: str) -> str:
@@ -207,7 +185,7 @@ def _deg(value: float, pos: str, neg: str) -> str:
 
 
 def layer_names() -> dict[str, str]:
-    """Names of the map layers: the catalogue's names of the metrics they map."""
+    """Names of the map layers (both maps): the catalogue's names of the metrics they map."""
     return {
         "trailing_3y_wind_ms": metric_label("climate.wind.trailing_3y_mean_ms"),
         "sunshine_hours": metric_label("climate.solar.mean_sunshine_hours"),

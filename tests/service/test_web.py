@@ -751,7 +751,7 @@ def test_pd_chart_places_marker_on_log_scale() -> None:
 
 
 def test_viridis_end_points() -> None:
-    from service.web.site_map import colour
+    from service.tiles import colour_hex as colour
 
     # matplotlib's viridis at 0 and 1: #440154 and #fde725
     assert colour(0.0) == "#440154" and colour(1.0) == "#fde725"
