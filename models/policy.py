@@ -64,6 +64,7 @@ from typing import Any, Literal, cast
 import yaml
 
 from models.drivers import DriverDefaults, parse_driver_defaults
+from models.errors import ModelInputError
 
 Decision = Literal["approve", "refer", "decline"]
 Outcome = Literal["refer", "decline"]
@@ -100,8 +101,12 @@ _GENERATED = (
 )
 
 
-class PolicyError(ValueError):
-    """A policy file is missing, malformed, or names an unknown metric or operator."""
+class PolicyError(ModelInputError):
+    """A policy file is missing, malformed, or names an unknown metric or operator.
+
+    A :class:`~models.errors.ModelInputError`: the caller can correct the file, and the service
+    answers it as it answers the other models' input errors.
+    """
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ from flask import (
 from flask_babel import gettext as _
 from pydantic import ValidationError as PydanticValidationError
 
+from climate_data.errors import SiteOutsideCoverage
+from models.errors import ModelInputError
 from service.problems import Problem
 from service.requests import ProjectIn, SiteIn
 from service.web.common import (
@@ -91,7 +93,7 @@ def parse_power_curve(data: bytes) -> dict[str, list[float]]:
 
     try:
         PowerCurve.from_points(speeds, powers, None)
-    except ValueError as exc:
+    except ModelInputError as exc:
         raise ValueError(_("The power curve is not valid: %(detail)s", detail=str(exc))) from None
     return {"wind_speed_ms": speeds, "power_kw": powers}
 
@@ -335,8 +337,15 @@ def _site_page(form: AssessmentForm, status: int = 200, general: Sequence[str] =
         in_range = isinstance(typed, int | float) and hub_limits.contains(typed)
         hub = float(typed) if in_range and typed is not None else 100.0
     selected = None
-    if isinstance(form.lat.data, float) and isinstance(form.lon.data, float):
-        selected = (form.lat.data, form.lon.data)
+    lat, lon = form.lat.data, form.lon.data
+    # a coordinate the form rejects (out of range) is neither marked nor looked up
+    if (
+        isinstance(lat, float)
+        and isinstance(lon, float)
+        and request_limits(SiteIn, "lat").contains(lat)
+        and request_limits(SiteIn, "lon").contains(lon)
+    ):
+        selected = (lat, lon)
 
     def link(lat: float, lon: float) -> str:
         return (
@@ -349,7 +358,7 @@ def _site_page(form: AssessmentForm, status: int = 200, general: Sequence[str] =
     if selected is not None:
         try:
             site = st.cube.site(*selected)
-        except Exception:
+        except SiteOutsideCoverage:
             cell_info = {"outside": True}
         else:
             cell_info = {
