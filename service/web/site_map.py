@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from flask_babel import gettext as _
+from numpy.typing import NDArray
 
 from service import charts
 from service.tiles import colour_hex
@@ -64,6 +65,101 @@ def wind_threshold() -> float:
     return DEFAULT_WIND_THRESHOLD_MS
 
 
+@dataclass(frozen=True)
+class _Frame:
+    """Where the drawn cells of a map lie: the thinned grid and the size of one cell."""
+
+    lats: NDArray[np.float64]
+    lons: NDArray[np.float64]
+    rows: list[int]  # latitude indices, north first
+    cols: list[int]  # longitude indices, west first
+    dlat: float  # degrees per drawn cell
+    dlon: float
+    cw: float  # SVG units per drawn cell
+    ch: float
+
+
+def _frame(cube: Any, shape: tuple[int, ...], width: float) -> tuple[_Frame, int]:
+    """The drawn grid of ``cube`` (thinned by a stride to :data:`MAX_MAP_CELLS`), and the stride.
+
+    The grid is drawn equirectangular with the east-west scale shrunk by cos(mid latitude), so
+    cells keep their true shape near the cube's centre.
+    """
+    lats = np.asarray(cube.lats, dtype=float)
+    lons = np.asarray(cube.lons, dtype=float)
+    stride = max(1, math.ceil(math.sqrt(math.prod(shape) / MAX_MAP_CELLS)))
+    lat_idx = list(range(0, lats.size, stride))
+    lon_idx = list(range(0, lons.size, stride))
+    dlat = float(np.median(np.abs(np.diff(lats)))) * stride if lats.size > 1 else 0.25
+    dlon = float(np.median(np.abs(np.diff(lons)))) * stride if lons.size > 1 else 0.25
+    mid = math.radians(float(np.mean(lats)))
+    cw = min(width / max(1, len(lon_idx)), 120.0)
+    ch = cw * dlat / (dlon * max(0.2, math.cos(mid)))
+    ch = min(ch, 560.0 / max(1, len(lat_idx)))
+    rows = sorted(lat_idx, key=lambda i: -lats[i])  # north at the top
+    cols = sorted(lon_idx, key=lambda j: lons[j])
+    return _Frame(lats, lons, rows, cols, dlat, dlon, cw, ch), stride
+
+
+def _value_range(values: NDArray[np.float64], threshold: float | None) -> tuple[float, float]:
+    """Ends of the colour scale: the finite values, widened to show the threshold."""
+    finite = values[np.isfinite(values)]
+    vmin = float(finite.min()) if finite.size else 0.0
+    vmax = float(finite.max()) if finite.size else 1.0
+    if threshold is not None and finite.size:
+        vmin, vmax = min(vmin, threshold - 0.25), max(vmax, threshold + 0.25)
+    return vmin, vmax
+
+
+def _cell_look(
+    v: float, where: str, layer: str, threshold: float | None, vmin: float, span: float
+) -> tuple[str, str, str]:
+    """Status, colour and label of a cell of value ``v``."""
+    if not math.isfinite(v):
+        nodata = _("no complete data")
+        return "nodata", "#bdbdbd", f"{where}: {nodata}"
+    unit, digits, scale = layer_unit(layer)
+    color = colour_hex((v - vmin) / span)
+    shown = f"{fmt_num(v * scale, digits)} {unit}"
+    if threshold is None:
+        return "none", color, f"{where}: {shown}"
+    if v >= threshold:
+        verdict = _("meets %(t)s m/s", t=fmt_num(threshold, 1))
+        return "pass", color, f"{where}: {shown} — {verdict}"
+    verdict = _("below %(t)s m/s", t=fmt_num(threshold, 1))
+    return "fail", color, f"{where}: {shown} — {verdict}"
+
+
+def _marker(frame: _Frame, selected: tuple[float, float] | None) -> dict[str, float] | None:
+    """SVG position of the selected site, None when none is selected or it is far off the map."""
+    if selected is None:
+        return None
+    lat, lon = selected
+    lat_top = float(frame.lats[frame.rows[0]]) + frame.dlat / 2
+    lon_left = float(frame.lons[frame.cols[0]]) - frame.dlon / 2
+    mx = (lon - lon_left) / frame.dlon * frame.cw
+    my = (lat_top - lat) / frame.dlat * frame.ch
+    width, height = frame.cw * len(frame.cols), frame.ch * len(frame.rows)
+    if -frame.cw <= mx <= width + frame.cw and -frame.ch <= my <= height + frame.ch:
+        return {"x": mx, "y": my}
+    return None
+
+
+def _legend(layer: str, vmin: float, vmax: float, threshold: float | None) -> dict[str, Any]:
+    """Colour stops, ticks, unit and threshold mark of the legend (fractions of its width)."""
+    unit, digits, scale = layer_unit(layer)
+    span = (vmax - vmin) or 1.0
+    ticks = charts.nice_ticks(vmin * scale, vmax * scale, 5)
+    ticks = [t for t in ticks if vmin * scale <= t <= vmax * scale]
+    return {
+        "stops": [{"offset": k / 10, "color": colour_hex(k / 10)} for k in range(11)],
+        "ticks": [{"x": (t / scale - vmin) / span, "label": fmt_num(t, digits)} for t in ticks],
+        "unit": unit,
+        "threshold": threshold,
+        "threshold_x": (threshold - vmin) / span if threshold is not None else None,
+    }
+
+
 def build_map(
     cube: Any,
     layer: str,
@@ -74,96 +170,46 @@ def build_map(
 ) -> dict[str, Any]:
     """Cells, legend and axes of the map of ``layer`` (SVG coordinates, north up).
 
-    The grid is drawn equirectangular with the east-west scale shrunk by cos(mid latitude), so
-    cells keep their true shape near the cube's centre.
+    The cells are laid out by :func:`_frame`, coloured and labelled by :func:`_cell_look`;
+    ``link`` gives the address each cell leads to.
     """
     da = cube.layer(layer, hub_height_m if layer == "trailing_3y_wind_ms" else None)
     values = np.asarray(da.values, dtype=float)
-    lats = np.asarray(cube.lats, dtype=float)
-    lons = np.asarray(cube.lons, dtype=float)
-    stride = max(1, math.ceil(math.sqrt(values.size / MAX_MAP_CELLS)))
-    lat_idx = list(range(0, lats.size, stride))
-    lon_idx = list(range(0, lons.size, stride))
-    dlat = float(np.median(np.abs(np.diff(lats)))) * stride if lats.size > 1 else 0.25
-    dlon = float(np.median(np.abs(np.diff(lons)))) * stride if lons.size > 1 else 0.25
-    mid = math.radians(float(np.mean(lats)))
-    cw = min(width / max(1, len(lon_idx)), 120.0)
-    ch = cw * dlat / (dlon * max(0.2, math.cos(mid)))
-    ch = min(ch, 560.0 / max(1, len(lat_idx)))
-    finite = values[np.isfinite(values)]
-    vmin = float(finite.min()) if finite.size else 0.0
-    vmax = float(finite.max()) if finite.size else 1.0
+    frame, stride = _frame(cube, values.shape, width)
     threshold = wind_threshold() if layer == "trailing_3y_wind_ms" else None
-    if threshold is not None and finite.size:
-        vmin, vmax = min(vmin, threshold - 0.25), max(vmax, threshold + 0.25)
+    vmin, vmax = _value_range(values, threshold)
     span = (vmax - vmin) or 1.0
-    unit, digits, scale = layer_unit(layer)
-    order = sorted(lat_idx, key=lambda i: -lats[i])  # north at the top
     cells: list[MapCell] = []
-    for row, i in enumerate(order):
-        for col, j in enumerate(sorted(lon_idx, key=lambda j: lons[j])):
-            v = float(values[i, j])
-            where = f"{_deg(lats[i], 'N', 'S')} {_deg(lons[j], 'E', 'W')}"
-            if not math.isfinite(v):
-                status, color = "nodata", "#bdbdbd"
-                nodata = _("no complete data")
-                label = f"{where}: {nodata}"
-            else:
-                color = colour_hex((v - vmin) / span)
-                shown = f"{fmt_num(v * scale, digits)} {unit}"
-                if threshold is None:
-                    status, label = "none", f"{where}: {shown}"
-                elif v >= threshold:
-                    status = "pass"
-                    verdict = _("meets %(t)s m/s", t=fmt_num(threshold, 1))
-                    label = f"{where}: {shown} — {verdict}"
-                else:
-                    status = "fail"
-                    verdict = _("below %(t)s m/s", t=fmt_num(threshold, 1))
-                    label = f"{where}: {shown} — {verdict}"
+    for row, i in enumerate(frame.rows):
+        for col, j in enumerate(frame.cols):
+            lat, lon = float(frame.lats[i]), float(frame.lons[j])
+            where = f"{_deg(lat, 'N', 'S')} {_deg(lon, 'E', 'W')}"
+            status, color, label = _cell_look(
+                float(values[i, j]), where, layer, threshold, vmin, span
+            )
             cells.append(
                 MapCell(
-                    x=col * cw,
-                    y=row * ch,
-                    w=cw,
-                    h=ch,
-                    lat=float(lats[i]),
-                    lon=float(lons[j]),
+                    x=col * frame.cw,
+                    y=row * frame.ch,
+                    w=frame.cw,
+                    h=frame.ch,
+                    lat=lat,
+                    lon=lon,
                     color=color,
                     label=label,
                     status=status,
-                    href=link(float(lats[i]), float(lons[j])),
+                    href=link(lat, lon),
                 )
             )
-    ncols = len(lon_idx)
-    height = ch * len(lat_idx)
-    marker = None
-    if selected is not None:
-        lat, lon = selected
-        lat_top = float(lats[order[0]]) + dlat / 2
-        lon_left = float(lons[min(lon_idx, key=lambda j: lons[j])]) - dlon / 2
-        mx = (lon - lon_left) / dlon * cw
-        my = (lat_top - lat) / dlat * ch
-        if -cw <= mx <= ncols * cw + cw and -ch <= my <= height + ch:
-            marker = {"x": mx, "y": my}
-    legend_stops = [{"offset": k / 10, "color": colour_hex(k / 10)} for k in range(11)]
-    ticks = charts.nice_ticks(vmin * scale, vmax * scale, 5)
-    ticks = [t for t in ticks if vmin * scale <= t <= vmax * scale]
-    legend_ticks = [{"x": (t / scale - vmin) / span, "label": fmt_num(t, digits)} for t in ticks]
-    threshold_x = (threshold - vmin) / span if threshold is not None else None
     return {
-        "width": ncols * cw,
-        "height": height,
+        "width": len(frame.cols) * frame.cw,
+        "height": frame.ch * len(frame.rows),
         "cells": cells,
-        "cell_w": cw,
-        "cell_h": ch,
-        "glyphs": cw >= 26 and ch >= 20,
-        "marker": marker,
-        "stops": legend_stops,
-        "ticks": legend_ticks,
-        "unit": unit,
-        "threshold": threshold,
-        "threshold_x": threshold_x,
+        "cell_w": frame.cw,
+        "cell_h": frame.ch,
+        "glyphs": frame.cw >= 26 and frame.ch >= 20,
+        "marker": _marker(frame, selected),
+        **_legend(layer, vmin, vmax, threshold),
         "stride": stride,
         "n_cells": int(values.size),
         "n_pass": sum(c.status == "pass" for c in cells),

@@ -765,6 +765,28 @@ def test_svg_is_well_formed_and_accessible() -> None:
     assert len(root.findall(f"{ns}rect")) >= 2
 
 
+def test_svg_escapes_every_text_it_carries() -> None:
+    """The SVG that result_charts marks safe (``Markup``) carries its texts as text only."""
+    evil = '<script>alert("x")</script>&"'
+    shapes = (
+        charts.Line(((0.0, 0.0), (10.0, 10.0)), "#000000"),
+        charts.Polygon(((0.0, 0.0), (5.0, 0.0), (5.0, 5.0)), "#111111"),
+        charts.Rect(1.0, 1.0, 2.0, 2.0, "#222222", "#333333"),
+        charts.Circle(3.0, 3.0, 1.0, "#444444", "#555555"),
+        charts.Text(4.0, 4.0, evil, anchor=evil, bold=True, rotate=-90.0),
+    )
+    chart = charts.Chart(100.0, 50.0, evil, evil, shapes)
+    svg = charts.to_svg(chart, element_id=evil)
+    root = ET.fromstring(svg)  # well-formed: no quote or bracket broke out of its place
+    ns = "{http://www.w3.org/2000/svg}"
+    tags = {el.tag.removeprefix(ns) for el in root.iter()}
+    assert tags == {"svg", "title", "desc", "polyline", "polygon", "rect", "circle", "text"}
+    assert root.get("id") == evil and root.find(f"{ns}title").text == evil
+    assert root.find(f"{ns}desc").text == evil and root.find(f"{ns}text").text == evil
+    assert root.find(f"{ns}text").get("text-anchor") == "start"  # an unknown anchor falls back
+    assert "<script" not in svg
+
+
 def test_pd_chart_places_marker_on_log_scale() -> None:
     from models.risk import GRADE_PD_UPPER_BOUNDS
 
