@@ -44,23 +44,19 @@ from flask import (
     Blueprint,
     Flask,
     Response,
-    current_app,
     g,
     jsonify,
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_babel import gettext as _
 
 from service import charts, tiles
-from service.api import EXTENSION
 from service.problems import Problem
-from service.security import web_session_valid
-from service.store import ApiKeyRecord, StoreUnavailable
-from service.web.site_map import LAYERS, layer_names, layer_unit, wind_threshold
+from service.web.common import app_state, signed_in_key
+from service.web.site_map import LAYERS, available_layers, layer_names, layer_unit, wind_threshold
 
 bp = Blueprint("web_map", __name__)
 
@@ -85,43 +81,18 @@ def register(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-def _state() -> Any:
-    return current_app.extensions[EXTENSION]
-
-
 @bp.before_request
 def _signed_in() -> None:
-    """Load the signed-in officer's key into ``g.web_key`` (None when signed out).
-
-    The same checks as the other web pages: the key is read again and must be active, and the
-    session must not have been ended by a logout.
-    """
-    g.web_key = None
-    key_id = session.get("key_id")
-    if not key_id:
-        return
-    store = _state().store
-    try:
-        record: ApiKeyRecord | None = store.get_key(str(key_id))
-        if record is not None and not web_session_valid(store, session.get("sid"), record.id):
-            record = None
-    except StoreUnavailable:
-        record = None
-    if record is not None and record.active:
-        g.web_key = record
+    """Load the signed-in officer's key into ``g.web_key`` (None when signed out)."""
+    g.web_key = signed_in_key()
 
 
 # ----------------------------------------------------------------------------- layers
 
 
-def available_layers(cube: Any) -> list[str]:
-    """The layers this cube can draw (sunshine only with radiation)."""
-    return [n for n in LAYERS if n != "sunshine_hours" or cube.has_solar]
-
-
 def grid_of(layer: str, hub_height_m: float) -> tiles.LayerGrid:
     """The layer over the cube's grid, computed once per process (cache keyed by cube)."""
-    st = _state()
+    st = app_state()
     cube = st.cube
     is_wind = layer == "trailing_3y_wind_ms"
     threshold = wind_threshold() if is_wind else None
@@ -185,7 +156,7 @@ def map_page() -> Any:
     if g.web_key is None:
         nxt = request.full_path.rstrip("?")
         return redirect(url_for("web.login", next=nxt))
-    st = _state()
+    st = app_state()
     layers = available_layers(st.cube)
     layer = request.args.get("layer", LAYERS[0])
     if layer not in layers:
@@ -245,10 +216,8 @@ def cell(layer: str) -> Response:
     """
     if g.web_key is None:
         raise Problem(401, "sign in on the web page first (/app/login)")
-    st = _state()
-    if layer not in available_layers(st.cube):
-        known = ", ".join(available_layers(st.cube))
-        raise Problem(404, f"no map layer {layer!r} in this cube; layers: {known}")
+    st = app_state()
+    _check_layer(layer, st.cube)
     lat = _coord_arg("lat", -90.0, 90.0)
     lon = _coord_arg("lon", -180.0, 180.0)
     hub = _hub_arg()
@@ -291,6 +260,13 @@ def cell(layer: str) -> Response:
 # ----------------------------------------------------------------------------- tiles
 
 
+def _check_layer(layer: str, cube: Any) -> None:
+    """A layer this cube cannot draw is a 404 Problem naming the layers it can."""
+    if layer not in available_layers(cube):
+        known = ", ".join(available_layers(cube))
+        raise Problem(404, f"no map layer {layer!r} in this cube; layers: {known}")
+
+
 def _tile_number(name: str, raw: str, hi: int) -> int:
     if not _NUMBER.match(raw) or int(raw) > hi:
         raise Problem(400, f"tile {name} must be a whole number from 0 to {hi}, got {raw!r}")
@@ -302,10 +278,8 @@ def tile(layer: str, z: str, x: str, y: str) -> Response:
     """One 256 x 256 PNG tile of ``layer`` at Web Mercator tile ``(z, x, y)``."""
     if g.web_key is None:
         raise Problem(401, "sign in on the web page first (/app/login) to load map tiles")
-    st = _state()
-    if layer not in available_layers(st.cube):
-        known = ", ".join(available_layers(st.cube))
-        raise Problem(404, f"no map layer {layer!r} in this cube; layers: {known}")
+    st = app_state()
+    _check_layer(layer, st.cube)
     if not _NUMBER.match(z) or not MIN_ZOOM <= int(z) <= MAX_ZOOM:
         raise Problem(400, f"zoom must be a whole number from {MIN_ZOOM} to {MAX_ZOOM}, got {z!r}")
     zoom = int(z)

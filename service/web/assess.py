@@ -42,7 +42,7 @@ from service.web.forms import (
     driver_value,
     request_limits,
 )
-from service.web.site_map import LAYERS, build_map, layer_names
+from service.web.site_map import LAYERS, available_layers, build_map, layer_names
 
 
 def parse_power_curve(data: bytes) -> dict[str, list[float]]:
@@ -358,12 +358,10 @@ def _placeholders(form: AssessmentForm, defaults: Mapping[str, Any]) -> dict[str
 
 def _site_page(form: AssessmentForm, status: int = 200, general: Sequence[str] = ()) -> Any:
     st = app_state()
-    layer = request.args.get("layer", "trailing_3y_wind_ms")
-    if layer not in LAYERS:
-        layer = "trailing_3y_wind_ms"
-    has_solar = "sunshine_hours" in st.cube._v
-    if layer == "sunshine_hours" and not has_solar:
-        layer = "trailing_3y_wind_ms"
+    layers = available_layers(st.cube)
+    layer = request.args.get("layer", LAYERS[0])
+    if layer not in layers:
+        layer = LAYERS[0]
     hub_limits = request_limits(ProjectIn, "hub_height_m")
     hub = _number_arg("hub_height_m", hub_limits)
     if hub is None:
@@ -409,11 +407,7 @@ def _site_page(form: AssessmentForm, status: int = 200, general: Sequence[str] =
             form=form,
             grid=grid,
             layer=layer,
-            layers=[
-                (name, layer_names()[name])
-                for name in LAYERS
-                if name != "sunshine_hours" or has_solar
-            ],
+            layers=[(name, layer_names()[name]) for name in layers],
             hub_height_m=hub,
             hub_limits=hub_limits,
             drivers=DRIVER_INPUTS,

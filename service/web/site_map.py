@@ -54,6 +54,11 @@ class MapCell:
     href: str
 
 
+def available_layers(cube: Any) -> list[str]:
+    """The layers this cube can draw (sunshine only with radiation)."""
+    return [n for n in LAYERS if n != "sunshine_hours" or cube.has_solar]
+
+
 def wind_threshold() -> float:
     """The trailing 3-year wind threshold of the default wind policy [m s-1] (both maps)."""
     st = app_state()

@@ -22,7 +22,7 @@ import pytest
 from service import tiles
 from tests.service.conftest import make_config, new_key
 from tests.service.national_cube import LATS, LONS, wind_field, write_national_store
-from tests.service.test_browser import ARTIFACTS, page, server  # noqa: F401 - fixtures
+from tests.service.test_browser import ARTIFACTS, page, server, sign_in  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.slow
 
@@ -42,14 +42,6 @@ def app(national_store: Path, tmp_path: Path) -> Iterator[Any]:
     )
     yield application
     application.extensions["climate_loan"].store.dispose()
-
-
-def _sign_in(pg: Any, base: str, key: str) -> None:
-    pg.goto(base + "/app/map")
-    assert "/app/login" in pg.url
-    pg.get_by_label("API key").fill(key)
-    pg.get_by_role("button", name="Sign in").click()
-    pg.wait_for_url("**/app/map")
 
 
 def _picked(pg: Any) -> tuple[float, float]:
@@ -175,7 +167,7 @@ def test_national_map_in_chromium(app: Any, server: str, page: Any) -> None:  # 
     page.on("response", lambda r: responses.append(r))
     page.on("request", lambda r: requests.append(r.url))
     page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
-    _sign_in(page, server, key)
+    sign_in(page, server, key, "/app/map", "/app/map")
 
     _tiles_and_legend(page, responses)
     _place_search(page)
