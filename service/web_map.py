@@ -51,12 +51,18 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import gettext as _
 
 from service import charts, tiles
 from service.problems import Problem
 from service.web.common import app_state, signed_in_key
-from service.web.site_map import LAYERS, available_layers, layer_names, layer_unit, wind_threshold
+from service.web.site_map import (
+    LAYERS,
+    available_layers,
+    cell_verdict,
+    layer_names,
+    layer_unit,
+    wind_threshold,
+)
 
 bp = Blueprint("web_map", __name__)
 
@@ -228,28 +234,14 @@ def cell(layer: str) -> Response:
         raise Problem(404, f"({lat:g}, {lon:g}) is outside the cube's grid")
     value = float(grid.values[i, j])
     cell_lat, cell_lon = float(grid.lats[i]), float(grid.lons[j])
-    unit, digits, scale = layer_unit(layer)
-    where = f"{abs(cell_lat):.2f}°{'N' if cell_lat >= 0 else 'S'} "
-    where += f"{abs(cell_lon):.2f}°{'E' if cell_lon >= 0 else 'W'}"
-    if not math.isfinite(value):
-        status, text = "nodata", f"{where}: {_('no complete data')}"
-    else:
-        shown = f"{_fmt(value * scale, digits)} {unit}"
-        if grid.threshold is None:
-            status, text = "none", f"{where}: {shown}"
-        elif value >= grid.threshold:
-            status = "pass"
-            text = f"{where}: {shown} — {_('meets %(t)s m/s', t=_fmt(grid.threshold, 1))}"
-        else:
-            status = "fail"
-            text = f"{where}: {shown} — {_('below %(t)s m/s', t=_fmt(grid.threshold, 1))}"
+    status, text = cell_verdict(value, cell_lat, cell_lon, layer, grid.threshold)
     return jsonify(
         {
             "layer": layer,
             "cell_lat": cell_lat,
             "cell_lon": cell_lon,
             "value": value if math.isfinite(value) else None,
-            "unit": unit,
+            "unit": layer_unit(layer)[0],
             "threshold": grid.threshold,
             "status": status,
             "text": text,

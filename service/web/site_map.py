@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from numpy.typing import NDArray
 
 from service import charts
-from service.tiles import colour_hex
+from service.tiles import NODATA_RGBA, colour_hex
 from service.web.common import (
     TRAILING_METRIC,
     app_state,
@@ -31,6 +31,8 @@ from service.web.common import (
 LAYERS: tuple[str, ...] = ("trailing_3y_wind_ms", "sunshine_hours", "iav")
 #: Largest map drawn cell by cell; larger grids are thinned by a stride (noted on the page).
 MAX_MAP_CELLS = 6400
+#: Colour of a cell without complete data: the tiles' grey.
+NODATA_COLOUR = "#{:02x}{:02x}{:02x}".format(*NODATA_RGBA[:3])
 #: Wind-speed threshold used for the map when the default wind policy has no such rule [m s-1].
 DEFAULT_WIND_THRESHOLD_MS = 6.5
 
@@ -116,23 +118,26 @@ def _value_range(values: NDArray[np.float64], threshold: float | None) -> tuple[
     return vmin, vmax
 
 
-def _cell_look(
-    v: float, where: str, layer: str, threshold: float | None, vmin: float, span: float
-) -> tuple[str, str, str]:
-    """Status, colour and label of a cell of value ``v``."""
-    if not math.isfinite(v):
+def cell_verdict(
+    value: float, lat: float, lon: float, layer: str, threshold: float | None
+) -> tuple[str, str]:
+    """Status (pass, fail, none, nodata) and words of a cell, as both maps give them.
+
+    ``lat``/``lon`` are the cell's centre; ``threshold`` is None for a layer without one.
+    """
+    where = f"{_deg(lat, 'N', 'S')} {_deg(lon, 'E', 'W')}"
+    if not math.isfinite(value):
         nodata = _("no complete data")
-        return "nodata", "#bdbdbd", f"{where}: {nodata}"
+        return "nodata", f"{where}: {nodata}"
     unit, digits, scale = layer_unit(layer)
-    color = colour_hex((v - vmin) / span)
-    shown = f"{fmt_num(v * scale, digits)} {unit}"
+    shown = f"{fmt_num(value * scale, digits)} {unit}"
     if threshold is None:
-        return "none", color, f"{where}: {shown}"
-    if v >= threshold:
+        return "none", f"{where}: {shown}"
+    if value >= threshold:
         verdict = _("meets %(t)s m/s", t=fmt_num(threshold, 1))
-        return "pass", color, f"{where}: {shown} — {verdict}"
+        return "pass", f"{where}: {shown} — {verdict}"
     verdict = _("below %(t)s m/s", t=fmt_num(threshold, 1))
-    return "fail", color, f"{where}: {shown} — {verdict}"
+    return "fail", f"{where}: {shown} — {verdict}"
 
 
 def _marker(frame: _Frame, selected: tuple[float, float] | None) -> dict[str, float] | None:
@@ -175,7 +180,7 @@ def build_map(
 ) -> dict[str, Any]:
     """Cells, legend and axes of the map of ``layer`` (SVG coordinates, north up).
 
-    The cells are laid out by :func:`_frame`, coloured and labelled by :func:`_cell_look`;
+    The cells are laid out by :func:`_frame` and labelled by :func:`cell_verdict`;
     ``link`` gives the address each cell leads to.
     """
     da = cube.layer(layer, hub_height_m if layer == "trailing_3y_wind_ms" else None)
@@ -187,11 +192,9 @@ def build_map(
     cells: list[MapCell] = []
     for row, i in enumerate(frame.rows):
         for col, j in enumerate(frame.cols):
-            lat, lon = float(frame.lats[i]), float(frame.lons[j])
-            where = f"{_deg(lat, 'N', 'S')} {_deg(lon, 'E', 'W')}"
-            status, color, label = _cell_look(
-                float(values[i, j]), where, layer, threshold, vmin, span
-            )
+            lat, lon, v = float(frame.lats[i]), float(frame.lons[j]), float(values[i, j])
+            status, label = cell_verdict(v, lat, lon, layer, threshold)
+            color = NODATA_COLOUR if status == "nodata" else colour_hex((v - vmin) / span)
             cells.append(
                 MapCell(
                     x=col * frame.cw,
