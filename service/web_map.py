@@ -54,7 +54,7 @@ from flask import (
 
 from service import charts, tiles
 from service.problems import Problem
-from service.web.common import app_state, signed_in_key
+from service.web.common import app_state, fmt_num, signed_in_key
 from service.web.site_map import (
     LAYERS,
     available_layers,
@@ -139,21 +139,17 @@ def legend(grid: tiles.LayerGrid, layer: str) -> dict[str, Any]:
     return {
         "stops": [{"offset": k / 10, "color": tiles.colour_hex(k / 10)} for k in range(11)],
         "ticks": [
-            {"x": (t / scale - grid.vmin) / span, "label": _fmt(t, digits)}
+            {"x": (t / scale - grid.vmin) / span, "label": fmt_num(t, digits)}
             for t in ticks
             if grid.vmin * scale <= t <= grid.vmax * scale
         ],
         "unit": unit,
-        "threshold": None if grid.threshold is None else _fmt(grid.threshold, 1),
+        "threshold": None if grid.threshold is None else fmt_num(grid.threshold, 1),
         "threshold_x": None if grid.threshold is None else (grid.threshold - grid.vmin) / span,
         "n_pass": n_pass,
         "n_fail": n_fail,
         "n_nodata": n_nodata,
     }
-
-
-def _fmt(value: float, digits: int) -> str:
-    return f"{value:,.{digits}f}"
 
 
 @bp.route("/app/map")
