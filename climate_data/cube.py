@@ -467,7 +467,8 @@ def _run_distributed(
             if nxt is not None:
                 submit(nxt)
         done = [r for r in results if r is not None]
-        assert len(done) == len(tasks)
+        if len(done) != len(tasks):
+            raise RuntimeError(f"{len(tasks) - len(done)} of {len(tasks)} tasks returned nothing")
         return done
 
 
