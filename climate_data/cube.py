@@ -467,7 +467,8 @@ def _run_distributed(
             if nxt is not None:
                 submit(nxt)
         done = [r for r in results if r is not None]
-        assert len(done) == len(tasks)
+        if len(done) != len(tasks):
+            raise RuntimeError(f"{len(tasks) - len(done)} of {len(tasks)} tasks returned nothing")
         return done
 
 
@@ -667,6 +668,12 @@ def _accumulate(
     return acc
 
 
+#: Figures of a block: name -> (dims, values, attributes), as ``xr.Dataset`` takes them.
+_Figures = dict[str, tuple[tuple[str, ...], NDArray[Any], dict[str, str]]]
+#: Sums per period from monthly sums (by year, or the identity for months).
+_Aggregate = Callable[[NDArray[np.float64]], NDArray[np.float64]]
+
+
 def derive_figures(
     acc: Sums,
     months: list[pd.Timestamp],
@@ -680,7 +687,6 @@ def derive_figures(
     at a time), so a block of whole rows gives the same numbers as the whole grid: the
     version-2 store derives them band by band.
     """
-    ny, nx = lats.size, lons.size
     month_idx = pd.DatetimeIndex(months)
     expected_m = (month_idx.days_in_month * 24).to_numpy(dtype=float)[:, None, None]
     years = np.array(sorted(set(month_idx.year)))
@@ -692,97 +698,164 @@ def derive_figures(
     def by_year(a: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.stack([a[year_of_month == y].sum(axis=0) for y in years])
 
-    def ratio(num: NDArray[np.float64], den: NDArray[np.float64]) -> NDArray[np.float64]:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    n_y = by_year(acc["n_hours"])
+    data: _Figures = {}
+    _period_figures(data, acc, ctx, "", "year", n_y, expected_y, by_year)
+    _period_figures(data, acc, ctx, "monthly_", "month", acc["n_hours"], expected_m, lambda a: a)
+    complete = (n_y / expected_y) >= YEAR_COVERAGE_MIN  # long-term figures use these only
+    _long_term_figures(data, acc, ctx, complete, by_year, (lats.size, lons.size))
+    coords = {
+        "year": ("year", years.astype(np.int32)),
+        "month": ("month", month_idx.values),
+        "lat": ("lat", lats, {"units": "degrees_north", "standard_name": "latitude"}),
+        "lon": ("lon", lons, {"units": "degrees_east", "standard_name": "longitude"}),
+    }
+    return xr.Dataset(data, coords=coords)
 
-    n_m, n_y = acc["n_hours"], by_year(acc["n_hours"])
-    data: dict[str, tuple[tuple[str, ...], NDArray[Any], dict[str, str]]] = {}
 
-    def put(
-        name: str, dims: tuple[str, ...], values: NDArray[Any], units: str, long_name: str
-    ) -> None:
-        data[name] = (dims, values, {"units": units, "long_name": long_name})
+def _put(
+    data: _Figures,
+    name: str,
+    dims: tuple[str, ...],
+    values: NDArray[Any],
+    units: str,
+    long_name: str,
+) -> None:
+    """Add the figure ``name`` to ``data`` with its units and long name."""
+    data[name] = (dims, values, {"units": units, "long_name": long_name})
 
+
+def _ratio(num: NDArray[np.float64], den: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``num / den`` where ``den > 0``, NaN elsewhere."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def _period_figures(
+    data: _Figures,
+    acc: Sums,
+    ctx: _Context,
+    prefix: str,
+    dim: str,
+    n: NDArray[np.float64],
+    exp: NDArray[np.float64],
+    agg: _Aggregate,
+) -> None:
+    """Add the wind (and solar) figures per period ``dim`` (year or month) to ``data``.
+
+    ``n`` are the valid wind hours and ``exp`` the hours of each period; ``agg`` sums monthly
+    sums into the periods.
+    """
     ref = ctx.reference_height_m
-    for prefix, dim, n, exp, agg in (
-        ("", "year", n_y, expected_y, by_year),
-        ("monthly_", "month", n_m, expected_m, lambda a: a),
-    ):
-        d3 = (dim, "lat", "lon")
-        put(
-            f"{prefix}wind_speed_mean",
+    d3 = (dim, "lat", "lon")
+    _put(
+        data,
+        f"{prefix}wind_speed_mean",
+        d3,
+        _ratio(agg(acc["ws_sum"]), n),
+        "m s-1",
+        f"mean wind speed at {ref:g} m",
+    )
+    _put(
+        data,
+        f"{prefix}coverage",
+        d3,
+        np.clip(n / exp, 0.0, 1.0),
+        "1",
+        "fraction of hours with valid wind",
+    )
+    _put(
+        data,
+        f"{prefix}wind_speed_hist",
+        (dim, "lat", "lon", "wind_bin"),
+        agg(acc["hist"]),
+        "h",
+        f"hours per wind-speed bin at {ref:g} m",
+    )
+    if "rho_sum" in acc:
+        _put(
+            data,
+            f"{prefix}air_density",
             d3,
-            ratio(agg(acc["ws_sum"]), n),
-            "m s-1",
-            f"mean wind speed at {ref:g} m",
+            _ratio(agg(acc["rho_sum"]), agg(acc["rho_n"])),
+            "kg m-3",
+            f"mean air density at {ref:g} m",
         )
-        put(
-            f"{prefix}coverage",
+    if "ws_lo_sum" in acc and ctx.shear_heights is not None:
+        lo, hi = ctx.shear_heights
+        _put(
+            data,
+            "shear_exponent_annual" if dim == "year" else "monthly_shear_exponent",
             d3,
-            np.clip(n / exp, 0.0, 1.0),
+            np.log(_ratio(agg(acc["ws_hi_sum"]), agg(acc["ws_lo_sum"]))) / math.log(hi / lo),
             "1",
-            "fraction of hours with valid wind",
+            f"power-law shear exponent between {lo:g} m and {hi:g} m",
         )
-        put(
-            f"{prefix}wind_speed_hist",
-            (dim, "lat", "lon", "wind_bin"),
-            agg(acc["hist"]),
-            "h",
-            f"hours per wind-speed bin at {ref:g} m",
-        )
-        if "rho_sum" in acc:
-            put(
-                f"{prefix}air_density",
-                d3,
-                ratio(agg(acc["rho_sum"]), agg(acc["rho_n"])),
-                "kg m-3",
-                f"mean air density at {ref:g} m",
-            )
-        if "ws_lo_sum" in acc and ctx.shear_heights is not None:
-            lo, hi = ctx.shear_heights
-            put(
-                "shear_exponent_annual" if dim == "year" else "monthly_shear_exponent",
-                d3,
-                np.log(ratio(agg(acc["ws_hi_sum"]), agg(acc["ws_lo_sum"]))) / math.log(hi / lo),
-                "1",
-                f"power-law shear exponent between {lo:g} m and {hi:g} m",
-            )
-        if "sun_sum" in acc:
-            flux_cov = np.clip(agg(acc["flux_n"]) / exp, 0.0, 1.0)
-            full = flux_cov > 0
-            put(
-                f"{prefix}solar_coverage",
-                d3,
-                flux_cov,
-                "1",
-                "fraction of hours with valid radiation",
-            )
-            put(
-                f"{prefix}sunshine_hours",
-                d3,
-                np.where(full, agg(acc["sun_sum"]), np.nan),
-                "h",
-                "sunshine duration (WMO, DNI >= 120 W m-2)",
-            )
-            if "ghi_sum" in acc:
-                put(
-                    f"{prefix}ghi_kwh_m2",
-                    d3,
-                    np.where(full, agg(acc["ghi_sum"]), np.nan),
-                    "kWh m-2",
-                    "global horizontal irradiation",
-                )
-                put(
-                    f"{prefix}pv_yield_kwh_kwp",
-                    d3,
-                    np.where(full, agg(acc["pv_sum"]), np.nan),
-                    "kWh kWp-1",
-                    "specific yield of the reference PV system",
-                )
+    if "sun_sum" in acc:
+        _solar_figures(data, acc, prefix, dim, exp, agg)
 
-    # Long-term cell figures from complete years only.
-    complete = (n_y / expected_y) >= YEAR_COVERAGE_MIN
+
+def _solar_figures(
+    data: _Figures,
+    acc: Sums,
+    prefix: str,
+    dim: str,
+    exp: NDArray[np.float64],
+    agg: _Aggregate,
+) -> None:
+    """Add the radiation coverage, sunshine, GHI and PV figures per period to ``data``."""
+    d3 = (dim, "lat", "lon")
+    flux_cov = np.clip(agg(acc["flux_n"]) / exp, 0.0, 1.0)
+    full = flux_cov > 0
+    _put(
+        data,
+        f"{prefix}solar_coverage",
+        d3,
+        flux_cov,
+        "1",
+        "fraction of hours with valid radiation",
+    )
+    _put(
+        data,
+        f"{prefix}sunshine_hours",
+        d3,
+        np.where(full, agg(acc["sun_sum"]), np.nan),
+        "h",
+        "sunshine duration (WMO, DNI >= 120 W m-2)",
+    )
+    if "ghi_sum" in acc:
+        _put(
+            data,
+            f"{prefix}ghi_kwh_m2",
+            d3,
+            np.where(full, agg(acc["ghi_sum"]), np.nan),
+            "kWh m-2",
+            "global horizontal irradiation",
+        )
+        _put(
+            data,
+            f"{prefix}pv_yield_kwh_kwp",
+            d3,
+            np.where(full, agg(acc["pv_sum"]), np.nan),
+            "kWh kWp-1",
+            "specific yield of the reference PV system",
+        )
+
+
+def _long_term_figures(
+    data: _Figures,
+    acc: Sums,
+    ctx: _Context,
+    complete: NDArray[np.bool_],
+    by_year: _Aggregate,
+    shape: tuple[int, int],
+) -> None:
+    """Add the long-term cell figures (Weibull fit, shear) of the ``complete`` years to ``data``.
+
+    ``data`` must hold the annual histograms already.
+    """
+    ny, nx = shape
+    ref = ctx.reference_height_m
     hist_y = data["wind_speed_hist"][1]
     lt_hist = np.where(complete[..., None], hist_y, 0.0).sum(axis=0)
     # One grid row at a time: the Newton iterations stop when every cell of the batch has
@@ -791,14 +864,16 @@ def derive_figures(
     scale_c = np.empty((ny, nx))
     for row in range(ny):
         shape_k[row], scale_c[row] = wind.weibull_from_histogram(lt_hist[row], ctx.edges)
-    put(
+    _put(
+        data,
         "weibull_k",
         ("lat", "lon"),
         np.asarray(shape_k, dtype=float),
         "1",
         "Weibull shape of complete years' hours",
     )
-    put(
+    _put(
+        data,
         "weibull_c",
         ("lat", "lon"),
         np.asarray(scale_c, dtype=float),
@@ -809,29 +884,22 @@ def derive_figures(
         lo, hi = ctx.shear_heights
         lo_sum = np.where(complete, by_year(acc["ws_lo_sum"]), 0.0).sum(axis=0)
         hi_sum = np.where(complete, by_year(acc["ws_hi_sum"]), 0.0).sum(axis=0)
-        alpha = np.log(ratio(hi_sum, lo_sum)) / math.log(hi / lo)
+        alpha = np.log(_ratio(hi_sum, lo_sum)) / math.log(hi / lo)
         shear_from_data = np.isfinite(alpha)
         alpha = np.where(shear_from_data, alpha, wind.DEFAULT_SHEAR_EXPONENT)
     else:
         alpha = np.full((ny, nx), wind.DEFAULT_SHEAR_EXPONENT)
         shear_from_data = np.zeros((ny, nx), dtype=bool)
-    put("shear_exponent", ("lat", "lon"), alpha, "1", "power-law shear exponent of the cell")
-    put(
+    _put(data, "shear_exponent", ("lat", "lon"), alpha, "1", "power-law shear exponent of the cell")
+    _put(
+        data,
         "shear_from_data",
         ("lat", "lon"),
         shear_from_data.astype(np.int8),
         "1",
         "1 when fitted from two heights, 0 for the default",
     )
-    put("wind_bin_edges", ("bin_edge",), ctx.edges, "m s-1", "edges of the wind-speed bins")
-
-    coords = {
-        "year": ("year", years.astype(np.int32)),
-        "month": ("month", month_idx.values),
-        "lat": ("lat", lats, {"units": "degrees_north", "standard_name": "latitude"}),
-        "lon": ("lon", lons, {"units": "degrees_east", "standard_name": "longitude"}),
-    }
-    return xr.Dataset(data, coords=coords)
+    _put(data, "wind_bin_edges", ("bin_edge",), ctx.edges, "m s-1", "edges of the wind-speed bins")
 
 
 def sunshine_method(variables: Sequence[str]) -> str | None:

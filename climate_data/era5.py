@@ -130,18 +130,7 @@ def parse_bbox(text: str | Sequence[float]) -> BBox:
     ValueError
         Not four numbers, latitudes outside [-90, 90], south >= north, or west >= east.
     """
-    if isinstance(text, str):
-        parts = [p.strip() for p in text.split(",")]
-        if len(parts) != 4:
-            raise ValueError(f"bbox {text!r}: give four numbers W,S,E,N in degrees")
-        try:
-            values = [float(p) for p in parts]
-        except ValueError as exc:
-            raise ValueError(f"bbox {text!r}: give four numbers W,S,E,N in degrees") from exc
-    else:
-        values = [float(v) for v in text]
-        if len(values) != 4:
-            raise ValueError(f"bbox {values!r}: give four numbers W,S,E,N in degrees")
+    values = _bbox_values(text)
     w, s, e, n = values
     if not all(math.isfinite(v) for v in values):
         raise ValueError(f"bbox {text!r}: every value must be a finite number")
@@ -159,6 +148,28 @@ def parse_bbox(text: str | Sequence[float]) -> BBox:
             "not supported; split it in two)"
         )
     return BBox(w, s, e, n)
+
+
+def _bbox_values(text: str | Sequence[float]) -> list[float]:
+    """The four numbers of a box given as ``"W,S,E,N"`` text or as a sequence.
+
+    Raises
+    ------
+    ValueError
+        Not four numbers.
+    """
+    if not isinstance(text, str):
+        values = [float(v) for v in text]
+        if len(values) != 4:
+            raise ValueError(f"bbox {values!r}: give four numbers W,S,E,N in degrees")
+        return values
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 4:
+        raise ValueError(f"bbox {text!r}: give four numbers W,S,E,N in degrees")
+    try:
+        return [float(p) for p in parts]
+    except ValueError as exc:
+        raise ValueError(f"bbox {text!r}: give four numbers W,S,E,N in degrees") from exc
 
 
 _YEARS = re.compile(r"^\s*(\d{4})\s*(?:-\s*(\d{4})\s*)?$")
@@ -323,10 +334,66 @@ def _open_selection(
     after: np.datetime64 | None,
     chunks: Mapping[str, int] | None,
 ) -> xr.Dataset:
+    """The ARCO-ERA5 store ``ds`` cut to the box, years and new steps asked, canonical schema."""
     from climate_data import readers
 
     wanted = readers._check_requested(variables)
     chunk_spec = readers._check_chunks(chunks)
+    present = _present_variables(ds, label, wanted)
+    time_dim = "time" if "time" in ds.dims else readers._time_dim(ds, label)
+    lat_dim = _axis_name(ds, _LAT_NAMES, label, "latitude")
+    lon_dim = _axis_name(ds, _LON_NAMES, label, "longitude")
+    dims = (time_dim, lat_dim, lon_dim)
+    _check_layout(ds, present, dims, label)
+
+    times = readers._decode_time(ds, time_dim, label)
+    t_idx = _time_selection(times, years, after, label)
+    lat, lon = _grid_degrees(ds, lat_dim, lon_dim, label)
+    box = bbox or BBox(-180.0, -90.0, 180.0, 90.0)
+    lat_idx, lon_n, runs = _box_cells(lat, lon, box, label)
+    sub = _cut(ds[present].reset_coords(drop=True), label, dims, t_idx, lat_idx, runs, chunk_spec)
+    sub = sub.rename({time_dim: "time", lat_dim: "lat", lon_dim: "lon"})
+    sub = sub.assign_coords(
+        time=times[t_idx],
+        lat=lat[lat_idx],
+        lon=lon_n[np.concatenate(runs)],
+    )
+    if lat_idx.size > 1 and lat[lat_idx[0]] > lat[lat_idx[-1]]:
+        sub = sub.isel(lat=slice(None, None, -1))  # descending as stored: flip (lazily)
+
+    out_ds = readers._assemble(_canonical_fields(sub, present, label, wanted))
+    out_ds.attrs["source_format"] = "era5-arco"
+    out_ds.attrs["source_files"] = [label]
+    selection = {
+        "bbox": box.as_list(),
+        "years": list(years) if years else None,
+        "after": None if after is None else _iso(after),
+        "time": [str(times[t_idx[0]]), str(times[t_idx[-1]])],
+        "cells": [int(lat_idx.size), int(sum(run.size for run in runs))],
+    }
+    out_ds.attrs["source_records"] = json.dumps(
+        [
+            {
+                "path": label,
+                "sha256": _selection_digest(ds, present, label, selection, lat, lon),
+                "selection": json.dumps(selection, sort_keys=True),
+            }
+        ]
+    )
+    if str(ds.attrs.get("synthetic", "false")).lower() == "true":
+        out_ds.attrs["synthetic"] = "true"
+    out_ds.set_close(ds.close)
+    return out_ds
+
+
+def _present_variables(ds: xr.Dataset, label: str, wanted: frozenset[str] | None) -> list[str]:
+    """The ARCO-ERA5 variables of ``ds`` (table order); an error if a wanted one is missing.
+
+    Raises
+    ------
+    MissingVariableError
+        The store holds none of :data:`ARCO_VARIABLES`, or none for a wanted canonical name.
+    """
     present = [name for name in ARCO_VARIABLES if name in ds.data_vars]
     found = {ARCO_VARIABLES[n].canonical for n in present}
     missing = sorted((wanted or frozenset()) - found)
@@ -336,12 +403,24 @@ def _open_selection(
             f"{label}: no ARCO-ERA5 variable for {need} (this product reads "
             f"{sorted(ARCO_VARIABLES)}); the store holds {sorted(map(str, ds.data_vars))}"
         )
-    time_dim = "time" if "time" in ds.dims else readers._time_dim(ds, label)
-    lat_dim = _axis_name(ds, _LAT_NAMES, label, "latitude")
-    lon_dim = _axis_name(ds, _LON_NAMES, label, "longitude")
+    return present
+
+
+def _check_layout(
+    ds: xr.Dataset, present: Sequence[str], dims: tuple[str, str, str], label: str
+) -> None:
+    """Check that every variable read has exactly the ``(time, lat, lon)`` dims and units.
+
+    Raises
+    ------
+    ClimateDataError
+        A variable with other dimensions.
+    UnitsError
+        A variable without a ``units`` attribute.
+    """
+    time_dim, lat_dim, lon_dim = dims
     for name in present:
-        dims = set(map(str, ds[name].dims))
-        if dims != {time_dim, lat_dim, lon_dim}:
+        if set(map(str, ds[name].dims)) != set(dims):
             raise ClimateDataError(
                 f"{label}, variable {name!r}: dims {ds[name].dims}; expected only "
                 f"({time_dim}, {lat_dim}, {lon_dim})"
@@ -349,15 +428,47 @@ def _open_selection(
         if ds[name].attrs.get("units") is None:
             raise UnitsError(f"{label}, variable {name!r}: no units attribute")
 
-    times = readers._decode_time(ds, time_dim, label)
-    t_idx = _time_selection(times, years, after, label)
+
+def _grid_degrees(
+    ds: xr.Dataset, lat_dim: str, lon_dim: str, label: str
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The stored latitudes and longitudes [degrees], checked finite and in range.
+
+    Raises
+    ------
+    ClimateDataError
+        A latitude outside [-90, 90] or a missing coordinate value.
+    """
+    from climate_data import readers
+
     lat = readers._clean_degrees(ds[lat_dim].values)
     lon = readers._clean_degrees(ds[lon_dim].values)
     if np.any(np.abs(lat) > 90.0) or not np.all(np.isfinite(lat)):
         raise ClimateDataError(f"{label}: latitude outside [-90, 90] or missing")
     if not np.all(np.isfinite(lon)):
         raise ClimateDataError(f"{label}: longitude has missing values")
-    box = bbox or BBox(-180.0, -90.0, 180.0, 90.0)
+    return lat, lon
+
+
+def _box_cells(
+    lat: NDArray[np.float64], lon: NDArray[np.float64], box: BBox, label: str
+) -> tuple[NDArray[np.intp], NDArray[np.float64], list[NDArray[np.intp]]]:
+    """The grid cells of ``box``: latitude indices, longitudes in [-180, 180), column runs.
+
+    Returns
+    -------
+    lat_idx : ndarray of int
+        Stored indices of the latitudes inside the box, contiguous.
+    lon_n : ndarray of float
+        Every stored longitude moved into [-180, 180).
+    runs : list of ndarray of int
+        Contiguous runs of stored columns inside the box, in ascending ``lon_n``.
+
+    Raises
+    ------
+    ClimateDataError
+        No cell in the box, a longitude repeated after moving it, or unordered latitudes.
+    """
     lat_idx = np.flatnonzero((lat >= box.south - _EPS_DEG) & (lat <= box.north + _EPS_DEG))
     lon_n = lon - 360.0 * np.floor((lon + 180.0) / 360.0)
     lon_sel = np.flatnonzero((lon_n >= box.west - _EPS_DEG) & (lon_n <= box.east + _EPS_DEG))
@@ -376,8 +487,20 @@ def _open_selection(
     # contiguous runs of stored columns, in ascending normalised longitude
     lon_sel = lon_sel[np.argsort(lon_n[lon_sel], kind="stable")]
     runs = np.split(lon_sel, np.flatnonzero(np.diff(lon_sel) != 1) + 1)
+    return lat_idx, lon_n, runs
 
-    sub = ds[present].reset_coords(drop=True)
+
+def _cut(
+    sub: xr.Dataset,
+    label: str,
+    dims: tuple[str, str, str],
+    t_idx: NDArray[np.intp],
+    lat_idx: NDArray[np.intp],
+    runs: Sequence[NDArray[np.intp]],
+    chunk_spec: Mapping[str, int],
+) -> xr.Dataset:
+    """``sub`` cut to the time steps, latitudes and column runs, chunked lazily, runs joined."""
+    time_dim, lat_dim, lon_dim = dims
     sub = sub.isel({time_dim: slice(int(t_idx[0]), int(t_idx[-1]) + 1)})
     sub = sub.isel({lat_dim: slice(int(lat_idx[0]), int(lat_idx[-1]) + 1)})
     time_chunks = _aligned_chunks(int(t_idx[0]), t_idx.size, _stored_time_chunk(sub, chunk_spec))
@@ -393,15 +516,20 @@ def _open_selection(
             token=token,
         )
         pieces.append(piece)
-    sub = pieces[0] if len(pieces) == 1 else xr.concat(pieces, dim=lon_dim)
-    sub = sub.rename({time_dim: "time", lat_dim: "lat", lon_dim: "lon"})
-    sub = sub.assign_coords(
-        time=times[t_idx],
-        lat=lat[lat_idx],
-        lon=lon_n[np.concatenate(runs)],
-    )
-    if lat_idx.size > 1 and lat[lat_idx[0]] > lat[lat_idx[-1]]:
-        sub = sub.isel(lat=slice(None, None, -1))  # descending as stored: flip (lazily)
+    return pieces[0] if len(pieces) == 1 else xr.concat(pieces, dim=lon_dim)
+
+
+def _canonical_fields(
+    sub: xr.Dataset, present: Sequence[str], label: str, wanted: frozenset[str] | None
+) -> dict[tuple[str, float | None], xr.DataArray]:
+    """The canonical fields of ``sub``: scalars converted, wind speed from both components.
+
+    Raises
+    ------
+    MissingVariableError
+        Wind speed wanted but no height with both components.
+    """
+    from climate_data import readers
 
     fields: dict[tuple[str, float | None], xr.DataArray] = {}
     comps: dict[tuple[str, float], tuple[str, xr.DataArray]] = {}
@@ -409,11 +537,10 @@ def _open_selection(
         spec = ARCO_VARIABLES[name]
         target = CANONICAL[spec.canonical].units
         da = sub[name]
-        if spec.kind == "scalar":
+        if spec.height_m is None:  # a scalar of the table (the components have a height)
             out = readers._to_units(da, name, target, label, "era5-arco", None)
             fields[(spec.canonical, None)] = _described(out, spec.canonical, name)
         else:
-            assert spec.height_m is not None
             comps[(spec.kind, spec.height_m)] = (
                 name,
                 cfunits.convert(da, target, file=label, variable=name),
@@ -428,29 +555,7 @@ def _open_selection(
         raise MissingVariableError(
             f"{label}: wind needs both components at one height; the store has {sorted(present)}"
         )
-    out_ds = readers._assemble(fields)
-    out_ds.attrs["source_format"] = "era5-arco"
-    out_ds.attrs["source_files"] = [label]
-    selection = {
-        "bbox": box.as_list(),
-        "years": list(years) if years else None,
-        "after": None if after is None else _iso(after),
-        "time": [str(times[t_idx[0]]), str(times[t_idx[-1]])],
-        "cells": [int(lat_idx.size), int(lon_sel.size)],
-    }
-    out_ds.attrs["source_records"] = json.dumps(
-        [
-            {
-                "path": label,
-                "sha256": _selection_digest(ds, present, label, selection, lat, lon),
-                "selection": json.dumps(selection, sort_keys=True),
-            }
-        ]
-    )
-    if str(ds.attrs.get("synthetic", "false")).lower() == "true":
-        out_ds.attrs["synthetic"] = "true"
-    out_ds.set_close(ds.close)
-    return out_ds
+    return fields
 
 
 def _described(da: xr.DataArray, canonical: str, source: str) -> xr.DataArray:

@@ -268,19 +268,7 @@ def open_weather(
     for path in inputs:
         members.extend(_expand_zip(path, cache_root))
 
-    results: list[_FileResult] = []
-    try:
-        for nc_path, label in members:
-            results.append(_read_file(nc_path, label, chunk_spec))
-        labels = [label for _, label in members]
-        fields = [f for r in results for f in r.fields]
-        _check_found(fields, wanted, labels, results)
-        combined = _combine(fields)
-    except BaseException:
-        for r in results:
-            r.dataset.close()
-        raise
-
+    results, combined = _read_members(members, chunk_spec, wanted)
     ds = _assemble(combined)
     formats = sorted({r.source_format for r in results if r.fields})
     ds.attrs["source_format"] = "+".join(formats)
@@ -303,6 +291,35 @@ def open_weather(
             raise
         ds.set_close(close_all)
     return ds
+
+
+def _read_members(
+    members: Sequence[tuple[Path, str]],
+    chunk_spec: Mapping[str, int],
+    wanted: frozenset[str] | None,
+) -> tuple[list[_FileResult], dict[tuple[str, float | None], xr.DataArray]]:
+    """Read every NetCDF file and combine their fields; on any error, close what was opened.
+
+    Returns
+    -------
+    results : list of _FileResult
+        One per file, in order.
+    combined : dict
+        The fields joined over the files, by canonical name and height.
+    """
+    results: list[_FileResult] = []
+    try:
+        for nc_path, label in members:
+            results.append(_read_file(nc_path, label, chunk_spec))
+        labels = [label for _, label in members]
+        fields = [f for r in results for f in r.fields]
+        _check_found(fields, wanted, labels, results)
+        combined = _combine(fields)
+    except BaseException:
+        for r in results:
+            r.dataset.close()
+        raise
+    return results, combined
 
 
 # --------------------------------------------------------------------------------------------
@@ -464,12 +481,19 @@ def _check_netcdf3_complete(path: Path, label: str) -> None:
             ) from exc
 
 
+_Pieces = dict[tuple[str, float | None], tuple[str, xr.DataArray]]
+_Components = dict[tuple[str, float], tuple[str, xr.DataArray]]
+#: Per wind variable read from a height dimension: that dimension and its heights [m].
+_HeightDims = dict[str, tuple[str, list[float]]]
+
+
 def _fields_of(
     ds: xr.Dataset,
     path: Path,
     label: str,
     chunk_spec: Mapping[str, int],
 ) -> _FileResult:
+    """The canonical fields of one opened file, with its format, resolution and notes."""
     raw_names = [str(n) for n in ds.data_vars]
     roles = {name: role for name in raw_names if (role := _classify(name, ds[name].attrs))}
     time_dim = _time_dim(ds, label)
@@ -487,39 +511,8 @@ def _fields_of(
         return result
 
     # heights and extra dims are worked out on the metadata, before any dask graph exists
-    height_dims: dict[str, tuple[str, list[float]]] = {}
-    scalar_heights: dict[str, float] = {}
     grid_dims = {d for d in (time_dim, lat, lon) if isinstance(d, str)}
-    for name, role in selected.items():
-        var = ds[name]
-        if time_dim not in var.dims:
-            raise TimeAxisError(
-                f"{label}, variable {name!r}: no time dimension {time_dim!r} "
-                f"(dims {var.dims}); a weather variable must vary in time"
-            )
-        for grid_dim in grid_dims - {time_dim}:
-            if grid_dim not in var.dims:
-                raise ClimateDataError(
-                    f"{label}, variable {name!r}: missing grid dimension {grid_dim!r} "
-                    f"(dims {var.dims})"
-                )
-        if role.kind != "scalar":
-            found = _height_of(ds, name, role, label, grid_dims)
-            if isinstance(found, tuple):
-                height_dims[name] = found
-            else:
-                scalar_heights[name] = found
-        extra = [
-            d
-            for d in var.dims
-            if d not in grid_dims and d != "expver" and d != height_dims.get(name, ("",))[0]
-        ]
-        for d in extra:
-            if ds.sizes[d] != 1:
-                raise ClimateDataError(
-                    f"{label}, variable {name!r}: unexpected dimension {d!r} of size "
-                    f"{ds.sizes[d]}; expected only time, latitude, longitude (and height)"
-                )
+    height_dims, scalar_heights = _heights(ds, selected, time_dim, grid_dims, label)
 
     sub = ds[list(selected)].reset_coords(drop=True)
     squeeze = [d for d in sub.dims if d not in grid_dims and d != "expver"]
@@ -533,40 +526,151 @@ def _fields_of(
     sub = _to_canonical_grid(sub, time_dim, times, lat, lon, label)
     step_s = _constant_step_s(times)
 
-    pieces: dict[tuple[str, float | None], tuple[str, xr.DataArray]] = {}
-    components: dict[tuple[str, float], tuple[str, xr.DataArray]] = {}
+    pieces: _Pieces = {}
+    components: _Components = {}
     for name, role in selected.items():
         da = sub[name]
-        target = CANONICAL[role.canonical]
         if role.kind == "scalar":
-            out = _to_units(da, name, target.units, label, fmt, step_s)
+            out = _to_units(da, name, CANONICAL[role.canonical].units, label, fmt, step_s)
             _put(pieces, (role.canonical, None), name, out, label)
             continue
-        per_height: list[tuple[float, xr.DataArray]]
         if name in height_dims:
             hdim, heights = height_dims[name]
             per_height = [(h, da.isel({hdim: i}, drop=True)) for i, h in enumerate(heights)]
         else:
             per_height = [(scalar_heights[name], da)]
         for h, dah in per_height:
-            if role.kind == "speed":
-                out = _to_units(dah, name, target.units, label, fmt, step_s)
-                _put(pieces, ("wind_speed", h), name, out, label)
-            else:
-                out = cfunits.convert(dah, target.units, file=label, variable=name)
-                if (role.kind, h) in components:
-                    other = components[(role.kind, h)][0]
-                    raise ClimateDataError(
-                        f"{label}: variables {other!r} and {name!r} are both the "
-                        f"{role.kind}-component of the wind at {h:g} m; keep one"
-                    )
-                components[(role.kind, h)] = (name, out)
+            _add_wind(pieces, components, name, role, h, dah, label, fmt, step_s)
+    _speed_from_components(pieces, components, label, result.notes)
+    _append_fields(result, pieces, label, times[0], times[-1])
+    return result
 
+
+def _heights(
+    ds: xr.Dataset,
+    selected: Mapping[str, _Role],
+    time_dim: str,
+    grid_dims: set[str],
+    label: str,
+) -> tuple[_HeightDims, dict[str, float]]:
+    """The heights of the wind variables read, each variable's dimensions checked first.
+
+    Returns
+    -------
+    height_dims : dict
+        Per variable with a height dimension: that dimension and its heights [m].
+    scalar_heights : dict of str to float
+        Per other wind variable: its one height [m].
+
+    Raises
+    ------
+    TimeAxisError
+        A variable without the time dimension.
+    ClimateDataError
+        A variable without a grid dimension, or with another dimension of size above one.
+    """
+    height_dims: _HeightDims = {}
+    scalar_heights: dict[str, float] = {}
+    for name, role in selected.items():
+        _check_grid_dims(ds[name], name, time_dim, grid_dims, label)
+        if role.kind != "scalar":
+            found = _height_of(ds, name, role, label, grid_dims)
+            if isinstance(found, tuple):
+                height_dims[name] = found
+            else:
+                scalar_heights[name] = found
+        _check_extra_dims(ds, name, grid_dims, height_dims.get(name, ("",))[0], label)
+    return height_dims, scalar_heights
+
+
+def _check_grid_dims(
+    var: xr.DataArray, name: str, time_dim: str, grid_dims: set[str], label: str
+) -> None:
+    """Check that variable ``name`` has the time dimension and every grid dimension.
+
+    Raises
+    ------
+    TimeAxisError
+        No time dimension.
+    ClimateDataError
+        A latitude or longitude dimension missing.
+    """
+    if time_dim not in var.dims:
+        raise TimeAxisError(
+            f"{label}, variable {name!r}: no time dimension {time_dim!r} "
+            f"(dims {var.dims}); a weather variable must vary in time"
+        )
+    for grid_dim in grid_dims - {time_dim}:
+        if grid_dim not in var.dims:
+            raise ClimateDataError(
+                f"{label}, variable {name!r}: missing grid dimension {grid_dim!r} (dims {var.dims})"
+            )
+
+
+def _check_extra_dims(
+    ds: xr.Dataset, name: str, grid_dims: set[str], height_dim: str, label: str
+) -> None:
+    """Check that variable ``name``'s dims besides grid, expver and height have size one.
+
+    Raises
+    ------
+    ClimateDataError
+        Another dimension of size above one.
+    """
+    extra = [d for d in ds[name].dims if d not in grid_dims and d != "expver" and d != height_dim]
+    for d in extra:
+        if ds.sizes[d] != 1:
+            raise ClimateDataError(
+                f"{label}, variable {name!r}: unexpected dimension {d!r} of size "
+                f"{ds.sizes[d]}; expected only time, latitude, longitude (and height)"
+            )
+
+
+def _add_wind(
+    pieces: _Pieces,
+    components: _Components,
+    name: str,
+    role: _Role,
+    h: float,
+    da: xr.DataArray,
+    label: str,
+    fmt: str,
+    step_s: float | None,
+) -> None:
+    """Add wind variable ``name`` at height ``h``: a speed to ``pieces``, else a component.
+
+    Raises
+    ------
+    ClimateDataError
+        Two variables for the same component at one height.
+    """
+    target = CANONICAL[role.canonical].units
+    if role.kind == "speed":
+        out = _to_units(da, name, target, label, fmt, step_s)
+        _put(pieces, ("wind_speed", h), name, out, label)
+        return
+    out = cfunits.convert(da, target, file=label, variable=name)
+    if (role.kind, h) in components:
+        other = components[(role.kind, h)][0]
+        raise ClimateDataError(
+            f"{label}: variables {other!r} and {name!r} are both the "
+            f"{role.kind}-component of the wind at {h:g} m; keep one"
+        )
+    components[(role.kind, h)] = (name, out)
+
+
+def _speed_from_components(
+    pieces: _Pieces, components: _Components, label: str, notes: list[str]
+) -> None:
+    """Add the wind speed of each height with both components and no speed variable.
+
+    A component without its partner is left out with a note.
+    """
     for (kind, h), (u_name, u) in sorted(components.items()):
         if kind != "u":
             continue
         if ("v", h) not in components:
-            result.notes.append(f"{label}: {u_name!r} has no matching v-component at {h:g} m")
+            notes.append(f"{label}: {u_name!r} has no matching v-component at {h:g} m")
             continue
         if ("wind_speed", h) in pieces:
             continue  # a speed variable at this height wins over components
@@ -576,9 +680,17 @@ def _fields_of(
         pieces[("wind_speed", h)] = (f"hypot({u_name}, {v_name})", speed)
     for (kind, h), (v_name, _) in components.items():
         if kind == "v" and ("u", h) not in components:
-            result.notes.append(f"{label}: {v_name!r} has no matching u-component at {h:g} m")
+            notes.append(f"{label}: {v_name!r} has no matching u-component at {h:g} m")
 
-    first, last = times[0], times[-1]
+
+def _append_fields(
+    result: _FileResult,
+    pieces: _Pieces,
+    label: str,
+    first: np.datetime64,
+    last: np.datetime64,
+) -> None:
+    """Append each piece to ``result.fields`` as a canonical ``(time, lat, lon)`` field."""
     for (canonical, height), (source, da) in pieces.items():
         da = da.transpose("time", "lat", "lon")
         spec = CANONICAL[canonical]
@@ -591,11 +703,10 @@ def _fields_of(
         da.encoding = {}
         da.name = canonical
         result.fields.append(_Field(canonical, height, da, label, first, last))
-    return result
 
 
 def _put(
-    pieces: dict[tuple[str, float | None], tuple[str, xr.DataArray]],
+    pieces: _Pieces,
     key: tuple[str, float | None],
     name: str,
     da: xr.DataArray,
@@ -614,6 +725,17 @@ def _put(
 
 def _classify(name: str, attrs: Mapping[Hashable, Any]) -> _Role | None:
     """Map a source variable onto the schema by name first, then by CF standard_name."""
+    role = _role_by_name(name)
+    if role is not None:
+        return role
+    standard_name = attrs.get("standard_name")
+    if not isinstance(standard_name, str) or standard_name in ("", "unknown"):
+        return None
+    return _role_by_standard_name(standard_name)
+
+
+def _role_by_name(name: str) -> _Role | None:
+    """The role of a variable named as a source or wind variable, or None."""
     for canonical, spec in CANONICAL.items():
         if canonical == "wind_speed":
             continue
@@ -625,9 +747,11 @@ def _classify(name: str, attrs: Mapping[Hashable, Any]) -> _Role | None:
             return _Role(kind, "wind_speed", float(match.group(1)))
     if name in _WIND_STANDARD_NAMES:
         return _Role(_WIND_STANDARD_NAMES[name], "wind_speed")
-    standard_name = attrs.get("standard_name")
-    if not isinstance(standard_name, str) or standard_name in ("", "unknown"):
-        return None
+    return None
+
+
+def _role_by_standard_name(standard_name: str) -> _Role | None:
+    """The role of a variable by its CF ``standard_name``, or None."""
     if standard_name in _WIND_STANDARD_NAMES:
         return _Role(_WIND_STANDARD_NAMES[standard_name], "wind_speed")
     if standard_name in _EXTRA_STANDARD_NAMES:
@@ -807,6 +931,28 @@ def _height_of(
     attribute, the variable name. All that are present must agree.
     """
     var = ds[name]
+    dim = _height_dim(ds, var, label, grid_dims)
+    if dim is not None:
+        return dim
+    found = _declared_heights(ds, var, name, role, label)
+    if not found:
+        raise ClimateDataError(
+            f"{label}, variable {name!r}: wind without a height; add a 'height' attribute "
+            "such as '100 m' or a scalar height coordinate"
+        )
+    for what, h in found[1:]:
+        if abs(h - found[0][1]) > 1e-6:
+            raise ClimateDataError(
+                f"{label}, variable {name!r}: height {found[0][1]:g} m from the "
+                f"{found[0][0]} disagrees with {h:g} m from the {what}"
+            )
+    return found[0][1]
+
+
+def _height_dim(
+    ds: xr.Dataset, var: xr.DataArray, label: str, grid_dims: set[str]
+) -> tuple[str, list[float]] | None:
+    """The height dimension of ``var`` and its heights [m], or None without one."""
     for d in var.dims:
         if d in grid_dims or d == "expver" or d not in ds.variables:
             continue
@@ -817,6 +963,16 @@ def _height_of(
             )
             heights = [float(scale * h + offset) for h in np.asarray(coord.values).ravel()]
             return str(d), heights
+    return None
+
+
+def _declared_heights(
+    ds: xr.Dataset, var: xr.DataArray, name: str, role: _Role, label: str
+) -> list[tuple[str, float]]:
+    """The heights [m] declared for ``var``, each with where it comes from, in source order.
+
+    Sources: scalar height coordinates, the ``height`` attribute, the variable name.
+    """
     found: list[tuple[str, float]] = []
     # scalar coordinates of this variable: the ones its CF ``coordinates`` attribute lists
     # (xarray attaches every scalar coordinate of the file to every variable)
@@ -841,18 +997,7 @@ def _height_of(
         )
     if role.name_height_m is not None:
         found.append(("variable name", role.name_height_m))
-    if not found:
-        raise ClimateDataError(
-            f"{label}, variable {name!r}: wind without a height; add a 'height' attribute "
-            "such as '100 m' or a scalar height coordinate"
-        )
-    for what, h in found[1:]:
-        if abs(h - found[0][1]) > 1e-6:
-            raise ClimateDataError(
-                f"{label}, variable {name!r}: height {found[0][1]:g} m from the "
-                f"{found[0][0]} disagrees with {h:g} m from the {what}"
-            )
-    return found[0][1]
+    return found
 
 
 def _point_resolution_km(attrs: Mapping[Hashable, Any], label: str) -> float | None:

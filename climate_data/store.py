@@ -815,17 +815,7 @@ def _update(
     task_cell_hours: int,
     source: InputSpec | None,
 ) -> Path:
-    heights = tuple(float(h) for h in ds["height"].values)
-    stored_heights = tuple(float(h) for h in json.loads(old.attrs["wind_heights_m"]))
-    if heights != stored_heights:
-        raise ClimateDataError(
-            f"the new input has wind at {list(heights)} m, the store at {list(stored_heights)} m"
-        )
-    if not (
-        np.array_equal(ds["lat"].values.astype(float), old.lats)
-        and np.array_equal(ds["lon"].values.astype(float), old.lons)
-    ):
-        raise ClimateDataError("the new input's grid differs from the store's grid")
+    heights = _check_update_input(old, ds)
     new_sources = source_records(ds)
     known = {s["sha256"] for s in json.loads(old.attrs.get("source_files", "[]"))}
     if all(s["sha256"] in known for s in new_sources):
@@ -858,7 +848,6 @@ def _update(
         )
         group = old.group
         sum_arrays = dict(sorted(group["sums"].arrays())) if "sums" in group else {}
-        sum_names = list(sum_arrays)
         digests: list[str] = []
         complete = total = 0
         bands = _bands(
@@ -869,18 +858,7 @@ def _update(
         for band in bands:
             ny = band.stop - band.start
             nx = old.lons.size
-            acc: Sums = {}
-            stored = _read_rows(
-                [*sum_arrays.values(), old._arrays["monthly_wind_speed_hist"]],
-                band,
-            )
-            for key, values in zip(sum_names, stored, strict=False):
-                a = np.zeros((len(months), ny, nx))
-                a[:n_old] = np.moveaxis(np.asarray(values, dtype=float), 2, 0)
-                acc[key] = a
-            hist = np.zeros((len(months), ny, nx, ctx.edges.size - 1))
-            hist[:n_old] = np.moveaxis(np.asarray(stored[-1], dtype=float), 2, 0)
-            acc["hist"] = hist
+            acc = _stored_sums(old, band, sum_arrays, len(months), n_old)
             part = ds.isel(lat=band)
             tasks = _tasks(part, task_cell_hours)
             results = _run_tasks(
@@ -899,23 +877,9 @@ def _update(
             complete, total = complete + c, total + n
             bar(1)
         bar(0, close=True)
-        attrs = dict(old.attrs)
-        sources = json.loads(attrs.get("source_files", "[]")) + new_sources
-        synthetic = attrs.get("synthetic") == "true" or input_is_synthetic(ds)
-        attrs.update(
-            {
-                "source_files": json.dumps(sources),
-                "synthetic": "true" if synthetic else "false",
-                "title": "Climate Loan Risk indicator cube"
-                + (" (SYNTHETIC data)" if synthetic else ""),
-                "time_end": str(t[-1].date()),
-                "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "code_version": code_version(),
-            }
-        )
         writer.finish(
             _store_attrs(
-                attrs,
+                _updated_attrs(old, ds, new_sources, t[-1]),
                 writer=writer,
                 band_digests=digests,
                 complete=complete,
@@ -929,6 +893,82 @@ def _update(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target
+
+
+def _check_update_input(old: StoreCube, ds: xr.Dataset) -> tuple[float, ...]:
+    """The wind heights [m] of the new input, checked to match the store's, as is its grid.
+
+    Raises
+    ------
+    ClimateDataError
+        Other wind heights, or another grid, than the store's.
+    """
+    heights = tuple(float(h) for h in ds["height"].values)
+    stored_heights = tuple(float(h) for h in json.loads(old.attrs["wind_heights_m"]))
+    if heights != stored_heights:
+        raise ClimateDataError(
+            f"the new input has wind at {list(heights)} m, the store at {list(stored_heights)} m"
+        )
+    if not (
+        np.array_equal(ds["lat"].values.astype(float), old.lats)
+        and np.array_equal(ds["lon"].values.astype(float), old.lons)
+    ):
+        raise ClimateDataError("the new input's grid differs from the store's grid")
+    return heights
+
+
+def _stored_sums(
+    old: StoreCube, band: slice, sum_arrays: Mapping[str, Any], n_months: int, n_old: int
+) -> Sums:
+    """A band's stored monthly sums and histograms, zero-padded to ``n_months`` months.
+
+    The first ``n_old`` months are the store's; the rest are for the update to add to.
+    """
+    ny = band.stop - band.start
+    nx = old.lons.size
+    acc: Sums = {}
+    stored = _read_rows([*sum_arrays.values(), old._arrays["monthly_wind_speed_hist"]], band)
+    for key, values in zip(list(sum_arrays), stored, strict=False):
+        a = np.zeros((n_months, ny, nx))
+        a[:n_old] = np.moveaxis(np.asarray(values, dtype=float), 2, 0)
+        acc[key] = a
+    hist = np.zeros((n_months, ny, nx, old.edges.size - 1))
+    hist[:n_old] = np.moveaxis(np.asarray(stored[-1], dtype=float), 2, 0)
+    acc["hist"] = hist
+    return acc
+
+
+def _updated_attrs(
+    old: StoreCube, ds: xr.Dataset, new_sources: list[dict[str, str]], t_end: pd.Timestamp
+) -> dict[str, Any]:
+    """The store's attributes after an update with ``ds`` (its new sources, up to ``t_end``)."""
+    attrs = dict(old.attrs)
+    sources = json.loads(attrs.get("source_files", "[]")) + new_sources
+    synthetic = attrs.get("synthetic") == "true" or input_is_synthetic(ds)
+    attrs.update(
+        {
+            "source_files": json.dumps(sources),
+            "synthetic": "true" if synthetic else "false",
+            "title": "Climate Loan Risk indicator cube"
+            + (" (SYNTHETIC data)" if synthetic else ""),
+            "time_end": str(t_end.date()),
+            "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "code_version": code_version(),
+        }
+    )
+    return attrs
+
+
+def _plain_blosc(arr: Any) -> bool:
+    """Whether a zarr array is stored as little-endian ``bytes`` + ``blosc``, default keys."""
+    meta = arr.metadata.to_dict()
+    codecs = [c["name"] for c in meta["codecs"]]
+    endian = meta["codecs"][0].get("configuration", {}).get("endian", "little")
+    return (
+        codecs == ["bytes", "blosc"]
+        and endian == "little"
+        and meta["chunk_key_encoding"] == {"name": "default", "configuration": {"separator": "/"}}
+    )
 
 
 def _read_rows(arrays: Sequence[Any], rows: slice) -> list[NDArray[Any]]:
@@ -1162,17 +1202,8 @@ class StoreCube(Cube):
         loc = self._location.removeprefix("file://")
         if "://" in loc:
             return None
-        for arr in self._arrays.values():
-            meta = arr.metadata.to_dict()
-            codecs = [c["name"] for c in meta["codecs"]]
-            endian = meta["codecs"][0].get("configuration", {}).get("endian", "little")
-            if codecs != ["bytes", "blosc"] or endian != "little":
-                return None
-            if meta["chunk_key_encoding"] != {
-                "name": "default",
-                "configuration": {"separator": "/"},
-            }:
-                return None
+        if not all(_plain_blosc(arr) for arr in self._arrays.values()):
+            return None
         if _is_zip(loc):
             # zarr's ZipStore has parsed the central directory already (72,000 entries for a
             # national store): share its ZipFile rather than parse it again.

@@ -593,6 +593,57 @@ def weibull_moments(speeds: ArrayLike) -> tuple[float, float]:
     return k, c
 
 
+def _survival_terms(
+    ln_x: NDArray[np.float64], k: NDArray[np.float64], lam: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], ...]:
+    """S = exp(-(x/c)^k) and its first and second derivatives in (k, ln c)."""
+    d = ln_x - lam[..., None]
+    finite = np.isfinite(d)
+    d0 = np.where(finite, d, 0.0)
+    kk = k[..., None]
+    t = np.exp(np.clip(kk * d, -700.0, 700.0))
+    surv = np.where(finite, np.exp(-t), np.where(d > 0, 0.0, 1.0))
+    st = np.where(finite, surv * t, 0.0)
+    s_k = -st * d0
+    s_l = st * kk
+    s_kk = st * d0 * d0 * (t - 1.0)
+    s_ll = st * kk * kk * (t - 1.0)
+    s_kl = st * (1.0 + kk * d0 * (1.0 - t))
+    return surv, s_k, s_l, s_kk, s_ll, s_kl
+
+
+def _newton_step(
+    ln_edges: tuple[NDArray[np.float64], NDArray[np.float64]],
+    n: NDArray[np.float64],
+    active: NDArray[np.bool_],
+    k: NDArray[np.float64],
+    lam: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The Newton step ``H^-1 g`` in (k, ln c) of the grouped log-likelihood, per cell.
+
+    ``ln_edges`` are the logs of the lower and upper bin edges, ``n`` the counts. The step is 0
+    where the cell is not ``active`` or its Hessian is not negative definite.
+    """
+    ln_lo, ln_hi = ln_edges
+    used = n > 0
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore", under="ignore"):
+        lo = _survival_terms(ln_lo, k, lam)
+        hi = _survival_terms(ln_hi, k, lam)
+        p, p_k, p_l, p_kk, p_ll, p_kl = (a - b for a, b in zip(lo, hi, strict=True))
+        w = np.where(used, n / np.where(p > 0, p, np.inf), 0.0)
+        g_k = (w * p_k).sum(axis=-1)
+        g_l = (w * p_l).sum(axis=-1)
+        w2 = np.where(used, w / np.where(p > 0, p, np.inf), 0.0)
+        h_kk = (w * p_kk - w2 * p_k * p_k).sum(axis=-1)
+        h_ll = (w * p_ll - w2 * p_l * p_l).sum(axis=-1)
+        h_kl = (w * p_kl - w2 * p_k * p_l).sum(axis=-1)
+        det = h_kk * h_ll - h_kl * h_kl
+        ok = active & (h_kk < 0) & (det > 0) & np.isfinite(det)
+        step_k = np.where(ok, (h_ll * g_k - h_kl * g_l) / det, 0.0)
+        step_l = np.where(ok, (h_kk * g_l - h_kl * g_k) / det, 0.0)
+    return step_k, step_l
+
+
 def _weibull_grouped_mle(
     edges: NDArray[np.float64],
     counts: NDArray[np.float64],
@@ -615,47 +666,14 @@ def _weibull_grouped_mle(
         ln_lo = np.log(lower)
         ln_hi = np.log(upper)
     n = counts
-    used = n > 0
     k = k0.copy()
     lam = np.log(c0)
     active = np.isfinite(k) & np.isfinite(lam)
     k = np.where(active, k, 1.0)
     lam = np.where(active, lam, 0.0)
 
-    def survival_terms(
-        ln_x: NDArray[np.float64], k: NDArray[np.float64], lam: NDArray[np.float64]
-    ) -> tuple[NDArray[np.float64], ...]:
-        """S = exp(-(x/c)^k) and its first and second derivatives in (k, ln c)."""
-        d = ln_x - lam[..., None]
-        finite = np.isfinite(d)
-        d0 = np.where(finite, d, 0.0)
-        kk = k[..., None]
-        t = np.exp(np.clip(kk * d, -700.0, 700.0))
-        surv = np.where(finite, np.exp(-t), np.where(d > 0, 0.0, 1.0))
-        st = np.where(finite, surv * t, 0.0)
-        s_k = -st * d0
-        s_l = st * kk
-        s_kk = st * d0 * d0 * (t - 1.0)
-        s_ll = st * kk * kk * (t - 1.0)
-        s_kl = st * (1.0 + kk * d0 * (1.0 - t))
-        return surv, s_k, s_l, s_kk, s_ll, s_kl
-
     for _ in range(max_iter):
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore", under="ignore"):
-            lo = survival_terms(ln_lo, k, lam)
-            hi = survival_terms(ln_hi, k, lam)
-            p, p_k, p_l, p_kk, p_ll, p_kl = (a - b for a, b in zip(lo, hi, strict=True))
-            w = np.where(used, n / np.where(p > 0, p, np.inf), 0.0)
-            g_k = (w * p_k).sum(axis=-1)
-            g_l = (w * p_l).sum(axis=-1)
-            w2 = np.where(used, w / np.where(p > 0, p, np.inf), 0.0)
-            h_kk = (w * p_kk - w2 * p_k * p_k).sum(axis=-1)
-            h_ll = (w * p_ll - w2 * p_l * p_l).sum(axis=-1)
-            h_kl = (w * p_kl - w2 * p_k * p_l).sum(axis=-1)
-            det = h_kk * h_ll - h_kl * h_kl
-            ok = active & (h_kk < 0) & (det > 0) & np.isfinite(det)
-            step_k = np.where(ok, (h_ll * g_k - h_kl * g_l) / det, 0.0)
-            step_l = np.where(ok, (h_kk * g_l - h_kl * g_k) / det, 0.0)
+        step_k, step_l = _newton_step((ln_lo, ln_hi), n, active, k, lam)
         # Newton: theta_new = theta - H^-1 g; limit steps to keep k positive.
         step_k = np.clip(step_k, -0.5 * k, 0.5 * k)
         step_l = np.clip(step_l, -0.5, 0.5)

@@ -590,6 +590,56 @@ def _grouped(
     return rows
 
 
+def _check_arguments(
+    loans: Sequence[PortfolioLoan],
+    n_paths: int,
+    npl_tolerance_pct: float,
+    model_error_corr: float,
+    euler_quantile: float,
+) -> None:
+    """Check the book and the arguments of :func:`simulate_portfolio` but the block lengths.
+
+    Raises
+    ------
+    PortfolioError
+        No loans, duplicate ids, a tenor above 127 years, or an argument out of range.
+    """
+    if not loans:
+        raise PortfolioError("the book has no loans")
+    ids = [loan.loan_id for loan in loans]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise PortfolioError(f"loan_id {dup!r} appears more than once")
+    if not isinstance(n_paths, int) or not 2 <= n_paths <= 1_000_000:
+        raise PortfolioError(f"n_paths must be from 2 to 1,000,000, got {n_paths!r}")
+    if not (math.isfinite(npl_tolerance_pct) and 0.0 <= npl_tolerance_pct < 100.0):
+        raise PortfolioError(f"npl_tolerance_pct must be from 0 to <100, got {npl_tolerance_pct}")
+    if not 0.0 <= model_error_corr < 1.0:
+        raise PortfolioError(f"model_error_corr must be from 0 to <1, got {model_error_corr}")
+    if not 0.5 <= euler_quantile < 1.0:
+        raise PortfolioError(f"euler_quantile must be from 0.5 to <1, got {euler_quantile}")
+    if max(loan.tenor_years for loan in loans) > 127:
+        raise PortfolioError("tenors above 127 years are not supported")
+
+
+def _check_block_lengths(loans: Sequence[PortfolioLoan], block_length: int, n_cal: int) -> None:
+    """Check the shared and every loan's block length against the ``n_cal`` calendar years.
+
+    Raises
+    ------
+    PortfolioError
+        A block length outside 1..``n_cal``.
+    """
+    if not 1 <= block_length <= n_cal:
+        raise PortfolioError(f"block_length must be from 1 to {n_cal}, got {block_length}")
+    for loan in loans:
+        if not 1 <= loan.block_length <= n_cal:
+            raise PortfolioError(
+                f"loan {loan.loan_id}: block_length must be from 1 to the {n_cal} shared "
+                f"calendar years, got {loan.block_length}"
+            )
+
+
 def simulate_portfolio(
     loans: Sequence[PortfolioLoan],
     *,
@@ -633,32 +683,10 @@ def simulate_portfolio(
         No loans, duplicate ids, fewer than :data:`models.uncertainty.MIN_YEARS` calendar
         years usable at every site, or an argument out of range.
     """
-    if not loans:
-        raise PortfolioError("the book has no loans")
-    ids = [loan.loan_id for loan in loans]
-    if len(set(ids)) != len(ids):
-        dup = next(i for i in ids if ids.count(i) > 1)
-        raise PortfolioError(f"loan_id {dup!r} appears more than once")
-    if not isinstance(n_paths, int) or not 2 <= n_paths <= 1_000_000:
-        raise PortfolioError(f"n_paths must be from 2 to 1,000,000, got {n_paths!r}")
-    if not (math.isfinite(npl_tolerance_pct) and 0.0 <= npl_tolerance_pct < 100.0):
-        raise PortfolioError(f"npl_tolerance_pct must be from 0 to <100, got {npl_tolerance_pct}")
-    if not 0.0 <= model_error_corr < 1.0:
-        raise PortfolioError(f"model_error_corr must be from 0 to <1, got {model_error_corr}")
-    if not 0.5 <= euler_quantile < 1.0:
-        raise PortfolioError(f"euler_quantile must be from 0.5 to <1, got {euler_quantile}")
-    if max(loan.tenor_years for loan in loans) > 127:
-        raise PortfolioError("tenors above 127 years are not supported")
+    _check_arguments(loans, n_paths, npl_tolerance_pct, model_error_corr, euler_quantile)
     calendar_years = _common_calendar(loans)
     n_cal = int(calendar_years.size)
-    if not 1 <= block_length <= n_cal:
-        raise PortfolioError(f"block_length must be from 1 to {n_cal}, got {block_length}")
-    for loan in loans:
-        if not 1 <= loan.block_length <= n_cal:
-            raise PortfolioError(
-                f"loan {loan.loan_id}: block_length must be from 1 to the {n_cal} shared "
-                f"calendar years, got {loan.block_length}"
-            )
+    _check_block_lengths(loans, block_length, n_cal)
     energies = [
         np.ascontiguousarray(loan.energy_mwh[np.isin(loan.years, calendar_years)]) for loan in loans
     ]

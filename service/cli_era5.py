@@ -49,7 +49,8 @@ def cmd_request(args: argparse.Namespace) -> int:
     from service.cli_climate import parse_selection
 
     bbox, years = parse_selection(args.bbox, args.years)
-    assert bbox is not None and years is not None
+    if bbox is None or years is None:  # both are required options of the subcommand
+        raise UsageError("era5 request needs --bbox and --years")
     try:
         pieces = plan_requests(bbox, years, max_fields=args.max_fields)
     except ValueError as exc:

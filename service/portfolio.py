@@ -220,21 +220,31 @@ def _convert(value: Any, kind: str) -> tuple[Any, str | None]:
     if hasattr(value, "item") and not isinstance(value, str):
         value = value.item()  # numpy scalar from Parquet
     if isinstance(value, str):
-        text = value.strip()
-        if text == "":
-            return None, None
-        if kind == "str":
-            return text, None
-        if kind == "bool":
-            low = text.lower()
-            if low in ("true", "false"):
-                return low == "true", None
-            return None, f"{value!r} is not true or false"
-        try:
-            number = float(text)
-        except ValueError:
-            return None, f"{value!r} is not a number"
-        value = number
+        return _convert_text(value, kind)
+    return _convert_value(value, kind)
+
+
+def _convert_text(value: str, kind: str) -> tuple[Any, str | None]:
+    """A text cell (CSV) as the request's type: text, a boolean, or a number checked."""
+    text = value.strip()
+    if text == "":
+        return None, None
+    if kind == "str":
+        return text, None
+    if kind == "bool":
+        low = text.lower()
+        if low in ("true", "false"):
+            return low == "true", None
+        return None, f"{value!r} is not true or false"
+    try:
+        number = float(text)
+    except ValueError:
+        return None, f"{value!r} is not a number"
+    return _convert_value(number, kind)
+
+
+def _convert_value(value: Any, kind: str) -> tuple[Any, str | None]:
+    """A non-text cell (Parquet, JSON, or text read as a number) as the request's type."""
     if kind == "str":
         return None, f"{value!r} must be text"
     if kind == "bool":
@@ -303,6 +313,33 @@ def parse_book(
     BookError
         Listing every problem; nothing is assessed.
     """
+    _check_columns(columns, source)
+    if not records:
+        raise BookError(source, [BookProblem(0, "loan_id", "the book has no loans")])
+    if len(records) > MAX_LOANS:
+        raise BookError(
+            source, [BookProblem(0, "loan_id", f"more than {MAX_LOANS:,} loans in one book")]
+        )
+    problems: list[BookProblem] = []
+    loans: list[BookLoan] = []
+    seen: dict[str, int] = {}
+    for r, record in enumerate(records, start=1):
+        loan = _parse_row(r, record, columns, seen, problems)
+        if loan is not None:
+            loans.append(loan)
+    if problems:
+        raise BookError(source, problems)
+    return LoanBook(source, tuple(loans))
+
+
+def _check_columns(columns: Sequence[str], source: str) -> None:
+    """Check the header: every column known, every required column present.
+
+    Raises
+    ------
+    BookError
+        Listing every unknown and every missing column (row 0).
+    """
     problems: list[BookProblem] = []
     for c in columns:
         if c not in BOOK_COLUMNS:
@@ -320,72 +357,88 @@ def parse_book(
             problems.append(BookProblem(0, c, "required column is missing"))
     if problems:
         raise BookError(source, problems)
-    if not records:
-        raise BookError(source, [BookProblem(0, "loan_id", "the book has no loans")])
-    if len(records) > MAX_LOANS:
-        raise BookError(
-            source, [BookProblem(0, "loan_id", f"more than {MAX_LOANS:,} loans in one book")]
+
+
+def _parse_row(
+    r: int,
+    record: Mapping[str, Any],
+    columns: Sequence[str],
+    seen: dict[str, int],
+    problems: list[BookProblem],
+) -> BookLoan | None:
+    """Row ``r`` as a loan, or None with its problems added to ``problems``.
+
+    ``seen`` maps the loan ids met so far to their rows; this row's id is added to it.
+    """
+    cells: dict[str, Any] = {}
+    bad = False
+    for c in columns:
+        value, why = _convert(record.get(c), BOOK_COLUMNS[c])
+        if why is not None:
+            problems.append(BookProblem(r, c, why))
+            bad = True
+        elif value is not None:
+            cells[c] = value
+    loan_id = cells.pop("loan_id", None)
+    _check_loan_id(r, loan_id, seen, problems)
+    extras = {k: cells.pop(k, None) for k in EXTRA_COLUMNS if k != "loan_id"}
+    exposure, lgd, g, comp, region = _loan_terms(r, extras, problems)
+    if bad:
+        return None
+    try:
+        request = AssessmentRequest.model_validate(_nest(cells))
+    except ValidationError as exc:
+        problems.extend(_request_problems(r, exc))
+        return None
+    if loan_id is None:
+        return None
+    return BookLoan(r, loan_id, request, exposure, lgd, g, comp, region)
+
+
+def _check_loan_id(
+    r: int, loan_id: str | None, seen: dict[str, int], problems: list[BookProblem]
+) -> None:
+    """Check row ``r``'s loan id: present, well formed, not seen before (then remember it)."""
+    if loan_id is None:
+        if "loan_id" not in {p.column for p in problems if p.row == r}:
+            problems.append(BookProblem(r, "loan_id", "required value is missing"))
+    elif not _LOAN_ID_RE.match(loan_id):
+        problems.append(BookProblem(r, "loan_id", "must be 1-64 characters A-Z a-z 0-9 . _ : -"))
+    elif loan_id in seen:
+        problems.append(
+            BookProblem(r, "loan_id", f"{loan_id!r} appears again (first in row {seen[loan_id]})")
         )
-    loans: list[BookLoan] = []
-    seen: dict[str, int] = {}
-    for r, record in enumerate(records, start=1):
-        cells: dict[str, Any] = {}
-        bad = False
-        for c in columns:
-            value, why = _convert(record.get(c), BOOK_COLUMNS[c])
-            if why is not None:
-                problems.append(BookProblem(r, c, why))
-                bad = True
-            elif value is not None:
-                cells[c] = value
-        loan_id = cells.pop("loan_id", None)
-        if loan_id is None:
-            if "loan_id" not in {p.column for p in problems if p.row == r}:
-                problems.append(BookProblem(r, "loan_id", "required value is missing"))
-        elif not _LOAN_ID_RE.match(loan_id):
-            problems.append(
-                BookProblem(r, "loan_id", "must be 1-64 characters A-Z a-z 0-9 . _ : -")
+    else:
+        seen[loan_id] = r
+
+
+def _loan_terms(
+    r: int, extras: Mapping[str, Any], problems: list[BookProblem]
+) -> tuple[float | None, float | None, float, float, str | None]:
+    """Row ``r``'s book columns checked: exposure, LGD, guarantee and compensation [%], region.
+
+    A bad value is added to ``problems``; the guarantee and compensation default to 0.
+    """
+    exposure = extras["exposure"]
+    if exposure is not None and not 0.0 < exposure <= 1e13:
+        problems.append(BookProblem(r, "exposure", f"must be > 0, got {exposure:g}"))
+    lgd = _pct(r, "lgd_pct", extras["lgd_pct"], problems)
+    g = _pct(r, "guarantee_pct", extras["guarantee_pct"], problems) or 0.0
+    comp = _pct(r, "compensation_pct", extras["compensation_pct"], problems) or 0.0
+    if g + comp > 100.0:
+        problems.append(
+            BookProblem(
+                r,
+                "compensation_pct",
+                f"guarantee_pct + compensation_pct is {g + comp:g} %, more than 100 %",
             )
-        elif loan_id in seen:
-            problems.append(
-                BookProblem(
-                    r, "loan_id", f"{loan_id!r} appears again (first in row {seen[loan_id]})"
-                )
-            )
-        else:
-            seen[loan_id] = r
-        extras = {k: cells.pop(k, None) for k in EXTRA_COLUMNS if k != "loan_id"}
-        exposure = extras["exposure"]
-        if exposure is not None and not 0.0 < exposure <= 1e13:
-            problems.append(BookProblem(r, "exposure", f"must be > 0, got {exposure:g}"))
-        lgd = _pct(r, "lgd_pct", extras["lgd_pct"], problems)
-        g = _pct(r, "guarantee_pct", extras["guarantee_pct"], problems) or 0.0
-        comp = _pct(r, "compensation_pct", extras["compensation_pct"], problems) or 0.0
-        if g + comp > 100.0:
-            problems.append(
-                BookProblem(
-                    r,
-                    "compensation_pct",
-                    f"guarantee_pct + compensation_pct is {g + comp:g} %, more than 100 %",
-                )
-            )
-        region = extras["region"]
-        if region is not None and (
-            len(region) > 100 or any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in region)
-        ):
-            problems.append(BookProblem(r, "region", "at most 100 printable characters"))
-        if bad:
-            continue
-        try:
-            request = AssessmentRequest.model_validate(_nest(cells))
-        except ValidationError as exc:
-            problems.extend(_request_problems(r, exc))
-            continue
-        if loan_id is not None:
-            loans.append(BookLoan(r, loan_id, request, exposure, lgd, g, comp, region))
-    if problems:
-        raise BookError(source, problems)
-    return LoanBook(source, tuple(loans))
+        )
+    region = extras["region"]
+    if region is not None and (
+        len(region) > 100 or any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in region)
+    ):
+        problems.append(BookProblem(r, "region", "at most 100 printable characters"))
+    return exposure, lgd, g, comp, region
 
 
 def read_book(path: str | Path) -> LoanBook:

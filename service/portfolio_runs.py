@@ -190,10 +190,10 @@ def get_run(store: AuditStore, caller: ApiKeyRecord, run_id: str) -> dict[str, A
     }
 
 
-def _assessment_record(run: PortfolioRunRecord, book: LoanBook, o: LoanOutcome) -> AssessmentRecord:
-    """A loan's assessment as a normal audit record of the run's owner."""
-    assert o.assessment is not None
-    obj = o.assessment
+def _assessment_record(
+    run: PortfolioRunRecord, book: LoanBook, o: LoanOutcome, obj: dict[str, Any]
+) -> AssessmentRecord:
+    """A loan's assessment ``obj`` (its ``o.assessment``) as an audit record of the run's owner."""
     loan = next(x for x in book.loans if x.row == o.row)
     request = loan.request.model_dump(mode="json", exclude_none=True) | {"seed": o.seed}
     prov = obj["provenance"]
@@ -337,7 +337,9 @@ class Worker:
                     (
                         o.loan_id,
                         o.row,
-                        None if o.assessment is None else _assessment_record(run, book, o),
+                        None
+                        if o.assessment is None
+                        else _assessment_record(run, book, o, o.assessment),
                         o.error,
                     )
                     for o in result.outcomes

@@ -136,17 +136,8 @@ def _wait_done(
         time.sleep(0.5)
 
 
-def test_run_survives_a_server_restart_and_is_stored(
-    cube_path: Path, db_url: str, tmp_path: Path
-) -> None:
-    extra = {"CLIMATE_LOAN_DATABASE_URL": db_url, "CLIMATE_LOAN_MC_PATHS": "300"}
-    rows = _rows()
-    first = start_server(cube_path, tmp_path, extra, workers=1)
-    server = next(first)
-    port, key = server["port"], server["key"]
-    headers = {"X-API-Key": key}
-
-    # a bad book: every bad cell named, nothing queued
+def _check_bad_books(port: int, headers: dict[str, str], rows: list[dict[str, Any]]) -> None:
+    """Bad books: every bad cell named, nothing queued."""
     bad = [dict(rows[0]), {**rows[1], "loan_id": rows[0]["loan_id"], "finance.tenor_years": 99}]
     status, _, body = request(port, "POST", "/api/v1/portfolio-runs", {"loans": bad}, headers)
     assert status == 422, body
@@ -162,6 +153,65 @@ def test_run_survives_a_server_restart_and_is_stored(
     assert status == 422 and "outside the cube" in json.loads(body)["detail"]
     status, _, body = request(port, "POST", "/api/v1/portfolio-runs", [1, 2], headers)
     assert status == 422 and json.loads(body)["errors"][0]["field"] == "loans"
+
+
+def _check_loans_stored(
+    port: int, headers: dict[str, str], run_id: str, loans: list[dict[str, Any]]
+) -> None:
+    """Every loan is a normal stored assessment of the run's owner, with the loan's seed."""
+    assert [r["loan_id"] for r in loans] == list(PICK)
+    for r in loans:
+        assert r["assessment_id"] == f"{run_id}-{r['row']}"
+        status, _, body = request(
+            port, "GET", f"/api/v1/assessments/{r['assessment_id']}", headers=headers
+        )
+        assert status == 200, body
+        stored = json.loads(body)
+        assert stored["decision"] == r["decision"]
+        assert stored["repayment"]["pd_tenor"] == r["pd_tenor"]
+        assert stored["provenance"]["seed"] == r["seed"] == loan_seed(11, r["loan_id"])
+
+
+def _check_downloads_and_scope(
+    port: int, url: str, headers: dict[str, str], other: dict[str, str], assessment_id: str
+) -> None:
+    """The finished run downloads as CSV and xlsx; another officer sees neither it nor its loans."""
+    status, hdrs, data = request(port, "GET", url + "/export.csv", headers=headers)
+    assert status == 200 and hdrs["content-type"].startswith("text/csv")
+    lines = data.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("row,loan_id,assessment_id") and len(lines) == 4
+    status, hdrs, data = request(port, "GET", url + "/export.xlsx", headers=headers)
+    assert status == 200 and data[:2] == b"PK"  # a zip container (xlsx)
+    status, _, body = request(port, "GET", url, headers=other)
+    assert status == 404, body
+    status, _, _ = request(port, "GET", f"/api/v1/assessments/{assessment_id}", headers=other)
+    assert status == 404
+
+
+def _csv_upload_run(
+    port: int, key: str, rows: list[dict[str, Any]], worker_proc: subprocess.Popen[bytes]
+) -> dict[str, Any]:
+    """The book uploaded as CSV (seed 11, tolerance 2.5 %), once the running worker is done."""
+    text = io.StringIO()
+    w = csv.DictWriter(text, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
+    w.writeheader()
+    w.writerows(rows)
+    data, ctype = _multipart(text.getvalue(), {"seed": "11", "npl_tolerance_pct": "2.5"})
+    status, body = _raw(port, "/api/v1/portfolio-runs", data, ctype, key)
+    assert status == 202, body
+    return _wait_done(port, json.loads(body)["url"], key, worker_proc)
+
+
+def test_run_survives_a_server_restart_and_is_stored(
+    cube_path: Path, db_url: str, tmp_path: Path
+) -> None:
+    extra = {"CLIMATE_LOAN_DATABASE_URL": db_url, "CLIMATE_LOAN_MC_PATHS": "300"}
+    rows = _rows()
+    first = start_server(cube_path, tmp_path, extra, workers=1)
+    server = next(first)
+    port, key = server["port"], server["key"]
+    headers = {"X-API-Key": key}
+    _check_bad_books(port, headers, rows)
 
     # a good book, with no worker running yet: accepted and queued
     payload = {"loans": rows, "seed": 11, "npl_tolerance_pct": 2.5}
@@ -190,45 +240,15 @@ def test_run_survives_a_server_restart_and_is_stored(
         assert portfolio["n_loans"] == 3 and portfolio["npl_tolerance_pct"] == 2.5
         assert portfolio["joint"]["expected_loss"] >= 0.0
         loans = result["loans"]
-        assert [r["loan_id"] for r in loans] == list(PICK)
-        # every loan is a normal stored assessment of the run's owner, with the loan's seed
-        for r in loans:
-            assert r["assessment_id"] == f"{accepted['id']}-{r['row']}"
-            status, _, body = request(
-                port2, "GET", f"/api/v1/assessments/{r['assessment_id']}", headers=headers
-            )
-            assert status == 200, body
-            stored = json.loads(body)
-            assert stored["decision"] == r["decision"]
-            assert stored["repayment"]["pd_tenor"] == r["pd_tenor"]
-            assert stored["provenance"]["seed"] == r["seed"] == loan_seed(11, r["loan_id"])
-        # downloads of the finished run
-        status, hdrs, data = request(port2, "GET", accepted["url"] + "/export.csv", headers=headers)
-        assert status == 200 and hdrs["content-type"].startswith("text/csv")
-        lines = data.decode("utf-8-sig").splitlines()
-        assert lines[0].startswith("row,loan_id,assessment_id") and len(lines) == 4
-        status, hdrs, data = request(
-            port2, "GET", accepted["url"] + "/export.xlsx", headers=headers
-        )
-        assert status == 200 and data[:2] == b"PK"  # a zip container (xlsx)
+        _check_loans_stored(port2, headers, accepted["id"], loans)
         # scoped like assessments: another officer sees neither the run nor its loans
         other = {"X-API-Key": _new_key(server["env"])}
-        status, _, body = request(port2, "GET", accepted["url"], headers=other)
-        assert status == 404, body
-        status, _, _ = request(
-            port2, "GET", f"/api/v1/assessments/{loans[0]['assessment_id']}", headers=other
+        _check_downloads_and_scope(
+            port2, accepted["url"], headers, other, loans[0]["assessment_id"]
         )
-        assert status == 404
 
         # a CSV upload, computed by the running worker
-        text = io.StringIO()
-        w = csv.DictWriter(text, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
-        w.writeheader()
-        w.writerows(rows)
-        data, ctype = _multipart(text.getvalue(), {"seed": "11", "npl_tolerance_pct": "2.5"})
-        status, body = _raw(port2, "/api/v1/portfolio-runs", data, ctype, key)
-        assert status == 202, body
-        run2 = _wait_done(port2, json.loads(body)["url"], key, worker_proc)
+        run2 = _csv_upload_run(port2, key, rows, worker_proc)
         # the same book and seed: the same figures (other assessment ids)
         strip = ("assessment_id",)
         assert [
