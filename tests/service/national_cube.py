@@ -61,11 +61,15 @@ def write_national_store(out: Path, years: tuple[int, ...] = (2021, 2022, 2023))
         out, tile_cells=4, lats=LATS, lons=LONS, months=months, edges=edges, fresh=True
     )
     writer.write_band(0, figures, None)
-    writer._array(
-        "monthly_wind_speed_hist",
-        (LATS.size, LONS.size, len(months), edges.size - 1),
-        np.uint16,
-        ("lat", "lon", "month", "wind_bin"),
+    writer._arrays(
+        [
+            (
+                "monthly_wind_speed_hist",
+                (LATS.size, LONS.size, len(months), edges.size - 1),
+                np.uint16,
+                ("lat", "lon", "month", "wind_bin"),
+            )
+        ]
     )
     writer.finish(
         {
