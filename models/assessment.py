@@ -996,7 +996,8 @@ def assess(
     sens: Sensitivities | None = None
     if ex is not None:
         cases = _deterministic_cases(ex, terms, policy, out_factors, drivers.sold_fraction())
-        assert cases.schedule is not None  # set by _deterministic_cases
+        if cases.schedule is None:  # pragma: no cover - _deterministic_cases always sets it
+            raise RuntimeError("the deterministic cases have no debt schedule")
         # the random numbers, drawn once for the Monte Carlo and the sensitivities
         draws, weather = _shared_draws(drivers, used_seed, n, n_paths, int(good.size))
         risk = simulate_default(

@@ -753,8 +753,9 @@ def apply_site_evidence(
             source=atlas.source,
             notes=tuple(notes),
         )
-    assert evidence.mast is not None  # SiteEvidence holds exactly one
     mast = evidence.mast
+    if mast is None:  # pragma: no cover - SiteEvidence holds exactly one of mast and atlas
+        raise RuntimeError("site evidence with neither a mast nor an atlas mean")
     corrected, fig = mcp(site, mast, evidence.mcp_method)
     g = energy_sensitivity(corrected, project)
     vertical = _vertical(mast.height_m, hub)

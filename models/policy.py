@@ -64,6 +64,7 @@ from typing import Any, Literal, cast
 import yaml
 
 from models.drivers import DriverDefaults, parse_driver_defaults
+from models.errors import ModelInputError
 
 Decision = Literal["approve", "refer", "decline"]
 Outcome = Literal["refer", "decline"]
@@ -100,8 +101,12 @@ _GENERATED = (
 )
 
 
-class PolicyError(ValueError):
-    """A policy file is missing, malformed, or names an unknown metric or operator."""
+class PolicyError(ModelInputError):
+    """A policy file is missing, malformed, or names an unknown metric or operator.
+
+    A :class:`~models.errors.ModelInputError`: the caller can correct the file, and the service
+    answers it as it answers the other models' input errors.
+    """
 
 
 @dataclass(frozen=True)
@@ -730,7 +735,20 @@ def _note(raw: Mapping[str, Any], where: str) -> tuple[str, str]:
     return en.strip(), zh.strip()
 
 
-def _parse_rule(raw: Any, index: int, policy_where: str) -> Rule:
+def _check_keys(
+    raw: Mapping[str, Any], required: frozenset[str], allowed: frozenset[str], where: str
+) -> None:
+    """Every required key present, no key outside ``allowed``."""
+    missing = sorted(required - set(raw))
+    if missing:
+        raise _fail(where, f"missing field(s) {missing}")
+    extra = sorted(set(raw) - allowed)
+    if extra:
+        raise _fail(where, f"unknown field(s) {extra}; allowed: {sorted(allowed)}")
+
+
+def _rule_where(raw: Any, index: int, policy_where: str) -> tuple[Mapping[str, Any], str]:
+    """The rule as a mapping with a valid id, and its place for messages (``rule 'id'``)."""
     if not isinstance(raw, Mapping):
         raise _fail(f"{policy_where} rule #{index + 1}", "each rule must be a mapping")
     rid = raw.get("id")
@@ -742,12 +760,12 @@ def _parse_rule(raw: Any, index: int, policy_where: str) -> Rule:
     where = f"{policy_where} rule '{rid}'"
     if "reason" in raw:
         raise _fail(where, f"'reason' is not allowed: {_GENERATED}; use 'note' for advice")
-    missing = sorted(_RULE_REQUIRED - set(raw))
-    if missing:
-        raise _fail(where, f"missing field(s) {missing}")
-    extra = sorted(set(raw) - _RULE_KEYS)
-    if extra:
-        raise _fail(where, f"unknown field(s) {extra}; allowed: {sorted(_RULE_KEYS)}")
+    _check_keys(raw, _RULE_REQUIRED, _RULE_KEYS, where)
+    return raw, where
+
+
+def _rule_test(raw: Mapping[str, Any], where: str) -> tuple[str, str, float]:
+    """The rule's metric, operator and threshold, each checked."""
     metric = raw["metric"]
     if metric not in METRICS:
         raise _fail(
@@ -759,6 +777,11 @@ def _parse_rule(raw: Any, index: int, policy_where: str) -> Rule:
     thr = raw["threshold"]
     if isinstance(thr, bool) or not isinstance(thr, int | float) or not math.isfinite(thr):
         raise _fail(where, f"'threshold' must be a finite number, got {thr!r}")
+    return metric, oper, float(thr)
+
+
+def _rule_outcome(raw: Mapping[str, Any], where: str) -> tuple[Outcome, str]:
+    """The rule's outcome and reason code, each checked."""
     outcome = raw["outcome"]
     if outcome not in ("refer", "decline"):
         raise _fail(where, f"'outcome' must be 'refer' or 'decline', got {outcome!r}")
@@ -767,17 +790,62 @@ def _parse_rule(raw: Any, index: int, policy_where: str) -> Rule:
         raise _fail(where, f"'code' must be upper-case letters, digits, underscores: {code!r}")
     if code == INSUFFICIENT_DATA:
         raise _fail(where, f"code {INSUFFICIENT_DATA} is reserved for missing data")
-    note_en, note_zh = _note(raw, where)
+    return cast(Outcome, outcome), code
+
+
+def _parse_rule(raw: Any, index: int, policy_where: str) -> Rule:
+    """Rule ``index`` of a policy: its id and fields, test, outcome and note, each checked."""
+    rule, where = _rule_where(raw, index, policy_where)
+    metric, oper, threshold = _rule_test(rule, where)
+    outcome, code = _rule_outcome(rule, where)
+    note_en, note_zh = _note(rule, where)
     return Rule(
-        id=rid,
+        id=rule["id"],
         metric=metric,
         operator=oper,
-        threshold=float(thr),
-        outcome=cast(Outcome, outcome),
+        threshold=threshold,
+        outcome=outcome,
         code=code,
         note_en=note_en,
         note_zh=note_zh,
     )
+
+
+def _policy_where(raw: Any, source: str) -> tuple[Mapping[str, Any], str]:
+    """The policy as a mapping with the known keys and a valid id, and its place for messages."""
+    if not isinstance(raw, Mapping):
+        raise _fail(source, "a policy must be a YAML mapping at the top level")
+    if "description" in raw:
+        raise _fail(source, f"'description' is not allowed: {_GENERATED}")
+    _check_keys(raw, _POLICY_REQUIRED, _POLICY_KEYS, source)
+    pid = raw["id"]
+    if not isinstance(pid, str) or not _ID_RE.match(pid):
+        raise _fail(source, f"'id' must be lower-case letters, digits, underscores: {pid!r}")
+    return raw, f"policy '{pid}' ({source})"
+
+
+def _policy_rules(raw: Mapping[str, Any], where: str) -> tuple[Rule, ...]:
+    """The policy's rules, each checked, with distinct ids."""
+    rules_raw = raw["rules"]
+    if not isinstance(rules_raw, list) or not rules_raw:
+        raise _fail(where, "'rules' must be a non-empty list")
+    rules = tuple(_parse_rule(r, i, where) for i, r in enumerate(rules_raw))
+    seen: set[str] = set()
+    for r in rules:
+        if r.id in seen:
+            raise _fail(where, f"duplicate rule id '{r.id}'")
+        seen.add(r.id)
+    return rules
+
+
+def _policy_drivers(raw: Mapping[str, Any], where: str) -> DriverDefaults | None:
+    """The product's default risk drivers, or None when it names none."""
+    if raw.get("risk_drivers") is None:
+        return None
+    try:
+        return parse_driver_defaults(raw["risk_drivers"], where)
+    except ModelInputError as exc:
+        raise PolicyError(str(exc)) from None
 
 
 def parse_policy(raw: Any, source: str = "<policy>") -> Policy:
@@ -795,50 +863,22 @@ def parse_policy(raw: Any, source: str = "<policy>") -> Policy:
     PolicyError
         With the policy source and, for a rule problem, the rule id in the message.
     """
-    if not isinstance(raw, Mapping):
-        raise _fail(source, "a policy must be a YAML mapping at the top level")
-    if "description" in raw:
-        raise _fail(source, f"'description' is not allowed: {_GENERATED}")
-    missing = sorted(_POLICY_REQUIRED - set(raw))
-    if missing:
-        raise _fail(source, f"missing field(s) {missing}")
-    extra = sorted(set(raw) - _POLICY_KEYS)
-    if extra:
-        raise _fail(source, f"unknown field(s) {extra}; allowed: {sorted(_POLICY_KEYS)}")
-    pid = raw["id"]
-    if not isinstance(pid, str) or not _ID_RE.match(pid):
-        raise _fail(source, f"'id' must be lower-case letters, digits, underscores: {pid!r}")
-    where = f"policy '{pid}' ({source})"
-    version = raw["version"]
+    policy, where = _policy_where(raw, source)
+    version = policy["version"]
     if isinstance(version, bool) or not isinstance(version, str | int | float):
         raise _fail(where, f"'version' must be a string or number, got {version!r}")
-    name_en, name_zh = _bilingual(raw, "name", where)
-    tech = raw["technology"]
+    name_en, name_zh = _bilingual(policy, "name", where)
+    tech = policy["technology"]
     if tech not in ("wind", "solar"):
         raise _fail(where, f"'technology' must be 'wind' or 'solar', got {tech!r}")
-    rules_raw = raw["rules"]
-    if not isinstance(rules_raw, list) or not rules_raw:
-        raise _fail(where, "'rules' must be a non-empty list")
-    rules = tuple(_parse_rule(r, i, where) for i, r in enumerate(rules_raw))
-    seen: set[str] = set()
-    for r in rules:
-        if r.id in seen:
-            raise _fail(where, f"duplicate rule id '{r.id}'")
-        seen.add(r.id)
-    risk_drivers = None
-    if raw.get("risk_drivers") is not None:
-        try:
-            risk_drivers = parse_driver_defaults(raw["risk_drivers"], where)
-        except ValueError as exc:
-            raise PolicyError(str(exc)) from None
     return Policy(
-        id=pid,
+        id=policy["id"],
         version=str(version),
         name_en=name_en,
         name_zh=name_zh,
         technology=cast(Technology, tech),
-        rules=rules,
-        risk_drivers=risk_drivers,
+        rules=_policy_rules(policy, where),
+        risk_drivers=_policy_drivers(policy, where),
     )
 
 

@@ -38,6 +38,7 @@ from pydantic import BaseModel, ValidationError
 from climate_data.errors import ClimateDataError, SiteOutsideCoverage
 from models import turbines
 from models.assessment import assess, software_drift
+from models.errors import ModelInputError
 from models.policy import PolicyError, load_policy_version
 from models.registry import ModelCard, Registry, RegistryError
 from models.scorecard import ScorecardError, card_model
@@ -47,7 +48,7 @@ from service.config import ServiceConfig
 from service.openapi import Operation, build_document, render_docs
 from service.problems import Problem, field_error, validation_problem
 from service.ratelimit import AuthThrottle, RequestLimiter
-from service.requests import AssessmentRequest, is_model_input_error, to_model_inputs
+from service.requests import AssessmentRequest, to_model_inputs
 from service.security import client_address, security_event
 from service.store import (
     PUBLIC_DETAIL,
@@ -703,13 +704,11 @@ def run_assessment(
         raise Problem(422, str(exc), errors=[field_error("site", str(exc))]) from None
     except ScorecardError as exc:  # the card, not the request, is at fault
         raise Problem(500, f"the PD scorecard cannot be used: {exc}") from None
-    except ValueError as exc:
+    except ModelInputError as exc:
         # A request the schema accepts but the models cannot use (e.g. too few usable months
         # of operating history): the message names the problem. Site evidence
         # (models.evidence.EvidenceError) names its request field. Any other exception is a
         # fault of the code and leaves as a 500 with nothing of its text (service.problems).
-        if not is_model_input_error(exc):
-            raise
         where = str(getattr(exc, "field", "(body)"))
         raise Problem(422, str(exc), errors=[field_error(where, str(exc))]) from None
     out: dict[str, Any] = result.to_dict()

@@ -129,8 +129,9 @@ def cmd_assess(args: argparse.Namespace) -> int:
     # which every other command and `--help` would pay)
     from climate_data.cube import Cube
     from models.assessment import DEFAULT_N_PATHS, assess
+    from models.errors import ModelInputError
     from models.registry import Registry
-    from service.requests import is_model_input_error, parse_request, to_model_inputs
+    from service.requests import parse_request, to_model_inputs
 
     if args.paths is not None and not 1 <= args.paths <= 1_000_000:
         raise UsageError(f"--paths must be from 1 to 1,000,000, got {args.paths}")
@@ -153,9 +154,8 @@ def cmd_assess(args: argparse.Namespace) -> int:
             driver_overrides=inputs.driver_overrides,
             site_evidence=inputs.site_evidence,
         )
-    except ValueError as exc:
-        if not is_model_input_error(exc):
-            raise  # a fault of the code, not of the request: keep its traceback
+    except ModelInputError as exc:
+        # any other exception is a fault of the code, not of the request: keep its traceback
         raise UsageError(str(exc)) from None
     obj = result.to_dict()
     try:

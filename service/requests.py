@@ -54,7 +54,6 @@ from pydantic import (
     model_validator,
 )
 
-from models.errors import ModelInputError
 from models.evidence import SiteEvidence
 from models.finance import MAX_TENOR_YEARS, FinanceTerms
 from models.longterm import OperatingHistory, OperatingHistoryError, check_energy_plausible
@@ -72,7 +71,6 @@ from service.errors import UsageError
 from service.site_evidence import SiteEvidenceIn
 
 __all__ = [
-    "MODEL_INPUT_ERRORS",
     "AssessmentInputs",
     "AssessmentRequest",
     "CurtailmentIn",
@@ -86,26 +84,9 @@ __all__ = [
     "TrackingIn",
     "describe_error",
     "driver_overrides",
-    "is_model_input_error",
     "parse_request",
     "to_model_inputs",
 ]
-
-#: Errors of an input the models cannot use, which the API answers with 422 and the CLI with
-#: exit status 2 (:func:`is_model_input_error`). :class:`~models.errors.ModelInputError` is the
-#: base of the models' own errors; a policy file's error is the other.
-MODEL_INPUT_ERRORS: tuple[type[Exception], ...] = (ModelInputError, PolicyError)
-
-
-def is_model_input_error(exc: BaseException) -> bool:
-    """Whether ``exc``, raised by a model, is the caller's input and not a fault of the code.
-
-    True for :data:`MODEL_INPUT_ERRORS` only. A ``ValueError`` from anywhere else (numpy,
-    SciPy, a bug) is a fault: the API answers it with a 500 that shows none of its text, and
-    the CLI lets its traceback through.
-    """
-    return isinstance(exc, MODEL_INPUT_ERRORS)
-
 
 _DEFAULT_LOSSES = Losses()
 _MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")

@@ -44,27 +44,28 @@ from flask import (
     Blueprint,
     Flask,
     Response,
-    current_app,
     g,
     jsonify,
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
-from flask_babel import gettext as _
 
 from service import charts, tiles
-from service.api import EXTENSION
 from service.problems import Problem
-from service.security import web_session_valid
-from service.store import ApiKeyRecord, StoreUnavailable
+from service.web.common import app_state, fmt_num, signed_in_key
+from service.web.site_map import (
+    LAYERS,
+    available_layers,
+    cell_verdict,
+    layer_names,
+    layer_unit,
+    wind_threshold,
+)
 
 bp = Blueprint("web_map", __name__)
 
-#: Layers of the map (names of :meth:`climate_data.cube.Cube.layer`); the first is the default.
-LAYERS: tuple[str, ...] = ("trailing_3y_wind_ms", "sunshine_hours", "iav")
 #: Zoom levels served: 3 shows China whole in a page, 12 shows cells of 0.25 degrees as about
 #: 700 pixels (nothing more to see).
 MIN_ZOOM = 3
@@ -72,10 +73,6 @@ MAX_ZOOM = 12
 #: Hub heights accepted [m] and the default (as on the site page).
 HUB_RANGE_M = (10.0, 250.0)
 DEFAULT_HUB_M = 100.0
-#: Wind-speed threshold when the default wind policy has no trailing-wind rule [m s-1].
-DEFAULT_WIND_THRESHOLD_MS = 6.5
-#: Metric of the wind rule whose threshold the map hatches.
-TRAILING_METRIC = "climate.wind.trailing_3y_mean_ms"
 #: Seconds a browser may reuse a tile (the URL changes with the cube).
 TILE_MAX_AGE_S = 3600
 #: Changed whenever the drawing changes, so that cached tiles are not reused.
@@ -90,72 +87,18 @@ def register(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-def _state() -> Any:
-    return current_app.extensions[EXTENSION]
-
-
 @bp.before_request
 def _signed_in() -> None:
-    """Load the signed-in officer's key into ``g.web_key`` (None when signed out).
-
-    The same checks as the other web pages: the key is read again and must be active, and the
-    session must not have been ended by a logout.
-    """
-    g.web_key = None
-    key_id = session.get("key_id")
-    if not key_id:
-        return
-    store = _state().store
-    try:
-        record: ApiKeyRecord | None = store.get_key(str(key_id))
-        if record is not None and not web_session_valid(store, session.get("sid"), record.id):
-            record = None
-    except StoreUnavailable:
-        record = None
-    if record is not None and record.active:
-        g.web_key = record
+    """Load the signed-in officer's key into ``g.web_key`` (None when signed out)."""
+    g.web_key = signed_in_key()
 
 
 # ----------------------------------------------------------------------------- layers
 
 
-def layer_names() -> dict[str, str]:
-    """Translated names of the layers (the same words as the site page)."""
-    return {
-        "trailing_3y_wind_ms": _("Trailing 3-year mean wind speed at hub height"),
-        "sunshine_hours": _("Mean annual sunshine hours"),
-        "iav": _("Inter-annual variability of wind speed"),
-    }
-
-
-def available_layers(cube: Any) -> list[str]:
-    """The layers this cube can draw (sunshine only with radiation)."""
-    return [n for n in LAYERS if n != "sunshine_hours" or cube.has_solar]
-
-
-def wind_threshold() -> float:
-    """The trailing 3-year wind threshold of the default wind policy [m s-1]."""
-    st = _state()
-    policy = st.policies.get(st.default_policies.get("wind", ""))
-    if policy is not None:
-        for rule in policy.rules:
-            if rule.metric == TRAILING_METRIC:
-                return float(rule.threshold)
-    return DEFAULT_WIND_THRESHOLD_MS
-
-
-def layer_unit(layer: str) -> tuple[str, int, float]:
-    """Unit, decimals and display scale of a layer's values."""
-    if layer == "trailing_3y_wind_ms":
-        return "m/s", 2, 1.0
-    if layer == "sunshine_hours":
-        return "h", 0, 1.0
-    return "%", 1, 100.0
-
-
 def grid_of(layer: str, hub_height_m: float) -> tiles.LayerGrid:
     """The layer over the cube's grid, computed once per process (cache keyed by cube)."""
-    st = _state()
+    st = app_state()
     cube = st.cube
     is_wind = layer == "trailing_3y_wind_ms"
     threshold = wind_threshold() if is_wind else None
@@ -196,21 +139,17 @@ def legend(grid: tiles.LayerGrid, layer: str) -> dict[str, Any]:
     return {
         "stops": [{"offset": k / 10, "color": tiles.colour_hex(k / 10)} for k in range(11)],
         "ticks": [
-            {"x": (t / scale - grid.vmin) / span, "label": _fmt(t, digits)}
+            {"x": (t / scale - grid.vmin) / span, "label": fmt_num(t, digits)}
             for t in ticks
             if grid.vmin * scale <= t <= grid.vmax * scale
         ],
         "unit": unit,
-        "threshold": None if grid.threshold is None else _fmt(grid.threshold, 1),
+        "threshold": None if grid.threshold is None else fmt_num(grid.threshold, 1),
         "threshold_x": None if grid.threshold is None else (grid.threshold - grid.vmin) / span,
         "n_pass": n_pass,
         "n_fail": n_fail,
         "n_nodata": n_nodata,
     }
-
-
-def _fmt(value: float, digits: int) -> str:
-    return f"{value:,.{digits}f}"
 
 
 @bp.route("/app/map")
@@ -219,7 +158,7 @@ def map_page() -> Any:
     if g.web_key is None:
         nxt = request.full_path.rstrip("?")
         return redirect(url_for("web.login", next=nxt))
-    st = _state()
+    st = app_state()
     layers = available_layers(st.cube)
     layer = request.args.get("layer", LAYERS[0])
     if layer not in layers:
@@ -279,10 +218,8 @@ def cell(layer: str) -> Response:
     """
     if g.web_key is None:
         raise Problem(401, "sign in on the web page first (/app/login)")
-    st = _state()
-    if layer not in available_layers(st.cube):
-        known = ", ".join(available_layers(st.cube))
-        raise Problem(404, f"no map layer {layer!r} in this cube; layers: {known}")
+    st = app_state()
+    _check_layer(layer, st.cube)
     lat = _coord_arg("lat", -90.0, 90.0)
     lon = _coord_arg("lon", -180.0, 180.0)
     hub = _hub_arg()
@@ -293,28 +230,14 @@ def cell(layer: str) -> Response:
         raise Problem(404, f"({lat:g}, {lon:g}) is outside the cube's grid")
     value = float(grid.values[i, j])
     cell_lat, cell_lon = float(grid.lats[i]), float(grid.lons[j])
-    unit, digits, scale = layer_unit(layer)
-    where = f"{abs(cell_lat):.2f}°{'N' if cell_lat >= 0 else 'S'} "
-    where += f"{abs(cell_lon):.2f}°{'E' if cell_lon >= 0 else 'W'}"
-    if not math.isfinite(value):
-        status, text = "nodata", f"{where}: {_('no complete data')}"
-    else:
-        shown = f"{_fmt(value * scale, digits)} {unit}"
-        if grid.threshold is None:
-            status, text = "none", f"{where}: {shown}"
-        elif value >= grid.threshold:
-            status = "pass"
-            text = f"{where}: {shown} — {_('meets %(t)s m/s', t=_fmt(grid.threshold, 1))}"
-        else:
-            status = "fail"
-            text = f"{where}: {shown} — {_('below %(t)s m/s', t=_fmt(grid.threshold, 1))}"
+    status, text = cell_verdict(value, cell_lat, cell_lon, layer, grid.threshold)
     return jsonify(
         {
             "layer": layer,
             "cell_lat": cell_lat,
             "cell_lon": cell_lon,
             "value": value if math.isfinite(value) else None,
-            "unit": unit,
+            "unit": layer_unit(layer)[0],
             "threshold": grid.threshold,
             "status": status,
             "text": text,
@@ -323,6 +246,13 @@ def cell(layer: str) -> Response:
 
 
 # ----------------------------------------------------------------------------- tiles
+
+
+def _check_layer(layer: str, cube: Any) -> None:
+    """A layer this cube cannot draw is a 404 Problem naming the layers it can."""
+    if layer not in available_layers(cube):
+        known = ", ".join(available_layers(cube))
+        raise Problem(404, f"no map layer {layer!r} in this cube; layers: {known}")
 
 
 def _tile_number(name: str, raw: str, hi: int) -> int:
@@ -336,10 +266,8 @@ def tile(layer: str, z: str, x: str, y: str) -> Response:
     """One 256 x 256 PNG tile of ``layer`` at Web Mercator tile ``(z, x, y)``."""
     if g.web_key is None:
         raise Problem(401, "sign in on the web page first (/app/login) to load map tiles")
-    st = _state()
-    if layer not in available_layers(st.cube):
-        known = ", ".join(available_layers(st.cube))
-        raise Problem(404, f"no map layer {layer!r} in this cube; layers: {known}")
+    st = app_state()
+    _check_layer(layer, st.cube)
     if not _NUMBER.match(z) or not MIN_ZOOM <= int(z) <= MAX_ZOOM:
         raise Problem(400, f"zoom must be a whole number from {MIN_ZOOM} to {MAX_ZOOM}, got {z!r}")
     zoom = int(z)

@@ -103,7 +103,8 @@ __all__ = [
 ]
 
 #: Name of the secret-key file created in the instance folder when SECRET_KEY is unset.
-SECRET_FILE = "web-secret-key"
+#: (S105: the name of the file that holds the key, not a key.)
+SECRET_FILE = "web-secret-key"  # noqa: S105
 _TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations"
 
 

@@ -24,6 +24,8 @@ from flask import (
 from flask_babel import gettext as _
 from pydantic import ValidationError as PydanticValidationError
 
+from climate_data.errors import SiteOutsideCoverage
+from models.errors import ModelInputError
 from service.problems import Problem
 from service.requests import ProjectIn, SiteIn
 from service.web.common import (
@@ -40,7 +42,7 @@ from service.web.forms import (
     driver_value,
     request_limits,
 )
-from service.web.site_map import LAYERS, build_map, layer_names
+from service.web.site_map import LAYERS, available_layers, build_map, layer_names
 
 
 def parse_power_curve(data: bytes) -> dict[str, list[float]]:
@@ -53,36 +55,13 @@ def parse_power_curve(data: bytes) -> dict[str, list[float]]:
     ValueError
         With a translated message naming the line at fault.
     """
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValueError(_("The file is not UTF-8 text.")) from None
-    try:
-        dialect: Any = csv.Sniffer().sniff(text[:2048], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
     speeds: list[float] = []
     powers: list[float] = []
-    try:
-        rows = list(csv.reader(io.StringIO(text), dialect))
-    except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB limit
-        raise ValueError(_("The power curve is not valid: %(detail)s", detail=str(exc))) from None
-    for n, row in enumerate(rows, start=1):
-        cells = [c.strip() for c in row if c.strip() != ""]
-        if not cells:
-            continue
-        if len(cells) < 2:
-            raise ValueError(_("Line %(n)s: expected two columns, wind speed and power.", n=n))
-        try:
-            ws, pw = float(cells[0]), float(cells[1])
-        except ValueError:
-            if n == 1 and not speeds:
-                continue  # header
-            raise ValueError(_("Line %(n)s: not a number.", n=n)) from None
-        if not (math.isfinite(ws) and math.isfinite(pw)):
-            raise ValueError(_("Line %(n)s: not a number.", n=n))
-        speeds.append(ws)
-        powers.append(pw)
+    for n, row in enumerate(_curve_rows(data), start=1):
+        point = _curve_point(row, n)
+        if point is not None:
+            speeds.append(point[0])
+            powers.append(point[1])
     if len(speeds) < 2:
         raise ValueError(_("The power curve needs at least two rows."))
     if len(speeds) > 500:
@@ -91,9 +70,43 @@ def parse_power_curve(data: bytes) -> dict[str, list[float]]:
 
     try:
         PowerCurve.from_points(speeds, powers, None)
-    except ValueError as exc:
+    except ModelInputError as exc:
         raise ValueError(_("The power curve is not valid: %(detail)s", detail=str(exc))) from None
     return {"wind_speed_ms": speeds, "power_kw": powers}
+
+
+def _curve_rows(data: bytes) -> list[list[str]]:
+    """The rows of an uploaded power-curve CSV (UTF-8; the delimiter is sniffed)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValueError(_("The file is not UTF-8 text.")) from None
+    try:
+        dialect: Any = csv.Sniffer().sniff(text[:2048], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    try:
+        return list(csv.reader(io.StringIO(text), dialect))
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB limit
+        raise ValueError(_("The power curve is not valid: %(detail)s", detail=str(exc))) from None
+
+
+def _curve_point(row: Sequence[str], n: int) -> tuple[float, float] | None:
+    """Wind speed and power of line ``n``; None for a blank line or the header (line 1)."""
+    cells = [c.strip() for c in row if c.strip() != ""]
+    if not cells:
+        return None
+    if len(cells) < 2:
+        raise ValueError(_("Line %(n)s: expected two columns, wind speed and power.", n=n))
+    try:
+        ws, pw = float(cells[0]), float(cells[1])
+    except ValueError:
+        if n == 1:
+            return None  # header
+        raise ValueError(_("Line %(n)s: not a number.", n=n)) from None
+    if not (math.isfinite(ws) and math.isfinite(pw)):
+        raise ValueError(_("Line %(n)s: not a number.", n=n))
+    return ws, pw
 
 
 def site_evidence_of(form: AssessmentForm) -> dict[str, Any] | None:
@@ -146,47 +159,73 @@ def build_request(
 ) -> dict[str, Any]:
     """The assessment request (contract v1, service/requests.py) from a validated form."""
     tech = form.technology.data
-    project: dict[str, Any] = {"technology": tech, "capacity_mw": form.capacity_mw.data}
-    if tech == "wind":
-        if curve is not None:
-            project["power_curve"] = dict(curve)
-        else:
-            from models.turbines import get_turbine
-
-            project["turbine_type"] = get_turbine(str(form.turbine_type.data)).turbine_type
-        project["hub_height_m"] = form.hub_height_m.data
-        losses = {
-            name: getattr(form, name).data
-            for name in ("availability_pct", "wake_pct", "electrical_pct", "other_pct")
-            if getattr(form, name).data is not None
-        }
-        if losses:
-            project["losses"] = losses
-        if evidence is not None:
-            project["site_evidence"] = dict(evidence)
-    else:
-        for name in ("dc_ac_ratio", "losses_pct", "degradation_pct_per_year"):
-            if getattr(form, name).data is not None:
-                project[name] = getattr(form, name).data
+    wind = tech == "wind"
+    project = _wind_project(form, curve, evidence) if wind else _solar_project(form)
     site: dict[str, Any] = {"lat": form.lat.data, "lon": form.lon.data}
     if form.site_name.data:
         site["name"] = form.site_name.data.strip()
-    out: dict[str, Any] = {
-        "site": site,
-        "project": project,
-        "finance": {
-            "loan_amount": form.loan_amount.data,
-            "currency": form.currency.data,
-            "tenor_years": form.tenor_years.data,
-            "interest_rate_pct": form.interest_rate_pct.data,
-            "repayment": form.repayment.data,
-            "tariff_per_mwh": form.tariff_per_mwh.data,
-            "opex_per_year": form.opex_per_year.data,
-        },
+    out: dict[str, Any] = {"site": site, "project": project, "finance": _finance(form)}
+    _add_drivers(out, form, tech)
+    if form.policy.data:
+        out["policy"] = form.policy.data
+    return out
+
+
+def _wind_project(
+    form: AssessmentForm,
+    curve: Mapping[str, list[float]] | None,
+    evidence: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The request's wind ``project``: turbine or uploaded curve, hub, losses, site evidence."""
+    project: dict[str, Any] = {"technology": "wind", "capacity_mw": form.capacity_mw.data}
+    if curve is not None:
+        project["power_curve"] = dict(curve)
+    else:
+        from models.turbines import get_turbine
+
+        project["turbine_type"] = get_turbine(str(form.turbine_type.data)).turbine_type
+    project["hub_height_m"] = form.hub_height_m.data
+    losses = {
+        name: getattr(form, name).data
+        for name in ("availability_pct", "wake_pct", "electrical_pct", "other_pct")
+        if getattr(form, name).data is not None
+    }
+    if losses:
+        project["losses"] = losses
+    if evidence is not None:
+        project["site_evidence"] = dict(evidence)
+    return project
+
+
+def _solar_project(form: AssessmentForm) -> dict[str, Any]:
+    """The request's solar ``project``: capacity and the optional plant figures typed."""
+    project: dict[str, Any] = {"technology": form.technology.data}
+    project["capacity_mw"] = form.capacity_mw.data
+    for name in ("dc_ac_ratio", "losses_pct", "degradation_pct_per_year"):
+        if getattr(form, name).data is not None:
+            project[name] = getattr(form, name).data
+    return project
+
+
+def _finance(form: AssessmentForm) -> dict[str, Any]:
+    """The request's ``finance``: the loan and the project's revenue and costs."""
+    finance: dict[str, Any] = {
+        "loan_amount": form.loan_amount.data,
+        "currency": form.currency.data,
+        "tenor_years": form.tenor_years.data,
+        "interest_rate_pct": form.interest_rate_pct.data,
+        "repayment": form.repayment.data,
+        "tariff_per_mwh": form.tariff_per_mwh.data,
+        "opex_per_year": form.opex_per_year.data,
     }
     if form.project_cost.data is not None:
-        out["finance"]["project_cost"] = form.project_cost.data
-    for d in DRIVER_INPUTS:  # only what the officer typed: the rest is the product's default
+        finance["project_cost"] = form.project_cost.data
+    return finance
+
+
+def _add_drivers(out: dict[str, Any], form: AssessmentForm, tech: str | None) -> None:
+    """Put the risk drivers the officer typed into the request (the rest: the product's)."""
+    for d in DRIVER_INPUTS:
         value = form._fields[d.field].data
         if value is None or (d.wind_only and tech != "wind"):
             continue
@@ -194,9 +233,6 @@ def build_request(
         for part in d.request[:-1]:
             node = node.setdefault(part, {})
         node[d.request[-1]] = value
-    if form.policy.data:
-        out["policy"] = form.policy.data
-    return out
 
 
 #: Form field that shows an error at each request location (first two path parts).
@@ -322,12 +358,10 @@ def _placeholders(form: AssessmentForm, defaults: Mapping[str, Any]) -> dict[str
 
 def _site_page(form: AssessmentForm, status: int = 200, general: Sequence[str] = ()) -> Any:
     st = app_state()
-    layer = request.args.get("layer", "trailing_3y_wind_ms")
-    if layer not in LAYERS:
-        layer = "trailing_3y_wind_ms"
-    has_solar = "sunshine_hours" in st.cube._v
-    if layer == "sunshine_hours" and not has_solar:
-        layer = "trailing_3y_wind_ms"
+    layers = available_layers(st.cube)
+    layer = request.args.get("layer", LAYERS[0])
+    if layer not in layers:
+        layer = LAYERS[0]
     hub_limits = request_limits(ProjectIn, "hub_height_m")
     hub = _number_arg("hub_height_m", hub_limits)
     if hub is None:
@@ -335,8 +369,15 @@ def _site_page(form: AssessmentForm, status: int = 200, general: Sequence[str] =
         in_range = isinstance(typed, int | float) and hub_limits.contains(typed)
         hub = float(typed) if in_range and typed is not None else 100.0
     selected = None
-    if isinstance(form.lat.data, float) and isinstance(form.lon.data, float):
-        selected = (form.lat.data, form.lon.data)
+    lat, lon = form.lat.data, form.lon.data
+    # a coordinate the form rejects (out of range) is neither marked nor looked up
+    if (
+        isinstance(lat, float)
+        and isinstance(lon, float)
+        and request_limits(SiteIn, "lat").contains(lat)
+        and request_limits(SiteIn, "lon").contains(lon)
+    ):
+        selected = (lat, lon)
 
     def link(lat: float, lon: float) -> str:
         return (
@@ -349,7 +390,7 @@ def _site_page(form: AssessmentForm, status: int = 200, general: Sequence[str] =
     if selected is not None:
         try:
             site = st.cube.site(*selected)
-        except Exception:
+        except SiteOutsideCoverage:
             cell_info = {"outside": True}
         else:
             cell_info = {
@@ -366,11 +407,7 @@ def _site_page(form: AssessmentForm, status: int = 200, general: Sequence[str] =
             form=form,
             grid=grid,
             layer=layer,
-            layers=[
-                (name, layer_names()[name])
-                for name in LAYERS
-                if name != "sunshine_hours" or has_solar
-            ],
+            layers=[(name, layer_names()[name]) for name in layers],
             hub_height_m=hub,
             hub_limits=hub_limits,
             drivers=DRIVER_INPUTS,
@@ -407,6 +444,67 @@ def site() -> Any:
     return _site_page(form)
 
 
+def _add_error(field: Any, message: str) -> None:
+    """Show ``message`` next to a form field, after the errors it has."""
+    field.errors = [*list(field.errors or []), message]
+
+
+def _uploads(form: AssessmentForm) -> tuple[bool, Mapping[str, Any] | None, dict[str, Any] | None]:
+    """Read the uploaded power curve and the site evidence, each error next to its field.
+
+    Returns whether both were readable, the curve (None: the listed turbine) and the evidence.
+    """
+    ok = True
+    curve = None
+    upload = form.power_curve_csv.data
+    if form.technology.data == "wind" and getattr(upload, "filename", ""):
+        try:
+            curve = parse_power_curve(upload.read())
+        except ValueError as exc:
+            _add_error(form.power_curve_csv, str(exc))
+            ok = False
+    evidence = None
+    try:
+        evidence = site_evidence_of(form)
+    except ValueError as exc:
+        target = form.mast_csv if getattr(form.mast_csv.data, "filename", "") else None
+        _add_error(target or form.atlas_mean_wind_ms, str(exc))
+        ok = False
+    return ok, curve, evidence
+
+
+def _schema_errors(form: AssessmentForm, exc: PydanticValidationError) -> list[str]:
+    """Put each error of the request schema next to its field; return those that fit none."""
+    general: list[str] = []
+    for err in exc.errors(include_url=False):
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        left = _attach(form, [str(p) for p in err["loc"]], msg)
+        if left:
+            general.append(left)
+    return general
+
+
+def _problem_errors(form: AssessmentForm, problem: Problem) -> list[str]:
+    """Put the errors of the API's problem next to their fields; return those that fit none."""
+    general: list[str] = []
+    if problem.status == 422 and problem.errors:
+        for perr in problem.errors:
+            loc = str(perr.get("field", "")).split(".")
+            text = str(perr.get("message", problem.detail))
+            if loc and loc[0] == "site":
+                text = _("This site is outside the data or lacks usable years: %(d)s", d=text)
+            left = _attach(form, loc, text)
+            if left:
+                general.append(left)
+    elif problem.status == 503:
+        general.append(
+            _("The assessment could not be recorded, so no decision was given. Try again later.")
+        )
+    else:
+        general.append(problem.detail)
+    return general
+
+
 @bp.route("/app/assess", methods=["POST"])
 def assess() -> Any:
     """Validate the form, assess through the API view (stored first), show the stored result."""
@@ -414,38 +512,17 @@ def assess() -> Any:
     form = AssessmentForm()
     _policy_choices(form)
     ok = form.validate()
-    curve = None
-    upload = form.power_curve_csv.data
-    if form.technology.data == "wind" and getattr(upload, "filename", ""):
-        try:
-            curve = parse_power_curve(upload.read())
-        except ValueError as exc:
-            form.power_curve_csv.errors = [*list(form.power_curve_csv.errors or []), str(exc)]
-            ok = False
-    evidence = None
-    try:
-        evidence = site_evidence_of(form)
-    except ValueError as exc:
-        target = form.mast_csv if getattr(form.mast_csv.data, "filename", "") else None
-        target = target or form.atlas_mean_wind_ms
-        target.errors = [*list(target.errors or []), str(exc)]
-        ok = False
-    if not ok:
+    uploads_ok, curve, evidence = _uploads(form)
+    if not (ok and uploads_ok):
         return _site_page(form, 400)
     raw = build_request(form, curve, evidence)
     from service.api import make_assessment
     from service.requests import AssessmentRequest
 
-    general: list[str] = []
     try:
         parsed = AssessmentRequest.model_validate(raw)
     except PydanticValidationError as exc:
-        for err in exc.errors(include_url=False):
-            msg = str(err["msg"]).removeprefix("Value error, ")
-            left = _attach(form, [str(p) for p in err["loc"]], msg)
-            if left:
-                general.append(left)
-        return _site_page(form, 400, general)
+        return _site_page(form, 400, _schema_errors(form, exc))
     wait = app_state().limiter.check(record.id)
     if wait is not None:
         return _site_page(form, 429, [_("Too many requests; try again in %(s)s s.", s=wait)])
@@ -453,23 +530,5 @@ def assess() -> Any:
     try:
         stored, _replayed = make_assessment(app_state(), parsed, raw, record)
     except Problem as problem:
-        if problem.status == 422 and problem.errors:
-            for perr in problem.errors:
-                loc = str(perr.get("field", "")).split(".")
-                text = str(perr.get("message", problem.detail))
-                if loc and loc[0] == "site":
-                    text = _("This site is outside the data or lacks usable years: %(d)s", d=text)
-                left = _attach(form, loc, text)
-                if left:
-                    general.append(left)
-        elif problem.status == 503:
-            general.append(
-                _(
-                    "The assessment could not be recorded, so no decision was given. "
-                    "Try again later."
-                )
-            )
-        else:
-            general.append(problem.detail)
-        return _site_page(form, problem.status, general)
+        return _site_page(form, problem.status, _problem_errors(form, problem))
     return redirect(url_for("web.result", assessment_id=stored.id), 303)

@@ -172,23 +172,30 @@ def _guard() -> BaseResponse | None:
             validate_csrf(request.form.get("csrf_token"))
         except FormError as exc:
             raise CSRFError(str(exc)) from None
-    g.web_key = None
-    key_id = session.get("key_id")
-    if key_id:
-        store = app_state().store
-        try:
-            record = store.get_key(str(key_id))
-            # the session must still be open server-side (ended at logout)
-            if record is not None and not web_session_valid(store, session.get("sid"), record.id):
-                record = None
-        except StoreUnavailable:
-            record = None
-        if record is None or not record.active:
-            session.pop("key_id", None)
-            session.pop("sid", None)
-        else:
-            g.web_key = record
+    g.web_key = signed_in_key()
+    if g.web_key is None and session.get("key_id"):
+        session.pop("key_id", None)
+        session.pop("sid", None)
     return None
+
+
+def signed_in_key() -> ApiKeyRecord | None:
+    """The signed-in officer's key; None when signed out, the key inactive or the session ended.
+
+    The key is read again on every request and must be active, and the session must still be
+    open server-side (a logout ends it). Used by every web page, the national map's too.
+    """
+    key_id = session.get("key_id")
+    if not key_id:
+        return None
+    store = app_state().store
+    try:
+        record: ApiKeyRecord | None = store.get_key(str(key_id))
+        if record is not None and not web_session_valid(store, session.get("sid"), record.id):
+            record = None
+    except StoreUnavailable:
+        record = None
+    return record if record is not None and record.active else None
 
 
 def require_login() -> ApiKeyRecord:

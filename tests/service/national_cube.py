@@ -3,9 +3,11 @@
 ERA5's 0.25-degree grid over China's bounding box (18-54 N, 73-135 E): 145 x 249 cells. The
 store has the layout of :mod:`climate_data.store` (written by its own writer) with the variables
 the map layers read — ``wind_speed_mean``, ``coverage`` and ``shear_exponent`` per cell and
-year — and an empty ``monthly_wind_speed_hist`` (its chunks are never written, so it costs no
-disk). The wind field is a smooth function of position (:func:`wind_field`) so that a test
-knows each cell's value, and a block of cells has incomplete years (no data).
+year — the other figures of a cell that :meth:`climate_data.cube.Cube.site` reads (the site page
+opens the cell a map link names; Weibull c is the mean over Gamma(1.5) = 0.886), and an empty
+``monthly_wind_speed_hist`` (its chunks are never written, so it costs no disk). The wind field
+is a smooth function of position (:func:`wind_field`) so that a test knows each cell's value,
+and a block of cells has incomplete years (no data).
 """
 
 from __future__ import annotations
@@ -49,11 +51,19 @@ def write_national_store(out: Path, years: tuple[int, ...] = (2021, 2022, 2023))
     cov[:, block] = 0.5
     months = pd.date_range(f"{years[0]}-01-01", f"{years[-1]}-12-01", freq="MS")
     edges = np.linspace(0.0, 40.0, 161)
+    # the monthly figures of a cell: every month its year's mean and coverage
+    month_year = np.asarray(months.year) - years[0]
     figures = xr.Dataset(
         {
             "wind_speed_mean": (("year", "lat", "lon"), ws),
             "coverage": (("year", "lat", "lon"), cov),
             "shear_exponent": (("lat", "lon"), np.full(lat2.shape, 1 / 7)),
+            # the rest of a cell (Cube.site): the site page opens the cell a map link names
+            "shear_from_data": (("lat", "lon"), np.zeros(lat2.shape, dtype=np.int8)),
+            "weibull_k": (("lat", "lon"), np.full(lat2.shape, 2.0)),
+            "weibull_c": (("lat", "lon"), ws[0] / 0.886),
+            "monthly_wind_speed_mean": (("month", "lat", "lon"), ws[month_year]),
+            "monthly_coverage": (("month", "lat", "lon"), cov[month_year]),
         },
         coords={"year": list(years), "lat": LATS, "lon": LONS},
     )

@@ -121,13 +121,13 @@ def test_officer_path_end_to_end(app: Any, server: str, page: Any) -> None:
     assert store.list_assessments()[1] == 1
 
 
-def sign_in(page: Any, server: str, key: str) -> None:
-    """Sign in from the start page, which sends a visitor to the login form."""
-    page.goto(server + "/")
+def sign_in(page: Any, server: str, key: str, path: str = "/", landing: str = "/app/site") -> None:
+    """Sign in from ``path``, which sends a visitor to the login form and back to ``landing``."""
+    page.goto(server + path)
     assert "/app/login" in page.url
     page.get_by_label("API key").fill(key)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/app/site")
+    page.wait_for_url("**" + landing)
 
 
 def pick_a_site(page: Any) -> None:

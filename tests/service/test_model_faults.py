@@ -1,8 +1,8 @@
 """A fault inside a model is a 500 that shows nothing of it; an input error stays a 422.
 
-The service catches the models' input errors (:class:`models.errors.ModelInputError` and the
-errors listed in :data:`service.requests.MODEL_INPUT_ERRORS`) and climate-data errors by class,
-never a bare ``ValueError``: a ``ValueError`` that numpy raises on a bug must not reach the
+The service catches the models' input errors (:class:`models.errors.ModelInputError`, the
+errors of a policy file among them) and climate-data errors by class, never a bare
+``ValueError``: a ``ValueError`` that numpy raises on a bug must not reach the
 client as "your request is wrong". The faults are injected into the real model chain (the
 energy step that :func:`models.assessment.assess` calls), not mocked around it.
 """
@@ -19,6 +19,7 @@ import pytest
 
 from models import assessment as assessment_module
 from models.errors import ModelInputError
+from models.policy import PolicyError
 from service import cli
 from tests.service.conftest import WIND_REQUEST, new_key
 from tests.service.test_api import assert_problem
@@ -70,6 +71,21 @@ def test_a_model_input_error_is_still_a_422_with_its_message(
     r = client.post(f"{V1}/assessments", json=WIND_REQUEST, headers=officer)
     body = assert_problem(r, 422, "(body)")
     assert body["detail"] == f"hub height is above the turbine's range ({SECRET})"
+
+
+def test_a_policy_error_inside_the_chain_is_a_422(
+    client: Any, officer: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A policy file's error is a model input error (the one class the service catches)."""
+    assert issubclass(PolicyError, ModelInputError)
+
+    def policy_error(*args: Any, **kwargs: Any) -> NoReturn:
+        raise PolicyError(f"rule 2: unknown operator '=>' ({SECRET})")
+
+    monkeypatch.setattr(assessment_module, "wind_energy", policy_error)
+    r = client.post(f"{V1}/assessments", json=WIND_REQUEST, headers=officer)
+    body = assert_problem(r, 422, "(body)")
+    assert body["detail"] == f"rule 2: unknown operator '=>' ({SECRET})"
 
 
 def test_cli_shows_an_input_error_in_one_line_and_does_not_hide_a_fault(

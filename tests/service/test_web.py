@@ -4,13 +4,14 @@ memo and PDF, the chart builders and the message catalogues."""
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import shutil
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pytest
@@ -267,6 +268,39 @@ def test_site_page_every_layer_both_languages(
 def test_site_outside_data_is_explained(web: Any) -> None:
     html = web.get("/app/site?lat=10&lon=10", headers=EN).get_data(as_text=True)
     assert "This point is outside the data" in html
+
+
+def _broadcast_fault(*args: Any, **kwargs: Any) -> NoReturn:
+    """A bug as numpy reports it (a ValueError), injected where the page reads a cell."""
+    np.zeros(3) + np.zeros(4)
+    raise AssertionError("numpy broadcast the shapes")  # pragma: no cover
+
+
+def test_a_fault_reading_the_cell_is_not_outside_the_data(
+    app: Any, web: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only SiteOutsideCoverage means "outside the data"; a bug surfaces as a bug (issue 12)."""
+    aid = assess_via_form(web).location.rsplit("/", 1)[-1]
+    cube = app.extensions["climate_loan"].cube
+    monkeypatch.setattr(cube, "site", _broadcast_fault)
+    # the site page and the result page (its monthly chart reads the cell)
+    for url in ("/app/site?lat=44.2&lon=87.6", f"/app/assessments/{aid}"):
+        caplog.clear()
+        with caplog.at_level(logging.ERROR, logger="climate_loan"):
+            r = web.get(url, headers=EN)
+        assert r.status_code == 500, url
+        text = r.get_data(as_text=True)
+        assert "outside the data" not in text and "broadcast" not in text
+        logged = [rec.exc_info for rec in caplog.records if rec.exc_info is not None]
+        assert [info[0] for info in logged] == [ValueError], url  # logged with its traceback
+
+
+def test_an_out_of_range_latitude_is_a_form_error_not_a_lookup(web: Any) -> None:
+    """A latitude the form rejects is neither marked on the map nor looked up in the cube."""
+    r = assess_via_form(web, {**FORM, "lat": "95"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and _error(html, "lat")
+    assert "This point is outside the data" not in html and "Nearest data cell" not in html
 
 
 # ----------------------------------------------------------------------------- form errors
@@ -733,6 +767,28 @@ def test_svg_is_well_formed_and_accessible() -> None:
     assert len(root.findall(f"{ns}rect")) >= 2
 
 
+def test_svg_escapes_every_text_it_carries() -> None:
+    """The SVG that result_charts marks safe (``Markup``) carries its texts as text only."""
+    evil = '<script>alert("x")</script>&"'
+    shapes = (
+        charts.Line(((0.0, 0.0), (10.0, 10.0)), "#000000"),
+        charts.Polygon(((0.0, 0.0), (5.0, 0.0), (5.0, 5.0)), "#111111"),
+        charts.Rect(1.0, 1.0, 2.0, 2.0, "#222222", "#333333"),
+        charts.Circle(3.0, 3.0, 1.0, "#444444", "#555555"),
+        charts.Text(4.0, 4.0, evil, anchor=evil, bold=True, rotate=-90.0),
+    )
+    chart = charts.Chart(100.0, 50.0, evil, evil, shapes)
+    svg = charts.to_svg(chart, element_id=evil)
+    root = ET.fromstring(svg)  # well-formed: no quote or bracket broke out of its place
+    ns = "{http://www.w3.org/2000/svg}"
+    tags = {el.tag.removeprefix(ns) for el in root.iter()}
+    assert tags == {"svg", "title", "desc", "polyline", "polygon", "rect", "circle", "text"}
+    assert root.get("id") == evil and root.find(f"{ns}title").text == evil
+    assert root.find(f"{ns}desc").text == evil and root.find(f"{ns}text").text == evil
+    assert root.find(f"{ns}text").get("text-anchor") == "start"  # an unknown anchor falls back
+    assert "<script" not in svg
+
+
 def test_pd_chart_places_marker_on_log_scale() -> None:
     from models.risk import GRADE_PD_UPPER_BOUNDS
 
@@ -753,7 +809,7 @@ def test_pd_chart_places_marker_on_log_scale() -> None:
 
 
 def test_viridis_end_points() -> None:
-    from service.web.site_map import colour
+    from service.tiles import colour_hex as colour
 
     # matplotlib's viridis at 0 and 1: #440154 and #fde725
     assert colour(0.0) == "#440154" and colour(1.0) == "#fde725"

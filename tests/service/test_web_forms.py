@@ -8,20 +8,9 @@ import pytest
 from pydantic import BaseModel, Field
 
 from service.web.forms import AssessmentForm, InRange, Limits, LocalFloat, LocalInteger
-from tests.service.conftest import new_key
-from tests.service.test_web import EN, FORM, assess_via_form, csrf, login, store
+from tests.service.test_web import EN, FORM, assess_via_form, csrf, officer_key, store, web
 
-
-@pytest.fixture
-def officer_key(app: Any) -> str:
-    return new_key(app, "officer", "Officer Li")
-
-
-@pytest.fixture
-def web(app: Any, officer_key: str) -> Any:
-    client = app.test_client()
-    login(client, officer_key)
-    return client
+__all__ = ["officer_key", "web"]  # fixtures of the page tests, used here too
 
 
 def form_with_csrf(web: Any, **changes: str) -> dict[str, str]:
