@@ -1007,6 +1007,7 @@ def assess(
             basis.sigma_model,
             n_paths=n_paths,
             seed=used_seed,
+            lgd=policy.lgd,
             degradation_factors=deg,
             sigma_lt_mean=ex.sigma_lt_mean,
             drivers=drivers,

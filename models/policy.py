@@ -65,6 +65,7 @@ import yaml
 
 from models.drivers import DriverDefaults, parse_driver_defaults
 from models.errors import ModelInputError
+from models.risk import DEFAULT_LGD
 
 Decision = Literal["approve", "refer", "decline"]
 Outcome = Literal["refer", "decline"]
@@ -89,7 +90,9 @@ OPERATORS: Mapping[str, Callable[[float, float], bool]] = {
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _CODE_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
-_POLICY_KEYS = frozenset({"id", "version", "name", "technology", "rules", "risk_drivers"})
+_POLICY_KEYS = frozenset(
+    {"id", "version", "name", "technology", "rules", "risk_drivers", "lgd_pct"}
+)
 _POLICY_REQUIRED = frozenset({"id", "version", "name", "technology", "rules"})
 _RULE_KEYS = frozenset({"id", "metric", "operator", "threshold", "outcome", "code", "note"})
 _RULE_REQUIRED = frozenset({"id", "metric", "operator", "threshold", "outcome", "code"})
@@ -605,6 +608,15 @@ class Policy:
     #: Product defaults of the non-weather risk drivers and their sources (``risk_drivers``
     #: block of the YAML, :func:`models.drivers.parse_driver_defaults`); None for none.
     risk_drivers: DriverDefaults | None = None
+    #: Loss given default of the product's loans [%] (``lgd_pct`` of the YAML): the single
+    #: assessment's expected loss and the portfolio's default for a loan without its own.
+    #: None (policies before version 2.1) means :data:`models.risk.DEFAULT_LGD`.
+    lgd_pct: float | None = None
+
+    @property
+    def lgd(self) -> float:
+        """The product's loss given default [-] (:data:`models.risk.DEFAULT_LGD` when unset)."""
+        return DEFAULT_LGD if self.lgd_pct is None else self.lgd_pct / 100.0
 
     def describe(self, lang: Language = "en") -> str:
         """Every rule in words, joined: the policy's description."""
@@ -632,6 +644,7 @@ class Policy:
                 if self.risk_drivers is not None
                 else {}
             ),
+            **({"lgd_pct": self.lgd_pct} if self.lgd_pct is not None else {}),
         }
 
 
@@ -848,6 +861,18 @@ def _policy_drivers(raw: Mapping[str, Any], where: str) -> DriverDefaults | None
         raise PolicyError(str(exc)) from None
 
 
+def _policy_lgd(raw: Mapping[str, Any], where: str) -> float | None:
+    """The product's loss given default [%], or None when it names none."""
+    value = raw.get("lgd_pct")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _fail(where, f"'lgd_pct' must be a number, got {value!r}")
+    if not 0.0 <= value <= 100.0:
+        raise _fail(where, f"'lgd_pct' must be from 0 to 100 %, got {value:g}")
+    return float(value)
+
+
 def parse_policy(raw: Any, source: str = "<policy>") -> Policy:
     """Validate a policy mapping (as read from YAML) and return it as a :class:`Policy`.
 
@@ -879,6 +904,7 @@ def parse_policy(raw: Any, source: str = "<policy>") -> Policy:
         technology=cast(Technology, tech),
         rules=_policy_rules(policy, where),
         risk_drivers=_policy_drivers(policy, where),
+        lgd_pct=_policy_lgd(policy, where),
     )
 
 

@@ -45,6 +45,7 @@ from models.errors import ModelInputError
 from models.finance import DebtSchedule, FinanceTerms, opex_by_year, revenue_per_mwh_by_year
 
 __all__ = [
+    "DEFAULT_LGD",
     "GRADE_PD_UPPER_BOUNDS",
     "GRADE_RISK_WEIGHT_PCT",
     "PD_FLOOR",
@@ -62,6 +63,12 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
+
+DEFAULT_LGD = 0.20
+"""Loss given default when the lending product names none [-]: one minus the average ultimate
+recovery of about 80 % on defaulted project-finance bank loans (Moody's Investors Service,
+*Default and Recovery Rates for Project Finance Bank Loans, 1983-2015*, 2017). A product sets
+its own (``lgd_pct`` of the policy, :attr:`models.policy.Policy.lgd`)."""
 
 PD_FLOOR = 0.0005
 """Floor of the one-year PD [-]: 0.05 %.
@@ -648,7 +655,7 @@ def simulate_default(
     n_paths: int = 10_000,
     seed: int | None = None,
     block_length: int = 2,
-    lgd: float = 0.20,
+    lgd: float = DEFAULT_LGD,
     degradation_factors: ArrayLike | None = None,
     reserve_months: float = 6.0,
     replenish_reserve: bool = True,
@@ -682,10 +689,9 @@ def simulate_default(
         Bootstrap block length [years], 1 to the number of climate years. Two keeps the
         lag-1 persistence of annual wind and sunshine (e.g. multi-year NAO or ENSO phases)
         while leaving enough distinct blocks for records of 10–40 years.
-    lgd : float, default 0.20
-        Loss given default [-]; 0.20 is one minus the ~80 % ultimate recovery of
-        project-finance bank loans (Moody's Investors Service, *Default and Recovery Rates
-        for Project Finance Bank Loans, 1983-2015*).
+    lgd : float, default :data:`DEFAULT_LGD`
+        Loss given default [-], 0 to 1; the assessment passes its lending product's
+        (:attr:`models.policy.Policy.lgd`).
     degradation_factors : array_like, optional
         Output factor per loan year [-], length ``tenor_years``.
     reserve_months : float, default 6.0

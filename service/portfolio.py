@@ -10,8 +10,9 @@ dots**: ``site.lat``, ``project.hub_height_m``, ``project.losses.wake_pct``,
 =====================  =====================================================================
 ``loan_id``            required; unique, 1–64 characters ``A-Z a-z 0-9 . _ : -``
 ``exposure``           exposure at default [currency]; default ``finance.loan_amount``
-``lgd_pct``            loss given default [%]; default the assessment's LGD
-                       (``repayment.lgd``: 20 % for every packaged product)
+``lgd_pct``            loss given default [%]; default the lending product's
+                       (``lgd_pct`` of the policy, ``repayment.lgd`` of the assessment:
+                       20 % for both packaged products)
 ``guarantee_pct``      share of each loss a guarantor bears [%]; default 0
 ``compensation_pct``   share a compensation pool bears [%]; default 0 (with the guarantee
                        at most 100)

@@ -190,6 +190,21 @@ def get_run(store: AuditStore, caller: ApiKeyRecord, run_id: str) -> dict[str, A
     }
 
 
+def get_book(store: AuditStore, caller: ApiKeyRecord, run_id: str) -> LoanBook:
+    """The validated loan book of a run the caller may see (as stored when it was queued).
+
+    Raises
+    ------
+    RunNotFound
+        No such run, or another key's.
+    """
+    run = store.get_portfolio_run(run_id, owner=owner_scope(caller))
+    if run is None:
+        raise RunNotFound(run_id)
+    stored = json.loads(run.book_json)
+    return parse_book(stored["rows"], stored["columns"], f"of run {run.id}")
+
+
 def _assessment_record(
     run: PortfolioRunRecord, book: LoanBook, o: LoanOutcome, obj: dict[str, Any]
 ) -> AssessmentRecord:

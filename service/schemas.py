@@ -576,6 +576,11 @@ class PolicyOut(_Out):
     description: str = Field(description="Generated from the rules (never free text).")
     description_zh: str | None = None
     rules: list[PolicyRuleOut]
+    lgd_pct: float | None = Field(
+        default=None,
+        description="Loss given default of the product's loans [%] (absent before version 2.1: "
+        "20 %).",
+    )
 
 
 class PolicyList(_Out):

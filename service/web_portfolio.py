@@ -9,16 +9,28 @@ Pages (blueprint ``web_portfolio``; the officer signs in on the web pages first)
                                        page reloads itself every two seconds), then the loss
                                        distribution chart, the NPL-tolerance probabilities, the
                                        contribution by region and the downloads
+``/app/portfolio/<id>/map.json``       the map of a finished run: one point per loan site (per
+                                       data cell when loans share one) with its exposure and
+                                       its share of the 99th-percentile loss (problem+json 401,
+                                       404 or 409 otherwise)
 ``/app/portfolio/<id>/export.csv``     one row per loan
 ``/app/portfolio/<id>/export.xlsx``    loans, portfolio figures, NPL by year, concentration
 =====================================  ========================================================
 
 The run is the API's (:mod:`service.portfolio_runs`): stored in the audit database and computed
 by ``climate-loan portfolio worker``; the page only reads it, scoped to the signed-in key.
+
+The map of a finished run is drawn by ``static/portfolio_map.js`` on the national map's base
+(vendored Leaflet and province outlines, ``static/basemap.js``). A circle's area is
+proportional to the exposure at the site; its fill and the number on it give the class of the
+site's share of the Euler allocation of the 99th-percentile portfolio loss
+(:data:`CONTRIBUTION_CLASSES`), so the map reads without colour. The contribution table by
+region stays the text version.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -29,6 +41,7 @@ from flask import (
     abort,
     current_app,
     g,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -52,6 +65,7 @@ from service.portfolio import (
     parse_book,
     result_sheets,
 )
+from service.problems import Problem
 from service.requests import MAX_SEED
 from service.security import web_session_valid
 from service.store import ApiKeyRecord, StoreUnavailable
@@ -60,6 +74,16 @@ bp = Blueprint("web_portfolio", __name__)
 
 #: Problems shown on the page (the rest are counted).
 MAX_SHOWN = 50
+#: Lower bounds of the classes of a site's share of the 99th-percentile loss [-]; class k
+#: (numbered from 1) runs from the k-th bound to the next.
+CONTRIBUTION_CLASSES: tuple[float, ...] = (0.0, 0.05, 0.15, 0.30)
+#: Fill of each class (light to dark, one hue family: readable in grey as well).
+CLASS_COLOURS: tuple[str, ...] = ("#fdd49e", "#fc8d59", "#d7301f", "#7f0000")
+#: Colour of the class number on each fill (dark on the light fills, white on the dark ones).
+CLASS_INKS: tuple[str, ...] = ("#111111", "#111111", "#ffffff", "#ffffff")
+#: Radius of the circle of the largest exposure on the map [px]; the others scale with the
+#: square root of their exposure, so that areas are proportional.
+MAX_RADIUS_PX = 24.0
 
 
 def register(app: Flask) -> None:
@@ -238,13 +262,141 @@ def run_page(run_id: str) -> Any:
     run = _run(run_id)
     result = run["result"] or {}
     portfolio = result.get("portfolio")
+    sizes: list[dict[str, float]] = []
+    if portfolio and run["status"] == "done":
+        try:
+            points = _points(run)
+        except portfolio_runs.RunNotFound:
+            abort(404)
+        except StoreUnavailable:
+            abort(503)
+        if points:
+            sizes = size_legend(points[0]["exposure"])
     return render_template(
         "portfolio_run.html",
         run=run,
         portfolio=portfolio,
+        map_sizes=sizes,
+        map_classes=class_labels(),
+        max_radius_px=MAX_RADIUS_PX,
         loans=result.get("loans", []),
         notes=result.get("notes", []),
         chart=loss_chart(portfolio) if portfolio else None,
+    )
+
+
+def contribution_class(share: float) -> int:
+    """Class (1 to ``len(CONTRIBUTION_CLASSES)``) of a share of the 99th-percentile loss."""
+    return sum(1 for low in CONTRIBUTION_CLASSES[1:] if share >= low) + 1
+
+
+def class_labels() -> list[dict[str, Any]]:
+    """The contribution classes for the legend: number, colour and range in words."""
+    rows = []
+    for k, low in enumerate(CONTRIBUTION_CLASSES):
+        high = CONTRIBUTION_CLASSES[k + 1] if k + 1 < len(CONTRIBUTION_CLASSES) else None
+        if high is None:
+            text = _("%(low)s %% or more", low=f"{100 * low:g}")
+        else:
+            text = _("%(low)s to %(high)s %%", low=f"{100 * low:g}", high=f"{100 * high:g}")
+        rows.append(
+            {"number": k + 1, "colour": CLASS_COLOURS[k], "ink": CLASS_INKS[k], "text": str(text)}
+        )
+    return rows
+
+
+def map_points(loans: list[dict[str, Any]], book: Any, cube: Any) -> list[dict[str, Any]]:
+    """One point per loan site of a finished run, or per data cell when loans share one.
+
+    Parameters
+    ----------
+    loans : list of dict
+        The run's loan table (``exposure``, ``var_contribution`` per ``loan_id``); a loan whose
+        assessment failed has no exposure and is left off.
+    book : service.portfolio.LoanBook
+        The run's book (the sites' coordinates).
+    cube : climate_data.cube.Cube
+        The service's cube (which loans share a data cell).
+
+    Returns
+    -------
+    list of dict
+        ``lat``, ``lon``, ``loan_ids``, ``exposure``, ``var_contribution``, ``share`` of the
+        portfolio's total contribution, contribution ``class`` and ``colour``; largest exposure
+        first.
+    """
+    by_id = {r["loan_id"]: r for r in loans if r.get("exposure") is not None}
+    total = sum(float(r.get("var_contribution") or 0.0) for r in by_id.values())
+    cells: dict[tuple[int, int], list[Any]] = {}
+    for loan in book.loans:
+        if loan.loan_id in by_id:
+            i, j, _km = cube.nearest(loan.request.site.lat, loan.request.site.lon)
+            cells.setdefault((i, j), []).append(loan)
+    points: list[dict[str, Any]] = []
+    for (i, j), group in cells.items():
+        if len(group) == 1:
+            lat, lon = group[0].request.site.lat, group[0].request.site.lon
+        else:
+            lat, lon = float(cube.lats[i]), float(cube.lons[j])
+        rows = [by_id[loan.loan_id] for loan in group]
+        contribution = sum(float(r.get("var_contribution") or 0.0) for r in rows)
+        share = contribution / total if total > 0.0 else 0.0
+        k = contribution_class(share)
+        points.append(
+            {
+                "lat": round(float(lat), 4),
+                "lon": round(float(lon), 4),
+                "loan_ids": [loan.loan_id for loan in group],
+                "exposure": sum(float(r["exposure"]) for r in rows),
+                "var_contribution": contribution,
+                "share": share,
+                "class": k,
+                "colour": CLASS_COLOURS[k - 1],
+            }
+        )
+    points.sort(key=lambda p: (-p["exposure"], p["loan_ids"][0]))
+    return points
+
+
+def size_legend(max_exposure: float) -> list[dict[str, float]]:
+    """Reference circles of the legend: the largest exposure, a quarter and a sixteenth of it."""
+    return [
+        {"exposure": max_exposure * f, "radius": MAX_RADIUS_PX * math.sqrt(f)}
+        for f in (1.0, 0.25, 0.0625)
+    ]
+
+
+def _points(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The map points of a finished run the signed-in key may see."""
+    st = _state()
+    book = portfolio_runs.get_book(st.store, g.web_key, run["id"])
+    return map_points(run["result"]["loans"], book, st.cube)
+
+
+@bp.route("/app/portfolio/<run_id>/map.json")
+def map_data(run_id: str) -> Response:
+    """The points of a finished run's map (JSON), scoped to the signed-in key."""
+    if g.web_key is None:
+        raise Problem(401, "sign in on the web page first (/app/login)")
+    try:
+        run = portfolio_runs.get_run(_state().store, g.web_key, run_id)
+        if run["status"] != "done":
+            raise Problem(
+                409, f"portfolio run {run_id} is {run['status']}; its map comes when done"
+            )
+        points = _points(run)
+    except portfolio_runs.RunNotFound:
+        raise Problem(404, f"no portfolio run {run_id} of this key") from None
+    except StoreUnavailable:
+        raise Problem(503, "the audit database is unavailable; try again shortly") from None
+    return jsonify(
+        {
+            "run_id": run["id"],
+            "max_radius_px": MAX_RADIUS_PX,
+            "euler_quantile": run["result"]["portfolio"]["concentration"]["euler_quantile"],
+            "classes": class_labels(),
+            "points": points,
+        }
     )
 
 

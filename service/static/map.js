@@ -3,21 +3,15 @@
 (function () {
   "use strict";
   var el = document.getElementById("national-map");
-  if (!el || !window.L) { return; }
+  if (!el || !window.L || !window.ClimateLoanBaseMap) { return; }
   var L = window.L;
+  var base = window.ClimateLoanBaseMap;
   var zh = el.getAttribute("data-lang") === "zh";
   var b = el.getAttribute("data-bounds").split(",").map(Number);
   var bounds = L.latLngBounds([b[0], b[2]], [b[1], b[3]]);
   var minZoom = Number(el.getAttribute("data-min-zoom"));
   var maxZoom = Number(el.getAttribute("data-max-zoom"));
-  var map = L.map(el, {
-    minZoom: minZoom,
-    maxZoom: maxZoom,
-    maxBounds: bounds.pad(0.5),
-    attributionControl: true
-  });
-  map.attributionControl.setPrefix(false);
-  map.attributionControl.addAttribution(el.getAttribute("data-attribution"));
+  var map = base.create(el, { maxBounds: bounds.pad(0.5) });
   map.fitBounds(bounds);
   L.tileLayer(el.getAttribute("data-tiles"), {
     bounds: bounds,
@@ -102,11 +96,7 @@
       if (z >= label.minZoom) { labels.addLayer(label); } else { labels.removeLayer(label); }
     });
   }
-  fetch(el.getAttribute("data-provinces"), { credentials: "same-origin" })
-    .then(function (r) { return r.json(); })
-    .then(function (geo) {
-      L.geoJSON(geo, { interactive: false, style: { color: "#222", weight: 1, opacity: 0.8, fill: false } }).addTo(map);
-    });
+  base.provinces(map, el);
 
   // The gazetteer: provinces (labelled) and cities, found by any of their names.
   var places = [];

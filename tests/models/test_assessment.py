@@ -570,7 +570,7 @@ def test_sized_loan_passes_the_p99_rule_that_used_to_refer_it() -> None:
     tariff=st.floats(min_value=220.0, max_value=400.0),
     tenor=st.integers(min_value=6, max_value=20),
     inflation=st.floats(min_value=0.0, max_value=3.0),
-    policy_id=st.sampled_from(["2.0", "1.0"]),
+    policy_id=st.sampled_from(["2.1", "2.0", "1.0"]),
 )
 def test_max_loan_passes_every_dscr_rule_and_one_percent_more_fails(
     repayment: str, tariff: float, tenor: int, inflation: float, policy_id: str
@@ -588,3 +588,19 @@ def test_max_loan_passes_every_dscr_rule_and_one_percent_more_fails(
     more = run(site, terms=replace(base, loan_amount=amount * 1.01), policy=policy, n_paths=200)
     failed = [r["id"] for r in _dscr_rules(more.to_dict()) if not r["passed"]]
     assert d["repayment"]["sizing"]["binding_rule"] in failed
+
+
+def test_expected_loss_uses_the_lending_products_lgd() -> None:
+    # the same loan under the shipped product (LGD 20 %) and under a copy with 45 %: the same
+    # seed gives the same default paths, and EL = PD x LGD x EAD with the product's LGD
+    site = make_site(SCALES)
+    a = run(site).risk
+    b = run(site, policy=replace(WIND_POLICY, lgd_pct=45.0)).risk
+    assert a is not None and b is not None
+    assert (a.lgd, b.lgd) == (0.20, 0.45)
+    assert (b.pd_annual, b.pd_tenor) == (a.pd_annual, a.pd_tenor)
+    ead = terms().loan_amount
+    assert b.pd_annual > 0
+    assert b.expected_loss == pytest.approx(b.pd_annual * 0.45 * ead, rel=1e-12)
+    assert b.expected_loss_tenor == pytest.approx(b.pd_tenor * 0.45 * ead, rel=1e-12)
+    assert a.expected_loss == pytest.approx(a.pd_annual * 0.20 * ead, rel=1e-12)

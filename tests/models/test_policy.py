@@ -145,7 +145,7 @@ def _covenants(policy_id: str) -> dict[str, tuple[str, float, str]]:
 def test_wind_dscr_covenants_are_the_product_defaults() -> None:
     # project-finance practice for wind: P50 1.35x, 1-year P90 1.20x, 1-year P99 1.00x, and a
     # P50 cover below 1 declines (see the YAML for the sources)
-    assert load_policy("wind_changji_v1").version == "2.0"
+    assert load_policy("wind_changji_v1").version == "2.1"
     assert _covenants("wind_changji_v1") == {
         "dscr_p50_repayable": ("repayment.dscr_p50_min", 1.0, "decline"),
         "dscr_p50": ("repayment.dscr_p50_min", 1.35, "refer"),
@@ -156,7 +156,7 @@ def test_wind_dscr_covenants_are_the_product_defaults() -> None:
 
 def test_solar_policy_rules() -> None:
     p = load_policy("solar_default_v1")
-    assert p.version == "2.0"
+    assert p.version == "2.1"
     assert {r.metric for r in p.rules} >= {
         "climate.solar.mean_sunshine_hours",
         "climate.solar.mean_ghi_kwh_m2",
@@ -175,10 +175,46 @@ def test_archived_versions_load_for_replays() -> None:
     assert old.version == "1.0"
     assert {r.id: r.threshold for r in old.rules}["dscr_p90"] == 1.20
     assert next(r for r in old.rules if r.id == "dscr_p90").metric == "repayment.dscr_p90_min"
-    assert load_policy_version("wind_changji_v1", "2.0") is load_policy("wind_changji_v1")
+    assert load_policy_version("wind_changji_v1", "2.1") is load_policy("wind_changji_v1")
     assert load_policy_version("solar_default_v1", "1.0").version == "1.0"
-    with pytest.raises(PolicyError, match=r"no version '0\.9'.*1\.0, 2\.0"):
+    with pytest.raises(PolicyError, match=r"no version '0\.9'.*1\.0, 2\.0, 2\.1"):
         load_policy_version("wind_changji_v1", "0.9")
+
+
+@pytest.mark.parametrize("policy_id", ["wind_changji_v1", "solar_default_v1"])
+def test_lgd_per_product_and_the_archived_version_without_it(policy_id: str) -> None:
+    # 2.1 adds the product's LGD (20 %: Moody's ~80 % project-finance recovery, see the YAML);
+    # 2.0 had none, so its loans keep the former fixed 20 % and replays do not move
+    now, before = load_policy(policy_id), load_policy_version(policy_id, "2.0")
+    assert (now.lgd_pct, now.lgd) == (20.0, 0.20)
+    assert (before.lgd_pct, before.lgd) == (None, 0.20)
+    assert now.to_dict()["lgd_pct"] == 20.0 and "lgd_pct" not in before.to_dict()
+    # the only difference between the two versions is the LGD
+    assert now.rules == before.rules and now.risk_drivers == before.risk_drivers
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (45, None),
+        (0, None),
+        (100.0, None),
+        (-1, "must be from 0 to 100"),
+        (100.5, "must be from 0 to 100"),
+        ("20", "must be a number"),
+        (True, "must be a number"),
+        (float("nan"), "must be a number"),
+    ],
+)
+def test_lgd_pct_is_checked_when_the_policy_is_read(value: Any, message: str | None) -> None:
+    path = Path(__file__).parents[2] / "models" / "policies" / "wind_changji_v1.yaml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw["lgd_pct"] = value
+    if message is None:
+        assert parse_policy(raw, "test").lgd == pytest.approx(value / 100.0, abs=0)
+    else:
+        with pytest.raises(PolicyError, match=f"'lgd_pct' {message}"):
+            parse_policy(raw, "test")
 
 
 def test_policy_to_dict_is_yaml_round_trip() -> None:

@@ -313,3 +313,21 @@ def test_regional_model_error_correlation_raises_the_tail() -> None:
         < 4 * se
     )
     assert corr.summary["joint"]["loss_sd"] > 1.5 * base.summary["joint"]["loss_sd"]
+
+
+def test_a_loan_without_its_own_lgd_takes_its_lending_products() -> None:
+    # the product's lgd_pct (policy 2.1) is the portfolio's default; the book's value wins
+    from dataclasses import replace
+
+    from tests.models.test_assessment import WIND_POLICY
+
+    a = run(
+        make_site(SCALES),
+        policy=replace(WIND_POLICY, lgd_pct=35.0),
+        n_paths=200,
+        with_sensitivities=False,
+    )
+    assert loan_from_assessment(a, loan_id="L").lgd == 0.35
+    assert loan_from_assessment(a, loan_id="L", lgd=0.5).lgd == 0.5
+    shipped = run(make_site(SCALES), n_paths=200, with_sensitivities=False)
+    assert loan_from_assessment(shipped, loan_id="S").lgd == WIND_POLICY.lgd == 0.20

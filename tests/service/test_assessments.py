@@ -123,6 +123,10 @@ def test_a_new_app_on_the_same_database_reproduces_it(cube_path: Path, tmp_path:
     record = st.store.get_assessment(made["id"])
     with app2.test_request_context():
         assert replay_assessment(st, record) == made
+        # 2.0 had no lgd_pct: the fixed 20 % of then, so its figures replay unchanged
+        v20 = replay_assessment(st, dataclasses.replace(record, policy_version="2.0"))
+        assert v20["provenance"]["policy_version"] == "2.0"
+        assert v20["repayment"] == made["repayment"]
 
 
 # ----- store unavailable -> 503, no decision --------------------------------------------------
@@ -454,7 +458,8 @@ def test_replay_uses_the_policy_version_that_made_the_assessment(
 
     client = app.test_client()
     made = post_json(client, f"{V1}/assessments", WIND_REQUEST, officer).get_json()
-    assert made["provenance"]["policy_version"] == "2.0"
+    assert made["provenance"]["policy_version"] == "2.1"
+    assert made["repayment"]["lgd"] == 0.20  # the product's lgd_pct (2.1)
     st = app.extensions["climate_loan"]
     record = st.store.get_assessment(made["id"])
     # an assessment stored under version 1.0 of the product replays under 1.0's rules
@@ -464,6 +469,10 @@ def test_replay_uses_the_policy_version_that_made_the_assessment(
         assert again["provenance"]["policy_version"] == "1.0"
         assert {r["id"] for r in again["rules"]} >= {"dscr_p90", "dscr_p50", "dscr_p99"}
         assert replay_assessment(st, record) == made
+        # 2.0 had no lgd_pct: the fixed 20 % of then, so its figures replay unchanged
+        v20 = replay_assessment(st, dataclasses.replace(record, policy_version="2.0"))
+        assert v20["provenance"]["policy_version"] == "2.0"
+        assert v20["repayment"] == made["repayment"]
         with pytest.raises(Problem, match="policy that made it"):
             replay_assessment(st, dataclasses.replace(record, policy_version="0.1"))
 

@@ -16,6 +16,7 @@ import pytest
 
 from service.api import models_folder
 from service.portfolio_runs import Worker
+from service.web_portfolio import contribution_class, size_legend
 from tests.service.conftest import new_key
 from tests.service.test_web import EN, ZH, csrf, login
 
@@ -119,3 +120,94 @@ def test_the_page_is_in_chinese(web: Any) -> None:
     html = web.get("/app/portfolio", headers=ZH).get_data(as_text=True)
     assert "贷款清单（.csv 或 .parquet）" in html and "评估贷款组合" in html
     assert 'aria-current="page">贷款组合</a>' in html
+
+
+def book_with_twin() -> bytes:
+    """The three loans of :func:`_book` and a fourth, ``PF-002B``, at PF-002's site.
+
+    PF-001 and PF-008 are moved so that each has a cell of its own in the test cube (cells of
+    0.5 degrees at 44.0/44.5 N, 87.0/87.5 E; the three example sites share 44.0 N 87.5 E).
+    """
+    text = _book().decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    rows[0].update({"site.lat": "44.45", "site.lon": "87.05"})
+    rows[2].update({"site.lat": "44.4", "site.lon": "87.45"})
+    twin = dict(rows[1], loan_id="PF-002B", exposure="20000000")
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows([*rows, twin])
+    return out.getvalue().encode()
+
+
+def test_contribution_classes_and_circle_sizes() -> None:
+    # hand cases at and around the class bounds 5 %, 15 %, 30 %
+    cases = {0.0: 1, 0.0499: 1, 0.05: 2, 0.1499: 2, 0.15: 3, 0.2999: 3, 0.30: 4, 1.0: 4}
+    assert {s: contribution_class(s) for s in cases} == cases
+    sizes = size_legend(8.0e7)
+    assert [s["exposure"] for s in sizes] == [8.0e7, 2.0e7, 5.0e6]
+    # area proportional to exposure: (r_k / r_0)^2 == e_k / e_0
+    for s in sizes:
+        assert (s["radius"] / sizes[0]["radius"]) ** 2 == pytest.approx(s["exposure"] / 8.0e7)
+
+
+def test_map_of_a_finished_run(app: Any, web: Any, client: Any, cube_path: Path) -> None:
+    r = _post(web, book_with_twin(), paths="300", seed="5")
+    assert r.status_code == 303, r.get_data(as_text=True)[:2000]
+    url = r.headers["Location"]
+    queued = web.get(url + "/map.json")
+    assert queued.status_code == 409 and queued.mimetype == "application/problem+json"
+    assert "queued" in queued.get_json()["detail"]
+    assert 'id="portfolio-map"' not in web.get(url, headers=EN).get_data(as_text=True)
+
+    st = app.extensions["climate_loan"]
+    worker = Worker(
+        st.store, cube_path, st.cube.dataset.sha256, models_folder(st.config), workers=1
+    )
+    assert worker.run_next() is True
+    loans = {
+        row["loan_id"]: row
+        for row in csv.DictReader(
+            io.StringIO(web.get(url + "/export.csv").get_data().decode("utf-8-sig"))
+        )
+    }
+    assert set(loans) == {"PF-001", "PF-002", "PF-002B", "PF-008"}
+
+    m = web.get(url + "/map.json")
+    assert m.status_code == 200, m.get_data(as_text=True)
+    data = m.get_json()
+    points = {tuple(p["loan_ids"]): p for p in data["points"]}
+    # the twin shares PF-002's cell: one circle for the two, with their summed exposure
+    assert set(points) == {("PF-001",), ("PF-002", "PF-002B"), ("PF-008",)}
+    assert [p["exposure"] for p in data["points"]] == sorted(
+        (p["exposure"] for p in data["points"]), reverse=True
+    )
+    total = sum(float(row["var_contribution"]) for row in loans.values())
+    assert total > 0
+    for ids, p in points.items():
+        exposure = sum(float(loans[i]["exposure"]) for i in ids)
+        contribution = sum(float(loans[i]["var_contribution"]) for i in ids)
+        assert p["exposure"] == pytest.approx(exposure, rel=1e-12)
+        assert p["share"] == pytest.approx(contribution / total, rel=1e-9)
+        assert p["class"] == 1 + sum(p["share"] >= b for b in (0.05, 0.15, 0.30))
+    assert points[("PF-002", "PF-002B")]["exposure"] == pytest.approx(
+        float(loans["PF-002"]["exposure"]) + 2.0e7
+    )
+    # a site of its own keeps its coordinates (examples/portfolio_book.csv)
+    assert (points[("PF-001",)]["lat"], points[("PF-001",)]["lon"]) == (44.45, 87.05)
+    assert sum(p["share"] for p in points.values()) == pytest.approx(1.0, abs=1e-9)
+
+    page = web.get(url, headers=EN).get_data(as_text=True)
+    assert 'id="portfolio-map"' in page and "/map.json" in page
+    assert "Circle area: exposure at the site" in page
+    assert page.count("<circle") == 3 + 4  # three reference sizes, four classes
+    assert "4: 30 % or more" in page and "portfolio_map.js" in page
+    zh = web.get(url, headers=ZH).get_data(as_text=True)
+    assert "风险敞口与贡献地图" in zh
+
+    # scoped like the run: another officer gets 404, a signed-out caller 401 (problem+json)
+    other = app.test_client()
+    login(other, new_key(app, "officer", "Another Officer"))
+    for c, status in ((other, 404), (client, 401)):
+        r = c.get(url + "/map.json")
+        assert r.status_code == status and r.mimetype == "application/problem+json"
