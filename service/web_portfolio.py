@@ -251,7 +251,9 @@ def loss_chart(portfolio: dict[str, Any]) -> Markup:
         f'<text x="{left + 220}" y="14" font-size="11" fill="#5d6d7e">■ {independent}</text>'
         "</svg>"
     )
-    return Markup("".join(parts))
+    # S704: the only texts are the three escaped translations above; everything else is a
+    # number formatted with a float format, so nothing from the request reaches the markup.
+    return Markup("".join(parts))  # noqa: S704
 
 
 @bp.route("/app/portfolio/<run_id>")
