@@ -52,6 +52,7 @@ from climate_data.errors import (
     TimeAxisError,
     UnitsError,
 )
+from climate_data.readers import canonical_field
 from climate_data.schema import CANONICAL
 
 __all__ = [
@@ -539,7 +540,7 @@ def _canonical_fields(
         da = sub[name]
         if spec.height_m is None:  # a scalar of the table (the components have a height)
             out = readers._to_units(da, name, target, label, "era5-arco", None)
-            fields[(spec.canonical, None)] = _described(out, spec.canonical, name)
+            fields[(spec.canonical, None)] = canonical_field(out, spec.canonical, name)
         else:
             comps[(spec.kind, spec.height_m)] = (
                 name,
@@ -550,26 +551,14 @@ def _canonical_fields(
             continue
         v_name, v = comps[("v", h)]
         speed: xr.DataArray = xr.apply_ufunc(np.hypot, u, v, dask="allowed")
-        fields[("wind_speed", h)] = _described(speed, "wind_speed", f"hypot({u_name}, {v_name})")
+        fields[("wind_speed", h)] = canonical_field(
+            speed, "wind_speed", f"hypot({u_name}, {v_name})"
+        )
     if wanted and "wind_speed" in wanted and not any(k[0] == "wind_speed" for k in fields):
         raise MissingVariableError(
             f"{label}: wind needs both components at one height; the store has {sorted(present)}"
         )
     return fields
-
-
-def _described(da: xr.DataArray, canonical: str, source: str) -> xr.DataArray:
-    da = da.transpose("time", "lat", "lon")
-    spec = CANONICAL[canonical]
-    da.attrs = {
-        "units": spec.units,
-        "standard_name": spec.standard_name,
-        "long_name": spec.description,
-        "source_variable": source,
-    }
-    da.encoding = {}
-    da.name = canonical
-    return da
 
 
 def _time_selection(

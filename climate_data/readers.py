@@ -74,6 +74,7 @@ __all__ = [
     "DEFAULT_TIME_CHUNK",
     "ERA5_ACCUMULATION_PERIOD_S",
     "NoWeatherFilesError",
+    "canonical_field",
     "open_weather",
 ]
 
@@ -683,6 +684,25 @@ def _speed_from_components(
             notes.append(f"{label}: {v_name!r} has no matching u-component at {h:g} m")
 
 
+def canonical_field(da: xr.DataArray, canonical: str, source: str) -> xr.DataArray:
+    """``da`` as the canonical field ``canonical``: ``(time, lat, lon)``, its units and names.
+
+    ``source`` is the input's own variable (or the expression it was computed from), kept as
+    ``source_variable``; the input's encoding is dropped. Used by every reader (NetCDF, Zarr).
+    """
+    da = da.transpose("time", "lat", "lon")
+    spec = CANONICAL[canonical]
+    da.attrs = {
+        "units": spec.units,
+        "standard_name": spec.standard_name,
+        "long_name": spec.description,
+        "source_variable": source,
+    }
+    da.encoding = {}
+    da.name = canonical
+    return da
+
+
 def _append_fields(
     result: _FileResult,
     pieces: _Pieces,
@@ -692,16 +712,7 @@ def _append_fields(
 ) -> None:
     """Append each piece to ``result.fields`` as a canonical ``(time, lat, lon)`` field."""
     for (canonical, height), (source, da) in pieces.items():
-        da = da.transpose("time", "lat", "lon")
-        spec = CANONICAL[canonical]
-        da.attrs = {
-            "units": spec.units,
-            "standard_name": spec.standard_name,
-            "long_name": spec.description,
-            "source_variable": source,
-        }
-        da.encoding = {}
-        da.name = canonical
+        da = canonical_field(da, canonical, source)
         result.fields.append(_Field(canonical, height, da, label, first, last))
 
 

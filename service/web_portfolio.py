@@ -45,7 +45,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -67,8 +66,8 @@ from service.portfolio import (
 )
 from service.problems import Problem
 from service.requests import MAX_SEED
-from service.security import web_session_valid
-from service.store import ApiKeyRecord, StoreUnavailable
+from service.store import StoreUnavailable
+from service.web.common import signed_in_key
 
 bp = Blueprint("web_portfolio", __name__)
 
@@ -103,19 +102,7 @@ def _signed_in() -> None:
             validate_csrf(request.form.get("csrf_token"))
         except FormError as exc:
             raise CSRFError(str(exc)) from None
-    g.web_key = None
-    key_id = session.get("key_id")
-    if not key_id:
-        return
-    store = _state().store
-    try:
-        record: ApiKeyRecord | None = store.get_key(str(key_id))
-        if record is not None and not web_session_valid(store, session.get("sid"), record.id):
-            record = None
-    except StoreUnavailable:
-        record = None
-    if record is not None and record.active:
-        g.web_key = record
+    g.web_key = signed_in_key()
 
 
 def _login_redirect() -> Response:
