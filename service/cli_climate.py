@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -372,7 +373,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(key, flush=True)
     if args.no_serve:
         return 0
-    serve(args.host, args.port, workers=2, config_env=env)
+    # the portfolio page's runs are computed outside the web workers: start one worker beside
+    # the server (it polls the audit database when Redis is not there) and stop it with it
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "portfolio", "worker", "--workers", "1"],
+        env={**os.environ, **env},
+    )
+    print(f"[demo] portfolio worker started (pid {worker.pid})", flush=True)
+    try:
+        serve(args.host, args.port, workers=2, config_env=env)
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
     return 0
 
 
@@ -395,6 +410,7 @@ def print_next_steps(env: dict[str, str], host: str, port: int, *, serving: bool
         f"  export CLIMATE_LOAN_INSTANCE_PATH={_shell_path(env['CLIMATE_LOAN_INSTANCE_PATH'])}",
         f"  climate-loan site {CHANGJI_SITE[0]} {CHANGJI_SITE[1]}",
         "  climate-loan assess --request examples/wind_annuity.json",
+        "  climate-loan portfolio assess --book examples/portfolio_book.csv --out book.xlsx",
     ]
     url = f"http://{host}:{port}/"
     if serving:
