@@ -224,15 +224,16 @@ class MastSeries:
         """
         t = self.times
         month = t.astype("datetime64[M]")
-        months = np.arange(month[0], month[-1] + 1)
+        months = np.arange(month[0], month[-1] + np.timedelta64(1, "M"))
         idx = (month - months[0]).astype(np.int64)
         v = np.asarray(self.wind_speed_ms, dtype=np.float64)
         valid = np.isfinite(v)
         n = np.bincount(idx[valid], minlength=months.size).astype(np.float64)
         s = np.bincount(idx[valid], weights=v[valid], minlength=months.size)
-        minutes = ((months + 1).astype("datetime64[m]") - months.astype("datetime64[m]")).astype(
-            np.float64
-        )
+        minutes = (
+            (months + np.timedelta64(1, "M")).astype("datetime64[m]")
+            - months.astype("datetime64[m]")
+        ).astype(np.float64)
         expected = minutes / self.interval_minutes
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.where(n > 0, s / n, np.nan)

@@ -697,7 +697,7 @@ def days_in_month(months: ArrayLike) -> NDArray[np.float64]:
     ndarray of float
     """
     m = _as_months(months, "months")
-    days = (m + 1).astype("datetime64[D]") - m.astype("datetime64[D]")
+    days = (m + np.timedelta64(1, "M")).astype("datetime64[D]") - m.astype("datetime64[D]")
     return np.asarray(days.astype(np.float64), dtype=np.float64)
 
 

@@ -42,7 +42,9 @@ FAST = LongTermSettings(n_bootstrap=400)
 def _reference(seed: int = 1, years: int = 20) -> MonthlyReference:
     """Synthetic monthly reanalysis wind with a seasonal cycle, 2000-01 onwards."""
     rng = np.random.default_rng(seed)
-    months = np.arange(np.datetime64("2000-01"), np.datetime64("2000-01") + 12 * years)
+    months = np.arange(
+        np.datetime64("2000-01"), np.datetime64("2000-01") + np.timedelta64(12 * years, "M")
+    )
     cal = months.astype(np.int64) % 12
     wind = 7.0 + 1.5 * np.cos(2 * np.pi * cal / 12) + rng.normal(0, 0.6, months.size)
     return MonthlyReference(months, wind, np.ones(months.size, dtype=bool))
