@@ -407,9 +407,9 @@ _SUMMARY_CACHE = _FiguresCache(SUMMARY_CACHE_SIZE)
 def _fresh_copy(value: Any) -> Any:
     """A new copy of the dicts and lists of a cached JSON-ready value (callers may change it)."""
     if isinstance(value, dict):
-        return {k: _fresh_copy(v) for k, v in value.items()}
+        return {k: _fresh_copy(v) if isinstance(v, dict | list) else v for k, v in value.items()}
     if isinstance(value, list):
-        return [_fresh_copy(v) for v in value]
+        return [_fresh_copy(v) if isinstance(v, dict | list) else v for v in value]
     return value
 
 
