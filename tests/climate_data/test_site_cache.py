@@ -36,6 +36,7 @@ def test_cached_summary_equals_computed(small_cube: Path, hub: float | None) -> 
     assert hit["site"] == {"lat": 44.01, "lon": 87.31}
     assert hit["cell"] == _computed(again, hub)["cell"]
     assert hit == _computed(again, hub)
+    assert repr(hit) == repr(_computed(again, hub))  # same types too (int, float, bool, None)
 
 
 def test_caller_changes_do_not_reach_the_cache(small_cube: Path) -> None:
@@ -77,3 +78,14 @@ def test_cache_is_bounded(small_cube: Path, monkeypatch: pytest.MonkeyPatch) -> 
     kept = site.summary(150.0)
     assert len(site_mod._SUMMARY_CACHE) == 3
     assert kept == _computed(site, 150.0)
+
+
+def test_figures_that_json_cannot_carry_exactly_are_not_cached(small_cube: Path) -> None:
+    site = Cube.open(small_cube).site(44.0, 87.3)
+    # a numpy bool (not JSON) from a hand-made SiteClimate: computed every time, never cached
+    odd = dataclasses.replace(site, shear_from_data=np.bool_(True))  # type: ignore[arg-type]
+    site_mod._SUMMARY_CACHE.clear()
+    first = odd.summary(100.0)
+    assert len(site_mod._SUMMARY_CACHE) == 0
+    assert first["wind"]["shear_from_data"] is np.bool_(True)
+    assert odd.summary(100.0)["wind"]["shear_from_data"] is np.bool_(True)
