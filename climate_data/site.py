@@ -13,7 +13,11 @@ summary reports it as ``null``, and it takes no part in any multi-year figure.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +33,9 @@ YEAR_COVERAGE_MIN = 0.95
 MONTH_COVERAGE_MIN = 0.90
 #: Number of latest complete years in the trailing mean (the Changji rule).
 TRAILING_YEARS = 3
+#: Most cell figures (wind, solar and coverage parts of a summary, per hub height) that
+#: :meth:`SiteClimate.summary` keeps per process, as JSON text of about 3 KB each.
+SUMMARY_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -227,10 +234,82 @@ class SiteClimate:
             ``wind.trend_pct_per_decade`` and ``wind.trend_p_value`` are Sen's slope of the
             complete years' annual means [% of the mean per decade] and its Mann-Kendall
             p-value (:func:`climate_data.wind.wind_trend`); null with fewer than
-            :data:`climate_data.wind.MIN_TREND_YEARS` complete years.
+            :data:`climate_data.wind.MIN_TREND_YEARS` complete years. A new dict each call.
+
+        Notes
+        -----
+        The wind, solar and coverage figures (Sen's slope and the Mann-Kendall test among them)
+        are kept per process in a bounded least-recently-used cache of
+        :data:`SUMMARY_CACHE_SIZE` entries, keyed by the hub height and a digest of every
+        field they read, so a cached result is the one the computation gives.
         """
         h = self.reference_height_m if hub_height_m is None else float(hub_height_m)
         f = self.height_factor(h)
+        key = (h, self._figures_digest())
+        text = _SUMMARY_CACHE.get(key)
+        if text is not None:
+            figures = json.loads(text)  # new dicts each call: callers may change theirs
+        else:
+            figures = self._figures(h, f)
+            _SUMMARY_CACHE.put(key, _json_exact(figures))
+        return {
+            "site": {"lat": self.lat, "lon": self.lon},
+            "cell": {
+                "lat": self.cell_lat,
+                "lon": self.cell_lon,
+                "distance_km": json_float(self.distance_km, 2),
+            },
+            "dataset": {
+                "id": self.dataset.id,
+                "sha256": self.dataset.sha256,
+                "synthetic": self.dataset.synthetic,
+                "start": self.dataset.start,
+                "end": self.dataset.end,
+            },
+            **figures,
+        }
+
+    def _figures_digest(self) -> bytes:
+        """Digest of every field the wind, solar and coverage parts of the summary read.
+
+        The key of the summary cache: equal digests mean equal inputs, so a cached result is
+        exactly the one the computation would give (a cell read twice, or the three summaries
+        an assessment asks of one site).
+        """
+        d = hashlib.blake2b(digest_size=20)
+        d.update(
+            repr(
+                (
+                    self.reference_height_m,
+                    self.shear_exponent,
+                    self.shear_from_data,
+                    self.weibull_k,
+                    self.weibull_c_ms,
+                    self.sunshine_method,
+                )
+            ).encode()
+        )
+        for a in (
+            self.years,
+            self.coverage,
+            self.wind_mean_ms,
+            self.monthly_coverage,
+            self.monthly_wind_mean_ms,
+            self.sunshine_hours,
+            self.ghi_kwh_m2,
+            self.pv_yield_kwh_kwp,
+            self.solar_coverage,
+        ):
+            if a is None:
+                d.update(b"-")
+            else:
+                arr = np.ascontiguousarray(a)
+                d.update(f"{arr.dtype.str}{arr.shape}".encode())
+                d.update(arr.tobytes())
+        return d.digest()
+
+    def _figures(self, h: float, f: float) -> dict[str, Any]:
+        """The wind, solar and coverage parts of :meth:`summary` (the costly statistics)."""
         ok = self.complete
         annual = self.wind_mean_ms * f
         good = annual[ok]
@@ -287,19 +366,6 @@ class SiteClimate:
                     self.years, self.pv_yield_kwh_kwp, sok, 1
                 )
         return {
-            "site": {"lat": self.lat, "lon": self.lon},
-            "cell": {
-                "lat": self.cell_lat,
-                "lon": self.cell_lon,
-                "distance_km": json_float(self.distance_km, 2),
-            },
-            "dataset": {
-                "id": self.dataset.id,
-                "sha256": self.dataset.sha256,
-                "synthetic": self.dataset.synthetic,
-                "start": self.dataset.start,
-                "end": self.dataset.end,
-            },
             "wind": wind,
             "solar": solar,
             "coverage": {
@@ -307,6 +373,52 @@ class SiteClimate:
                 for y, c in zip(self.years, self.coverage, strict=True)
             },
         }
+
+
+class _FiguresCache:
+    """Bounded least-recently-used map of summary figures, safe across threads."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[float, bytes], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[float, bytes]) -> str | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple[float, bytes], value: str | None) -> None:
+        if value is None:
+            return
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+_SUMMARY_CACHE = _FiguresCache(SUMMARY_CACHE_SIZE)
+
+
+def _json_exact(value: dict[str, Any]) -> str | None:
+    """JSON text of ``value`` when reading it back gives an equal value, else None (not cached).
+
+    Kept as text, a cache entry takes about 3 KB instead of about 17 KB of Python objects.
+    """
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return text if json.loads(text) == value else None
 
 
 def _hours_between(starts: NDArray[Any], ends: NDArray[Any]) -> NDArray[np.float64]:
