@@ -481,7 +481,7 @@ def _months(n: int, start: str = "2021-01") -> list[str]:
     import numpy as np
 
     first = np.datetime64(start, "M")
-    return [str(first + k) for k in range(n)]
+    return [str(first + np.timedelta64(k, "M")) for k in range(n)]
 
 
 @pytest.mark.parametrize(
