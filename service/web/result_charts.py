@@ -261,7 +261,9 @@ def _break_even_note(sens: Mapping[str, Any], currency: str) -> str:
         "n": fmt_num(sens.get("n_stress_paths"), 0)
     }
     if not isinstance(tariff, int | float) or not isinstance(p50, int | float):
-        return f"{paths} {_('No break-even values: the policy has no DSCR rule.')}"
+        # outside the f-string: babel's extractor does not look into f-strings before 3.12
+        none = _("No break-even values: the policy has no DSCR rule.")
+        return f"{paths} {none}"
     text = _(
         "Break-even (every DSCR rule still met): tariff %(tariff)s %(currency)s/MWh "
         "(headroom %(th)s), P50 energy %(p50)s MWh a year (headroom %(ph)s)."
