@@ -23,9 +23,13 @@ distributed = pytest.importorskip("distributed")
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:
-    """Two single-thread worker processes (no shared memory with this process)."""
+    """Two single-thread worker processes (no shared memory with this process).
+
+    The dashboard on a free port (":0"): with None distributed still takes 8787 and fails when
+    another cluster on the machine holds it.
+    """
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as c:
         yield c.scheduler_address
 

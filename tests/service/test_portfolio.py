@@ -243,7 +243,7 @@ def test_dask_cluster_gives_the_same_result(
 
     out = tmp_path / "result.json"
     with LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
     ) as cluster:
         args = ["--cube", str(cube_path), "--book", str(small_book), "--paths", PATHS]
         assert (
