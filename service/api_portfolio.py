@@ -236,24 +236,21 @@ def create_portfolio_run() -> Response:
 )
 def get_portfolio_run(run_id: str) -> Response:
     """Status, progress and results of a run of the caller (an admin: of any key)."""
-    st = state()
+    return json_response(_run_body(run_id))
+
+
+def _run_body(run_id: str) -> dict[str, Any]:
+    """:func:`service.portfolio_runs.get_run` for the caller; 404 or 503 as problems."""
     try:
-        body = portfolio_runs.get_run(st.store, g.api_key, run_id)
+        return portfolio_runs.get_run(state().store, g.api_key, run_id)
     except portfolio_runs.RunNotFound as exc:
         raise Problem(404, str(exc)) from None
     except StoreUnavailable as exc:
         raise store_problem(exc) from None
-    return json_response(body)
 
 
 def _done_result(run_id: str) -> dict[str, Any]:
-    st = state()
-    try:
-        body = portfolio_runs.get_run(st.store, g.api_key, run_id)
-    except portfolio_runs.RunNotFound as exc:
-        raise Problem(404, str(exc)) from None
-    except StoreUnavailable as exc:
-        raise store_problem(exc) from None
+    body = _run_body(run_id)
     if body["status"] != "done":
         raise Problem(409, f"portfolio run {body['id']} is {body['status']}: it has no results yet")
     result: dict[str, Any] = body["result"]

@@ -162,6 +162,14 @@ def create_run(
     return run
 
 
+def _owned_run(store: AuditStore, caller: ApiKeyRecord, run_id: str) -> PortfolioRunRecord:
+    """The run ``run_id`` if the caller may see it (its owner, or an admin); RunNotFound."""
+    run = store.get_portfolio_run(run_id, owner=owner_scope(caller))
+    if run is None:
+        raise RunNotFound(run_id)
+    return run
+
+
 def get_run(store: AuditStore, caller: ApiKeyRecord, run_id: str) -> dict[str, Any]:
     """Status, progress and (when done) the result of a run the caller may see.
 
@@ -170,9 +178,7 @@ def get_run(store: AuditStore, caller: ApiKeyRecord, run_id: str) -> dict[str, A
     RunNotFound
         No such run, or another key's.
     """
-    run = store.get_portfolio_run(run_id, owner=owner_scope(caller))
-    if run is None:
-        raise RunNotFound(run_id)
+    run = _owned_run(store, caller, run_id)
     events = store.portfolio_events(run.id)
     last = events[-1]
     result = json.loads(last.result_json) if last.result_json else None
@@ -198,9 +204,7 @@ def get_book(store: AuditStore, caller: ApiKeyRecord, run_id: str) -> LoanBook:
     RunNotFound
         No such run, or another key's.
     """
-    run = store.get_portfolio_run(run_id, owner=owner_scope(caller))
-    if run is None:
-        raise RunNotFound(run_id)
+    run = _owned_run(store, caller, run_id)
     stored = json.loads(run.book_json)
     return parse_book(stored["rows"], stored["columns"], f"of run {run.id}")
 
