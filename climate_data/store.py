@@ -497,19 +497,10 @@ def build_store(
                 if str(band.start) in manifest["bands"]:
                     bar(1)
                     continue
-                part = ds.isel(lat=band)
-                tasks = _tasks(part, task_cell_hours)
-                results = _run_tasks(
-                    part,
-                    tasks,
-                    ctx,
-                    scheduler=scheduler,
-                    progress=False,
-                    source=source,
-                    lat=band,
+                acc = _band_sums(
+                    ds, band, months, ctx, task_cell_hours, scheduler=scheduler, source=source
                 )
-                acc = _accumulate(part.sizes["lat"], part.sizes["lon"], months, tasks, results, ctx)
-                figures = derive_figures(acc, months, ctx, part["lat"].values, part["lon"].values)
+                figures = derive_figures(acc, months, ctx, ds["lat"].values[band], ds["lon"].values)
                 digests = writer.write_band(band.start, figures, acc)
                 manifest["bands"][str(band.start)] = {
                     "digests": digests,
@@ -726,6 +717,30 @@ def migrate_cube(
 # Incremental update
 
 
+def _band_sums(
+    ds: xr.Dataset,
+    band: slice,
+    months: list[pd.Timestamp],
+    ctx: _Context,
+    task_cell_hours: int,
+    *,
+    scheduler: str | None,
+    source: InputSpec | None,
+    acc: Sums | None = None,
+) -> Sums:
+    """Read the input's hours of one band of rows and add their monthly sums to ``acc``.
+
+    ``acc`` holds the stored sums of the band for an update, None (zeros) for a build; the
+    additions are in task (time) order either way (:func:`climate_data.cube._accumulate`).
+    """
+    part = ds.isel(lat=band)
+    tasks = _tasks(part, task_cell_hours)
+    results = _run_tasks(
+        part, tasks, ctx, scheduler=scheduler, progress=False, source=source, lat=band
+    )
+    return _accumulate(part.sizes["lat"], part.sizes["lon"], months, tasks, results, ctx, acc=acc)
+
+
 def update_store(
     path: str | os.PathLike[str],
     inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
@@ -856,21 +871,16 @@ def _update(
         )
         bar = _progress_bar(len(bands), show)
         for band in bands:
-            ny = band.stop - band.start
-            nx = old.lons.size
-            acc = _stored_sums(old, band, sum_arrays, len(months), n_old)
-            part = ds.isel(lat=band)
-            tasks = _tasks(part, task_cell_hours)
-            results = _run_tasks(
-                part,
-                tasks,
+            acc = _band_sums(
+                ds,
+                band,
+                months,
                 ctx,
+                task_cell_hours,
                 scheduler=scheduler,
-                progress=False,
                 source=source,
-                lat=band,
+                acc=_stored_sums(old, band, sum_arrays, len(months), n_old),
             )
-            acc = _accumulate(ny, nx, months, tasks, results, ctx, acc=acc)
             figures = derive_figures(acc, months, ctx, old.lats[band], old.lons)
             digests += writer.write_band(band.start, figures, acc)
             c, n = _coverage_counts(figures)
