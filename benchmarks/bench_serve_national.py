@@ -27,7 +27,6 @@ Usage: python -m benchmarks.bench_serve_national [--workdir DIR] [--requests N]
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import shutil
@@ -42,28 +41,10 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.bench_api import WIND_REQUEST, free_port
+from benchmarks.bench_api import WIND_REQUEST, free_port, one
 from benchmarks.bench_cube_v2 import bench_sites, generate_national
 
 GOALS = {"rss_mb": 400.0, "start_s": 5.0, "site_p99_ms": 20.0, "assess_p50_ms": 30.0}
-
-
-def _request(
-    port: int, method: str, path: str, body: bytes | None, headers: dict[str, str]
-) -> tuple[float, int, str]:
-    t0 = time.perf_counter()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        conn.request(method, path, body=body, headers=headers)
-        resp = conn.getresponse()
-        resp.read()
-        status = resp.status
-        worker = resp.getheader("X-Worker-Pid", "")
-    except OSError:
-        status, worker = 0, ""
-    finally:
-        conn.close()
-    return time.perf_counter() - t0, status, worker
 
 
 def run_load(
@@ -102,7 +83,7 @@ def run_load(
                 job = next(it, None)
             if job is None:
                 return
-            dt, status, _ = _request(port, job[0], job[1], job[2], hdrs)
+            dt, status = one(port, job[0], job[1], job[2], hdrs)
             with lock:
                 latencies.append(dt * 1000)
                 statuses[status] = statuses.get(status, 0) + 1
@@ -187,7 +168,7 @@ def serve(store: Path, work: Path, n_workers: int, concurrency: int, n: int) -> 
     )
     out: dict[str, Any] = {}
     try:
-        while _request(port, "GET", "/api/v1/health", None, {})[1] != 200:
+        while one(port, "GET", "/api/v1/health", None, {})[1] != 200:
             if proc.poll() is not None or time.perf_counter() - t0 > 300:
                 raise RuntimeError(f"server did not start; see {log.name}")
             time.sleep(0.05)
