@@ -493,6 +493,9 @@ class Assessment:
     driver_sources: Mapping[str, str] | None = None
     sensitivities: Sensitivities | None = None
     evidence: EvidenceResult | None = None
+    #: The assessment object, once :func:`assess` has built it (None for one built otherwise,
+    #: or by ``dataclasses.replace``, which does not carry it over).
+    _body: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
     @property
     def technology(self) -> str:
@@ -765,13 +768,42 @@ class Assessment:
             "degradation_pct_per_year": p.degradation_pct_per_year,
         }
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the assessment object of service contract v1 (JSON-safe, new dict each call)."""
+    def _verdict(self) -> dict[str, Any]:
+        """``decision``, ``reasons`` and ``rules`` of the assessment object."""
         return {
-            "id": self.id,
             "decision": self.decision,
             "reasons": [r.to_dict() for r in self.reasons],
             "rules": [r.to_dict() for r in self.rule_results],
+        }
+
+    def _provenance(self) -> dict[str, Any]:
+        return {
+            "dataset_id": self.site.dataset.id,
+            "dataset_sha256": self.site.dataset.sha256,
+            "synthetic": self.site.dataset.synthetic,
+            "policy_id": self.policy.id,
+            "policy_version": self.policy.version,
+            "model_versions": dict(self.model_versions),
+            "code_version": self.code_version,
+            "software": dict(self.software),
+            "seed": self.seed,
+            "n_paths": self.n_paths,
+            "sigma_model": self.sigma_model,
+            "created_at": self.created_at,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the assessment object of service contract v1 (JSON-safe, new dict each call).
+
+        An assessment made by :func:`assess` hands out copies of the object it built while
+        deciding, instead of building it again.
+        """
+        if self._body is not None:
+            kept: dict[str, Any] = _copy_tree(self._body)
+            return kept
+        return {
+            "id": self.id,
+            **self._verdict(),
             "climate": self._climate(),
             "energy": self._energy(),
             "repayment": self._repayment(),
@@ -780,21 +812,17 @@ class Assessment:
             "sensitivities": (
                 self.sensitivities.to_dict() if self.sensitivities is not None else None
             ),
-            "provenance": {
-                "dataset_id": self.site.dataset.id,
-                "dataset_sha256": self.site.dataset.sha256,
-                "synthetic": self.site.dataset.synthetic,
-                "policy_id": self.policy.id,
-                "policy_version": self.policy.version,
-                "model_versions": dict(self.model_versions),
-                "code_version": self.code_version,
-                "software": dict(self.software),
-                "seed": self.seed,
-                "n_paths": self.n_paths,
-                "sigma_model": self.sigma_model,
-                "created_at": self.created_at,
-            },
+            "provenance": self._provenance(),
         }
+
+
+def _copy_tree(value: Any) -> Any:
+    """A copy of a tree of dicts and lists (their leaves, immutable values, are shared)."""
+    if isinstance(value, dict):
+        return {k: _copy_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy_tree(v) for v in value]
+    return value
 
 
 def _drivers_dict(
@@ -1309,11 +1337,18 @@ def _shared_draws(
 def _decide(
     provisional: Assessment, scorecard: ModelCard | None, project_cost: float | None
 ) -> Assessment:
-    """Step 7: the scorecard PD from the assessment's own figures, then the policy's rules."""
+    """Step 7: the scorecard PD from the assessment's own figures, then the policy's rules.
+
+    The assessment object is built once: the scorecard changes only its notes (in
+    ``energy``), ``repayment`` and the model versions (in ``provenance``), and the policy
+    only the verdict, so just those parts are built again. The decided assessment keeps
+    the object for :meth:`Assessment.to_dict`.
+    """
+    body = provisional.to_dict()
     if scorecard is not None:
         sc = scorecard_pd(
             scorecard,
-            provisional.to_dict(),
+            body,
             technology=provisional.technology,
             project_cost=project_cost,
         )
@@ -1326,5 +1361,11 @@ def _decide(
                 "scorecard": _version_entry(sc.card_id, sc.card_sha256),
             },
         )
-    decision, reasons, results = policy_mod.evaluate(provisional.policy, provisional.to_dict())
-    return replace(provisional, decision=decision, reasons=reasons, rule_results=results)
+        body["energy"] = provisional._energy()
+        body["repayment"] = provisional._repayment()
+        body["provenance"] = provisional._provenance()
+    decision, reasons, results = policy_mod.evaluate(provisional.policy, body)
+    decided = replace(provisional, decision=decision, reasons=reasons, rule_results=results)
+    body.update(decided._verdict())
+    object.__setattr__(decided, "_body", body)
+    return decided

@@ -9,6 +9,7 @@ the synthetic book with a subset of the features.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 from typing import Any
@@ -124,6 +125,35 @@ def test_scorecard_pd_matches_independent_features() -> None:
     assert rep["scorecard_grade"] == grade_by_bands(SHIPPED, again)
     # the Monte Carlo PD is still there, beside it
     assert rep["pd_tenor"] is not None and rep["pd_annual"] is not None
+
+
+@pytest.mark.parametrize("card", [None, SHIPPED])
+@pytest.mark.parametrize(
+    ("loan", "overrides"), [(LOAN, None), (260e6, {"merchant_share_pct": 50.0})]
+)
+def test_kept_object_is_the_one_built_afresh(
+    card: ModelCard | None, loan: float, overrides: dict[str, Any] | None
+) -> None:
+    """assess keeps the object it built while deciding: the same as building it anew."""
+    kw: dict[str, Any] = {} if overrides is None else {"driver_overrides": overrides}
+    a = run(
+        make_site(SCALES, solar_yield=SUNNY),
+        scorecard=card,
+        project_cost=COST if loan < COST else 2 * loan,
+        terms=terms(loan_amount=loan),
+        **kw,
+    )
+    afresh = replace(a)  # replace does not carry the kept object over
+    assert afresh._body is None
+    expected = json.dumps(afresh.to_dict(), allow_nan=False)
+    kept = a.to_dict()
+    assert json.dumps(kept, allow_nan=False) == expected  # same keys, order and values
+    if loan > LOAN:
+        assert kept["reasons"], "the large loan is meant to fail a rule"
+    # each call is a new object: changing one leaves the next as it was
+    kept["repayment"]["dscr_by_year"][0]["p50"] = -1.0
+    kept["rules"].clear()
+    assert json.dumps(a.to_dict(), allow_nan=False) == expected
 
 
 def test_provenance_records_the_card_and_keeps_the_other_versions() -> None:
