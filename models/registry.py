@@ -51,7 +51,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, cached_property
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, Literal
@@ -296,9 +296,14 @@ class ModelCard:
             "history": copy.deepcopy(self.history),
         }
 
-    @property
+    @cached_property
     def sha256(self) -> str:
-        """Hex SHA-256 of the canonical JSON of :meth:`body`."""
+        """Hex SHA-256 of the canonical JSON of :meth:`body`.
+
+        Computed on first use and kept: the card is frozen and its nested values are its own
+        copies (read-only by contract), so the hash cannot go stale; a changed card
+        (:meth:`with_status`, ``dataclasses.replace``) is a new object with its own hash.
+        """
         return hashlib.sha256(canonical_json(self.body())).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:

@@ -48,6 +48,18 @@ def _card(kind: str = "scorecard", **metrics: Any) -> ModelCard:
     )
 
 
+def test_kept_hash_is_the_hash_of_the_body() -> None:
+    card = _card()
+    first = card.sha256
+    assert first == hashlib.sha256(canonical_json(card.body())).hexdigest()
+    card.to_dict()
+    assert card.sha256 == first
+    # a changed card is a new object with its own hash, not the kept one
+    promoted = card.with_status("production", by="tester", at="2026-01-02T00:00:00Z")
+    assert promoted.sha256 == hashlib.sha256(canonical_json(promoted.body())).hexdigest()
+    assert promoted.sha256 != first and card.sha256 == first
+
+
 def test_round_trip_save_show(tmp_path: Path) -> None:
     reg = Registry(tmp_path, use_shipped=False)
     saved = reg.save(_card())
