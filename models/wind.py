@@ -14,7 +14,9 @@ Everything is vectorised over years, months and bins.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property, partial
 from typing import Any
 
 import numpy as np
@@ -234,7 +236,8 @@ class WindEnergy(YearlyEnergy):
     monthly_complete : ndarray of bool, shape (M,)
         Months meeting the coverage rule.
     monthly_gross_mwh, monthly_net_mwh : ndarray, shape (M,)
-        Monthly energy before and after losses [MWh].
+        Monthly energy before and after losses [MWh]; computed on first access (an
+        assessment does not read them), by the constructor's ``_monthly_gross``.
     loss_factor : float
         Net-to-gross ratio [-].
     turbine_count : int
@@ -259,8 +262,6 @@ class WindEnergy(YearlyEnergy):
     hub_air_density_kg_m3: NDArray[np.float64]
     months: NDArray[np.datetime64]
     monthly_complete: NDArray[np.bool_]
-    monthly_gross_mwh: NDArray[np.float64]
-    monthly_net_mwh: NDArray[np.float64]
     loss_factor: float
     turbine_count: int
     installed_capacity_mw: float
@@ -268,6 +269,18 @@ class WindEnergy(YearlyEnergy):
     height_factor: float
     turbine_type: str
     notes: tuple[str, ...]
+    _monthly_gross: Callable[[], NDArray[np.float64]] = field(repr=False)
+
+    @cached_property
+    def monthly_gross_mwh(self) -> NDArray[np.float64]:
+        """Monthly energy before losses [MWh]."""
+        return self._monthly_gross()
+
+    @cached_property
+    def monthly_net_mwh(self) -> NDArray[np.float64]:
+        """Monthly energy after losses [MWh]."""
+        net: NDArray[np.float64] = self.monthly_gross_mwh * self.loss_factor
+        return net
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary; incomplete years are ``None`` in the per-year maps."""
@@ -617,24 +630,9 @@ def wind_energy(
             f"{project.turbine.turbine_type} ({offered} m)"
         )
 
-    def energy(
-        hist: NDArray[np.float64], density: NDArray[np.float64]
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        hist = np.asarray(hist, dtype=float)
-        if density_correction:
-            rho_hub = air_density_at_height(density, href, hub)
-            power = mean_power_in_bins(edges_hub, curve, rho_hub)
-        else:
-            rho_hub = np.full(hist.shape[0], STANDARD_AIR_DENSITY_KG_M3)
-            power = mean_power_in_bins(edges_hub, curve)[None, :]
-        gross = (power * hist).sum(axis=1) * tc.count / 1000.0
-        return np.asarray(gross, dtype=float), np.asarray(rho_hub, dtype=float)
-
+    to_energy = _BinsToEnergy(curve, edges_hub, tc.count, href, hub, density_correction)
     year_hours = site.year_hours
-    gross, rho_year = energy(site.wind_hist_hours, site.air_density_kg_m3)
-    gross = gross * _gap_scale(site.wind_hist_hours, year_hours)
-    monthly_gross, _ = energy(site.monthly_wind_hist_hours, site.monthly_air_density_kg_m3)
-    monthly_gross = monthly_gross * _gap_scale(site.monthly_wind_hist_hours, site.month_hours)
+    gross, rho_year = to_energy(site.wind_hist_hours, site.air_density_kg_m3, year_hours)
     gappy = site.years[site.complete & (site.coverage < 1.0)]
     if gappy.size:
         notes.append(
@@ -670,8 +668,6 @@ def wind_energy(
         hub_air_density_kg_m3=rho_year,
         months=np.asarray(site.months),
         monthly_complete=np.asarray(site.monthly_complete),
-        monthly_gross_mwh=monthly_gross,
-        monthly_net_mwh=monthly_gross * loss_factor,
         loss_factor=loss_factor,
         turbine_count=tc.count,
         installed_capacity_mw=tc.installed_capacity_mw,
@@ -679,4 +675,43 @@ def wind_energy(
         height_factor=f_h,
         turbine_type=project.turbine.turbine_type,
         notes=tuple(notes),
+        _monthly_gross=partial(_monthly_gross_mwh, to_energy, site),
     )
+
+
+@dataclass(frozen=True, eq=False)
+class _BinsToEnergy:
+    """Gross energy of a project from hours per wind bin and mean air density per period."""
+
+    curve: PowerCurve
+    edges_hub: NDArray[np.float64]
+    count: int
+    reference_height_m: float
+    hub_height_m: float
+    density_correction: bool
+
+    def __call__(
+        self,
+        hist: NDArray[np.float64],
+        density: NDArray[np.float64],
+        calendar_hours: NDArray[np.float64],
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Gross energy of each period [MWh], scaled to its calendar hours, and hub density."""
+        hist = np.asarray(hist, dtype=float)
+        if self.density_correction:
+            rho_hub = air_density_at_height(density, self.reference_height_m, self.hub_height_m)
+            power = mean_power_in_bins(self.edges_hub, self.curve, rho_hub)
+        else:
+            rho_hub = np.full(hist.shape[0], STANDARD_AIR_DENSITY_KG_M3)
+            power = mean_power_in_bins(self.edges_hub, self.curve)[None, :]
+        gross = np.asarray((power * hist).sum(axis=1) * self.count / 1000.0, dtype=float)
+        scaled: NDArray[np.float64] = gross * _gap_scale(hist, calendar_hours)
+        return scaled, np.asarray(rho_hub, dtype=float)
+
+
+def _monthly_gross_mwh(to_energy: _BinsToEnergy, site: SiteClimate) -> NDArray[np.float64]:
+    """Gross energy of each month of ``site`` [MWh]."""
+    gross, _ = to_energy(
+        site.monthly_wind_hist_hours, site.monthly_air_density_kg_m3, site.month_hours
+    )
+    return gross

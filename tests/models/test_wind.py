@@ -522,6 +522,25 @@ def test_months_add_up_to_years() -> None:
         np.testing.assert_allclose(sums, res.net_mwh, rtol=tol)
 
 
+def test_monthly_energy_on_first_access_is_the_formula() -> None:
+    """Monthly energy, computed when first read, is the yearly formula on the monthly data."""
+    t, ws, rho = merra2_node()
+    site = site_from_hourly(t, ws, rho, shear_exponent=0.143)
+    project = WindProject(50.0, 120.0, get_turbine("E-126/4200"))
+    res = wind_energy(site, project)
+    f = site.height_factor(120.0)
+    hist = site.monthly_wind_hist_hours
+    rho_hub = air_density_at_height(site.monthly_air_density_kg_m3, site.reference_height_m, 120.0)
+    power = mean_power_in_bins(np.asarray(site.wind_bin_edges_ms) * f, project.power_curve, rho_hub)
+    gross = (power * hist).sum(axis=1) * res.turbine_count / 1000.0
+    valid = hist.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gross = gross * np.where(valid > 0, site.month_hours / valid, np.nan)
+    np.testing.assert_array_equal(res.monthly_gross_mwh, gross)
+    np.testing.assert_array_equal(res.monthly_net_mwh, gross * res.loss_factor)
+    assert res.monthly_gross_mwh is res.monthly_gross_mwh  # computed once
+
+
 def test_result_fields_and_notes() -> None:
     t, ws, rho = merra2_node()
     site = site_from_hourly(t, ws, rho, shear_exponent=0.143)
