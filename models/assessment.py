@@ -777,6 +777,7 @@ class Assessment:
         }
 
     def _provenance(self) -> dict[str, Any]:
+        """``provenance`` of the assessment object."""
         return {
             "dataset_id": self.site.dataset.id,
             "dataset_sha256": self.site.dataset.sha256,
