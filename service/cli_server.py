@@ -13,8 +13,10 @@ or the SQLite file in the instance folder) and prints the new key alone on its l
 from __future__ import annotations
 
 import argparse
+import ctypes
 import errno
 import os
+import platform
 import socket
 import sys
 from collections.abc import Mapping
@@ -33,6 +35,35 @@ LIMIT_REQUEST_LINE = 8190
 LIMIT_REQUEST_FIELD_SIZE = 8190
 #: Most request headers; more is 431.
 LIMIT_REQUEST_FIELDS = 100
+#: glibc ``mallopt`` parameters (malloc.h) and the values ``serve`` gives them: blocks up to
+#: 4 MiB come from the heap rather than from fresh ``mmap`` pages, and the heap keeps up to
+#: 64 MiB of freed memory instead of returning it to the kernel after every request.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+MALLOC_MMAP_THRESHOLD = 4 * 2**20
+MALLOC_TRIM_THRESHOLD = 64 * 2**20
+
+
+def tune_malloc() -> bool:
+    """Keep freed memory in the process for the next request (glibc only); True if applied.
+
+    An assessment allocates and frees a few dozen arrays of about 1 MB (10,000 Monte Carlo
+    paths). With glibc's defaults each one above the dynamic mmap threshold is a fresh
+    ``mmap`` that the kernel zero-fills page by page and ``munmap`` returns at once: measured
+    at about 1,000 page faults and 2.5 ms of the 17 ms of worker CPU a national-cube
+    assessment took. Fixed thresholds (:data:`MALLOC_MMAP_THRESHOLD`,
+    :data:`MALLOC_TRIM_THRESHOLD`) reuse the heap instead; the cost is that a worker keeps
+    up to the trim threshold of freed memory resident. Set in the gunicorn master before it
+    forks, the setting holds in every worker. Other C libraries (musl, macOS) are left as
+    they are.
+    """
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        ok = libc.mallopt(_M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD) == 1
+        return bool(ok and libc.mallopt(_M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD) == 1)
+    except (OSError, AttributeError):
+        return False
 
 
 def _config(config_env: Mapping[str, str] | None) -> ServiceConfig:
@@ -246,6 +277,8 @@ def serve(
             "redis://host:6379/0 to share one limit",
             file=sys.stderr,
         )
+
+    tune_malloc()
 
     class _App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
