@@ -853,39 +853,54 @@ def wind_trend(years: ArrayLike, annual_means: ArrayLike) -> tuple[float, float]
 def _trend_of(years: tuple[float, ...], means: tuple[float, ...]) -> tuple[float, float]:
     # Cached: every assessment of a site asks for the same few numbers.
     t, v = np.asarray(years), np.asarray(means)
-    return 1000.0 * _sen_slope(t, v) / float(v.mean()), _mann_kendall_p(t, v)
+    first, second = _pairs(t.size)
+    dt, dv = t[second] - t[first], v[second] - v[first]
+    return 1000.0 * _sen_slope(dt, dv) / float(v.mean()), _mann_kendall_p(t, v, dt, dv)
 
 
-def _sen_slope(t: NDArray[np.float64], v: NDArray[np.float64]) -> float:
-    """Median of the slopes between all pairs with ``t_j > t_i``.
+@cache
+def _pairs(n: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Indices ``i < j`` of every pair of ``n`` values."""
+    return np.triu_indices(n, 1)
 
-    The slopes and their median as ``scipy.stats.theilslopes(v, t).slope`` computes them, so
-    the result is the same to the bit.
+
+def _sen_slope(dt: NDArray[np.float64], dv: NDArray[np.float64]) -> float:
+    """Median of the slopes ``dv / dt`` of the pairs of distinct times.
+
+    ``scipy.stats.theilslopes`` takes every ordered pair with a positive time difference;
+    a pair here with a negative one gives the same slope to the bit (negating both
+    differences is exact), and the median of the two middle slopes is their mean as numpy
+    computes it, so the result is theirs to the bit. NaN when every time is the same.
     """
-    dt = t[:, np.newaxis] - t
-    dv = v[:, np.newaxis] - v
-    later = dt > 0
-    return float(np.median(dv[later] / dt[later]))
+    apart = dt != 0
+    slopes = np.sort(dv[apart] / dt[apart])
+    mid = slopes.size // 2
+    if not slopes.size:
+        return float("nan")
+    if slopes.size % 2:
+        return float(slopes[mid])
+    return float((slopes[mid - 1] + slopes[mid]) / 2)
 
 
-def _mann_kendall_p(t: NDArray[np.float64], v: NDArray[np.float64]) -> float:
+def _mann_kendall_p(
+    t: NDArray[np.float64], v: NDArray[np.float64], dt: NDArray[np.float64], dv: NDArray[np.float64]
+) -> float:
     r"""Two-sided p-value of Kendall's :math:`\tau` between ``t`` and ``v``.
 
-    The choices of ``scipy.stats.kendalltau(t, v).pvalue`` (method "auto", scipy 1.17):
-    the exact null distribution when neither series has ties and ``n <= 33`` (or at most one
-    pair is discordant, or at most one concordant), else the normal approximation with the
-    variance corrected for ties [1]_; NaN when every value of either series is the same.
-    Counting pairs directly (``n`` is a few dozen years) replaces scipy's sorting and its
-    wrappers, which cost far more than the arithmetic here.
+    ``dt`` and ``dv`` are the differences of every pair. The choices of
+    ``scipy.stats.kendalltau(t, v).pvalue`` (method "auto", scipy 1.17): the exact null
+    distribution when neither series has ties and ``n <= 33`` (or at most one pair is
+    discordant, or at most one concordant), else the normal approximation with the variance
+    corrected for ties [1]_; NaN when every value of either series is the same. Counting
+    pairs directly (``n`` is a few dozen years) replaces scipy's sorting and its wrappers,
+    which cost far more than the arithmetic here.
 
     References
     ----------
     .. [1] Kendall, M. G. (1970). Rank Correlation Methods, 4th ed. Griffin, London.
     """
     n = t.size
-    upper = np.triu(np.ones((n, n), dtype=bool), 1)
-    dt = np.sign(t[:, np.newaxis] - t)[upper]
-    dv = np.sign(v[:, np.newaxis] - v)[upper]
+    dt, dv = np.sign(dt), np.sign(dv)
     total = n * (n - 1) // 2
     discordant = int(np.count_nonzero(dt * dv < 0))
     t_ties, v_ties = int(np.count_nonzero(dt == 0)), int(np.count_nonzero(dv == 0))
