@@ -89,3 +89,25 @@ def test_figures_that_json_cannot_carry_exactly_are_not_cached(small_cube: Path)
     assert len(site_mod._SUMMARY_CACHE) == 0
     assert first["wind"]["shear_from_data"] is np.bool_(True)
     assert odd.summary(100.0)["wind"]["shear_from_data"] is np.bool_(True)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64"])
+def test_per_year_map_rounds_each_value_as_json_float(dtype: str) -> None:
+    # years not kept and non-finite values are None; every other value is json_float's
+    rng = np.random.default_rng(3)
+    years = np.arange(1991, 2031)
+    values = (rng.normal(0, 1e3, years.size) * 10.0 ** rng.integers(-6, 4, years.size)).astype(
+        dtype
+    )
+    if dtype != "int64":
+        values[[1, 5, 9]] = [np.nan, np.inf, -np.inf]
+        values[[2, 3]] = [0.0005, -2.675]  # halfway cases in decimal, not in binary
+    keep = rng.random(years.size) < 0.8
+    for digits in (0, 1, 3, 4):
+        expected = {
+            str(int(y)): (site_mod.json_float(v, digits) if k else None)
+            for y, v, k in zip(years, values, keep, strict=True)
+        }
+        got = site_mod.per_year_map(years, values, keep, digits)
+        assert got == expected
+        assert [type(v) for v in got.values()] == [type(v) for v in expected.values()]

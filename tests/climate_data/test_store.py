@@ -27,6 +27,7 @@ import xarray as xr
 import zarr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from numcodecs import Blosc, blosc
 
 from climate_data import store as store_mod
 from climate_data.cube import Cube, build_cube
@@ -136,6 +137,91 @@ def test_open_reads_metadata_only_and_tile_cache_is_bounded(v2_store: Path, tmp_
         assert len(lazy._tiles) == 1
     with pytest.raises(ValueError, match="tile_cache"):
         Cube.open(v2_store, tile_cache=0)
+
+
+@pytest.mark.parametrize(
+    ("cname", "shuffle", "split"),
+    [
+        ("zstd", Blosc.SHUFFLE, "NEVER"),  # as the store writes its chunks
+        ("zstd", Blosc.SHUFFLE, "ALWAYS"),  # one stream per byte of a value
+        ("zstd", Blosc.NOSHUFFLE, "NEVER"),
+        ("zstd", Blosc.BITSHUFFLE, "NEVER"),  # decoded whole
+        ("lz4", Blosc.SHUFFLE, "ALWAYS"),  # decoded whole
+    ],
+)
+def test_blosc_range_equals_full_decode(
+    cname: str, shuffle: int, split: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any range of whole values, of any buffer, equals the same bytes of a full decode."""
+    # c-blosc reads the split mode from the environment on every compression through its
+    # global context (which numcodecs uses only with threads allowed) and keeps it for later
+    # compressions: the default, FORWARD_COMPAT, is set again at the end.
+    monkeypatch.setattr(blosc, "use_threads", True)
+    monkeypatch.setenv("BLOSC_SPLITMODE", split)
+    try:
+        _check_blosc_ranges(cname, shuffle, split)
+    finally:
+        monkeypatch.setenv("BLOSC_SPLITMODE", "FORWARD_COMPAT")
+        Blosc().encode(np.zeros(1))
+
+
+def _check_blosc_ranges(cname: str, shuffle: int, split: str) -> None:
+    rng = np.random.default_rng(4)
+    probe = bytes(Blosc(cname=cname, shuffle=shuffle).encode(np.zeros(5000)))
+    assert bool(probe[2] & 0x10) == (split == "NEVER")  # the "don't split" flag
+    for dtype in ("<u2", "<f8", "i1", "<i4"):
+        item = np.dtype(dtype).itemsize
+        for n in (1, 7, 15, 200, 5000, 40_000):
+            values = rng.integers(0, 50, n).astype(dtype)  # compressible: runs and few values
+            values[rng.random(n) < 0.3] = 0
+            for blocksize in (0, 256, 4096):
+                codec = Blosc(cname=cname, clevel=5, shuffle=shuffle, blocksize=blocksize)
+                raw = bytes(codec.encode(values))
+                full = bytes(blosc.decompress(raw))
+                assert full == values.tobytes()
+                ranges = [(0, n), (n - 1, n), (0, 1)]
+                ranges += [tuple(sorted(rng.integers(0, n + 1, 2))) for _ in range(12)]
+                for lo, hi in ranges:
+                    if hi > lo:
+                        got = store_mod._blosc_range(raw, lo * item, hi * item)
+                        assert got == full[lo * item : hi * item], (dtype, n, blocksize, lo, hi)
+
+
+def test_cells_from_compressed_tiles_equal_zarr(
+    small_sample: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every cell decoded from a tile's compressed chunks equals zarr's read of the arrays.
+
+    Small Blosc blocks (512 bytes) make every chunk several blocks, so that cells start and
+    end inside blocks; the 3 x 3 grid in tiles of 2 x 2 has full, edge and corner tiles
+    (chunks padded past the grid), and two removed chunks read as the fill value.
+    """
+    monkeypatch.setattr(store_mod, "_CODEC_ARGS", {**store_mod._CODEC_ARGS, "blocksize": 512})
+    path = build_store(
+        small_sample,
+        tmp_path / "b.zarr",
+        reference_height_m=100.0,
+        progress=False,
+        tile_cells=TILE,
+        band_rows=2,
+    )
+    (path / "monthly_wind_speed_hist" / "c" / "1" / "0" / "0" / "0").unlink()  # an edge tile
+    (path / "weibull_k" / "c" / "0" / "0").unlink()
+    raw = (path / "monthly_wind_speed_hist" / "c" / "0" / "1" / "0" / "0").read_bytes()
+    assert int.from_bytes(raw[8:12], "little") == 512 and raw[2] >> 5 == 4  # blocks, zstd
+    cube = Cube.open(path, tile_cache=1)
+    assert isinstance(cube, StoreCube) and cube._direct is not None
+    group = zarr.open_group(str(path), mode="r")
+    stored = {name: group[name][...] for name in cube._arrays}
+    for i in range(cube.lats.size):
+        for j in range(cube.lons.size):
+            cell = cube._cell(i, j)
+            for name, values in stored.items():
+                expected = values[i, j].astype(np.float64) if values.ndim == 4 else values[i, j]
+                np.testing.assert_array_equal(cell[name], expected, err_msg=name, strict=True)
+    assert (cube._cell(2, 0)["monthly_wind_speed_hist"] == 0).all()
+    assert np.isnan(cube._cell(1, 1)["weibull_k"])
+    assert len(cube._tiles) == 1
 
 
 def test_zip_and_url_stores_read_the_same(v2_store: Path, tmp_path: Path) -> None:

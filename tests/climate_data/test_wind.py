@@ -464,3 +464,54 @@ def test_wind_trend_on_real_merra2_matches_scipy(merra: xr.DataArray) -> None:
     assert pct == pytest.approx(1000 * theilslopes(means, years).slope / means.mean(), rel=1e-12)
     assert p == pytest.approx(kendalltau(years, means).pvalue, rel=1e-12)
     assert abs(pct) < 10 and 0 < p <= 1
+
+
+def _trend_cases() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Random series of 4 to 45 years: with and without ties, trends, gaps, flat series."""
+    rng = np.random.default_rng(11)
+    cases = []
+    for k in range(600):
+        n = int(rng.integers(4, 46))
+        years = np.arange(1990.0, 1990.0 + n)
+        if k % 5 == 0:  # years with gaps
+            years = np.sort(rng.choice(np.arange(1950, 2030), n, replace=False)).astype(float)
+        kind = ("noise", "ties", "many ties", "monotone")[k % 4]
+        if kind == "noise":
+            means = rng.normal(7, 0.3, n) + rng.normal(0, 0.02) * np.arange(n)
+        elif kind == "ties":
+            means = np.round(rng.normal(7, 0.3, n), 1)
+        elif kind == "many ties":
+            means = np.round(rng.normal(7, 0.3, n))
+        else:  # at most one discordant pair: exact test beyond 33 years
+            means = np.sort(rng.normal(7, 0.3, n))[:: 1 if k % 8 == 3 else -1].copy()
+            i = int(rng.integers(0, n - 1))
+            means[[i, i + 1]] = means[[i + 1, i]] if k % 3 == 0 else means[[i, i + 1]]
+        if k % 97 == 0:
+            kind, means = "flat", np.full(n, 7.0)  # no p-value (NaN), slope 0
+        if k % 13 == 0:
+            kind, years[int(rng.integers(1, n))] = kind + ", tied years", years[0]
+        cases.append((kind, years, means))
+    return cases
+
+
+def test_trend_equals_scipy_bit_for_bit() -> None:
+    # Sen's slope and the Kendall p-value against scipy's theilslopes / kendalltau (the code
+    # they replace): equal to the bit, over the exact and the asymptotic branch, with ties
+    # in either series and flat series (p NaN).
+    import warnings
+
+    branches = set()
+    for kind, years, means in _trend_cases():
+        with warnings.catch_warnings():
+            # theilslopes' confidence interval (not used) takes the root of a negative
+            # variance when most values are tied; the slope is unaffected
+            warnings.filterwarnings("ignore", "invalid value encountered in sqrt")
+            slope = scipy.stats.theilslopes(means, years).slope
+        p_ref = scipy.stats.kendalltau(years, means).pvalue
+        pct, p = wind.wind_trend(years, means)
+        assert pct == 1000.0 * slope / float(means.mean()), (kind, years, means)
+        assert p == p_ref or (np.isnan(p) and np.isnan(p_ref)), (kind, years, means, p, p_ref)
+        ties = np.unique(years).size < years.size or np.unique(means).size < means.size
+        branches.add((years.size <= 33, ties, bool(np.isnan(p))))
+    assert {(True, False, False), (False, False, False), (True, True, False)} <= branches
+    assert {(False, True, False), (True, True, True)} <= branches
