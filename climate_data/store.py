@@ -1442,13 +1442,36 @@ class StoreCube(Cube):
         out["wind_speed_hist"] = np.add.reduceat(monthly, self._year_starts, axis=0)
         return out
 
+    def _assemble(self, name: str) -> NDArray[Any]:
+        """A whole array of a local store, its chunks read and decoded in this thread.
+
+        What a map layer needs (three yearly arrays of the whole grid): zarr's event loop takes
+        about 0.75 s an array of a national store (2,300 chunks), this about 0.06 s.
+        """
+        from numcodecs import blosc
+
+        chunks, dtype, fill = self._layout(name)[:3]
+        shape = tuple(self._arrays[name].shape)
+        out = np.full(shape, fill, dtype=dtype)
+        ci, cj = chunks[0], chunks[1]
+        for ti in range(-(-shape[0] // ci)):
+            for tj in range(-(-shape[1] // cj)):
+                raw = self._direct(self._chunk_key(name, ti, tj))
+                if raw is None:  # never written: the fill value, as zarr reads it
+                    continue
+                chunk = np.frombuffer(blosc.decompress(raw), dtype=dtype).reshape(chunks)
+                rows, cols = min(ci, shape[0] - ti * ci), min(cj, shape[1] - tj * cj)
+                out[ti * ci : ti * ci + rows, tj * cj : tj * cj + cols] = chunk[:rows, :cols]
+        return out
+
     def _full(self, name: str) -> NDArray[Any]:
         cached = self._full_cache.get(name)
         if cached is not None:
             return cached
         if name not in self._arrays:
             raise KeyError(name)
-        values = np.asarray(self._arrays[name][...])
+        values = self._assemble(name) if self._direct is not None else self._arrays[name][...]
+        values = np.asarray(values)
         if values.ndim >= 3:
             values = np.moveaxis(values, 2, 0)  # (lat, lon, year, ...) -> (year, lat, lon, ...)
         self._full_cache[name] = values

@@ -190,7 +190,8 @@ def _check_blosc_ranges(cname: str, shuffle: int, split: str) -> None:
 def test_cells_from_compressed_tiles_equal_zarr(
     small_sample: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every cell decoded from a tile's compressed chunks equals zarr's read of the arrays.
+    """Every cell decoded from a tile's compressed chunks, and every whole array read chunk
+    by chunk, equals zarr's read of the arrays.
 
     Small Blosc blocks (512 bytes) make every chunk several blocks, so that cells start and
     end inside blocks; the 3 x 3 grid in tiles of 2 x 2 has full, edge and corner tiles
@@ -222,6 +223,9 @@ def test_cells_from_compressed_tiles_equal_zarr(
     assert (cube._cell(2, 0)["monthly_wind_speed_hist"] == 0).all()
     assert np.isnan(cube._cell(1, 1)["weibull_k"])
     assert len(cube._tiles) == 1
+    for name, values in stored.items():  # whole arrays (map layers), chunk by chunk
+        whole = np.moveaxis(values, 2, 0) if values.ndim >= 3 else values
+        np.testing.assert_array_equal(cube._full(name), whole, err_msg=name, strict=True)
 
 
 def test_zip_and_url_stores_read_the_same(v2_store: Path, tmp_path: Path) -> None:
