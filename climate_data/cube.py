@@ -1102,9 +1102,10 @@ class Cube:
             A version-1 NetCDF file, or a version-2 store: a ``.zarr`` directory, a
             ``.zarr.zip`` file or an fsspec URL (see :func:`climate_data.store.is_store_path`).
         tile_cache : int, optional
-            Version 2 only: how many spatial tiles each open cube keeps decoded in memory
-            (least recently used first out); :data:`climate_data.store.DEFAULT_TILE_CACHE`
-            when omitted.
+            Version 2 only: how many spatial tiles each open cube keeps in memory (least
+            recently used first out; from a local store the wind histogram stays compressed
+            and each cell read decodes only its own part);
+            :data:`climate_data.store.DEFAULT_TILE_CACHE` when omitted.
 
         Raises
         ------

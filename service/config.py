@@ -11,7 +11,7 @@ variable                                  meaning (default)
 ========================================  ===============================================
 ``CLIMATE_LOAN_CUBE``                     indicator cube: a version-1 file or a version-2
                                           store (``.zarr``, ``.zarr.zip``); required by the API
-``CLIMATE_LOAN_CUBE_TILE_CACHE``          version-2 store: decoded tiles kept per worker (32)
+``CLIMATE_LOAN_CUBE_TILE_CACHE``          version-2 store: tiles kept per worker (32)
 ``CLIMATE_LOAN_DATABASE_URL``             SQLAlchemy URL of the audit database (SQLite file
                                           ``audit.sqlite3`` in the instance folder)
 ``CLIMATE_LOAN_INSTANCE_PATH``            Flask instance folder (Flask's default)
