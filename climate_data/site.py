@@ -18,6 +18,7 @@ import json
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,43 @@ class DatasetInfo:
     synthetic: bool
     start: str
     end: str
+
+
+class Deferred:
+    """An array computed when first read: a wind histogram not yet decoded from the store.
+
+    A site-climate summary never reads the histograms (the largest part of a cell); an
+    assessment does. :class:`SiteClimate` accepts one of these for either histogram field and
+    replaces it by its array on first access.
+    """
+
+    __slots__ = ("_make",)
+
+    def __init__(self, make: Callable[[], NDArray[np.float64]]) -> None:
+        self._make = make
+
+    def load(self) -> NDArray[np.float64]:
+        """Compute the array."""
+        return self._make()
+
+
+class _DeferredField:
+    """Data descriptor of a :class:`SiteClimate` field that may hold a :class:`Deferred`."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    def __get__(self, obj: object, objtype: type | None = None) -> NDArray[np.float64]:
+        if obj is None:
+            raise AttributeError(self._name)  # a required dataclass field: no default
+        value = obj.__dict__[self._name]
+        if isinstance(value, Deferred):
+            value = value.load()
+            obj.__dict__[self._name] = value
+        return value  # type: ignore[no-any-return]
+
+    def __set__(self, obj: object, value: NDArray[np.float64] | Deferred) -> None:
+        obj.__dict__[self._name] = value
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,7 +163,6 @@ class SiteClimate:
     years: NDArray[np.int64]
     coverage: NDArray[np.float64]
     wind_mean_ms: NDArray[np.float64]
-    wind_hist_hours: NDArray[np.float64]
     wind_bin_edges_ms: NDArray[np.float64]
     shear_exponent: float
     shear_from_data: bool
@@ -135,8 +172,11 @@ class SiteClimate:
     months: NDArray[np.datetime64]
     monthly_coverage: NDArray[np.float64]
     monthly_wind_mean_ms: NDArray[np.float64]
-    monthly_wind_hist_hours: NDArray[np.float64]
     monthly_air_density_kg_m3: NDArray[np.float64]
+    # Required (no default: the descriptor raises on class access), after every plain
+    # required field for the type checker, which takes a descriptor for a default.
+    wind_hist_hours: _DeferredField = _DeferredField()
+    monthly_wind_hist_hours: _DeferredField = _DeferredField()
     sunshine_hours: NDArray[np.float64] | None = None
     ghi_kwh_m2: NDArray[np.float64] | None = None
     pv_yield_kwh_kwp: NDArray[np.float64] | None = None

@@ -72,7 +72,7 @@ import uuid
 import warnings
 import zipfile
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,7 +105,7 @@ from climate_data.cube import (
 from climate_data.era5 import BBox, NoNewTimeSteps, is_zarr_input, open_arco
 from climate_data.errors import ClimateDataError, CubeFormatError
 from climate_data.readers import open_weather
-from climate_data.site import YEAR_COVERAGE_MIN
+from climate_data.site import YEAR_COVERAGE_MIN, Deferred
 
 STORE_SCHEMA_VERSION = 2
 #: Cells along each side of a spatial tile (one chunk per variable and tile). At ERA5's 0.25
@@ -121,6 +121,8 @@ DEFAULT_TILE_CACHE = 32
 DEFAULT_CELL_CACHE = 256
 #: Largest whole number a histogram or count can hold in the store (uint16).
 _UINT16_MAX = 65535
+#: The one array of a cell that is decoded only when read (the largest: 115 KB of 30 years).
+_HIST = "monthly_wind_speed_hist"
 #: Monthly sums that are counts of time steps: stored as uint16, every other sum as float64.
 _COUNT_SUMS = frozenset({"n_hours", "rho_n", "flux_n"})
 #: Blosc with zstd and byte shuffle: floats and counts compress well, and decode fast.
@@ -1001,6 +1003,22 @@ def _read_rows(arrays: Sequence[Any], rows: slice) -> list[NDArray[Any]]:
 # Reading
 
 
+class _CellHistogram:
+    """A cell's monthly wind-speed histogram in the tile cache, decoded once when first asked."""
+
+    __slots__ = ("_args", "_decode", "_hours")
+
+    def __init__(self, decode: Callable[..., NDArray[Any]], chunk: Any, a: int, b: int) -> None:
+        self._decode, self._args = decode, (_HIST, chunk, a, b)
+        self._hours: NDArray[Any] | None = None
+
+    def hours(self) -> NDArray[Any]:
+        """Hours per month and bin (uint16), shape (months, bins)."""
+        if self._hours is None:
+            self._hours = self._decode(*self._args)
+        return self._hours
+
+
 def _read_file(path: str) -> bytes | None:
     """The bytes of a file, None when it does not exist.
 
@@ -1213,7 +1231,7 @@ class StoreCube(Cube):
         self._names = frozenset(self._arrays) | {"wind_speed_hist", "wind_bin_edges"}
         months = (group["month"][...].astype(np.int64)).astype("datetime64[M]")
         self._tiles: OrderedDict[tuple[int, int], dict[str, Any]] = OrderedDict()
-        self._cells: OrderedDict[tuple[int, int], dict[str, NDArray[Any]]] = OrderedDict()
+        self._cells: OrderedDict[tuple[int, int], dict[str, Any]] = OrderedDict()
         self._full_cache: dict[str, NDArray[Any]] = {}
         self.tile_cells = int(attrs["tile_cells"])
         self.generation = str(attrs.get("generation", ""))
@@ -1421,25 +1439,41 @@ class StoreCube(Cube):
         raw = _blosc_range(stored, start, start + items * dtype.itemsize)
         return np.frombuffer(raw, dtype=dtype).reshape(chunks[2:])
 
-    def _cell(self, i: int, j: int) -> dict[str, NDArray[Any]]:
+    def _cell(self, i: int, j: int) -> dict[str, Any]:
+        """Every per-cell variable of cell (``i``, ``j``); the two wind histograms deferred.
+
+        The histograms (:class:`climate_data.site.Deferred`) are decoded when a reader asks
+        for them: a site-climate summary never does, an assessment does. The annual histogram
+        is the sum of the year's months, as the build computes it (whole numbers in float64,
+        so exactly equal in any order).
+        """
         with self._lock:
             stored = self._cells.get((i, j))
             if stored is None:
                 t = self.tile_cells
                 tile = self._tile(i // t, j // t)
                 a, b = i % t, j % t
-                stored = {name: self._cell_of(name, v, a, b) for name, v in tile.items()}
+                stored = {
+                    name: self._cell_of(name, v, a, b) for name, v in tile.items() if name != _HIST
+                }
+                stored[_HIST] = _CellHistogram(self._cell_of, tile[_HIST], a, b)
                 self._cells[(i, j)] = stored
                 while len(self._cells) > self._cell_cache:
                     self._cells.popitem(last=False)
             else:
                 self._cells.move_to_end((i, j))
-        out = dict(stored)
-        monthly = out["monthly_wind_speed_hist"].astype(np.float64)
-        out["monthly_wind_speed_hist"] = monthly
-        # Annual hours per bin: the sum of the year's months, as the build computes them
-        # (whole numbers in float64, so exactly equal in any order).
-        out["wind_speed_hist"] = np.add.reduceat(monthly, self._year_starts, axis=0)
+        out: dict[str, Any] = dict(stored)
+        cell_hist: _CellHistogram = out.pop(_HIST)
+        starts = self._year_starts
+
+        def monthly() -> NDArray[np.float64]:
+            return cell_hist.hours().astype(np.float64)
+
+        def annual() -> NDArray[np.float64]:
+            return np.add.reduceat(monthly(), starts, axis=0)
+
+        out[_HIST] = Deferred(monthly)
+        out["wind_speed_hist"] = Deferred(annual)
         return out
 
     def _assemble(self, name: str) -> NDArray[Any]:

@@ -33,7 +33,7 @@ from climate_data import store as store_mod
 from climate_data.cube import Cube, build_cube
 from climate_data.errors import ClimateDataError, CubeFormatError
 from climate_data.sample import SampleSpec, write_sample
-from climate_data.site import SiteClimate
+from climate_data.site import Deferred, SiteClimate
 from climate_data.store import StoreCube, build_store, update_store
 
 TILE = 2  # a 3 x 3 grid in tiles of 2 x 2: full, edge and corner tiles, two bands
@@ -61,6 +61,11 @@ def assert_summaries_equal(a: SiteClimate, b: SiteClimate, hub: float) -> None:
     assert sa == sb
 
 
+def loaded(cell: dict[str, Any]) -> dict[str, Any]:
+    """A store cell with its deferred histograms decoded."""
+    return {k: v.load() if isinstance(v, Deferred) else v for k, v in cell.items()}
+
+
 def every_cell(cube: Cube) -> list[tuple[float, float]]:
     return [(float(la), float(lo)) for la in cube.lats for lo in cube.lons]
 
@@ -85,6 +90,22 @@ def test_v2_sites_equal_v1_exactly(small_cube: Path, v2_store: Path) -> None:
     for key in ("grid", "years", "complete_years_share", "has_solar", "source_files"):
         assert i1[key] == i2[key], key
     assert i2["schema_version"] == 2 and i2["synthetic"] is True
+
+
+def test_summary_leaves_the_histograms_undecoded(small_cube: Path, v2_store: Path) -> None:
+    """A site-climate summary never decodes a store cell's wind histograms; reading them later
+    gives the version-1 values, once decoded and then kept."""
+    v1, v2 = Cube.open(small_cube), Cube.open(v2_store)
+    site, reference = v2.site(44.02, 87.31), v1.site(44.02, 87.31)
+    site.summary(100.0)
+    for name in ("wind_hist_hours", "monthly_wind_hist_hours"):
+        assert isinstance(site.__dict__[name], Deferred), name
+        first = getattr(site, name)
+        np.testing.assert_array_equal(first, getattr(reference, name), strict=True)
+        assert getattr(site, name) is first and site.__dict__[name] is first
+    other = v2.site(44.02, 87.31)  # a new site of the same cached cell: its own arrays
+    assert other.wind_hist_hours is not site.wind_hist_hours
+    np.testing.assert_array_equal(other.wind_hist_hours, site.wind_hist_hours, strict=True)
 
 
 def test_v2_merra2_single_height_equals_v1(merra2_cube: Path, tmp_path: Path) -> None:
@@ -216,11 +237,11 @@ def test_cells_from_compressed_tiles_equal_zarr(
     stored = {name: group[name][...] for name in cube._arrays}
     for i in range(cube.lats.size):
         for j in range(cube.lons.size):
-            cell = cube._cell(i, j)
+            cell = loaded(cube._cell(i, j))
             for name, values in stored.items():
                 expected = values[i, j].astype(np.float64) if values.ndim == 4 else values[i, j]
                 np.testing.assert_array_equal(cell[name], expected, err_msg=name, strict=True)
-    assert (cube._cell(2, 0)["monthly_wind_speed_hist"] == 0).all()
+    assert (loaded(cube._cell(2, 0))["monthly_wind_speed_hist"] == 0).all()
     assert np.isnan(cube._cell(1, 1)["weibull_k"])
     assert len(cube._tiles) == 1
     for name, values in stored.items():  # whole arrays (map layers), chunk by chunk
@@ -550,7 +571,7 @@ def test_store_round_trip_random_grids(
     cube = Cube.open(folder / "s.zarr", tile_cache=2)
     for i in range(ny):
         for j in range(nx):
-            cell = cube._cell(i, j)
+            cell = loaded(cube._cell(i, j))
             for name in figures.data_vars:
                 if name == "wind_bin_edges":
                     continue
