@@ -1004,19 +1004,29 @@ def _read_rows(arrays: Sequence[Any], rows: slice) -> list[NDArray[Any]]:
 
 
 class _CellHistogram:
-    """A cell's monthly wind-speed histogram in the tile cache, decoded once when first asked."""
+    """A cell's monthly wind-speed histogram in the cell cache, decoded once when first asked.
+
+    Until then it holds its tile's compressed chunk (about 136 KB, shared by the tile's cells),
+    afterwards only the cell's hours (115 KB for 30 years).
+    """
 
     __slots__ = ("_args", "_decode", "_hours")
 
     def __init__(self, decode: Callable[..., NDArray[Any]], chunk: Any, a: int, b: int) -> None:
-        self._decode, self._args = decode, (_HIST, chunk, a, b)
+        self._decode = decode
+        self._args: tuple[Any, ...] | None = (_HIST, chunk, a, b)
         self._hours: NDArray[Any] | None = None
 
     def hours(self) -> NDArray[Any]:
         """Hours per month and bin (uint16), shape (months, bins)."""
-        if self._hours is None:
-            self._hours = self._decode(*self._args)
-        return self._hours
+        hours, args = self._hours, self._args
+        if hours is None:
+            if args is None:  # another thread decoded them meanwhile (hours are set first)
+                return self.hours()
+            hours = self._decode(*args)
+            self._hours = hours
+            self._args = None  # the tile's chunk is no longer needed here
+        return hours
 
 
 def _read_file(path: str) -> bytes | None:
