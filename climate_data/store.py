@@ -1423,11 +1423,15 @@ class StoreCube(Cube):
         histogram: 1.8 MB in 256 KB blocks) stays compressed, and each cell decodes only the
         blocks it lies in. None for a chunk never written.
         """
-        from numcodecs import blosc
-
         raw: bytes | None = self._direct(self._chunk_key(name, ti, tj))
         if raw is None or _blosc_blocks(raw) > 1:
             return raw
+        return self._decoded(name, raw)
+
+    def _decoded(self, name: str, raw: bytes) -> NDArray[Any]:
+        """A whole chunk of array ``name`` from its stored (Blosc) bytes, chunk-shaped."""
+        from numcodecs import blosc
+
         chunks, dtype = self._layout(name)[:2]
         return np.frombuffer(blosc.decompress(raw), dtype=dtype).reshape(chunks)
 
@@ -1480,7 +1484,7 @@ class StoreCube(Cube):
             return cell_hist.hours().astype(np.float64)
 
         def annual() -> NDArray[np.float64]:
-            return np.add.reduceat(monthly(), starts, axis=0)
+            return np.add.reduceat(cell_hist.hours(), starts, axis=0, dtype=np.float64)
 
         out[_HIST] = Deferred(monthly)
         out["wind_speed_hist"] = Deferred(annual)
@@ -1492,8 +1496,6 @@ class StoreCube(Cube):
         What a map layer needs (three yearly arrays of the whole grid): zarr's event loop takes
         about 0.75 s an array of a national store (2,300 chunks), this about 0.06 s.
         """
-        from numcodecs import blosc
-
         chunks, dtype, fill = self._layout(name)[:3]
         shape = tuple(self._arrays[name].shape)
         out = np.full(shape, fill, dtype=dtype)
@@ -1503,7 +1505,7 @@ class StoreCube(Cube):
                 raw = self._direct(self._chunk_key(name, ti, tj))
                 if raw is None:  # never written: the fill value, as zarr reads it
                     continue
-                chunk = np.frombuffer(blosc.decompress(raw), dtype=dtype).reshape(chunks)
+                chunk = self._decoded(name, raw)
                 rows, cols = min(ci, shape[0] - ti * ci), min(cj, shape[1] - tj * cj)
                 out[ti * ci : ti * ci + rows, tj * cj : tj * cj + cols] = chunk[:rows, :cols]
         return out
