@@ -1023,6 +1023,36 @@ def _fsync(path: str | Path, *, directory: bool = False) -> None:
 # Read
 
 
+#: Per-cell variables :meth:`Cube.site` reads (the wind histograms, yearly and monthly, are
+#: one stored variable, ``monthly_wind_speed_hist``, in a version-2 store). The yearly and
+#: monthly shear exponents are part of the cube as a data product but no site figure uses
+#: them, so a version-2 store does not read them for a site.
+SITE_VARIABLES = frozenset(
+    {
+        "coverage",
+        "wind_speed_mean",
+        "wind_speed_hist",
+        "shear_exponent",
+        "shear_from_data",
+        "air_density",
+        "weibull_k",
+        "weibull_c",
+        "monthly_coverage",
+        "monthly_wind_speed_mean",
+        "monthly_wind_speed_hist",
+        "monthly_air_density",
+        "sunshine_hours",
+        "ghi_kwh_m2",
+        "pv_yield_kwh_kwp",
+        "monthly_sunshine_hours",
+        "monthly_ghi_kwh_m2",
+        "monthly_pv_yield_kwh_kwp",
+        "solar_coverage",
+        "monthly_solar_coverage",
+    }
+)
+
+
 class Cube:
     """An indicator cube, ready for site queries.
 

@@ -85,6 +85,7 @@ from numpy.typing import NDArray
 
 from climate_data import wind
 from climate_data.cube import (
+    SITE_VARIABLES,
     TASK_CELL_HOURS,
     Cube,
     InputSpec,
@@ -1239,6 +1240,7 @@ class StoreCube(Cube):
             if tuple(group[n].metadata.dimension_names or ())[:2] == ("lat", "lon")
         }
         self._names = frozenset(self._arrays) | {"wind_speed_hist", "wind_bin_edges"}
+        self._site_arrays = sorted(n for n in self._arrays if n in SITE_VARIABLES)
         months = (group["month"][...].astype(np.int64)).astype("datetime64[M]")
         self._tiles: OrderedDict[tuple[int, int], dict[str, Any]] = OrderedDict()
         self._cells: OrderedDict[tuple[int, int], dict[str, Any]] = OrderedDict()
@@ -1334,21 +1336,21 @@ class StoreCube(Cube):
         return tile
 
     def _read_tile(self, ti: int, tj: int) -> dict[str, Any]:
-        """One chunk of every variable.
+        """One chunk of every variable a site reads (:data:`climate_data.cube.SITE_VARIABLES`).
 
         From a local store (:meth:`_stored_chunk`) a chunk of one Blosc block is decoded, a
         larger one kept compressed; any other store gives the decoded chunks, read through
         zarr.
         """
         if self._direct is not None:
-            return {n: self._stored_chunk(n, ti, tj) for n in self._arrays}
+            return {n: self._stored_chunk(n, ti, tj) for n in self._site_arrays}
         import asyncio
 
         from zarr.core.sync import sync
 
         t = self.tile_cells
         where = (slice(ti * t, (ti + 1) * t), slice(tj * t, (tj + 1) * t))
-        names = sorted(self._arrays)
+        names = self._site_arrays
 
         async def fetch() -> list[Any]:
             return await asyncio.gather(
@@ -1454,7 +1456,7 @@ class StoreCube(Cube):
         return np.frombuffer(raw, dtype=dtype).reshape(chunks[2:])
 
     def _cell(self, i: int, j: int) -> dict[str, Any]:
-        """Every per-cell variable of cell (``i``, ``j``); the two wind histograms deferred.
+        """The variables a site reads of cell (``i``, ``j``); the two wind histograms deferred.
 
         The histograms (:class:`climate_data.site.Deferred`) are decoded when a reader asks
         for them: a site-climate summary never does, an assessment does. The annual histogram

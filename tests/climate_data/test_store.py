@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from numcodecs import Blosc, blosc
 
 from climate_data import store as store_mod
-from climate_data.cube import Cube, build_cube
+from climate_data.cube import SITE_VARIABLES, Cube, build_cube
 from climate_data.errors import ClimateDataError, CubeFormatError
 from climate_data.sample import SampleSpec, write_sample
 from climate_data.site import Deferred, SiteClimate
@@ -235,10 +235,14 @@ def test_cells_from_compressed_tiles_equal_zarr(
     assert isinstance(cube, StoreCube) and cube._direct is not None
     group = zarr.open_group(str(path), mode="r")
     stored = {name: group[name][...] for name in cube._arrays}
+    assert {"shear_exponent_annual", "monthly_shear_exponent"} <= set(stored)
     for i in range(cube.lats.size):
         for j in range(cube.lons.size):
             cell = loaded(cube._cell(i, j))
+            assert set(cell) == SITE_VARIABLES & {*stored, "wind_speed_hist"}  # no shear
             for name, values in stored.items():
+                if name not in SITE_VARIABLES:
+                    continue
                 expected = values[i, j].astype(np.float64) if values.ndim == 4 else values[i, j]
                 np.testing.assert_array_equal(cell[name], expected, err_msg=name, strict=True)
     assert (loaded(cube._cell(2, 0))["monthly_wind_speed_hist"] == 0).all()
@@ -573,7 +577,7 @@ def test_store_round_trip_random_grids(
         for j in range(nx):
             cell = loaded(cube._cell(i, j))
             for name in figures.data_vars:
-                if name == "wind_bin_edges":
+                if name not in SITE_VARIABLES:
                     continue
                 da = figures[name]
                 expected = da.isel(lat=i, lon=j).values
