@@ -51,11 +51,12 @@ class DatasetInfo:
 
 
 class Deferred:
-    """An array computed when first read: a wind histogram not yet decoded from the store.
+    """An array computed when first read: values of a cell not yet decoded from the store.
 
-    A site-climate summary never reads the histograms (the largest part of a cell); an
-    assessment does. :class:`SiteClimate` accepts one of these for either histogram field and
-    replaces it by its array on first access.
+    A site-climate summary never reads the wind histograms (the largest part of a cell), the
+    monthly air density or the monthly solar figures; a wind assessment reads the histograms
+    only. :class:`SiteClimate` accepts one of these for each of those fields (the
+    :data:`DEFERRABLE` ones) and replaces it by its array on first access.
     """
 
     __slots__ = ("_make",)
@@ -68,6 +69,20 @@ class Deferred:
         return self._make()
 
 
+#: Fields of :class:`SiteClimate` that may be given as a :class:`Deferred`.
+DEFERRABLE = frozenset(
+    {
+        "wind_hist_hours",
+        "monthly_wind_hist_hours",
+        "monthly_air_density_kg_m3",
+        "monthly_sunshine_hours",
+        "monthly_ghi_kwh_m2",
+        "monthly_pv_yield_kwh_kwp",
+        "monthly_solar_coverage",
+    }
+)
+
+
 class _DeferredField:
     """Data descriptor of a :class:`SiteClimate` field that may hold a :class:`Deferred`."""
 
@@ -77,14 +92,28 @@ class _DeferredField:
     def __get__(self, obj: object, objtype: type | None = None) -> NDArray[np.float64]:
         if obj is None:
             raise AttributeError(self._name)  # a required dataclass field: no default
+        return self._value(obj)  # type: ignore[no-any-return]
+
+    def _value(self, obj: object) -> Any:
         value = obj.__dict__[self._name]
         if isinstance(value, Deferred):
             value = value.load()
             obj.__dict__[self._name] = value
-        return value  # type: ignore[no-any-return]
+        return value
 
-    def __set__(self, obj: object, value: NDArray[np.float64] | Deferred) -> None:
+    def __set__(self, obj: object, value: NDArray[np.float64] | Deferred | None) -> None:
         obj.__dict__[self._name] = value
+
+
+class _OptionalDeferredField(_DeferredField):
+    """A :class:`_DeferredField` that may be absent: None by default (a cube without solar)."""
+
+    def __get__(  # type: ignore[override]
+        self, obj: object, objtype: type | None = None
+    ) -> NDArray[np.float64] | None:
+        if obj is None:
+            return None  # the dataclass default
+        return self._value(obj)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, eq=False)
@@ -172,19 +201,19 @@ class SiteClimate:
     months: NDArray[np.datetime64]
     monthly_coverage: NDArray[np.float64]
     monthly_wind_mean_ms: NDArray[np.float64]
-    monthly_air_density_kg_m3: NDArray[np.float64]
     # Required (no default: the descriptor raises on class access), after every plain
     # required field for the type checker, which takes a descriptor for a default.
+    monthly_air_density_kg_m3: _DeferredField = _DeferredField()
     wind_hist_hours: _DeferredField = _DeferredField()
     monthly_wind_hist_hours: _DeferredField = _DeferredField()
     sunshine_hours: NDArray[np.float64] | None = None
     ghi_kwh_m2: NDArray[np.float64] | None = None
     pv_yield_kwh_kwp: NDArray[np.float64] | None = None
-    monthly_sunshine_hours: NDArray[np.float64] | None = None
-    monthly_ghi_kwh_m2: NDArray[np.float64] | None = None
-    monthly_pv_yield_kwh_kwp: NDArray[np.float64] | None = None
+    monthly_sunshine_hours: _OptionalDeferredField = _OptionalDeferredField()
+    monthly_ghi_kwh_m2: _OptionalDeferredField = _OptionalDeferredField()
+    monthly_pv_yield_kwh_kwp: _OptionalDeferredField = _OptionalDeferredField()
     solar_coverage: NDArray[np.float64] | None = None
-    monthly_solar_coverage: NDArray[np.float64] | None = None
+    monthly_solar_coverage: _OptionalDeferredField = _OptionalDeferredField()
     sunshine_method: str | None = None
     pv_transposition: str | None = None
 

@@ -122,8 +122,21 @@ DEFAULT_TILE_CACHE = 32
 DEFAULT_CELL_CACHE = 256
 #: Largest whole number a histogram or count can hold in the store (uint16).
 _UINT16_MAX = 65535
-#: The one array of a cell that is decoded only when read (the largest: 115 KB of 30 years).
+#: The wind histogram: the largest array of a cell (115 KB of 30 years).
 _HIST = "monthly_wind_speed_hist"
+#: Arrays of a cell decoded only when read (:class:`climate_data.site.Deferred`): what a
+#: site-climate summary does not need (the histogram, the monthly air density and the monthly
+#: solar figures), kept compressed in the tile cache meanwhile.
+_DEFERRED = frozenset(
+    {
+        _HIST,
+        "monthly_air_density",
+        "monthly_sunshine_hours",
+        "monthly_ghi_kwh_m2",
+        "monthly_pv_yield_kwh_kwp",
+        "monthly_solar_coverage",
+    }
+)
 #: Monthly sums that are counts of time steps: stored as uint16, every other sum as float64.
 _COUNT_SUMS = frozenset({"n_hours", "rho_n", "flux_n"})
 #: Blosc with zstd and byte shuffle: floats and counts compress well, and decode fast.
@@ -1004,30 +1017,42 @@ def _read_rows(arrays: Sequence[Any], rows: slice) -> list[NDArray[Any]]:
 # Reading
 
 
-class _CellHistogram:
-    """A cell's monthly wind-speed histogram in the cell cache, decoded once when first asked.
+class _CellValues:
+    """Values of one variable of a cell in the cell cache, decoded once when first asked.
 
-    Until then it holds its tile's compressed chunk (about 136 KB, shared by the tile's cells),
-    afterwards only the cell's hours (115 KB for 30 years).
+    Until then it holds its tile's compressed chunk (shared by the tile's cells: about 136 KB
+    for the wind histogram, 38 KB for a monthly solar figure), afterwards only the cell's
+    values (115 KB of wind histogram for 30 years).
     """
 
-    __slots__ = ("_args", "_decode", "_hours")
+    __slots__ = ("_args", "_decode", "_values")
 
-    def __init__(self, decode: Callable[..., NDArray[Any]], chunk: Any, a: int, b: int) -> None:
+    def __init__(
+        self, decode: Callable[..., NDArray[Any]], name: str, chunk: Any, a: int, b: int
+    ) -> None:
         self._decode = decode
-        self._args: tuple[Any, ...] | None = (_HIST, chunk, a, b)
-        self._hours: NDArray[Any] | None = None
+        self._args: tuple[Any, ...] | None = (name, chunk, a, b)
+        self._values: NDArray[Any] | None = None
 
-    def hours(self) -> NDArray[Any]:
-        """Hours per month and bin (uint16), shape (months, bins)."""
-        hours, args = self._hours, self._args
-        if hours is None:
-            if args is None:  # another thread decoded them meanwhile (hours are set first)
-                return self.hours()
-            hours = self._decode(*args)
-            self._hours = hours
+    def values(self) -> NDArray[Any]:
+        """The cell's values, stored dtype, dims after lat and lon."""
+        values, args = self._values, self._args
+        if values is None:
+            if args is None:  # another thread decoded them meanwhile (values are set first)
+                return self.values()
+            values = self._decode(*args)
+            self._values = values
             self._args = None  # the tile's chunk is no longer needed here
-        return hours
+        return values
+
+
+def _float64_copy(values: Callable[[], NDArray[Any]]) -> Callable[[], NDArray[np.float64]]:
+    """A function giving ``values()`` as a new float64 array (writable, its own memory)."""
+
+    def make() -> NDArray[np.float64]:
+        return values().astype(np.float64)
+
+    return make
 
 
 def _read_file(path: str) -> bytes | None:
@@ -1426,7 +1451,7 @@ class StoreCube(Cube):
         blocks it lies in. None for a chunk never written.
         """
         raw: bytes | None = self._direct(self._chunk_key(name, ti, tj))
-        if raw is None or _blosc_blocks(raw) > 1:
+        if raw is None or name in _DEFERRED or _blosc_blocks(raw) > 1:
             return raw
         return self._decoded(name, raw)
 
@@ -1456,12 +1481,12 @@ class StoreCube(Cube):
         return np.frombuffer(raw, dtype=dtype).reshape(chunks[2:])
 
     def _cell(self, i: int, j: int) -> dict[str, Any]:
-        """The variables a site reads of cell (``i``, ``j``); the two wind histograms deferred.
+        """The variables a site reads of cell (``i``, ``j``); the :data:`_DEFERRED` deferred.
 
-        The histograms (:class:`climate_data.site.Deferred`) are decoded when a reader asks
-        for them: a site-climate summary never does, an assessment does. The annual histogram
-        is the sum of the year's months, as the build computes it (whole numbers in float64,
-        so exactly equal in any order).
+        Those (:class:`climate_data.site.Deferred`) are decoded when a reader asks for them: a
+        site-climate summary never does, a wind assessment asks for the histograms. The
+        annual histogram is the sum of the year's months, as the build computes it (whole
+        numbers in float64, so exactly equal in any order).
         """
         with self._lock:
             stored = self._cells.get((i, j))
@@ -1470,25 +1495,27 @@ class StoreCube(Cube):
                 tile = self._tile(i // t, j // t)
                 a, b = i % t, j % t
                 stored = {
-                    name: self._cell_of(name, v, a, b) for name, v in tile.items() if name != _HIST
+                    name: (
+                        _CellValues(self._cell_of, name, v, a, b)
+                        if name in _DEFERRED
+                        else self._cell_of(name, v, a, b)
+                    )
+                    for name, v in tile.items()
                 }
-                stored[_HIST] = _CellHistogram(self._cell_of, tile[_HIST], a, b)
                 self._cells[(i, j)] = stored
                 while len(self._cells) > self._cell_cache:
                     self._cells.popitem(last=False)
             else:
                 self._cells.move_to_end((i, j))
-        out: dict[str, Any] = dict(stored)
-        cell_hist: _CellHistogram = out.pop(_HIST)
+        out: dict[str, Any] = {}
+        for name, v in stored.items():
+            out[name] = Deferred(_float64_copy(v.values)) if isinstance(v, _CellValues) else v
+        cell_hist: _CellValues = stored[_HIST]
         starts = self._year_starts
 
-        def monthly() -> NDArray[np.float64]:
-            return cell_hist.hours().astype(np.float64)
-
         def annual() -> NDArray[np.float64]:
-            return np.add.reduceat(cell_hist.hours(), starts, axis=0, dtype=np.float64)
+            return np.add.reduceat(cell_hist.values(), starts, axis=0, dtype=np.float64)
 
-        out[_HIST] = Deferred(monthly)
         out["wind_speed_hist"] = Deferred(annual)
         return out
 
