@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import stat
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,10 @@ def test_health_and_503_name_no_host_port_or_driver(cube_path: Path, tmp_path: P
     health = client.get("/api/v1/health")
     r = client.get("/api/v1/policies", headers={"X-API-Key": "clr_0123456789abcdef_" + "A" * 43})
     assert health.status_code == 503 and r.status_code == 503
-    for body in (health.get_data(as_text=True), r.get_data(as_text=True)):
+    for resp in (health, r):
+        # the problem's instance is the random request id (urn:request:9f...), whose hex digits
+        # could look like the port; everything else must not name the database
+        body = json.dumps({k: v for k, v in resp.get_json().items() if k != "instance"})
         for secret in ("127.0.0.1", ":9", "port 9", "clr_secret_user", "secretdb", "psycopg"):
             assert secret not in body, (secret, body)
         assert "connection" not in body.lower()
