@@ -139,8 +139,19 @@ _DEFERRED = frozenset(
 )
 #: Monthly sums that are counts of time steps: stored as uint16, every other sum as float64.
 _COUNT_SUMS = frozenset({"n_hours", "rho_n", "flux_n"})
-#: Blosc with zstd and byte shuffle: floats and counts compress well, and decode fast.
+#: Blosc with zstd and byte shuffle, for the wind histogram and the monthly sums: the largest
+#: arrays, compact on disk; a cell decodes only its blocks of the histogram
+#: (:func:`_blosc_range`), and the sums are read only by an update.
 _CODEC_ARGS = {"cname": "zstd", "clevel": 5, "shuffle": "shuffle"}
+#: Blosc with LZ4HC and byte shuffle, for the figures a site reads whole tile by tile: a tile's
+#: 19 chunks decode in about 65 µs instead of 355 µs with zstd, for 3 % more bytes (40 random
+#: national tiles recompressed both ways).
+_FIGURE_CODEC_ARGS = {"cname": "lz4hc", "clevel": 5, "shuffle": "shuffle"}
+
+
+def _codec_args(name: str) -> dict[str, Any]:
+    """Blosc settings of a tile-chunked array of the store."""
+    return _CODEC_ARGS if name == _HIST or name.startswith("sums/") else _FIGURE_CODEC_ARGS
 
 
 def is_store_path(path: str | os.PathLike[str]) -> bool:
@@ -253,7 +264,7 @@ class _StoreWriter:
                     else:
                         extra = {
                             "chunks": (self.tile, self.tile, *shape[2:]),
-                            "compressors": BloscCodec(**_CODEC_ARGS),  # type: ignore[arg-type]
+                            "compressors": BloscCodec(**_codec_args(name)),
                             "fill_value": np.nan if dt.kind == "f" else 0,
                         }
                     jobs.append(

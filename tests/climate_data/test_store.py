@@ -220,7 +220,8 @@ def test_cells_from_compressed_tiles_equal_zarr(
     end inside blocks; the 3 x 3 grid in tiles of 2 x 2 has full, edge and corner tiles
     (chunks padded past the grid), and two removed chunks read as the fill value.
     """
-    monkeypatch.setattr(store_mod, "_CODEC_ARGS", {**store_mod._CODEC_ARGS, "blocksize": 512})
+    for codec in ("_CODEC_ARGS", "_FIGURE_CODEC_ARGS"):  # zstd (histogram) and LZ4HC (figures)
+        monkeypatch.setattr(store_mod, codec, {**getattr(store_mod, codec), "blocksize": 512})
     path = build_store(
         small_sample,
         tmp_path / "b.zarr",
