@@ -143,9 +143,9 @@ _COUNT_SUMS = frozenset({"n_hours", "rho_n", "flux_n"})
 #: arrays, compact on disk; a cell decodes only its blocks of the histogram
 #: (:func:`_blosc_range`), and the sums are read only by an update.
 _CODEC_ARGS = {"cname": "zstd", "clevel": 5, "shuffle": "shuffle"}
-#: Blosc with LZ4HC and byte shuffle, for the figures a site reads whole tile by tile: a tile's
-#: 19 chunks decode in about 65 µs instead of 355 µs with zstd, for 3 % more bytes (40 random
-#: national tiles recompressed both ways).
+#: Blosc with LZ4HC and byte shuffle, for the figures a site reads whole tile by tile: the
+#: figure chunks of a tile decode in about 65 µs instead of 355 µs with zstd, for 3 % more
+#: bytes (40 random national tiles recompressed both ways).
 _FIGURE_CODEC_ARGS = {"cname": "lz4hc", "clevel": 5, "shuffle": "shuffle"}
 
 
