@@ -1459,7 +1459,8 @@ class StoreCube(Cube):
         46 KB of monthly values) is decoded: any cell of it needs the whole block, and the
         next cell of the tile then costs nothing. A chunk of several blocks (the wind
         histogram: 1.8 MB in 256 KB blocks) stays compressed, and each cell decodes only the
-        blocks it lies in. None for a chunk never written.
+        blocks it lies in; so does a chunk of a :data:`_DEFERRED` array, which a cell decodes
+        only if it is read. None for a chunk never written.
         """
         raw: bytes | None = self._direct(self._chunk_key(name, ti, tj))
         if raw is None or name in _DEFERRED or _blosc_blocks(raw) > 1:
