@@ -288,6 +288,9 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--load":
         _load_main(sys.argv[2:])
         return
+    # here, not at the top: the load process, which runs this module too, need not import it
+    from models.assessment import DEFAULT_N_PATHS
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=None, help="keep the store here")
     parser.add_argument("--lat", type=int, default=145)
@@ -302,7 +305,7 @@ def main() -> None:
         type=int,
         default=None,
         help="Monte Carlo paths per assessment (the service's CLIMATE_LOAN_MC_PATHS); "
-        "default: the model's 10,000",
+        f"default: the model's {DEFAULT_N_PATHS:,}",
     )
     parser.add_argument("--serve-only", action="store_true", help="skip the Cube.site measurement")
     args = parser.parse_args()
@@ -319,8 +322,8 @@ def main() -> None:
         if not args.serve_only:
             report_sites(work, store, args.sites)
         r = serve(store, work, args.workers, args.concurrency, args.requests, args.mc_paths)
-        paths = "10,000 (the model's)" if args.mc_paths is None else f"{args.mc_paths:,}"
-        print(f"Monte Carlo paths per assessment: {paths}")
+        paths = args.mc_paths or DEFAULT_N_PATHS
+        print(f"Monte Carlo paths per assessment: {paths:,}")
         print(
             f"serve --workers {args.workers}: health answers after {r['first_answer_s']:.1f} s, "
             f"all workers up after {r['all_workers_s']:.1f} s (goal < {GOALS['start_s']:g} s); "
